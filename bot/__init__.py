@@ -1,0 +1,1 @@
+"""The core: configuration, the request workflow, storage, backend adapters, delivery."""

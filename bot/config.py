@@ -1,0 +1,124 @@
+"""Settings from the environment and an optional ``.env`` file (pydantic-settings)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policy.approval import DEFAULT_PERMITTED_ROLES
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None  # set: Socket Mode instead of HTTP
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(3000, ge=0, le=65535)
+    approvals_channel: str = ""
+
+    # Storage and secrets
+    database_url: str = "sqlite:///passcode-bot.db"
+    passcode_bot_secret: SecretStr | None = None
+    # Previous keys, comma-separated, still accepted for unsealing (see `rotate-key`).
+    passcode_bot_old_secrets: SecretStr | None = None
+
+    # Policy
+    roles_source: Literal["file", "graph"] = "file"
+    roles_file: Path | None = None
+    permitted_roles: list[str] = Field(default_factory=lambda: sorted(DEFAULT_PERMITTED_ROLES))
+    approval_timeout: timedelta = timedelta(hours=24)
+    passcode_ttl: timedelta = timedelta(days=7)
+
+    # Backend
+    backend: Literal["simulated", "intune"] = "simulated"
+    fleet_file: Path | None = None
+    azure_tenant_id: str = ""
+    azure_client_id: str = ""
+    azure_client_secret: SecretStr | None = None
+    azure_authority_host: str = "https://login.microsoftonline.com"
+    graph_api_url: str = "https://graph.microsoft.com"
+    # How long execution waits for the backend's result before the request fails.
+    execution_timeout: timedelta = timedelta(minutes=15)
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
+            raise ValueError("must look like sqlite:///path/to/file.db")
+        return value
+
+    @field_validator("passcode_bot_secret")
+    @classmethod
+    def _fernet_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value())
+        return value
+
+    @field_validator("azure_authority_host")
+    @classmethod
+    def _https_authority(cls, value: str) -> str:
+        # azure-identity's convention: a bare host gets https://; any other scheme is an error.
+        value = value.strip().rstrip("/")
+        if "://" not in value:
+            value = "https://" + value
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (MSAL accepts no other)")
+        return value
+
+    @field_validator("approval_timeout", "passcode_ttl", "execution_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, e.g. 24h as 86400 or PT24H")
+        return value
+
+    @property
+    def database_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+
+def decode_key(text: str) -> bytes:
+    """A 32-byte key in URL-safe base64 (the Fernet key format)."""
+    try:
+        raw = base64.urlsafe_b64decode(text.strip().encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ValueError("must be 32 random bytes in URL-safe base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"must be 32 random bytes in URL-safe base64 (got {len(raw)} bytes)")
+    return raw
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from env + .env, or ConfigError with one line naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """ConfigError naming the first of ``names`` that is unset."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is None or value == "" or (
+            isinstance(value, SecretStr) and not value.get_secret_value()
+        ):
+            raise ConfigError(f"{name.upper()}: is required but not set")

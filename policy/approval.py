@@ -1,0 +1,110 @@
+"""Who may ask for a reset of which device, and who may decide on a request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# The four roles the Intune admin centre accepts for the passcode reset action (product.md).
+DEFAULT_PERMITTED_ROLES: frozenset[str] = frozenset(
+    {"Global Administrator", "Intune Administrator", "Helpdesk Operator", "Role Administrator"}
+)
+
+# Older and newer names of the same roles, so a ROLES_FILE or the directory may use either.
+ROLE_ALIASES: dict[str, str] = {
+    "intune service administrator": "Intune Administrator",
+    "help desk operator": "Helpdesk Operator",
+    "intune role administrator": "Role Administrator",
+    "global admin": "Global Administrator",
+}
+
+# Custom Intune roles holding this resource action count as permitted (fact sheet §7.2).
+RESET_PASSCODE_PERMISSION = "Microsoft.Intune_RemoteTasks_ResetPasscode"
+
+
+def canonical_role(name: str) -> str:
+    """The canonical spelling of a role name ("Help Desk Operator" -> "Helpdesk Operator")."""
+    cleaned = " ".join(name.split())
+    return ROLE_ALIASES.get(cleaned.lower(), cleaned)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A person acting through the bot, as the policy sees them."""
+
+    user_id: str
+    email: str
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Verdict(True)
+
+
+def holds_permitted_role(actor: Actor, permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES) -> bool:
+    wanted = {canonical_role(r).lower() for r in permitted}
+    return any(canonical_role(r).lower() in wanted for r in actor.roles)
+
+
+def same_email(a: str, b: str) -> bool:
+    return bool(a.strip()) and a.strip().casefold() == b.strip().casefold()
+
+
+def may_request(
+    actor: Actor,
+    device_primary_email: str,
+    *,
+    userless: bool = False,
+    permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
+) -> Verdict:
+    """Anyone may ask for their own device (primary user = their email, case-insensitive);
+    role holders may ask for any device, userless ones included."""
+    if holds_permitted_role(actor, permitted):
+        return ALLOW
+    if userless:
+        return Verdict(
+            False,
+            "This is a shared device with no primary user; only the helpdesk can request a "
+            "passcode reset for it.",
+        )
+    if not same_email(actor.email, device_primary_email):
+        return Verdict(
+            False,
+            "This device is not registered to you. You can request a reset only for a device "
+            "whose primary user is you; ask the helpdesk to request it for someone else.",
+        )
+    return ALLOW
+
+
+def may_decide(
+    actor: Actor,
+    requester_id: str,
+    permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
+) -> Verdict:
+    """Approve and deny need a permitted role, and never on one's own request (four eyes)."""
+    if actor.user_id == requester_id:
+        return Verdict(
+            False,
+            "You cannot approve or deny your own request; another approver has to decide it.",
+        )
+    if not holds_permitted_role(actor, permitted):
+        roles = ", ".join(sorted(permitted))
+        return Verdict(
+            False,
+            f"Only holders of one of these roles can approve or deny passcode resets: {roles}.",
+        )
+    return ALLOW
+
+
+def may_cancel(actor: Actor, requester_id: str) -> Verdict:
+    if actor.user_id != requester_id:
+        return Verdict(False, "Only the person who asked for this reset can cancel it.")
+    return ALLOW

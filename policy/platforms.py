@@ -1,0 +1,323 @@
+"""The passcode-reset support matrix, as data, and the decision for one device.
+
+Devices are described with Intune's own managedDevice vocabulary (``operatingSystem``,
+``deviceEnrollmentType``, beta ``deviceType``, ...), so the simulated fleet and the Graph
+adapter are classified by the same code. The mapping follows the fact sheet's §3.2
+(shared/docs/intune-graph.md): evaluated top to bottom, first match wins, and anything it does
+not recognise is refused as "unknown", never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Row(StrEnum):
+    """One row of the consolidated support matrix (product.md)."""
+
+    ANDROID_DA_LEGACY = "android_device_admin_6"
+    ANDROID_DA_MODERN = "android_device_admin_7_plus"
+    AE_FULLY_MANAGED = "android_enterprise_fully_managed"
+    AE_DEDICATED = "android_enterprise_dedicated"
+    AE_WORK_PROFILE_PERSONAL = "android_enterprise_work_profile_personal"
+    AE_WORK_PROFILE_CORPORATE = "android_enterprise_work_profile_corporate"
+    AOSP_USER_ASSOCIATED = "aosp_user_associated"
+    AOSP_USERLESS = "aosp_userless"
+    IOS_DEVICE_ENROLLMENT = "ios_device_enrollment"
+    IOS_USER_ENROLLMENT = "ios_user_enrollment"
+    MACOS = "macos"
+    WINDOWS = "windows"
+    WINDOWS_MOBILE = "windows_10_mobile"
+    UNKNOWN = "unknown"
+
+
+class Scope(StrEnum):
+    DEVICE = "device"
+    WORK_PROFILE = "work_profile"
+
+
+class Result(StrEnum):
+    """What the requester ends up with after a successful reset."""
+
+    TEMPORARY_PASSCODE = "temporary_passcode"
+    NEW_PASSCODE = "new_passcode"
+    PASSCODE_REMOVED = "passcode_removed"
+    NEW_PIN = "new_pin"
+
+    @property
+    def carries_secret(self) -> bool:
+        return self is not Result.PASSCODE_REMOVED
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFacts:
+    """The managedDevice properties that decide the matrix row. Enum-like fields are plain
+    strings compared case-insensitively: Graph returns values outside its own metadata."""
+
+    operating_system: str = ""
+    os_version: str = ""
+    enrollment_type: str = ""
+    device_type: str = ""
+    management_agent: str = ""
+    owner_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RowInfo:
+    label: str
+    scope: Scope
+    result: Result | None  # None: unsupported
+    min_major: int | None = None  # lowest supported OS major version, where the row has one
+    needs_passcode_policy: bool = False
+    userless: bool = False
+    reason: str = ""
+    hint: str = ""
+
+
+MATRIX: dict[Row, RowInfo] = {
+    Row.ANDROID_DA_LEGACY: RowInfo(
+        "Android device administrator (6.x or earlier)",
+        Scope.DEVICE,
+        Result.NEW_PASSCODE,
+    ),
+    Row.ANDROID_DA_MODERN: RowInfo(
+        "Android device administrator (7.0 or later)",
+        Scope.DEVICE,
+        None,
+        reason=(
+            "Google removed passcode reset from device-administrator apps on Android 7.0 and "
+            "later, for every device-management vendor."
+        ),
+        hint=(
+            "Re-enroll the device with Android Enterprise (work profile or fully managed), or "
+            "ask the helpdesk to wipe and re-provision it."
+        ),
+    ),
+    Row.AE_FULLY_MANAGED: RowInfo(
+        "Android Enterprise fully managed",
+        Scope.DEVICE,
+        Result.TEMPORARY_PASSCODE,
+        min_major=8,
+    ),
+    Row.AE_DEDICATED: RowInfo(
+        "Android Enterprise dedicated device (kiosk)",
+        Scope.DEVICE,
+        Result.TEMPORARY_PASSCODE,
+        min_major=8,
+        userless=True,
+    ),
+    Row.AE_WORK_PROFILE_PERSONAL: RowInfo(
+        "Android Enterprise work profile (personally owned)",
+        Scope.WORK_PROFILE,
+        Result.TEMPORARY_PASSCODE,
+        min_major=8,
+    ),
+    Row.AE_WORK_PROFILE_CORPORATE: RowInfo(
+        "Android Enterprise work profile (corporate owned)",
+        Scope.WORK_PROFILE,
+        Result.TEMPORARY_PASSCODE,
+        min_major=8,
+    ),
+    Row.AOSP_USER_ASSOCIATED: RowInfo(
+        "AOSP corporate-owned, user-associated",
+        Scope.DEVICE,
+        Result.NEW_PASSCODE,
+        needs_passcode_policy=True,
+    ),
+    Row.AOSP_USERLESS: RowInfo(
+        "AOSP corporate-owned, userless",
+        Scope.DEVICE,
+        Result.NEW_PASSCODE,
+        needs_passcode_policy=True,
+        userless=True,
+    ),
+    Row.IOS_DEVICE_ENROLLMENT: RowInfo(
+        "iOS/iPadOS (device enrollment)",
+        Scope.DEVICE,
+        Result.PASSCODE_REMOVED,
+    ),
+    Row.IOS_USER_ENROLLMENT: RowInfo(
+        "iOS/iPadOS User Enrollment",
+        Scope.DEVICE,
+        None,
+        reason="Apple does not allow an MDM to clear the passcode of a User Enrollment device.",
+        hint=(
+            "The user can reset the passcode on the device with their Apple Account, or the "
+            "device can be erased and enrolled again."
+        ),
+    ),
+    Row.MACOS: RowInfo(
+        "macOS",
+        Scope.DEVICE,
+        None,
+        reason="Intune cannot reset or remove a passcode on macOS.",
+        hint="Use the Mac's own password recovery, or ask the helpdesk for a remote lock PIN.",
+    ),
+    Row.WINDOWS: RowInfo(
+        "Windows",
+        Scope.DEVICE,
+        None,
+        reason="Intune cannot reset a Windows password or Windows Hello PIN remotely.",
+        hint=(
+            'Use "I forgot my PIN" on the sign-in screen, or self-service password reset '
+            "for the work account."
+        ),
+    ),
+    Row.WINDOWS_MOBILE: RowInfo(
+        "Windows 10 Mobile (legacy)",
+        Scope.DEVICE,
+        Result.NEW_PIN,
+    ),
+    Row.UNKNOWN: RowInfo(
+        "unknown platform",
+        Scope.DEVICE,
+        None,
+        reason="The device's platform or enrollment type is not one this bot knows how to reset.",
+        hint="Ask the helpdesk to check the device in the Intune admin center.",
+    ),
+}
+
+_IOS = {"ios", "ipados"}
+_APPLE_USER_ENROLLMENT = {
+    "appleuserenrollment",
+    "appleuserenrollmentwithserviceaccount",
+    "appleaccountdrivenuserenrollment",
+}
+_APPLE_DEVICE_TYPES = {"iphone", "ipad", "ipod"}
+_WINDOWS_DEVICE_TYPES = {
+    "desktop",
+    "windowsrt",
+    "winembedded",
+    "surfacehub",
+    "hololens",
+    "cloudpc",
+    "windows10x",
+}
+_WINDOWS_MOBILE_DEVICE_TYPES = {"windowsphone", "winmo6"}
+_ANDROID_BY_ENROLLMENT = {
+    "androidenterprisededicateddevice": Row.AE_DEDICATED,
+    "androidenterprisefullymanaged": Row.AE_FULLY_MANAGED,
+    "androidenterprisecorporateworkprofile": Row.AE_WORK_PROFILE_CORPORATE,
+    "androidaospuserowneddeviceenrollment": Row.AOSP_USER_ASSOCIATED,
+    "androidaospuserlessdeviceenrollment": Row.AOSP_USERLESS,
+}
+_BYOD_ENROLLMENTS = {"userenrollment", "deviceenrollmentmanager"}
+
+
+def classify(facts: DeviceFacts) -> Row:
+    """Place a device in exactly one row of the matrix (fact sheet §3.2, first match wins)."""
+    os_ = facts.operating_system.strip().lower()
+    enrollment = facts.enrollment_type.strip().lower()
+    device_type = facts.device_type.strip().lower()
+
+    if os_ in _IOS or device_type in _APPLE_DEVICE_TYPES:
+        if enrollment in _APPLE_USER_ENROLLMENT:
+            return Row.IOS_USER_ENROLLMENT
+        return Row.IOS_DEVICE_ENROLLMENT
+    if os_ in {"macos", "mac os x", "osx"} or device_type in {"macmdm", "mac"}:
+        return Row.MACOS
+    if device_type in _WINDOWS_MOBILE_DEVICE_TYPES or os_ == "windows mobile":
+        return Row.WINDOWS_MOBILE
+    if (
+        os_.startswith("windows")
+        or enrollment.startswith(("windows", "azureadjoin"))
+        or device_type in _WINDOWS_DEVICE_TYPES
+    ):
+        return Row.WINDOWS
+    if enrollment in _ANDROID_BY_ENROLLMENT:
+        return _ANDROID_BY_ENROLLMENT[enrollment]
+    if os_ == "android" or device_type.startswith("android"):
+        if device_type == "androidforwork" and enrollment in _BYOD_ENROLLMENTS | {""}:
+            return Row.AE_WORK_PROFILE_PERSONAL
+        if device_type == "android" and enrollment in _BYOD_ENROLLMENTS | {""}:
+            major = parse_major(facts.os_version)
+            if major is None:
+                return Row.UNKNOWN
+            return Row.ANDROID_DA_LEGACY if major <= 6 else Row.ANDROID_DA_MODERN
+    return Row.UNKNOWN
+
+
+_VERSION = re.compile(r"\s*v?(\d{1,4})(?:\.(\d{1,6}))*\s*$", re.IGNORECASE)
+
+
+def parse_major(version: str) -> int | None:
+    """The major number of an OS version string ("6.0.1" -> 6, "13" -> 13,
+    "10.0.22631.2861" -> 10); None for empty or garbage input, never a guess."""
+    match = _VERSION.fullmatch(version or "")
+    if match is None:
+        return None
+    return int(match.group(1))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a passcode reset may be requested for a device, and what it would do."""
+
+    row: Row
+    allowed: bool
+    scope: Scope
+    result: Result | None
+    reason: str = ""
+    hint: str = ""
+    warning: str = ""
+
+    @property
+    def label(self) -> str:
+        return MATRIX[self.row].label
+
+    @property
+    def userless(self) -> bool:
+        return MATRIX[self.row].userless
+
+
+_UNKNOWN_VERSION_HINT = (
+    "Ask the helpdesk to check the OS version Intune reports for this device; the bot will "
+    "not guess which rule applies."
+)
+
+
+def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
+    """Classify a device and decide whether a passcode reset of ``scope`` (default: the
+    row's own scope) is supported, with the reason and hint a person reads."""
+    row = classify(facts)
+    info = MATRIX[row]
+
+    def refuse(reason: str, hint: str) -> Decision:
+        return Decision(row, False, info.scope, None, reason, hint)
+
+    if info.result is None:
+        return refuse(info.reason, info.hint)
+    if scope is not None and scope is not info.scope:
+        if info.scope is Scope.WORK_PROFILE:
+            return refuse(
+                "A device-level passcode reset is not supported on Android work-profile devices.",
+                "Request a work-profile passcode reset instead.",
+            )
+        return refuse(
+            f"{info.label} devices have no separate work profile to reset.",
+            "Request a device passcode reset instead.",
+        )
+    if info.min_major is not None:
+        major = parse_major(facts.os_version)
+        if major is None:
+            return refuse(
+                f"The device reports an unknown OS version ({facts.os_version.strip() or 'none'}).",
+                _UNKNOWN_VERSION_HINT,
+            )
+        if major < info.min_major:
+            what = "work-profile" if info.scope is Scope.WORK_PROFILE else "device"
+            return refuse(
+                f"A {what} passcode reset on {info.label} needs Android {info.min_major}.0 or "
+                f"later; this device runs {facts.os_version.strip()}.",
+                "Update the device's Android version, or ask the helpdesk to wipe and "
+                "re-provision it.",
+            )
+    warning = ""
+    if info.needs_passcode_policy:
+        warning = (
+            "This reset only works when a device passcode policy is assigned to the device; "
+            "without one it fails."
+        )
+    return Decision(row, True, info.scope, info.result, warning=warning)
