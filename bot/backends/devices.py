@@ -1,0 +1,53 @@
+"""managedDevice JSON (Graph's shape, also the FLEET_FILE's) -> Device: one mapping for both
+backends, so a device is classified the same whether it is simulated or real."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.ports import Device
+from policy.platforms import DeviceFacts
+
+# The managedDevice properties the bot reads; Graph calls $select with these (beta: deviceType
+# and ownerType exist only there, and tell Android device administrator from a work profile).
+SELECT_FIELDS = (
+    "id",
+    "deviceName",
+    "serialNumber",
+    "operatingSystem",
+    "osVersion",
+    "deviceEnrollmentType",
+    "deviceType",
+    "managementAgent",
+    "managedDeviceOwnerType",
+    "ownerType",
+    "userPrincipalName",
+    "emailAddress",
+    "userDisplayName",
+)
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None = None) -> Device:
+    facts = DeviceFacts(
+        operating_system=_text(obj, "operatingSystem"),
+        os_version=_text(obj, "osVersion"),
+        enrollment_type=_text(obj, "deviceEnrollmentType"),
+        device_type=_text(obj, "deviceType"),
+        management_agent=_text(obj, "managementAgent"),
+        owner_type=_text(obj, "managedDeviceOwnerType") or _text(obj, "ownerType"),
+    )
+    return Device(
+        id=_text(obj, "id"),
+        name=_text(obj, "deviceName"),
+        serial=_text(obj, "serialNumber"),
+        facts=facts,
+        primary_email=_text(obj, "emailAddress") or _text(obj, "userPrincipalName"),
+        primary_name=_text(obj, "userDisplayName"),
+        has_passcode_policy=has_passcode_policy,
+    )
