@@ -1,0 +1,49 @@
+"""Approver roles from ROLES_FILE: ``roles: {<role>: [<Slack user id or email>, ...]}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from policy.approval import canonical_role
+
+
+class RolesFileError(ValueError):
+    pass
+
+
+class FileRoleDirectory:
+    """Role membership by Slack user id or email (case-insensitive), read once at start."""
+
+    def __init__(self, roles: Mapping[str, Sequence[str]]) -> None:
+        self._members: dict[str, set[str]] = {}
+        for role, members in roles.items():
+            for member in members:
+                key = str(member).strip().casefold()
+                self._members.setdefault(key, set()).add(canonical_role(str(role)))
+
+    @classmethod
+    def from_file(cls, path: Path) -> FileRoleDirectory:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RolesFileError(f"ROLES_FILE: cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise RolesFileError(f"ROLES_FILE: {path} is not valid YAML ({exc})") from None
+        roles = data.get("roles") if isinstance(data, dict) else None
+        if not isinstance(roles, dict) or not all(
+            isinstance(m, list) and all(isinstance(x, str) for x in m) for m in roles.values()
+        ):
+            raise RolesFileError(
+                f"ROLES_FILE: {path} must hold 'roles: {{<role>: [<Slack user id or email>, ...]}}'"
+            )
+        return cls(roles)
+
+    async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
+        found: set[str] = set()
+        for key in (user_id.strip().casefold(), email.strip().casefold()):
+            if key:
+                found |= self._members.get(key, set())
+        return frozenset(found)
