@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policy.approval import DEFAULT_PERMITTED_ROLES
+
+
+_DURATION = re.compile(r"(-?\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(Exception):
@@ -80,11 +85,22 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL (MSAL accepts no other)")
         return value
 
+    @field_validator("approval_timeout", "passcode_ttl", "execution_timeout", mode="before")
+    @classmethod
+    def _human_duration(cls, value: object) -> object:
+        # "24h", "90m", "7d", "3600" (seconds) as well as ISO 8601 ("PT24H").
+        if isinstance(value, str):
+            match = _DURATION.fullmatch(value.strip().lower())
+            if match:
+                number, unit = float(match.group(1)), match.group(2) or "s"
+                return timedelta(seconds=number * _UNITS[unit])
+        return value
+
     @field_validator("approval_timeout", "passcode_ttl", "execution_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
-            raise ValueError("must be a positive duration, e.g. 24h as 86400 or PT24H")
+            raise ValueError("must be a positive duration such as 24h, 90m, 7d or 3600 (seconds)")
         return value
 
     @property

@@ -480,6 +480,9 @@ class Store:
         async with self._lock:
             await self._writer.execute(sql, params)
 
+    async def release_leases(self) -> None:
+        await self._job_update("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL", ())
+
     async def renew_lease(self, job_id: int, until: datetime) -> None:
         await self._job_update("UPDATE jobs SET lease_until = ? WHERE id = ?",
                                (_ts(until), job_id))

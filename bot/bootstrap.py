@@ -1,0 +1,110 @@
+"""Builds the core from settings: store, backend, roles, vault, service, job runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, decode_key, require
+from bot.jobs import JobRunner
+from bot.ports import Clock, DeviceBackend, Notifier, RoleDirectory
+from bot.roles import FileRoleDirectory, RolesFileError
+from bot.service import ResetService, ServiceConfig, Sleep
+from bot.storage import Store
+from bot.vault import Vault
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    backend: DeviceBackend
+    roles: RoleDirectory
+    service: ResetService
+    runner: JobRunner
+
+    async def start(self) -> None:
+        await self.runner.start()
+
+    async def aclose(self) -> None:
+        await self.runner.stop()
+        await self.backend.aclose()
+        await self.store.close()
+
+
+def build_vault(settings: Settings) -> Vault:
+    require(settings, "passcode_bot_secret")
+    assert settings.passcode_bot_secret is not None
+    old: list[bytes] = []
+    if settings.passcode_bot_old_secrets is not None:
+        for i, text in enumerate(settings.passcode_bot_old_secrets.get_secret_value().split(",")):
+            if text.strip():
+                try:
+                    old.append(decode_key(text))
+                except ValueError as exc:
+                    raise ConfigError(f"PASSCODE_BOT_OLD_SECRETS: key {i + 1} {exc}") from None
+    return Vault(decode_key(settings.passcode_bot_secret.get_secret_value()), old)
+
+
+def build_backend(settings: Settings, clock: Clock) -> DeviceBackend:
+    if settings.backend == "intune":
+        require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
+        from bot.backends.graph import GraphBackend
+
+        return GraphBackend.from_settings(settings)
+    from bot.backends.simulated import SimulatedBackend, demo_fleet, load_fleet
+
+    if settings.fleet_file is not None:
+        try:
+            devices = load_fleet(settings.fleet_file)
+        except ValueError as exc:
+            raise ConfigError(f"FLEET_FILE: {exc}") from None
+    else:
+        devices = demo_fleet()
+    return SimulatedBackend(devices, clock=clock)
+
+
+def build_roles(settings: Settings) -> RoleDirectory:
+    if settings.roles_source == "graph":
+        require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
+        from bot.roles_graph import GraphRoleDirectory
+
+        return GraphRoleDirectory.from_settings(settings)
+    if settings.roles_file is None:
+        return FileRoleDirectory({})
+    try:
+        return FileRoleDirectory.from_file(settings.roles_file)
+    except RolesFileError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    return ServiceConfig(
+        permitted_roles=frozenset(settings.permitted_roles),
+        approval_timeout=settings.approval_timeout,
+        passcode_ttl=settings.passcode_ttl,
+        execution_timeout=settings.execution_timeout,
+    )
+
+
+async def build_services(
+    settings: Settings,
+    notifier: Notifier,
+    *,
+    clock: Clock | None = None,
+    backend: DeviceBackend | None = None,
+    roles: RoleDirectory | None = None,
+    sleep: Sleep | None = None,
+    sweep_every: timedelta = timedelta(minutes=1),
+) -> Services:
+    """Everything but Slack. Raises ConfigError (one line) for a bad setting."""
+    clock = clock or SystemClock()
+    vault = build_vault(settings)
+    roles = roles or build_roles(settings)
+    backend = backend or build_backend(settings, clock)
+    store = await Store.open(settings.database_path)
+    kwargs = {"sleep": sleep} if sleep is not None else {}
+    service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
+    runner = JobRunner(service, notifier, sweep_every_s=sweep_every.total_seconds())
+    return Services(settings, store, backend, roles, service, runner)

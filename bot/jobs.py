@@ -1,0 +1,137 @@
+"""The durable job queue's runner: executes resets and sends notifications from the jobs
+table, so work survives a restart, failures retry with backoff, and a job that keeps
+failing is set aside (``dead``) where `passcode-bot status` and the audit can see it.
+
+One bot process per database: at start the runner releases every lease, since whatever
+held them died with the previous process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from bot.ports import BackendError, Notifier, NotifyEvent
+from bot.service import ResetService
+from bot.storage import Job
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 120.0
+MAX_ATTEMPTS = {"notify": 12, "execute": 50}
+
+
+def backoff_s(attempts: int) -> float:
+    """2, 4, 8, ... seconds, capped at 5 minutes, with jitter so retries do not bunch up."""
+    base: float = min(2.0**attempts, 300.0)
+    return base * random.uniform(0.8, 1.2)
+
+
+class JobRunner:
+    def __init__(self, service: ResetService, notifier: Notifier, *, sweep_every_s: float = 60.0):
+        self.service = service
+        self.notifier = notifier
+        self.sweep_every_s = sweep_every_s
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[int] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        service.on_jobs = self._wake.set
+
+    async def start(self) -> None:
+        await self.service.store.release_leases()
+        self._loops = [
+            asyncio.create_task(self._job_loop(), name="jobs"),
+            asyncio.create_task(self._sweep_loop(), name="sweep"),
+        ]
+
+    async def stop(self) -> None:
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        self._loops.clear()
+
+    async def run_due(self) -> list[asyncio.Task[None]]:
+        """Lease every due job and start it; returns the tasks (tests await them)."""
+        now = self.service.clock.now()
+        started = []
+        for job in await self.service.store.claim_jobs(now, LEASE_S):
+            if job.id in self._running:
+                continue
+            self._running.add(job.id)
+            task = asyncio.create_task(self._run(job), name=f"job-{job.kind}-{job.request_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started.append(task)
+        return started
+
+    async def drain(self, rounds: int = 50) -> None:
+        """Run jobs until none is due (tests and the demo)."""
+        for _ in range(rounds):
+            tasks = await self.run_due()
+            if not tasks:
+                return
+            await asyncio.gather(*tasks)
+
+    async def _run(self, job: Job) -> None:
+        store = self.service.store
+        renew = asyncio.create_task(self._keep_lease(job.id))
+        try:
+            if job.kind == "execute":
+                await self.service.execute(job.request_id)
+            elif job.kind == "notify":
+                request = await store.get(job.request_id)
+                if request is not None:
+                    await self.notifier.notify(NotifyEvent(job.event), request)
+            await store.finish_job(job.id, self.service.clock.now())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, never lost
+            dead = job.attempts >= MAX_ATTEMPTS.get(job.kind, 10)
+            reason = exc.message if isinstance(exc, BackendError) else type(exc).__name__
+            if isinstance(exc, BackendError):
+                log.warning("job %s %s for %s failed (attempt %d): %s",
+                            job.kind, job.event, job.request_id, job.attempts, reason)
+            else:
+                log.exception("job %s %s for %s failed (attempt %d)",
+                              job.kind, job.event, job.request_id, job.attempts)
+            run_at = self.service.clock.now() + timedelta(seconds=backoff_s(job.attempts))
+            await store.retry_job(job.id, run_at, reason, dead)
+        finally:
+            renew.cancel()
+            self._running.discard(job.id)
+
+    async def _keep_lease(self, job_id: int) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            until = self.service.clock.now() + timedelta(seconds=LEASE_S)
+            await self.service.store.renew_lease(job_id, until)
+
+    async def _job_loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:  # noqa: BLE001 - the loop must outlive a bad moment
+                log.exception("job loop iteration failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_s())
+            except TimeoutError:
+                pass
+
+    async def _idle_s(self) -> float:
+        next_at = await self.service.store.next_job_at()
+        if next_at is None:
+            return 5.0
+        wait = (next_at - self.service.clock.now()).total_seconds()
+        return min(max(wait, 0.05), 5.0)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.service.sweep()
+            except Exception:  # noqa: BLE001
+                log.exception("expiry sweep failed")
+            await asyncio.sleep(self.sweep_every_s)

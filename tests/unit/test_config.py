@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_match_the_readme() -> None:
+    s = load_settings(_env_file=None)
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.port == 3000
+    assert s.database_url == "sqlite:///passcode-bot.db"
+    assert s.backend == "simulated"
+    assert s.azure_authority_host == "https://login.microsoftonline.com"
+    assert s.graph_api_url == "https://graph.microsoft.com"
+    assert s.approval_timeout == timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PASSCODE_BOT_SECRET": "too-short"}, "PASSCODE_BOT_SECRET"),
+        ({"DATABASE_URL": "postgres://x"}, "DATABASE_URL"),
+        ({"PORT": "seventy"}, "PORT"),
+        ({"BACKEND": "jamf"}, "BACKEND"),
+        ({"APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT"),
+        ({"APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT"),
+        ({"AZURE_AUTHORITY_HOST": "http://login.example"}, "AZURE_AUTHORITY_HOST"),
+    ],
+)
+def test_a_malformed_setting_is_one_line_naming_the_variable(
+    env: dict[str, str], variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message
+
+
+def test_a_dotenv_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("APPROVALS_CHANNEL=C0APPROVE\nAPPROVAL_TIMEOUT=3600\n")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.approvals_channel == "C0APPROVE"
+    assert s.approval_timeout == timedelta(hours=1)
+
+
+def test_a_bare_authority_host_gets_https() -> None:
+    s = load_settings(_env_file=None, azure_authority_host="login.microsoftonline.us/")
+    assert s.azure_authority_host == "https://login.microsoftonline.us"
