@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -90,7 +91,7 @@ def service_config(settings: Settings) -> ServiceConfig:
 
 async def build_services(
     settings: Settings,
-    notifier: Notifier,
+    notifier: Callable[[Store], Notifier],
     *,
     clock: Clock | None = None,
     backend: DeviceBackend | None = None,
@@ -98,7 +99,8 @@ async def build_services(
     sleep: Sleep | None = None,
     sweep_every: timedelta = timedelta(minutes=1),
 ) -> Services:
-    """Everything but Slack. Raises ConfigError (one line) for a bad setting."""
+    """Everything but Slack; ``notifier`` builds the notifier once the store is open.
+    Raises ConfigError (one line) for a bad setting."""
     clock = clock or SystemClock()
     vault = build_vault(settings)
     roles = roles or build_roles(settings)
@@ -106,5 +108,5 @@ async def build_services(
     store = await Store.open(settings.database_path)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
-    runner = JobRunner(service, notifier, sweep_every_s=sweep_every.total_seconds())
+    runner = JobRunner(service, notifier(store), sweep_every_s=sweep_every.total_seconds())
     return Services(settings, store, backend, roles, service, runner)

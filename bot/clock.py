@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 
@@ -21,3 +22,8 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+    async def sleep(self, seconds: float) -> None:
+        """Instead of waiting: move time on, and let other tasks run."""
+        self.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)

@@ -68,12 +68,12 @@ class JobRunner:
         return started
 
     async def drain(self, rounds: int = 50) -> None:
-        """Run jobs until none is due (tests and the demo)."""
+        """Run jobs until none is due or running (tests and the demo)."""
         for _ in range(rounds):
-            tasks = await self.run_due()
-            if not tasks:
+            await self.run_due()
+            if not self._tasks:
                 return
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self, job: Job) -> None:
         store = self.service.store

@@ -1,0 +1,114 @@
+"""The composition root of the Slack app: AsyncApp, listeners, retry guard, /healthz."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.bootstrap import Services
+from bot.config import Settings
+from handlers import actions, commands, home
+from handlers.context import Context
+from handlers.identity import Identity
+
+log = logging.getLogger(__name__)
+
+REPEAT_WINDOW_S = 300.0
+
+
+def build_client(settings: Settings) -> AsyncWebClient:
+    """Every Web API call goes to SLACK_API_URL (GovSlack, or a local emulator), with
+    slack_sdk's retries for 429 (honouring Retry-After), 5xx and dropped connections."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class RepeatGuard:
+    """Slack retries (X-Slack-Retry-Num) and byte-identical redeliveries get a 200 and change
+    nothing. A fresh command or click always differs (trigger_id, action_ts)."""
+
+    def __init__(self, window_s: float = REPEAT_WINDOW_S, size: int = 10_000) -> None:
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._window = window_s
+        self._size = size
+
+    def is_repeat(self, req: AsyncBoltRequest) -> bool:
+        if req.headers.get("x-slack-retry-num"):
+            return True
+        key = hashlib.sha256(req.raw_body.encode("utf-8")).digest()
+        now = time.monotonic()
+        while self._seen and next(iter(self._seen.values())) < now - self._window:
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return True
+        self._seen[key] = now
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return False
+
+
+def build_app(settings: Settings, services: Services, client: AsyncWebClient) -> AsyncApp:
+    signing = settings.slack_signing_secret
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing.get_secret_value() if signing else None,
+        # Listeners ack first and hand slow work to a background task, so answering after
+        # the listener returns costs nothing and avoids Bolt's 10 ms ack polling.
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+    guard = RepeatGuard()
+
+    @app.middleware
+    async def drop_repeats(
+        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        if guard.is_repeat(req):
+            return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+        return await next()
+
+    @app.error
+    async def handle_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a listener: %s", type(error).__name__, exc_info=error)
+
+    ctx = Context(services.service, Identity(client), client)
+    commands.register(app, ctx)
+    actions.register(app, ctx)
+    home.register(app, ctx)
+    app.ctx = ctx  # type: ignore[attr-defined]
+    return app
+
+
+def web_app(app: AsyncApp, services: Services) -> web.Application:
+    """POST /slack/events for everything Slack sends; GET /healthz once ready."""
+    web_application = app.web_app(path="/slack/events")
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "backend": services.backend.name})
+
+    web_application.router.add_get("/healthz", healthz)
+    return web_application

@@ -1,0 +1,318 @@
+"""Block Kit builders (pure functions) and the action / callback ids they use.
+
+Every piece of user- or backend-supplied text goes through ``esc`` so that no
+``<!channel>`` or ``<@U…>`` in a device name or request ever pings anyone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain import ResetRequest, State
+from bot.ports import Device, FailureCode
+from policy.platforms import MATRIX, Result, Scope
+
+ACTION_APPROVE = "approve"
+ACTION_DENY = "deny"
+ACTION_CANCEL = "cancel"
+ACTION_REVEAL = "reveal"
+ACTION_DEVICE_PICK = "device_pick"
+BLOCK_DEVICE = "device"
+CALLBACK_RESET_MODAL = "reset_modal"
+
+Block = dict[str, Any]
+
+RESULT_TEXT = {
+    Result.TEMPORARY_PASSCODE: "a temporary passcode",
+    Result.NEW_PASSCODE: "a new passcode",
+    Result.PASSCODE_REMOVED: "passcode removed (no new passcode)",
+    Result.NEW_PIN: "a new PIN",
+}
+SCOPE_TEXT = {Scope.DEVICE: "whole device", Scope.WORK_PROFILE: "work profile only"}
+
+
+def esc(text: object, limit: int = 500) -> str:
+    """Escape &, <, > for mrkdwn and bound the length."""
+    s = str(text)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str) -> str:
+    """A user mention, only for ids we got from Slack itself (never for typed text)."""
+    return f"<@{user_id}>" if user_id.isalnum() else esc(user_id)
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    b: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def actions(block_id: str, *elements: Block) -> Block:
+    return {"type": "actions", "block_id": block_id[:255], "elements": list(elements)}
+
+
+def device_summary(r: ResetRequest) -> str:
+    expected = RESULT_TEXT.get(r.expected, "—") if r.expected else "—"
+    return (
+        f"*Device:* {esc(r.device_name)}\n*Serial number:* {esc(r.device_serial or 'unknown')}"
+        f"\n*Intune device id:* `{esc(r.device_id)}`\n*Platform:* {esc(MATRIX[r.row].label)}"
+        f"\n*Scope:* {SCOPE_TEXT[r.scope]}\n*Expected result:* {expected}"
+    )
+
+
+# -- approval message ------------------------------------------------------------------
+
+
+def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
+    text = f"Passcode reset requested for {esc(r.device_name)} ({r.id})"
+    blocks = [
+        section(f":key: {mention(r.requester_id)} asks for a passcode reset — *{r.id}*"),
+        section(device_summary(r)),
+    ]
+    if r.warning:
+        blocks.append(section(f":warning: {esc(r.warning)}"))
+    blocks.append(context(f"Undecided requests expire at {when(r.approval_deadline)}."))
+    if r.state is State.AWAITING_APPROVAL:
+        blocks.append(
+            actions(
+                f"decide:{r.id}",
+                button("Approve", ACTION_APPROVE, r.id, "primary"),
+                button("Deny", ACTION_DENY, r.id, "danger"),
+            )
+        )
+    else:
+        blocks.append(section(outcome_line(r)))
+    return text, blocks
+
+
+def outcome_line(r: ResetRequest) -> str:
+    by = f" by {mention(r.decided_by)}" if r.decided_by else ""
+    lines = {
+        State.APPROVED: f":white_check_mark: Approved{by}; the reset is starting.",
+        State.EXECUTING: f":hourglass_flowing_sand: Approved{by}; the reset is running.",
+        State.DENIED: f":no_entry: Denied{by}.",
+        State.CANCELLED: ":leftwards_arrow_with_hook: Cancelled by the requester.",
+        State.EXPIRED: ":alarm_clock: Expired: nobody decided in time.",
+        State.COMPLETED: f":white_check_mark: Approved{by}; the reset completed.",
+        State.REVEALED: f":white_check_mark: Approved{by}; the reset completed.",
+        State.PASSCODE_EXPIRED: f":white_check_mark: Approved{by}; the reset completed.",
+        State.FAILED: f":x: Approved{by}; the reset failed: {esc(failure_text(r))}",
+    }
+    return lines.get(r.state, f"Request is {r.state.label}.")
+
+
+# -- direct messages to the requester ----------------------------------------------------
+
+
+def waiting_dm(r: ResetRequest) -> tuple[str, list[Block]]:
+    text = f"Your passcode reset of {esc(r.device_name)} is waiting for approval ({r.id})."
+    blocks = [section(f":hourglass: {text}"), section(device_summary(r))]
+    if r.state is State.AWAITING_APPROVAL:
+        blocks.append(actions(f"cancel:{r.id}", button("Cancel request", ACTION_CANCEL, r.id)))
+    else:
+        blocks.append(section(decision_dm_line(r)))
+    return text, blocks
+
+
+def decision_dm_line(r: ResetRequest) -> str:
+    by = f" by {mention(r.decided_by)}" if r.decided_by else ""
+    if r.state is State.DENIED:
+        return f":no_entry: Your request was denied{by}. Talk to the helpdesk if you still need help."
+    if r.state is State.CANCELLED:
+        return ":leftwards_arrow_with_hook: You cancelled this request."
+    if r.state is State.EXPIRED:
+        return ":alarm_clock: Nobody decided this request in time, so it expired. Ask again if needed."
+    return f":white_check_mark: Approved{by}. The reset is running; the result follows here."
+
+
+FAILURE_HINTS = {
+    FailureCode.RESET_TOKEN_NOT_ACTIVATED: (
+        "The work profile's passcode reset token was never activated. On the device, open the "
+        "notification asking you to activate passcode reset (it appears when a work-profile "
+        "password is required and set), then ask again."
+    ),
+    FailureCode.IOS_UNLOCK_TOKEN: (
+        "Intune may hold a wrong unlock token for this device. If the passcode cannot be "
+        "removed, the device may have to be wiped to regain access; talk to the helpdesk."
+    ),
+    FailureCode.NO_PASSCODE_POLICY: (
+        "The device has no device passcode policy assigned; ask the helpdesk to assign one, "
+        "then ask again."
+    ),
+}
+
+
+def failure_text(r: ResetRequest) -> str:
+    return r.failure_detail or "the device-management service reported a failure."
+
+
+def result_dm(r: ResetRequest) -> tuple[str, list[Block]]:
+    """The DM with the outcome. Never contains the passcode itself."""
+    name = esc(r.device_name)
+    if r.state is State.FAILED:
+        text = f"The passcode reset of {name} failed ({r.id})."
+        blocks = [section(f":x: {text}\n{esc(failure_text(r))}")]
+        code = FailureCode(r.failure_code) if r.failure_code in FailureCode else None
+        hint = FAILURE_HINTS.get(code) if code else None
+        if hint is None and r.expected is Result.PASSCODE_REMOVED:
+            hint = FAILURE_HINTS[FailureCode.IOS_UNLOCK_TOKEN]
+        if hint:
+            blocks.append(section(esc(hint)))
+        return text, blocks
+    if r.state is State.PASSCODE_EXPIRED:
+        text = f"The passcode for {name} expired and was deleted ({r.id})."
+        return text, [section(f":lock: {text} Ask for a new reset if you still need one.")]
+    if r.has_passcode:
+        kind = RESULT_TEXT.get(r.expected, "a new passcode") if r.expected else "a new passcode"
+        where = "the work profile" if r.scope is Scope.WORK_PROFILE else "the device"
+        text = f"{kind.capitalize()} for {name} is ready ({r.id})."
+        blocks = [
+            section(f":key: {text} Type it on {where} to unlock it."),
+            context(f"Only you can see it, until {when(r.passcode_expires_at)}."),
+            actions(f"reveal:{r.id}", button("Show passcode", ACTION_REVEAL, r.id, "primary")),
+        ]
+        return text, blocks
+    if r.expected is Result.PASSCODE_REMOVED:
+        text = f"The passcode of {name} was removed ({r.id})."
+        return text, [
+            section(
+                f":unlock: {text} The device unlocks without a passcode now. If a passcode "
+                "policy applies to it, the device will ask the user to set a new passcode."
+            )
+        ]
+    text = f"The reset of {name} completed, but Intune returned no passcode ({r.id})."
+    return text, [section(f":grey_question: {text} Ask the helpdesk to check the Intune admin center.")]
+
+
+# -- modals -----------------------------------------------------------------------------
+
+
+def passcode_modal(r: ResetRequest, passcode: str) -> Block:
+    where = "the work profile" if r.scope is Scope.WORK_PROFILE else "the device"
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Your passcode"},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": [
+            section(f"*Device:* {esc(r.device_name)} ({r.id})"),
+            {"type": "header", "text": {"type": "plain_text", "text": passcode}},
+            section(
+                f"Type this on {where} to unlock it. Android may ask you to choose a new "
+                "passcode right after."
+            ),
+            context(f"Available until {when(r.passcode_expires_at)}. Do not share it."),
+        ],
+    }
+
+
+def notice_modal(title: str, text: str) -> Block:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [section(esc(text, 2900))],
+    }
+
+
+def reset_modal() -> Block:
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_RESET_MODAL,
+        "title": {"type": "plain_text", "text": "Passcode reset"},
+        "submit": {"type": "plain_text", "text": "Request reset"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BLOCK_DEVICE,
+                "label": {"type": "plain_text", "text": "Device"},
+                "element": {
+                    "type": "external_select",
+                    "action_id": ACTION_DEVICE_PICK,
+                    "placeholder": {"type": "plain_text", "text": "Name or serial number"},
+                    "min_query_length": 0,
+                },
+            },
+            context("An approver has to agree before the reset runs."),
+        ],
+    }
+
+
+def device_options(devices: list[Device]) -> list[Block]:
+    options = []
+    for d in devices[:100]:
+        label = f"{d.name} · {d.serial}" if d.serial else d.name
+        options.append(
+            {"text": {"type": "plain_text", "text": label[:75]}, "value": d.id[:150]}
+        )
+    return options
+
+
+# -- status, help, home -------------------------------------------------------------------
+
+
+def status_line(r: ResetRequest) -> str:
+    return (
+        f"*{r.id}* · {esc(r.device_name)} · {r.state.label} · requested {when(r.created_at)}"
+        + (f"\n>{esc(r.reason)}" if r.reason else "")
+    )
+
+
+def status_blocks(requests: list[ResetRequest], empty: str) -> list[Block]:
+    if not requests:
+        return [section(empty)]
+    return [section(status_line(r)) for r in requests[:40]]
+
+
+HELP_TEXT = (
+    "*/passcode reset <device>* — ask for a passcode reset (device name, serial number or "
+    "Intune device id)\n*/passcode reset* — pick the device from a list\n"
+    "*/passcode status [request id]* — where your requests stand\n*/passcode help* — this help"
+)
+
+
+def help_blocks() -> list[Block]:
+    return [section(HELP_TEXT)]
+
+
+def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Block:
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "My passcode resets"}},
+        *status_blocks(mine, "You have not asked for a passcode reset yet. Try `/passcode reset`."),
+    ]
+    if queue is not None:
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Waiting for approval"}})
+        if not queue:
+            blocks.append(section("Nothing is waiting for approval."))
+        for r in queue[:20]:
+            blocks.append(section(f"{mention(r.requester_id)} · *{r.id}*\n{device_summary(r)}"))
+            blocks.append(
+                actions(
+                    f"home:{r.id}",
+                    button("Approve", ACTION_APPROVE, r.id, "primary"),
+                    button("Deny", ACTION_DENY, r.id, "danger"),
+                )
+            )
+    return {"type": "home", "blocks": blocks[:100]}
