@@ -126,8 +126,12 @@ def outcome_line(r: ResetRequest) -> str:
 
 
 def waiting_dm(r: ResetRequest) -> tuple[str, list[Block]]:
-    text = f"Your passcode reset of {esc(r.device_name)} is waiting for approval ({r.id})."
-    blocks = [section(f":hourglass: {text}"), section(device_summary(r))]
+    if r.state is State.AWAITING_APPROVAL:
+        text = f"Your passcode reset of {esc(r.device_name)} is waiting for approval ({r.id})."
+        blocks = [section(f":hourglass: {text}"), section(device_summary(r))]
+    else:
+        text = f"Your passcode reset of {esc(r.device_name)} ({r.id})"
+        blocks = [section(f"*{text}*"), section(device_summary(r))]
     if r.state is State.AWAITING_APPROVAL:
         blocks.append(actions(f"cancel:{r.id}", button("Cancel request", ACTION_CANCEL, r.id)))
     else:
