@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import logs
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, decode_key, require
 from bot.jobs import JobRunner
@@ -102,6 +103,10 @@ async def build_services(
     """Everything but Slack; ``notifier`` builds the notifier once the store is open.
     Raises ConfigError (one line) for a bad setting."""
     clock = clock or SystemClock()
+    for value in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                  settings.azure_client_secret, settings.passcode_bot_secret):
+        if value is not None:
+            logs.remember(value.get_secret_value())  # never logged, whatever logs it
     vault = build_vault(settings)
     roles = roles or build_roles(settings)
     backend = backend or build_backend(settings, clock)

@@ -36,3 +36,72 @@ def check_config(settings: Settings | None = None) -> int:
           + (f" ({settings.roles_file})" if settings.roles_file else ""))
     print(f"  Approval timeout: {settings.approval_timeout}")
     return 0
+
+
+async def rotate_key(settings: Settings) -> int:
+    """Re-seal every stored passcode under PASSCODE_BOT_SECRET (the new key), opening them with
+    PASSCODE_BOT_OLD_SECRETS; all or nothing."""
+    from bot.storage import Store
+    from bot.vault import VaultError
+
+    vault = build_vault(settings)
+    store = await Store.open(settings.database_path)
+    try:
+        resealed = []
+        for request_id, sealed in await store.sealed_all():
+            if vault.is_current(sealed):
+                continue
+            try:
+                passcode = vault.unseal(request_id, sealed)
+            except VaultError as exc:
+                print(f"passcode-bot: request {request_id}: {exc}; nothing was changed. "
+                      "Add the key it was sealed with to PASSCODE_BOT_OLD_SECRETS.",
+                      file=sys.stderr)
+                return 1
+            resealed.append((request_id, vault.seal(request_id, passcode)))
+        await store.reseal(resealed)
+    finally:
+        await store.close()
+    print(f"Re-sealed {len(resealed)} passcode(s) under the new key. "
+          "PASSCODE_BOT_OLD_SECRETS can now be removed.")
+    return 0
+
+
+async def audit_verify(settings: Settings) -> int:
+    from bot.audit import verify
+    from bot.storage import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        result = await verify(store)
+    finally:
+        await store.close()
+    if not result.ok:
+        print(f"Audit trail is NOT intact: {result.problem}.", file=sys.stderr)
+        return 1
+    print(f"Audit trail intact: {result.events} events, head {result.head}.")
+    return 0
+
+
+async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
+    from datetime import UTC, datetime
+
+    from bot.audit import export
+    from bot.storage import Store
+
+    moment = None
+    if since:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            print(f"passcode-bot: --since {since!r} is not a date like 2026-11-01 or "
+                  "2026-11-01T08:00", file=sys.stderr)
+            return 2
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    store = await Store.open(settings.database_path)
+    try:
+        sys.stdout.write(await export(store, moment, fmt))
+    finally:
+        await store.close()
+    return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot import logs
 from bot.domain import OPEN_STATES, ResetRequest, State, new_request_id
 from bot.ports import (
     ActionRef,
@@ -395,6 +396,7 @@ class ResetService:
         now = self.clock.now()
         changes: dict[str, object] = {"completed_at": now}
         if passcode:
+            logs.remember(passcode)
             # Sealed at once: the plain passcode never reaches the database or a log.
             changes.update(
                 sealed_passcode=self.vault.seal(request.id, passcode),
@@ -440,6 +442,7 @@ class ResetService:
             return Reply(Outcome.UNAVAILABLE, _unavailable_reason(request), request=request)
         try:
             passcode = self.vault.unseal(request_id, sealed)
+            logs.remember(passcode)
         except VaultError:
             log.error("request %s: sealed passcode cannot be opened with the configured keys",
                       request_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from bot import cli as core_cli
 from bot.config import ConfigError, load_settings
+from bot.logs import setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,12 +22,23 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN")
     sub.add_parser("demo", help="a scripted conversation on a local Slack emulator; no tokens needed")
     sub.add_parser("check-config", help="validate the settings and print a summary")
+    sub.add_parser(
+        "rotate-key",
+        help="re-seal stored passcodes under PASSCODE_BOT_SECRET, opening them with "
+        "PASSCODE_BOT_OLD_SECRETS",
+    )
+    audit = sub.add_parser("audit", help="verify or export the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain: edited, deleted or reordered events")
+    export = audit_sub.add_parser("export", help="who requested, who approved, which device, when, outcome")
+    export.add_argument("--since", help="only events at or after this date/time (ISO 8601)")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json")
     command = args.command or "serve"
     if command == "demo":
         from handlers.demo import run_demo
@@ -34,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo())
     if command == "check-config":
         return core_cli.check_config()
+    if command in {"rotate-key", "audit"}:
+        try:
+            settings = load_settings()
+            if command == "rotate-key":
+                return asyncio.run(core_cli.rotate_key(settings))
+            if args.audit_command == "verify":
+                return asyncio.run(core_cli.audit_verify(settings))
+            return asyncio.run(core_cli.audit_export(settings, args.since, args.format))
+        except ConfigError as exc:
+            print(f"passcode-bot: {exc}", file=sys.stderr)
+            return 2
     from handlers.server import serve
 
     try:
