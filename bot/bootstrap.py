@@ -87,6 +87,8 @@ def service_config(settings: Settings) -> ServiceConfig:
         approval_timeout=settings.approval_timeout,
         passcode_ttl=settings.passcode_ttl,
         execution_timeout=settings.execution_timeout,
+        max_requests_per_user_hour=settings.max_requests_per_user_hour,
+        max_requests_per_device_day=settings.max_requests_per_device_day,
     )
 
 

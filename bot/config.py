@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     permitted_roles: list[str] = Field(default_factory=lambda: sorted(DEFAULT_PERMITTED_ROLES))
     approval_timeout: timedelta = timedelta(hours=24)
     passcode_ttl: timedelta = timedelta(days=7)
+    max_requests_per_user_hour: int = Field(5, ge=1)
+    max_requests_per_device_day: int = Field(3, ge=1)
 
     # Backend
     backend: Literal["simulated", "intune"] = "simulated"

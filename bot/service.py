@@ -56,6 +56,7 @@ class Outcome(StrEnum):
     NOT_FOUND = "not_found"
     AMBIGUOUS = "ambiguous"
     ALREADY_OPEN = "already_open"
+    LIMITED = "limited"
     INVALID = "invalid"
     APPROVED = "approved"
     DENIED = "denied"
@@ -95,6 +96,8 @@ class ServiceConfig:
     approval_timeout: timedelta = timedelta(hours=24)
     passcode_ttl: timedelta = timedelta(days=7)
     execution_timeout: timedelta = timedelta(minutes=15)
+    max_requests_per_user_hour: int = 5
+    max_requests_per_device_day: int = 3
 
 
 class ResetService:
@@ -188,14 +191,9 @@ class ResetService:
             permitted=self.config.permitted_roles,
         )
         if decision.allowed and verdict:
-            open_request = await self.store.open_for_device(device.id)
-            if open_request is not None:
-                return Reply(
-                    Outcome.ALREADY_OPEN,
-                    f"{device.name} already has a passcode reset in progress "
-                    f"({open_request.id}, {open_request.state.label}).",
-                    request=open_request,
-                )
+            refusal = await self._over_limits(person, device, now)
+            if refusal is not None:
+                return refusal
         warning = decision.warning
         if decision.warning and device.has_passcode_policy is True:
             warning = ""
@@ -237,6 +235,33 @@ class ResetService:
             "approver. You will get a direct message when it is decided.",
             request=request,
         )
+
+    async def _over_limits(self, person: Person, device: Device, now: datetime) -> Reply | None:
+        """Abuse limits: one open request per device, and caps per requester and per device."""
+        open_request = await self.store.open_for_device(device.id)
+        if open_request is not None:
+            return Reply(
+                Outcome.ALREADY_OPEN,
+                f"{device.name} already has a passcode reset in progress "
+                f"({open_request.id}, {open_request.state.label}).",
+                request=open_request,
+            )
+        cap = self.config.max_requests_per_user_hour
+        if await self.store.count_since(since=now - timedelta(hours=1),
+                                        requester_id=person.user_id) >= cap:
+            return Reply(
+                Outcome.LIMITED,
+                f"You have asked for {cap} passcode resets in the last hour, the most allowed. "
+                "Try again later, or ask the helpdesk.",
+            )
+        cap = self.config.max_requests_per_device_day
+        if await self.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
+            return Reply(
+                Outcome.LIMITED,
+                f"{device.name} has had {cap} passcode reset requests in the last 24 hours, the "
+                "most allowed. Ask the helpdesk to look at the device.",
+            )
+        return None
 
     # -- decide ---------------------------------------------------------------------------
 

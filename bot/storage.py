@@ -400,6 +400,18 @@ class Store:
         )
         return found[0] if found else None
 
+    async def count_since(self, *, since: datetime, requester_id: str | None = None,
+                          device_id: str | None = None) -> int:
+        """Requests (refusals excluded) made since ``since`` by a requester or for a device."""
+        column, value = ("requester_id", requester_id) if requester_id else ("device_id", device_id)
+        async with self._reader.execute(
+            f"SELECT COUNT(*) AS n FROM requests WHERE {column} = ? AND created_at > ?"
+            " AND state != ?",
+            (value, _ts(since), State.REFUSED.value),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
+
     async def approvals_due(self, now: datetime) -> list[str]:
         async with self._reader.execute(
             "SELECT id FROM requests WHERE state = ? AND approval_deadline <= ?",

@@ -256,3 +256,21 @@ async def test_store_survives_a_reopen(world: World, settings: Settings) -> None
         assert (await reopened.get(reply.request.id)).state is State.AWAITING_APPROVAL
     finally:
         await reopened.close()
+
+
+async def test_abuse_limits_refuse_clearly_and_create_nothing(world: World) -> None:
+    store = world.services.store
+    for _ in range(3):  # three requests for the same device in a day, each denied
+        reply = await world.service.request_reset(HELEN, "KIOSK-LOBBY-01")
+        assert reply.outcome is Outcome.CREATED
+        await world.service.decide(reply.request.id, ANNA, approve=False)
+    fourth = await world.service.request_reset(HELEN, "KIOSK-LOBBY-01")
+    assert fourth.outcome is Outcome.LIMITED and "24 hours" in fourth.message
+    for device in ("QUEST3-TRAINING-02", "NAVIGATOR-BOB"):
+        reply = await world.service.request_reset(HELEN, device)
+        await world.service.decide(reply.request.id, ANNA, approve=False)
+    sixth = await world.service.request_reset(HELEN, "Alice's iPhone")
+    assert sixth.outcome is Outcome.LIMITED and "last hour" in sixth.message
+    assert len(await store.by_requester("UHELEN", limit=50)) == 5
+    world.clock.advance(timedelta(hours=1))
+    assert (await world.service.request_reset(HELEN, "Alice's iPhone")).outcome is Outcome.CREATED
