@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 120.0
 MAX_ATTEMPTS = {"notify": 12, "execute": 50}
+# After this many failed tries (about two minutes of backoff) a notification counts as stuck:
+# the approvals channel and `/passcode status` are told, and the retries go on.
+REPORT_STUCK_AFTER = 6
 
 
 def backoff_s(attempts: int) -> float:
@@ -38,6 +41,10 @@ class JobRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self._loops: list[asyncio.Task[None]] = []
+        # Notifications about one request go out one at a time, in the order they were
+        # scheduled, and each renders the request as it is when it is sent: a slow or retried
+        # "approved" update can never overwrite a later "completed" one.
+        self._request_locks: dict[str, asyncio.Lock] = {}
         service.on_jobs = self._wake.set
 
     async def start(self) -> None:
@@ -82,9 +89,12 @@ class JobRunner:
             if job.kind == "execute":
                 await self.service.execute(job.request_id)
             elif job.kind == "notify":
-                request = await store.get(job.request_id)
-                if request is not None:
-                    await self.notifier.notify(NotifyEvent(job.event), request)
+                async with self._lock_for(job.request_id):
+                    request = await store.get(job.request_id)
+                    if request is not None:
+                        await self.notifier.notify(NotifyEvent(job.event), request)
+                        if request.surface.get("delivery_problem") == job.event:
+                            await store.save_surface(job.request_id, {"delivery_problem": None})
             await store.finish_job(job.id, self.service.clock.now())
         except asyncio.CancelledError:
             raise
@@ -99,9 +109,34 @@ class JobRunner:
                               job.kind, job.event, job.request_id, job.attempts)
             run_at = self.service.clock.now() + timedelta(seconds=backoff_s(job.attempts))
             await store.retry_job(job.id, run_at, reason, dead)
+            if job.kind == "notify" and job.attempts == REPORT_STUCK_AFTER:
+                await self._report_stuck(job, reason)
         finally:
             renew.cancel()
             self._running.discard(job.id)
+
+    def _lock_for(self, request_id: str) -> asyncio.Lock:
+        for key in [k for k, lock in self._request_locks.items() if not lock.locked()]:
+            if key != request_id:
+                del self._request_locks[key]
+        return self._request_locks.setdefault(request_id, asyncio.Lock())
+
+    async def _report_stuck(self, job: Job, reason: str) -> None:
+        store = self.service.store
+        now = self.service.clock.now()
+        await store.update_fields(
+            job.request_id, actor="passcode-bot", at=now, action="delivery_failed",
+            detail=f"{job.event}: {reason}"[:500],
+            changes={},
+        )
+        await store.save_surface(job.request_id, {"delivery_problem": job.event})
+        request = await store.get(job.request_id)
+        if request is None:
+            return
+        try:
+            await self.notifier.delivery_failed(NotifyEvent(job.event), request, reason)
+        except Exception:  # noqa: BLE001 - the alarm itself failing must not stop the retries
+            log.exception("could not report a stuck notification for %s", job.request_id)
 
     async def _keep_lease(self, job_id: int) -> None:
         while True:
@@ -116,8 +151,9 @@ class JobRunner:
             except Exception:  # noqa: BLE001 - the loop must outlive a bad moment
                 log.exception("job loop iteration failed")
             self._wake.clear()
+            idle = await self._idle_s()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_s())
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
             except TimeoutError:
                 pass
 

@@ -138,6 +138,10 @@ class Notifier(Protocol):
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None: ...
 
+    async def delivery_failed(self, event: NotifyEvent, request: ResetRequest, error: str) -> None:
+        """Telling someone has kept failing for a while: raise the alarm elsewhere (the
+        approvals channel). Called once per stuck notification; retries go on after it."""
+
 
 class Clock(Protocol):
     def now(self) -> datetime:

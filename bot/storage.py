@@ -317,7 +317,8 @@ class Store:
         changes: dict[str, Any],
     ) -> None:
         """Change fields without a state change (e.g. the backend's action reference), audited."""
-        assignments = ", ".join(f"{name} = ?" for name in changes)
+        values = {**changes, "updated_at": at}
+        assignments = ", ".join(f"{name} = ?" for name in values)
         async with self._lock:
             await self._begin()
             try:
@@ -329,8 +330,8 @@ class Store:
                     await self._writer.execute("ROLLBACK")
                     return
                 await self._writer.execute(
-                    f"UPDATE requests SET {assignments}, updated_at = ? WHERE id = ?",
-                    [*(_to_db(n, v) for n, v in changes.items()), _ts(at), request_id],
+                    f"UPDATE requests SET {assignments} WHERE id = ?",
+                    [*(_to_db(n, v) for n, v in values.items()), request_id],
                 )
                 await self._append_audit(
                     request_id, at, actor, action, found["state"], found["state"], detail

@@ -277,10 +277,12 @@ def device_options(devices: list[Device]) -> list[Block]:
 
 
 def status_line(r: ResetRequest) -> str:
-    return (
-        f"*{r.id}* · {esc(r.device_name)} · {r.state.label} · requested {when(r.created_at)}"
-        + (f"\n>{esc(r.reason)}" if r.reason else "")
-    )
+    line = f"*{r.id}* · {esc(r.device_name)} · {r.state.label} · requested {when(r.created_at)}"
+    if r.reason:
+        line += f"\n>{esc(r.reason)}"
+    if r.surface.get("delivery_problem"):
+        line += "\n>:warning: I could not send you a direct message about this request yet."
+    return line
 
 
 def status_blocks(requests: list[ResetRequest], empty: str) -> list[Block]:

@@ -32,6 +32,16 @@ class SlackNotifier:
         elif event is NotifyEvent.PASSCODE_EXPIRED:
             await self._dm(request, "result", blocks.result_dm(request))
 
+    async def delivery_failed(self, event: NotifyEvent, request: ResetRequest, error: str) -> None:
+        """A DM to the requester keeps failing: ask the approvers to reach them another way."""
+        text = (
+            f":warning: I have not been able to message {blocks.mention(request.requester_id)} "
+            f"about request {request.id} ({blocks.esc(request.device_name)}, "
+            f"{request.state.label}) for a few minutes: {blocks.esc(error, 200)}. I keep trying; "
+            "please reach them another way."
+        )
+        await self.client.chat_postMessage(channel=self.approvals_channel, text=text)
+
     async def _approval_message(self, r: ResetRequest) -> None:
         text, body = blocks.approval_message(r)
         ts = r.surface.get("approval_ts")

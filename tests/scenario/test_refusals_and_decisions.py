@@ -228,3 +228,41 @@ async def test_status_lists_my_requests(stack: Stack) -> None:
     await stack.driver.command("UBOB", f"status {request_id}")
     await stack.settle()
     assert "that you can see" in stack.emu.calls_to("response_url")[-1].params["text"]
+
+
+async def test_a_dm_that_keeps_failing_is_reported_to_approvers_and_in_status(stack: Stack) -> None:
+    """Slack faults on the DM: retried, never lost, and after a while the alarm is raised."""
+    from bot.jobs import REPORT_STUCK_AFTER
+
+    stack.emu.fail_next("conversations.open", error="internal_error", times=REPORT_STUCK_AFTER)
+    await stack.driver.command("UALICE", "reset PIXEL8-ALICE")
+    await stack.settle()
+    for _ in range(REPORT_STUCK_AFTER):
+        stack.clock.advance(timedelta(minutes=6))
+        await stack.settle()
+    alarm = json.dumps(stack.approvals())
+    assert "I have not been able to message <@UALICE>" in alarm
+    [request] = await stack.store.by_requester("UALICE")
+    trail = await stack.store.audit_trail(request.id)
+    assert "delivery_failed" in [e.action for e in trail]
+    # The next retry gets through: the DM arrives once, and the warning clears.
+    stack.clock.advance(timedelta(minutes=6))
+    await stack.settle()
+    assert len(stack.dm("UALICE")) == 1
+    await stack.driver.command("UALICE", "status")
+    await stack.settle()
+    assert "could not send you" not in ephemerals(stack)
+
+
+async def test_slack_rate_limits_and_outages_are_retried_without_duplicates(stack: Stack) -> None:
+    stack.emu.fail_next("chat.postMessage", retry_after=0, times=1)  # 429
+    stack.emu.fail_next("chat.update", status=503, error="service_unavailable", times=1)
+    request_id = await pending_request(stack)
+    await stack.driver.click("UANNA", "approve", request_id, channel_id=APPROVALS)
+    await stack.settle()
+    for _ in range(3):
+        stack.clock.advance(timedelta(minutes=6))
+        await stack.settle()
+    assert len(stack.approvals()) == 1
+    assert "the reset completed" in json.dumps(stack.approvals()[-1]["blocks"])
+    assert (await stack.store.get(request_id)).state is State.COMPLETED
