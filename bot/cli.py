@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bot.config import ConfigError, Settings, load_settings, require
 from bot.bootstrap import build_backend, build_roles, build_vault
 from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings, require
 
 
 def check_config(settings: Settings | None = None) -> int:

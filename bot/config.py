@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policy.approval import DEFAULT_PERMITTED_ROLES
 
-
 _DURATION = re.compile(r"(-?\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -98,7 +98,7 @@ class JobRunner:
             await store.finish_job(job.id, self.service.clock.now())
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure is retried, never lost
+        except Exception as exc:
             dead = job.attempts >= MAX_ATTEMPTS.get(job.kind, 10)
             reason = exc.message if isinstance(exc, BackendError) else type(exc).__name__
             if isinstance(exc, BackendError):
@@ -135,7 +135,7 @@ class JobRunner:
             return
         try:
             await self.notifier.delivery_failed(NotifyEvent(job.event), request, reason)
-        except Exception:  # noqa: BLE001 - the alarm itself failing must not stop the retries
+        except Exception:
             log.exception("could not report a stuck notification for %s", job.request_id)
 
     async def _keep_lease(self, job_id: int) -> None:
@@ -148,7 +148,7 @@ class JobRunner:
         while True:
             try:
                 await self.run_due()
-            except Exception:  # noqa: BLE001 - the loop must outlive a bad moment
+            except Exception:
                 log.exception("job loop iteration failed")
             self._wake.clear()
             idle = await self._idle_s()
@@ -168,6 +168,6 @@ class JobRunner:
         while True:
             try:
                 await self.service.sweep()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self.sweep_every_s)

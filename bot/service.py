@@ -350,7 +350,7 @@ class ResetService:
             if claimed is not None:
                 request, fresh = claimed, True
             else:
-                request = await self.store.get(request_id)  # type: ignore[assignment]
+                request = await self.store.get(request_id)
         if request is None or request.state is not State.EXECUTING:
             return
         assert request.action_started_at is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.service import Outcome
 from handlers import blocks
@@ -19,7 +19,7 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
     return str((body.get("user") or {}).get("id") or ""), str(action.get("value") or "")[:64]
 
 
-def register(app: Any, ctx: Context) -> None:
+def register(app: AsyncApp, ctx: Context) -> None:
     @app.action(blocks.ACTION_APPROVE)
     async def handle_approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve: checked at click time (role, four eyes), decided exactly once."""

@@ -177,7 +177,8 @@ def result_dm(r: ResetRequest) -> tuple[str, list[Block]]:
     if r.state is State.FAILED:
         text = f"The passcode reset of {name} failed ({r.id})."
         blocks = [section(f":x: {text}\n{esc(failure_text(r))}")]
-        code = FailureCode(r.failure_code) if r.failure_code in FailureCode else None
+        known = {c.value for c in FailureCode}
+        code = FailureCode(r.failure_code) if r.failure_code in known else None
         hint = FAILURE_HINTS.get(code) if code else None
         if hint is None and r.expected is Result.PASSCODE_REMOVED:
             hint = FAILURE_HINTS[FailureCode.IOS_UNLOCK_TOKEN]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.context import Context
+from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
 
@@ -36,7 +37,7 @@ def reply_blocks(reply: Reply) -> list[blocks.Block]:
     if reply.outcome is Outcome.REFUSED and reply.request is not None:
         out.append(blocks.context(
             f"{blocks.esc(reply.request.device_name)} · "
-            f"{blocks.esc(blocks.MATRIX[reply.request.row].label)} · {reply.request.id}"
+            f"{blocks.esc(MATRIX[reply.request.row].label)} · {reply.request.id}"
         ))
     if reply.matches:
         lines = [
@@ -47,7 +48,7 @@ def reply_blocks(reply: Reply) -> list[blocks.Block]:
     return out
 
 
-def register(app: Any, ctx: Context) -> None:
+def register(app: AsyncApp, ctx: Context) -> None:
     @app.command("/passcode")
     async def handle_passcode(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Acknowledge at once; everything slow happens after the ack."""

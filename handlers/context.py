@@ -37,7 +37,7 @@ class Context:
                 await work
             except NoEmail as exc:
                 await _quietly(tell(str(exc)))
-            except Exception:  # noqa: BLE001 - the person must hear back whatever happened
+            except Exception:
                 ref = secrets.token_hex(4)
                 log.exception("%s failed (ref %s)", what, ref)
                 await _quietly(tell(APOLOGY.format(ref=ref)))
@@ -53,5 +53,5 @@ class Context:
 async def _quietly(sending: Awaitable[None]) -> None:
     try:
         await sending
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not tell the person about a failure")

@@ -81,16 +81,15 @@ async def run_demo(out: Print = print) -> int:
             emu.add_channel(APPROVALS, name="passcode-approvals")
             for user_id, (name, email, real_name) in PEOPLE.items():
                 emu.add_user(user_id, name=name, email=email, real_name=real_name)
-            settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                slack_bot_token=emu.token,
-                slack_signing_secret=SIGNING_SECRET,
-                slack_api_url=emu.api_url,
-                approvals_channel=APPROVALS,
-                port=0,
-                database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-                passcode_bot_secret=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            )
+            settings = Settings.model_validate({
+                "slack_bot_token": emu.token,
+                "slack_signing_secret": SIGNING_SECRET,
+                "slack_api_url": emu.api_url,
+                "approvals_channel": APPROVALS,
+                "port": 0,
+                "database_url": f"sqlite:///{Path(tmp) / 'demo.db'}",
+                "passcode_bot_secret": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            })
             backend = SimulatedBackend(demo_fleet(), clock=clock)
             bot = await start_bot(settings, host="127.0.0.1", clock=clock, backend=backend,
                                   roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
@@ -106,7 +105,7 @@ async def run_demo(out: Print = print) -> int:
 
 async def _script(n: Narrator, emu: SlackEmulator, slack: SlackDriver, clock: ManualClock) -> None:
     n.out("passcode-bot demo: people and what they see in Slack")
-    for _, (name, _, real_name) in PEOPLE.items():
+    for name, _, real_name in PEOPLE.values():
         n.out(f"   @{name}: {real_name}")
 
     await n.step("Alice, an end user, asks for a reset of her Android phone",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
+
 from handlers import blocks
 from handlers.context import Context
 
@@ -15,7 +17,7 @@ async def publish_home(ctx: Context, user_id: str) -> None:
     await ctx.client.views_publish(user_id=user_id, view=blocks.home_view(mine, queue))
 
 
-def register(app: Any, ctx: Context) -> None:
+def register(app: AsyncApp, ctx: Context) -> None:
     @app.event("app_home_opened")
     async def handle_home_opened(event: dict[str, Any]) -> None:
         """Publish the Home tab whenever someone opens it."""

@@ -85,7 +85,7 @@ async def _serve_socket_mode(settings: Settings) -> None:
     await services.start()
     log.info("passcode-bot connected through Socket Mode")
     try:
-        await handler.start_async()
+        await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
         await services.aclose()
 

@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
@@ -50,7 +50,7 @@ class SlackDriver:
         self.team_id = team_id
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> SlackDriver:
+    async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession()
         return self
 

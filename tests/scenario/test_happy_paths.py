@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain import State
 from tests.conftest import read_db_bytes
-from tests.scenario.harness import APPROVALS, PIXEL, Stack
+from tests.scenario.harness import APPROVALS, Stack
 
 
 def approval_request_id(stack: Stack) -> str:
@@ -66,7 +66,7 @@ async def test_android_reset_delivers_a_passcode_only_inside_the_reveal_modal(
     passcode = next(b["text"]["text"] for b in json.loads(modal)["blocks"] if b["type"] == "header")
     assert passcode.isdigit() and len(passcode) == digits
     assert passcode not in chat_text(stack)
-    assert passcode.encode() not in read_db_bytes(stack.store.path if False else stack.bot.services.settings.database_path)  # noqa: E501
+    assert passcode.encode() not in read_db_bytes(stack.store.path)
     approval = stack.approvals()[-1]
     assert "completed" in json.dumps(approval["blocks"])
     assert not [b for b in approval["blocks"] if b["type"] == "actions"]
