@@ -1,0 +1,363 @@
+"""The Intune device backend: managedDevices and resetPasscode through Microsoft Graph
+(fact sheet shared/docs/intune-graph.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from bot.backends.devices import SELECT_FIELDS, device_from_graph
+from bot.backends.graph_http import GraphClient, OutcomeUnknown, RetryPolicy, Sleep
+from bot.config import Settings
+from bot.ports import (
+    ActionRef,
+    ActionState,
+    ActionStatus,
+    BackendError,
+    Clock,
+    Device,
+    FailureCode,
+)
+from policy.platforms import Scope, decide
+
+logger = logging.getLogger(__name__)
+
+# One Graph version for every managedDevice call: deviceType/ownerType exist only in beta and
+# are what tells Android device administrator from a work profile (§3.2 caveat); the admin
+# centre itself resets and reads the passcode through beta (§1, §2, Uncertain 1).
+GRAPH_VERSION = "beta"
+MANAGED_DEVICES = f"{GRAPH_VERSION}/deviceManagement/managedDevices"
+SELECT = ",".join(SELECT_FIELDS)
+# Our clock and Intune's may disagree; a reset up to a minute "before" our POST is ours (§2).
+CLOCK_SKEW = timedelta(seconds=60)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+class GraphBackend:
+    """DeviceBackend over Microsoft Intune, through Microsoft Graph."""
+
+    name = "intune"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        graph: GraphClient | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        retry: RetryPolicy | None = None,
+        index_refresh: timedelta = timedelta(minutes=15),
+    ) -> None:
+        if graph is None:
+            if settings is None:
+                raise ValueError("GraphBackend needs Settings or a GraphClient")
+            graph = GraphClient.from_settings(
+                settings, clock=clock, sleep=sleep, ca_bundle=ca_bundle, retry=retry
+            )
+            self._owns_graph = True
+        else:
+            self._owns_graph = False
+        self.graph = graph
+        self._clock: Clock = clock or graph.clock
+        self._index_refresh = index_refresh
+        self._index: list[Device] | None = None
+        self._index_built_at: datetime | None = None
+        self._index_lock = asyncio.Lock()
+        self._refresh_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lookups
+
+    async def find_devices(
+        self, query: str, *, primary_email: str | None = None, limit: int = 10
+    ) -> list[Device]:
+        """Devices whose Intune id, serial number or name equals ``query``."""
+        key = query.strip()
+        if not key or limit <= 0:
+            return []
+        found: dict[str, Device] = {}
+        if _GUID.match(key):
+            device = await self.get_device(key)
+            if device is not None:
+                found[device.id] = device
+        if not found:
+            # One property per query: "a or b" across properties returned only a's matches (§4).
+            for prop in ("serialNumber", "deviceName"):
+                params = {"$filter": f"{prop} eq {odata_literal(key)}", "$select": SELECT}
+                async for rows in self.graph.pages(
+                    MANAGED_DEVICES, params=params, what=f"devices matching {key!r}"
+                ):
+                    for row in rows:
+                        device = device_from_graph(row)
+                        # Graph silently ignores filters it does not support and returns every
+                        # device, so each result is checked here (§4).
+                        if matches_key(device, key):
+                            found.setdefault(device.id, device)
+        return list(owned_by(found.values(), primary_email))[:limit]
+
+    async def search_devices(
+        self, text: str, *, primary_email: str | None = None, limit: int = 100
+    ) -> list[Device]:
+        """Devices whose name or serial contains ``text``, from the cached device index."""
+        needle = text.strip().casefold()
+        hits: list[Device] = []
+        if limit <= 0:
+            return hits
+        for device in owned_by(await self._device_index(), primary_email):
+            if (
+                needle
+                and needle not in device.name.casefold()
+                and (needle not in device.serial.casefold())
+            ):
+                continue
+            hits.append(device)
+            if len(hits) >= limit:
+                break
+        return hits
+
+    async def get_device(self, device_id: str) -> Device | None:
+        """The device with this Intune id, or None if Intune does not know it."""
+        if not device_id.strip():
+            return None
+        status, body = await self.graph.get_json(
+            f"{MANAGED_DEVICES}/{quote(device_id.strip(), safe='')}",
+            params={"$select": SELECT},
+            # 404: no such device; 400: not even a well-formed device id.
+            accept={400, 404},
+            what=f"device {device_id}",
+        )
+        if status in (400, 404):
+            return None
+        return device_from_graph(body)
+
+    async def refresh_index(self) -> None:
+        """Reload the picker's device index now (all devices, paged)."""
+        async with self._index_lock:
+            await self._load_index()
+
+    async def _load_index(self) -> None:
+        started = self._clock.now()
+        devices: list[Device] = []
+        async for rows in self.graph.pages(
+            MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
+        ):
+            devices.extend(device_from_graph(row) for row in rows)
+        devices.sort(key=lambda d: (d.name.casefold(), d.serial.casefold(), d.id))
+        self._index, self._index_built_at = devices, started
+        logger.info("device index refreshed: %d devices", len(devices))
+
+    async def _device_index(self) -> list[Device]:
+        """The cached device list: built on first use, refreshed in the background when
+        older than ``index_refresh`` (the picker must answer within Slack's 3 s)."""
+        if self._index is None:
+            async with self._index_lock:
+                if self._index is None:
+                    await self._load_index()
+        elif self._index_stale() and (self._refresh_task is None or self._refresh_task.done()):
+            self._refresh_task = asyncio.create_task(self._refresh_quietly())
+        assert self._index is not None
+        return self._index
+
+    def _index_stale(self) -> bool:
+        built = self._index_built_at
+        return built is not None and self._clock.now() - built >= self._index_refresh
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_index()
+        except BackendError as exc:
+            # Keep serving the old index; try again in a minute rather than on every keystroke.
+            logger.warning("device index refresh failed: %s", exc.message)
+            self._index_built_at = self._clock.now() - self._index_refresh + timedelta(minutes=1)
+
+    # ------------------------------------------------------------------ reset
+
+    async def start_reset(self, device: Device, scope: Scope) -> ActionRef:
+        """POST resetPasscode once; resend only when Graph certainly did not take it."""
+        decision = decide(device.facts, scope)
+        if not decision.allowed:
+            raise BackendError(decision.reason, failure=FailureCode.NOT_SUPPORTED)
+        posted_at = self._clock.now()
+        path = f"{MANAGED_DEVICES}/{quote(device.id, safe='')}/resetPasscode"
+        what = f"device {device.name} ({device.id})"
+        policy = self.graph.retry
+        tries = 0
+        waited = 0.0
+        while True:
+            tries += 1
+            try:
+                # 429, and 503 with Retry-After, are resent inside request(); resetPasscode is
+                # not idempotent, so 502/504/timeouts come back as OutcomeUnknown (§6).
+                await self.graph.request("POST", path, idempotent=False, what=what)
+                logger.info("resetPasscode queued for device %s", device.id)
+                return ActionRef(device.id, posted_at, "")
+            except OutcomeUnknown as exc:
+                logger.warning("resetPasscode for %s: %s; checking the device", device.id, exc)
+            delay = policy.backoff(tries)
+            may_resend = tries < policy.attempts and waited + delay <= policy.max_wait
+            if may_resend:
+                # Give Intune a moment to list the action before looking for it.
+                await self.graph.sleep(delay)
+                waited += delay
+            try:
+                found = await self.find_started_action(device.id, posted_at)
+            except BackendError as exc:
+                raise BackendError(
+                    f"Intune did not confirm the passcode reset of {what}, and the bot could not "
+                    f"check whether it was queued: {exc.message}",
+                    retryable=True,
+                ) from None
+            if found is not None:
+                logger.info("resetPasscode for %s went through after all", device.id)
+                return found
+            if not may_resend:
+                raise BackendError(
+                    f"Intune did not confirm the passcode reset of {what}, and it does not show "
+                    "among the device's actions yet. Check the device's actions in Intune "
+                    "before asking again, so it is not reset twice.",
+                    retryable=True,
+                )
+
+    async def action_status(self, ref: ActionRef) -> ActionStatus:
+        """The reset's state from the device's deviceActionResults (§2)."""
+        body = await self._action_results(ref.device_id, missing_ok=False)
+        if body is None:  # not reached: a 404 raised BackendError(DEVICE_NOT_FOUND) already
+            raise BackendError(
+                f"Intune no longer knows device {ref.device_id}.",
+                failure=FailureCode.DEVICE_NOT_FOUND,
+            )
+        entry = newest_reset(body, ref.started_at - CLOCK_SKEW)
+        if entry is None:
+            return ActionStatus(ActionState.PENDING)
+        return status_of(entry[1])
+
+    async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
+        """A reset of this device that Intune shows as started at or after ``since``."""
+        body = await self._action_results(device_id, missing_ok=True)
+        if body is None:
+            return None
+        entry = newest_reset(body, since - CLOCK_SKEW)
+        return None if entry is None else ActionRef(device_id, entry[0], "")
+
+    async def _action_results(self, device_id: str, *, missing_ok: bool) -> dict[str, Any] | None:
+        status, body = await self.graph.get_json(
+            f"{MANAGED_DEVICES}/{quote(device_id, safe='')}",
+            params={"$select": "id,deviceActionResults"},
+            accept={404} if missing_ok else (),
+            what=f"device {device_id}",
+        )
+        return None if status == 404 else body
+
+    async def aclose(self) -> None:
+        """Stop the background refresh and close the HTTP client if this backend made it."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
+        if self._owns_graph:
+            await self.graph.aclose()
+
+
+def odata_literal(value: str) -> str:
+    """An OData string literal: quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def matches_key(device: Device, key: str) -> bool:
+    """Exact, case-insensitive match of id, serial or name."""
+    wanted = key.strip().casefold()
+    return bool(wanted) and wanted in {
+        device.id.casefold(),
+        device.serial.casefold(),
+        device.name.casefold(),
+    }
+
+
+def owned_by(devices: Iterable[Device], primary_email: str | None) -> Iterable[Device]:
+    """The devices whose primary user is ``primary_email``; all of them when it is None."""
+    if primary_email is None:
+        yield from devices
+        return
+    wanted = primary_email.strip().casefold()
+    for device in devices:
+        if wanted and device.primary_email.casefold() == wanted:
+            yield device
+
+
+def parse_graph_time(value: object) -> datetime | None:
+    """A Graph DateTimeOffset ("2026-05-04T09:12:03.4411223Z") as an aware datetime."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    # Seven fractional digits are more than some Python versions accept: keep six.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def is_reset_entry(entry: Mapping[str, Any]) -> bool:
+    """A resetPasscodeActionResult, by @odata.type or else by actionName (§2)."""
+    kind = str(entry.get("@odata.type") or "")
+    if kind.lower().endswith("resetpasscodeactionresult"):
+        return True
+    return str(entry.get("actionName") or "").strip().casefold() == "resetpasscode"
+
+
+def newest_reset(
+    body: Mapping[str, Any], not_before: datetime
+) -> tuple[datetime, Mapping[str, Any]] | None:
+    """The newest reset entry started at or after ``not_before``, with its start time."""
+    results = body.get("deviceActionResults")
+    best: tuple[datetime, Mapping[str, Any]] | None = None
+    for entry in results if isinstance(results, list) else []:
+        if not isinstance(entry, Mapping) or not is_reset_entry(entry):
+            continue
+        started = parse_graph_time(entry.get("startDateTime"))
+        if started is None or started < not_before:
+            continue
+        if best is None or started > best[0]:
+            best = (started, entry)
+    return best
+
+
+def status_of(entry: Mapping[str, Any]) -> ActionStatus:
+    """ActionStatus for one resetPasscodeActionResult; unknown states stay pending (§2)."""
+    state = str(entry.get("actionState") or "").strip().casefold()
+    raw = entry.get("passcode")
+    passcode = raw if isinstance(raw, str) and raw.strip() else None
+    if state == "done":
+        return ActionStatus(ActionState.DONE, passcode=passcode)
+    if state == "notsupported":
+        return ActionStatus(
+            ActionState.FAILED,
+            failure=FailureCode.NOT_SUPPORTED,
+            detail="Intune reports that this device does not support a passcode reset.",
+        )
+    if state == "failed":
+        code = entry.get("errorCode")
+        suffix = f" (error code {code})" if isinstance(code, int) and code else ""
+        return ActionStatus(
+            ActionState.FAILED,
+            failure=FailureCode.BACKEND_ERROR,
+            detail=f"Intune reports that the passcode reset failed{suffix}.",
+        )
+    if state == "canceled":
+        return ActionStatus(
+            ActionState.FAILED,
+            failure=FailureCode.BACKEND_ERROR,
+            detail="The passcode reset was canceled in Intune.",
+        )
+    if passcode is not None:
+        # The admin centre shows the passcode as soon as it exists (§2, Uncertain 1).
+        return ActionStatus(ActionState.DONE, passcode=passcode)
+    return ActionStatus(ActionState.PENDING)

@@ -1,0 +1,513 @@
+"""Microsoft Graph plumbing shared by the device backend and the role directory: a
+client-credentials token from MSAL, one long-lived httpx client, bounded retries, and errors
+a person can read (fact sheet shared/docs/intune-graph.md §5, §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msal  # type: ignore[import-untyped]
+import requests
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.ports import BackendError, Clock, FailureCode
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+Sleep = Callable[[float], Awaitable[None]]
+
+# MSAL 1.39's well-known authority hosts (fact sheet §5). For any other host MSAL would first
+# ask login.microsoftonline.com for instance discovery, so it is switched off for those.
+WELL_KNOWN_AUTHORITY_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "sts.windows.net",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+        "login.microsoftonline.de",
+        "login-us.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.usgovcloudapi.net",
+        "login.sovcloud-identity.fr",
+        "login.sovcloud-identity.de",
+        "login.sovcloud-identity.sg",
+    }
+)
+# MSAL treats a token with under five minutes left as expired; so do we.
+TOKEN_RENEW_MARGIN = 300.0
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+_OPERATION_ID = re.compile(r"Operation ID[^:]*:\s*([0-9a-fA-F-]{36})")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard one Graph call tries before giving up (fact sheet §6)."""
+
+    attempts: int = 5  # tries per call, the first included
+    max_wait: float = 60.0  # total seconds spent waiting between tries
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+
+    def backoff(self, retry: int) -> float:
+        """Jittered exponential delay before retry number ``retry`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+class OutcomeUnknown(BackendError):
+    """A non-idempotent request may have reached Graph but no answer came back (a 502/504,
+    a timeout or a dropped connection); the caller must look before sending it again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+def resolve_ca_bundle(explicit: str | os.PathLike[str] | None = None) -> str | None:
+    """The CA bundle to trust: ``explicit``, else SSL_CERT_FILE, else REQUESTS_CA_BUNDLE
+    (product.md: corporate proxies and test CAs), else None for the default store."""
+    if explicit:
+        return os.fspath(explicit)
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+class _PinnedVerifySession(requests.Session):  # type: ignore[misc,unused-ignore]
+    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``Session.verify`` (fact sheet
+    §5); this session keeps the bundle we chose while still honouring proxy variables."""
+
+    def __init__(self, verify: str | bool) -> None:
+        super().__init__()
+        self.verify = verify
+        self._pinned = verify
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(
+            url, proxies, stream, verify, cert
+        )
+        settings["verify"] = self._pinned
+        return settings
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, no trailing slash."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: integer seconds or an HTTP date (§6)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class GraphErrorInfo:
+    """What a Graph error body says, without its free text (branch on status and code, §6)."""
+
+    code: str = ""
+    operation_id: str = ""
+    request_id: str = ""
+
+    def reference(self) -> str:
+        parts = [f"error {self.code}" if self.code else ""]
+        if self.operation_id:
+            parts.append(f"Operation ID {self.operation_id}")
+        if self.request_id:
+            parts.append(f"request-id {self.request_id}")
+        return ", ".join(p for p in parts if p)
+
+
+def parse_error(response: httpx.Response) -> GraphErrorInfo:
+    """error.code, Intune's Operation ID (inside a JSON string in error.message, §6) and the
+    request-id; tolerant of bodies that are not JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return GraphErrorInfo()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return GraphErrorInfo()
+    code = str(error.get("code") or "")
+    message = error.get("message")
+    operation = ""
+    if isinstance(message, str):
+        text = message
+        if message.lstrip().startswith("{"):
+            try:
+                nested = json.loads(message)
+            except ValueError:
+                nested = None
+            if isinstance(nested, dict):
+                text = str(nested.get("Message") or "")
+        found = _OPERATION_ID.search(text)
+        operation = found.group(1) if found else ""
+    inner = error.get("innerError") or error.get("innererror") or {}
+    request_id = str(inner.get("request-id") or "") if isinstance(inner, dict) else ""
+    return GraphErrorInfo(code, operation, request_id)
+
+
+def error_for(response: httpx.Response, what: str) -> BackendError:
+    """A BackendError for a final (non-retried) Graph error response."""
+    status = response.status_code
+    info = parse_error(response)
+    ref = info.reference()
+    detail = f"HTTP {status}" + (f", {ref}" if ref else "")
+    if status == 400:
+        return BackendError(
+            f"Intune refused the request for {what} as not possible for this device ({detail}).",
+            failure=FailureCode.NOT_SUPPORTED,
+        )
+    if status == 401:
+        return BackendError(
+            "Microsoft Graph rejected the bot's access token even after renewing it "
+            f"({detail}). Check the app registration in Entra ID."
+        )
+    if status == 403:
+        return BackendError(
+            f"The bot's app registration is not allowed to read or act on {what} ({detail}). "
+            "Check its Microsoft Graph application permissions and the tenant's Intune licence."
+        )
+    if status == 404:
+        return BackendError(
+            f"Intune does not know {what} ({detail}); it may have been removed.",
+            failure=FailureCode.DEVICE_NOT_FOUND,
+        )
+    if status == 429:
+        return BackendError(
+            f"Microsoft Graph is throttling the bot ({detail}). Try again in a few minutes.",
+            retryable=True,
+        )
+    if status in TRANSIENT_STATUSES:
+        return BackendError(
+            f"Microsoft Graph is unavailable right now ({detail}). Try again in a few minutes.",
+            retryable=True,
+        )
+    return BackendError(f"Microsoft Graph could not handle the request for {what} ({detail}).")
+
+
+class GraphClient:
+    """Authenticated, retrying access to one tenant's Microsoft Graph."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        authority_host: str = "https://login.microsoftonline.com",
+        graph_api_url: str = "https://graph.microsoft.com",
+        ca_bundle: str | os.PathLike[str] | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        authority_host = authority_host.strip().rstrip("/")
+        if "://" not in authority_host:
+            authority_host = "https://" + authority_host
+        self.authority = f"{authority_host}/{tenant_id}"
+        self.graph_url = origin(graph_api_url)
+        # Client credentials take "<resource>/.default" (fact sheet §5).
+        self.scope = f"{self.graph_url}/.default"
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._ca_bundle = resolve_ca_bundle(ca_bundle)
+        self._timeout = timeout
+        self.clock: Clock = clock or SystemClock()
+        self.sleep: Sleep = sleep or asyncio.sleep
+        self.retry = retry or RetryPolicy()
+        host = (urlsplit(authority_host).hostname or "").lower()
+        self._instance_discovery = host in WELL_KNOWN_AUTHORITY_HOSTS
+        verify: ssl.SSLContext | bool = True
+        if self._ca_bundle:
+            verify = ssl.create_default_context(cafile=self._ca_bundle)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=verify,
+            headers={"Accept": "application/json"},
+        )
+        self._app: Any = None  # msal.ConfidentialClientApplication, built lazily in a thread
+        self._session: requests.Session | None = None  # MSAL's HTTP client
+        self._token_lock = asyncio.Lock()
+        self._token: str | None = None
+        self._token_valid_until = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> GraphClient:
+        """A client for the tenant and app registration named in ``settings``."""
+        secret = settings.azure_client_secret
+        return cls(
+            settings.azure_tenant_id,
+            settings.azure_client_id,
+            secret.get_secret_value() if secret is not None else "",
+            authority_host=settings.azure_authority_host,
+            graph_api_url=settings.graph_api_url,
+            **kwargs,
+        )
+
+    async def aclose(self) -> None:
+        """Close the Graph connections and MSAL's."""
+        await self._http.aclose()
+        if self._session is not None:
+            self._session.close()
+
+    def url(self, path: str) -> str:
+        """Absolute Graph URL for ``path`` ("beta/deviceManagement/...")."""
+        return f"{self.graph_url}/{path.lstrip('/')}"
+
+    # ------------------------------------------------------------------ token
+
+    def _build_app(self) -> Any:
+        # Runs in a worker thread: the constructor fetches the OpenID configuration (§5).
+        session = _PinnedVerifySession(self._ca_bundle or True)
+        self._session = session
+        return msal.ConfidentialClientApplication(
+            self._client_id,
+            client_credential=self._client_secret,
+            authority=self.authority,
+            instance_discovery=self._instance_discovery,
+            http_client=session,
+            timeout=self._timeout,
+        )
+
+    def _acquire_sync(self) -> Json:
+        if self._app is None:
+            self._app = self._build_app()
+        result: Json = self._app.acquire_token_for_client(scopes=[self.scope])
+        return result
+
+    async def token(self) -> str:
+        """A valid access token; MSAL's cache answers until shortly before expiry."""
+        if self._token is not None and time.monotonic() < self._token_valid_until:
+            return self._token
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_valid_until:
+                return self._token
+            try:
+                # MSAL is synchronous and does network I/O: never on the event loop.
+                result = await asyncio.to_thread(self._acquire_sync)
+            except requests.RequestException as exc:
+                raise BackendError(
+                    f"Could not reach Microsoft Entra ID at {self.authority} "
+                    f"({type(exc).__name__}). Try again in a few minutes.",
+                    retryable=True,
+                ) from None
+            except ValueError as exc:
+                # MSAL raises ValueError for an authority it cannot use (bad tenant or host,
+                # or discovery answered with an error).
+                raise BackendError(
+                    f"Microsoft Entra ID authority {self.authority} is not usable: {exc}. "
+                    "Check AZURE_TENANT_ID and AZURE_AUTHORITY_HOST."
+                ) from None
+            access = result.get("access_token")
+            if not isinstance(access, str) or not access:
+                raise _token_error(result)
+            expires_in = float(result.get("expires_in") or 0)
+            self._token = access
+            self._token_valid_until = time.monotonic() + expires_in - TOKEN_RENEW_MARGIN
+            return access
+
+    async def invalidate(self, token: str) -> None:
+        """Forget ``token`` here and in MSAL's cache, which would otherwise hand it back."""
+        async with self._token_lock:
+            if self._token == token:
+                self._token = None
+                self._token_valid_until = 0.0
+            app = self._app
+            if app is not None:
+                cache = app.token_cache
+                for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                    if item.get("secret") == token:
+                        cache.remove_at(item)
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        accept: Collection[int] = (),
+        what: str = "this request",
+    ) -> httpx.Response:
+        """Send one Graph request with retries; returns a 2xx response or one whose status is
+        in ``accept``, raises BackendError otherwise (OutcomeUnknown when a non-idempotent
+        request may have gone through)."""
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        if origin(url) != self.graph_url:
+            # Never send the token anywhere else (a nextLink is followed verbatim, §4).
+            raise BackendError(f"Microsoft Graph pointed the bot at an unexpected host ({url}).")
+        retries = 0
+        waited = 0.0
+        renewed = False
+        while True:
+            token = await self.token()
+            sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+            try:
+                response = await self._http.request(
+                    method, url, params=params, json=json_body, headers=sent_headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing was sent: safe to retry even a POST.
+                delay = self.retry.backoff(retries + 1)
+                problem = f"could not connect ({type(exc).__name__})"
+                final = BackendError(
+                    f"Could not reach Microsoft Graph for {what} ({type(exc).__name__}). "
+                    "Try again in a few minutes.",
+                    retryable=True,
+                )
+            except httpx.TransportError as exc:
+                problem = f"no answer ({type(exc).__name__})"
+                if not idempotent:
+                    raise OutcomeUnknown(
+                        f"Microsoft Graph gave no answer for {what} ({type(exc).__name__})."
+                    ) from None
+                delay = self.retry.backoff(retries + 1)
+                final = BackendError(
+                    f"Microsoft Graph did not answer for {what} ({type(exc).__name__}). "
+                    "Try again in a few minutes.",
+                    retryable=True,
+                )
+            else:
+                status = response.status_code
+                logger.debug("graph %s %s -> %s", method, urlsplit(url).path, status)
+                if status < 400 or status in accept:
+                    return response
+                if status == 401 and not renewed:
+                    # An expired or revoked token: renew once and resend (§5).
+                    renewed = True
+                    await self.invalidate(token)
+                    continue
+                retry_after = parse_retry_after(
+                    response.headers.get("Retry-After"), self.clock.now()
+                )
+                if status == 429:
+                    delay = (
+                        retry_after if retry_after is not None else self.retry.backoff(retries + 1)
+                    )
+                elif status in TRANSIENT_STATUSES:
+                    # A POST is resent only on 429 or 503 with Retry-After: other 5xx may
+                    # mean it went through (§6, resetPasscode is not idempotent).
+                    if not idempotent and not (status == 503 and retry_after is not None):
+                        raise OutcomeUnknown(f"Microsoft Graph answered HTTP {status} for {what}.")
+                    delay = (
+                        retry_after if retry_after is not None else self.retry.backoff(retries + 1)
+                    )
+                else:
+                    raise error_for(response, what)
+                problem = f"HTTP {status}"
+                final = error_for(response, what)
+            retries += 1
+            if retries >= self.retry.attempts or waited + delay > self.retry.max_wait:
+                logger.warning("graph %s %s: giving up after %s", method, what, problem)
+                raise final
+            logger.info("graph %s %s: %s; retrying in %.1fs", method, what, problem, delay)
+            await self.sleep(delay)
+            waited += delay
+
+    async def get_json(
+        self,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: Collection[int] = (),
+        what: str = "this request",
+    ) -> tuple[int, Json]:
+        """GET and decode a JSON object; returns (status, body)."""
+        response = await self.request(
+            "GET", path_or_url, params=params, headers=headers, accept=accept, what=what
+        )
+        return response.status_code, decode(response, what)
+
+    async def pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        what: str = "this list",
+    ) -> AsyncIterator[list[Json]]:
+        """Each page's ``value``, following @odata.nextLink verbatim until absent (§4). Headers
+        such as ConsistencyLevel are resent on every page: Graph does not carry them over."""
+        url: str = path
+        query: Mapping[str, str] | None = params
+        seen: set[str] = set()
+        while True:
+            _, body = await self.get_json(url, params=query, headers=headers, what=what)
+            rows = body.get("value")
+            yield [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+            next_link = body.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link or next_link in seen:
+                return
+            seen.add(next_link)
+            url, query = next_link, None
+
+
+def decode(response: httpx.Response, what: str) -> Json:
+    """The response's JSON object, or a BackendError if it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BackendError(
+            f"Microsoft Graph sent an answer the bot cannot read for {what} "
+            f"(HTTP {response.status_code})."
+        )
+    return body
+
+
+def _token_error(result: Mapping[str, Any]) -> BackendError:
+    """A BackendError for MSAL's error dict; never includes the secret or a token."""
+    error = str(result.get("error") or "unknown_error")
+    codes = result.get("error_codes") or []
+    aadsts = ", ".join(f"AADSTS{c}" for c in codes if isinstance(c, int))
+    detail = error + (f", {aadsts}" if aadsts else "")
+    if error in {"temporarily_unavailable", "server_error"}:
+        return BackendError(
+            f"Microsoft Entra ID could not issue a token right now ({detail}). "
+            "Try again in a few minutes.",
+            retryable=True,
+        )
+    return BackendError(
+        f"Microsoft Entra ID refused the bot's token request ({detail}). Check AZURE_TENANT_ID, "
+        "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
+    )

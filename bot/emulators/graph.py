@@ -1,0 +1,1085 @@
+"""A local fake of the Microsoft Entra token endpoint and Microsoft Graph (Intune devices,
+Entra roles, Intune RBAC), served by aiohttp over real HTTPS with a throwaway CA.
+
+Tests and `passcode-bot demo` point AZURE_AUTHORITY_HOST and GRAPH_API_URL at it. It copies
+the behaviour the fact sheet (shared/docs/intune-graph.md) describes, quirks included, so the
+adapter's defences (client-side re-check, paging, retries, token renewal) are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import ssl
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiohttp import web
+
+from bot.backends.devices import device_from_graph
+from bot.clock import SystemClock
+from bot.ports import Clock
+from policy.platforms import Scope, decide
+
+# Role template / definition ids, written out here on purpose rather than imported from the
+# client: a fake that shares the client's constants cannot catch a wrong one (fact sheet §7).
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+INTUNE_ADMINISTRATOR = "3a2c62db-5318-420d-8d74-23affee5d9d5"
+HELP_DESK_OPERATOR = "9e0cc482-82df-4ab2-a24c-0c23a3f52e1e"
+INTUNE_ROLE_ADMINISTRATOR = "fb2603eb-3c87-4be3-8b5b-d58a5b4a0bc0"
+READ_ONLY_OPERATOR = "fa1d7878-e8cb-41a1-8254-0142355c9f84"
+SCHOOL_ADMINISTRATOR = "2f9f4f7e-2d13-427b-adf2-361a1eef7ae8"
+RESET_PASSCODE_ACTION = "Microsoft.Intune_RemoteTasks_ResetPasscode"
+
+# Properties the real service is observed to honour in managedDevices $filter (fact sheet §4).
+DEFAULT_FILTERABLE = frozenset(
+    {
+        "deviceName",
+        "serialNumber",
+        "userPrincipalName",
+        "emailAddress",
+        "operatingSystem",
+        "azureADDeviceId",
+        "deviceType",
+    }
+)
+# managedDevice properties that exist only in beta (fact sheet §3.1).
+BETA_ONLY_FIELDS = frozenset({"deviceType", "ownerType", "joinType"})
+TERMINAL_FAIL_STATES = frozenset({"failed", "canceled", "notSupported"})
+
+_EQ = re.compile(r"^(\w+)\s+eq\s+'((?:[^']|'')*)'$", re.IGNORECASE)
+_STARTSWITH = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TestCA:
+    """A throwaway CA: the server's TLS context and the PEM file a client must trust."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    ca: trustme.CA
+    server_ssl: ssl.SSLContext
+    ca_bundle: Path
+
+
+def make_test_ca(directory: Path | None = None) -> TestCA:
+    """A trustme CA with a certificate for 127.0.0.1 and localhost; the CA PEM is written to
+    ``directory`` (default: a new temp dir) so MSAL/requests and httpx can be pointed at it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ssl)
+    folder = directory or Path(tempfile.mkdtemp(prefix="graph-emulator-ca-"))
+    bundle = folder / "graph-emulator-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return TestCA(ca, server_ssl, bundle)
+
+
+@dataclass(slots=True)
+class _Fault:
+    substring: str
+    status: int
+    times: int
+    retry_after: str | None
+    body: Json | str | None
+    method: str | None
+
+
+@dataclass(slots=True)
+class _Drop:
+    substring: str
+    times: int
+    method: str | None
+    after_handling: bool
+
+
+@dataclass(slots=True)
+class _Action:
+    """One resetPasscode the emulator queued, and how it will end."""
+
+    entry: Json
+    created: datetime
+    end_state: str
+    passcode: str | None
+    error_code: int
+    reads: int = 0
+
+
+@dataclass(slots=True)
+class _Page:
+    version: str
+    ids: list[str]
+    offset: int
+    size: int
+    select: list[str] | None
+
+
+@dataclass(slots=True)
+class _User:
+    id: str
+    upn: str
+    mail: str
+    display_name: str
+
+
+@dataclass(slots=True)
+class _RoleAssignment:
+    id: str
+    display_name: str
+    role_definition_id: str
+    members: list[str]
+    resource_scopes: list[str] = field(default_factory=list)
+
+
+class GraphEmulator:
+    """Fake Entra ID + Microsoft Graph over HTTPS on 127.0.0.1 (port 0 by default)."""
+
+    def __init__(
+        self,
+        devices: Iterable[Mapping[str, Any]] = (),
+        *,
+        tenant_id: str = "00000000-0000-4000-8000-0000000000aa",
+        client_id: str = "11111111-1111-4111-8111-111111111111",
+        client_secret: str = "emulator-client-secret",
+        ssl_context: ssl.SSLContext | None = None,
+        ca_bundle: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        token_expires_in: int = 3599,
+        page_size: int = 1000,
+        filterable: Iterable[str] = DEFAULT_FILTERABLE,
+        ignore_unsupported_filters: bool = True,
+        action_pending_reads: int = 1,
+        action_pending_seconds: float = 0.0,
+        users: Iterable[Mapping[str, Any]] = (),
+        groups: Mapping[str, Iterable[str]] | None = None,
+        directory_role_assignments: Iterable[Mapping[str, Any]] = (),
+        role_definitions: Iterable[Mapping[str, Any]] | None = None,
+        role_assignments: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.host = host
+        self.port = port
+        self.clock: Clock = clock or SystemClock()
+        self.token_expires_in = token_expires_in
+        self.page_size = page_size
+        self.filterable = frozenset(filterable)
+        self.ignore_unsupported_filters = ignore_unsupported_filters
+        self.action_pending_reads = action_pending_reads
+        self.action_pending_seconds = action_pending_seconds
+        self._test_ca: TestCA | None = None
+        if ssl_context is None:
+            self._test_ca = make_test_ca()
+            ssl_context, ca_bundle = self._test_ca.server_ssl, self._test_ca.ca_bundle
+        self.ssl_context = ssl_context
+        self.ca_bundle = ca_bundle
+
+        # What crossed the wire: (method, path, decoded query string, lower-cased headers).
+        self.requests: list[tuple[str, str, str, dict[str, str]]] = []
+        # Token requests as form fields, client_secret removed.
+        self.token_requests: list[dict[str, str]] = []
+
+        self._devices: dict[str, Json] = {}
+        self._simulate: dict[str, Mapping[str, Any]] = {}
+        self._static_results: dict[str, list[Json]] = {}
+        self._actions: dict[str, list[_Action]] = {}
+        self._reset_posts: dict[str, int] = {}
+        for device in devices:
+            self.add_device(device)
+        self._tokens: dict[str, datetime] = {}
+        self._pages: dict[str, _Page] = {}
+        self._faults: list[_Fault] = []
+        self._drops: list[_Drop] = []
+        self._down_forever = False
+        self._down_until = 0.0
+        self._down_retry_after: int | None = None
+
+        self._users: dict[str, _User] = {}
+        for user in users:
+            self.add_user(
+                str(user["userPrincipalName"]),
+                id=user.get("id"),
+                mail=user.get("mail"),
+                display_name=user.get("displayName"),
+            )
+        self._groups: dict[str, set[str]] = {g: set(m) for g, m in (groups or {}).items()}
+        self._directory_roles: list[Json] = []
+        for assignment in directory_role_assignments:
+            self.assign_directory_role(
+                str(assignment["principalId"]),
+                str(assignment["roleDefinitionId"]),
+                directory_scope_id=str(assignment.get("directoryScopeId", "/")),
+            )
+        self._role_definitions: dict[str, Json] = {}
+        for definition in (
+            _builtin_role_definitions() if role_definitions is None else role_definitions
+        ):
+            self._role_definitions[str(definition["id"])] = dict(definition)
+        self._role_assignments: dict[str, _RoleAssignment] = {}
+        for ra in role_assignments:
+            self.assign_intune_role(
+                str(ra["roleDefinitionId"]),
+                list(ra.get("members", [])),
+                id=ra.get("id"),
+                display_name=ra.get("displayName"),
+            )
+
+        self._runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def with_test_ca(
+        cls, devices: Iterable[Mapping[str, Any]] = (), *, ca: TestCA | None = None, **kwargs: Any
+    ) -> GraphEmulator:
+        """An emulator serving with ``ca`` (or a fresh throwaway CA); trust ``.ca_bundle``."""
+        test_ca = ca or make_test_ca()
+        return cls(devices, ssl_context=test_ca.server_ssl, ca_bundle=test_ca.ca_bundle, **kwargs)
+
+    async def start(self) -> None:
+        """Listen on ``host``:``port`` (0 picks a free port)."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop listening; a CA this emulator made for itself is deleted."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._test_ca is not None:
+            shutil.rmtree(self._test_ca.ca_bundle.parent, ignore_errors=True)
+            self._test_ca = None
+
+    async def __aenter__(self) -> GraphEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """Origin of the server: both the authority host and the Graph URL."""
+        return f"https://{self.host}:{self.port}"
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Settings fields that point the bot at this emulator."""
+        return {
+            "azure_tenant_id": self.tenant_id,
+            "azure_client_id": self.client_id,
+            "azure_client_secret": self.client_secret,
+            "azure_authority_host": self.url,
+            "graph_api_url": self.url,
+        }
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_device(self, device: Mapping[str, Any]) -> str:
+        """Add a Graph-shaped managedDevice (optional ``simulate`` and ``deviceActionResults``)."""
+        data = dict(device)
+        device_id = str(data.get("id") or uuid.uuid4())
+        data["id"] = device_id
+        self._simulate[device_id] = data.pop("simulate", None) or {}
+        self._static_results[device_id] = list(data.pop("deviceActionResults", None) or [])
+        self._devices[device_id] = data
+        return device_id
+
+    def remove_device(self, device_id: str) -> None:
+        self._devices.pop(device_id, None)
+
+    def add_user(
+        self,
+        upn: str,
+        *,
+        id: str | None = None,
+        mail: str | None = None,
+        display_name: str | None = None,
+    ) -> str:
+        user = _User(str(id or uuid.uuid4()), upn, mail or upn, display_name or upn.split("@")[0])
+        self._users[user.id] = user
+        return user.id
+
+    def add_group_member(self, group_id: str, member_id: str) -> None:
+        """Put a user (or a nested group) into a security group."""
+        self._groups.setdefault(group_id, set()).add(member_id)
+
+    def assign_directory_role(
+        self, principal_id: str, role_template_id: str, *, directory_scope_id: str = "/"
+    ) -> str:
+        """An Entra role assignment to a user or a role-assignable group (fact sheet §7.1)."""
+        assignment_id = secrets.token_urlsafe(24)
+        self._directory_roles.append(
+            {
+                "id": assignment_id,
+                "principalId": principal_id,
+                "roleDefinitionId": role_template_id,
+                "directoryScopeId": directory_scope_id,
+                "resourceScope": directory_scope_id,
+            }
+        )
+        return assignment_id
+
+    def add_role_definition(
+        self,
+        display_name: str,
+        allowed_actions: Iterable[str] = (),
+        *,
+        built_in: bool = False,
+        id: str | None = None,
+        not_allowed_actions: Iterable[str] = (),
+    ) -> str:
+        """An Intune role definition (custom unless ``built_in``)."""
+        definition_id = str(id or uuid.uuid4())
+        self._role_definitions[definition_id] = _role_definition(
+            definition_id, display_name, built_in, list(allowed_actions), list(not_allowed_actions)
+        )
+        return definition_id
+
+    def assign_intune_role(
+        self,
+        role_definition_id: str,
+        members: Iterable[str],
+        *,
+        id: str | None = None,
+        display_name: str | None = None,
+    ) -> str:
+        """An Intune role assignment whose ``members`` are Entra group ids (fact sheet §7.2)."""
+        assignment = _RoleAssignment(
+            str(id or uuid.uuid4()),
+            display_name or f"assignment {len(self._role_assignments) + 1}",
+            role_definition_id,
+            list(members),
+        )
+        self._role_assignments[assignment.id] = assignment
+        return assignment.id
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail_next(
+        self,
+        path_substring: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: int | str | None = None,
+        body: Json | str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests whose path contains ``path_substring`` with
+        ``status`` (Graph-shaped error body unless ``body``), before any handling."""
+        self._faults.append(
+            _Fault(
+                path_substring,
+                status,
+                times,
+                None if retry_after is None else str(retry_after),
+                body,
+                method.upper() if method else None,
+            )
+        )
+
+    def drop_next(
+        self,
+        path_substring: str,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        after_handling: bool = True,
+    ) -> None:
+        """Close the connection instead of answering; by default after the request was
+        processed (a POST that reached Intune but whose 204 got lost)."""
+        self._drops.append(
+            _Drop(path_substring, times, method.upper() if method else None, after_handling)
+        )
+
+    def down(self, seconds: float, *, retry_after: int | None = None) -> None:
+        """Answer 503 to everything for ``seconds`` (real time)."""
+        self._down_until = time.monotonic() + seconds
+        self._down_retry_after = retry_after
+
+    def set_down(self, down: bool, *, retry_after: int | None = None) -> None:
+        self._down_forever = down
+        self._down_retry_after = retry_after
+        if not down:
+            self._down_until = 0.0
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is now expired (next Graph call: 401)."""
+        past = self.clock.now() - timedelta(seconds=1)
+        for token in self._tokens:
+            self._tokens[token] = past
+
+    # ------------------------------------------------------------------ inspection
+
+    def reset_posts(self, device_id: str) -> int:
+        """How many resetPasscode POSTs for this device reached the handler."""
+        return self._reset_posts.get(device_id, 0)
+
+    def action_results(self, device_id: str) -> list[Json]:
+        """The deviceActionResults entries as Graph would return them now (no state change)."""
+        return [dict(e) for e in self._static_results.get(device_id, [])] + [
+            dict(a.entry) for a in self._actions.get(device_id, [])
+        ]
+
+    def issued_passcode(self, device_id: str) -> str | None:
+        """The passcode the latest reset of this device produces when it completes."""
+        actions = self._actions.get(device_id) or []
+        return actions[-1].passcode if actions else None
+
+    def graph_requests(self, path_substring: str = "", method: str | None = None) -> list[str]:
+        """Paths (with query) of recorded requests matching the substring and method."""
+        return [
+            f"{p}?{q}" if q else p
+            for m, p, q, _ in self.requests
+            if path_substring in p and (method is None or m == method.upper())
+        ]
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.requests.append(
+            (
+                request.method,
+                path,
+                request.query_string,
+                {k.lower(): v for k, v in request.headers.items()},
+            )
+        )
+        if self._down_forever or time.monotonic() < self._down_until:
+            headers = {}
+            if self._down_retry_after is not None:
+                headers["Retry-After"] = str(self._down_retry_after)
+            return _graph_error(503, "ServiceUnavailable", "Service is down.", headers)
+        fault = self._take(self._faults, request.method, path)
+        if fault is not None:
+            return _fault_response(fault)
+        drop = self._take(self._drops, request.method, path)
+        if drop is not None and not drop.after_handling:
+            return _drop(request)
+        response = await self._route(request)
+        if drop is not None:
+            return _drop(request)
+        return response
+
+    def _take(self, items: list[Any], method: str, path: str) -> Any:
+        for item in items:
+            if item.substring in path and (item.method is None or item.method == method):
+                item.times -= 1
+                if item.times <= 0:
+                    items.remove(item)
+                return item
+        return None
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        if (
+            len(parts) >= 2
+            and parts[1] == "v2.0"
+            and parts[2:]
+            == [
+                ".well-known",
+                "openid-configuration",
+            ]
+        ):
+            return self._openid_configuration(parts[0])
+        if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
+            if request.method != "POST":
+                return _graph_error(405, "MethodNotAllowed", "Use POST.")
+            return await self._token(request, parts[0])
+        if parts and parts[0] in ("v1.0", "beta"):
+            denied = self._check_token(request)
+            if denied is not None:
+                return denied
+            return await self._graph(request, parts[0], parts[1:])
+        return _graph_error(404, "NotFound", f"No such endpoint: {request.path}")
+
+    # ------------------------------------------------------------------ Entra ID
+
+    def _openid_configuration(self, tenant: str) -> web.Response:
+        base = f"{self.url}/{tenant}"
+        return web.json_response(
+            {
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "issuer": f"{base}/v2.0",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_types_supported": ["code", "id_token", "code id_token", "token"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                "tenant_region_scope": "EU",
+            }
+        )
+
+    async def _token(self, request: web.Request, tenant: str) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        secret = form.pop("client_secret", "")
+        self.token_requests.append(form)
+        if tenant != self.tenant_id:
+            return _oauth_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error(400, "unsupported_grant_type", 70003, "Unsupported grant type.")
+        if form.get("client_id") != self.client_id:
+            return _oauth_error(
+                400, "unauthorized_client", 700016, "Application not found in the directory."
+            )
+        if not secrets.compare_digest(secret, self.client_secret):
+            return _oauth_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+        if not form.get("scope", "").endswith("/.default"):
+            return _oauth_error(
+                400, "invalid_scope", 1002012, "Client credentials need a scope ending in .default."
+            )
+        token = "emu." + secrets.token_urlsafe(32)
+        self._tokens[token] = self.clock.now() + timedelta(seconds=self.token_expires_in)
+        return web.json_response(
+            {
+                "token_type": "Bearer",
+                "expires_in": self.token_expires_in,
+                "ext_expires_in": self.token_expires_in,
+                "access_token": token,
+            }
+        )
+
+    def _check_token(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
+        expires = self._tokens.get(token)
+        if expires is None:
+            return _graph_error(
+                401, "InvalidAuthenticationToken", "Access token validation failure."
+            )
+        if self.clock.now() >= expires:
+            return _graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
+        return None
+
+    # ------------------------------------------------------------------ Graph routing
+
+    async def _graph(self, request: web.Request, version: str, parts: list[str]) -> web.Response:
+        method = request.method
+        query = request.query
+        route = "/".join(parts)
+        # managedDevices('{id}') is the OData key syntax the admin centre uses (fact sheet §1).
+        route = re.sub(r"managedDevices\('([^']*)'\)", r"managedDevices/\1", route)
+        parts = route.split("/")
+
+        if parts[:2] == ["deviceManagement", "managedDevices"]:
+            if len(parts) == 2 and method == "GET":
+                return self._list_devices(version, query)
+            if len(parts) == 3 and method == "GET":
+                return self._get_device(version, parts[2], query)
+            if len(parts) == 4 and parts[3] == "resetPasscode" and method == "POST":
+                return self._reset_passcode(parts[2])
+        if parts[:2] == ["deviceManagement", "roleDefinitions"] and method == "GET":
+            if len(parts) == 2:
+                return _collection(list(self._role_definitions.values()))
+            definition = self._role_definitions.get(parts[2])
+            if definition is None:
+                return _not_found(f"roleDefinition {parts[2]}")
+            if len(parts) == 3:
+                return web.json_response(definition)
+            if len(parts) == 4 and parts[3] == "roleAssignments":
+                # The navigation listing carries no members (fact sheet §7.2 [O]).
+                return _collection(
+                    [
+                        {"id": ra.id, "displayName": ra.display_name, "description": ""}
+                        for ra in self._role_assignments.values()
+                        if ra.role_definition_id == parts[2]
+                    ],
+                )
+        if parts[:2] == ["deviceManagement", "roleAssignments"] and method == "GET":
+            expand = "roledefinition" in query.get("$expand", "").lower()
+            if len(parts) == 2:
+                return _collection(
+                    [
+                        self._role_assignment_json(ra, expand)
+                        for ra in self._role_assignments.values()
+                    ],
+                )
+            if len(parts) == 3:
+                assignment = self._role_assignments.get(parts[2])
+                if assignment is None:
+                    return _not_found(f"roleAssignment {parts[2]}")
+                return web.json_response(self._role_assignment_json(assignment, expand))
+        if parts[:2] == ["roleManagement", "directory"] and method == "GET" and len(parts) == 3:
+            if parts[2] == "roleAssignments":
+                return self._directory_assignments(request, transitive=False)
+            if parts[2] == "transitiveRoleAssignments":
+                # beta only, and without ConsistencyLevel: eventual the API answers 404 (§7.1).
+                if version != "beta" or request.headers.get("ConsistencyLevel") != "eventual":
+                    return _graph_error(
+                        404, "Request_ResourceNotFound", "Resource not found for the segment."
+                    )
+                return self._directory_assignments(request, transitive=True)
+        if parts[0] == "users":
+            if len(parts) == 1 and method == "GET":
+                return self._list_users(request)
+            user = self._find_user(parts[1]) if len(parts) >= 2 else None
+            if len(parts) >= 2 and user is None:
+                return _graph_error(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{parts[1]}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            if user is not None and len(parts) == 2 and method == "GET":
+                return web.json_response(_select(_user_json(user), query.get("$select")))
+            if user is not None and len(parts) == 3 and parts[2] == "checkMemberGroups":
+                if method != "POST":
+                    return _graph_error(405, "Request_BadRequest", "Use POST.")
+                return await self._check_member_groups(request, user)
+        return _graph_error(400, "BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
+
+    # ------------------------------------------------------------------ devices
+
+    def _device_json(self, version: str, device_id: str, select: list[str] | None) -> Json:
+        data = dict(self._devices[device_id])
+        if version != "beta":
+            for key in BETA_ONLY_FIELDS:
+                data.pop(key, None)
+        if select is None or "deviceActionResults" in select:
+            data["deviceActionResults"] = self._read_actions(device_id)
+        if select is not None:
+            data = {k: v for k, v in data.items() if k in select or k == "id"}
+        return data
+
+    def _parse_select(self, version: str, raw: str | None) -> tuple[list[str] | None, str]:
+        if not raw:
+            return None, ""
+        fields = [f.strip() for f in raw.split(",") if f.strip()]
+        if version != "beta":
+            for name in fields:
+                if name in BETA_ONLY_FIELDS:
+                    return None, name
+        return fields, ""
+
+    def _list_devices(self, version: str, query: Mapping[str, str]) -> web.Response:
+        token = query.get("$skiptoken") or query.get("$skipToken")
+        if token:
+            page = self._pages.pop(token, None)
+            if page is None:
+                return _graph_error(400, "BadRequest", "Invalid skip token.")
+        else:
+            select, bad = self._parse_select(version, query.get("$select"))
+            if bad:
+                return _graph_error(
+                    400,
+                    "BadRequest",
+                    f"Could not find a property named '{bad}' on type "
+                    "'microsoft.graph.managedDevice'.",
+                )
+            matcher = self._filter(query.get("$filter", ""))
+            if matcher is None:
+                return _graph_error(400, "BadRequest", "Invalid filter clause.")
+            size = self.page_size
+            if query.get("$top", "").isdigit():
+                size = max(1, min(int(query["$top"]), self.page_size))
+            ids = [i for i, d in self._devices.items() if matcher(d)]
+            page = _Page(version, ids, 0, size, select)
+        chunk = page.ids[page.offset : page.offset + page.size]
+        body: Json = {
+            "@odata.context": (
+                f"{self.url}/{page.version}/$metadata#deviceManagement/managedDevices"
+            ),
+            "@odata.count": len(page.ids),
+            "value": [
+                self._device_json(page.version, i, page.select) for i in chunk if i in self._devices
+            ],
+        }
+        if page.offset + page.size < len(page.ids):
+            next_token = secrets.token_urlsafe(16)
+            self._pages[next_token] = _Page(
+                page.version, page.ids, page.offset + page.size, page.size, page.select
+            )
+            body["@odata.nextLink"] = (
+                f"{self.url}/{page.version}/deviceManagement/managedDevices?$skiptoken={next_token}"
+            )
+        return web.json_response(body)
+
+    def _filter(self, expression: str) -> Callable[[Mapping[str, Any]], bool] | None:
+        """A predicate for ``$filter``; everything when the filter is one the service ignores
+        (fact sheet §4 quirk), or None (-> 400) when quirks are off."""
+        expression = expression.strip()
+        if not expression:
+            return lambda _d: True
+        clauses: list[tuple[str, str, bool]] = []  # (property, value, contains)
+        for clause in _AND.split(expression):
+            clause = clause.strip()
+            eq = _EQ.match(clause)
+            sw = _STARTSWITH.match(clause)
+            match = eq or sw
+            if match is None:
+                return self._unsupported()
+            prop, value = match.group(1), match.group(2).replace("''", "'")
+            if prop not in self.filterable or (eq is not None and value == ""):
+                return self._unsupported()
+            # startswith behaves like contains in the real service (fact sheet §4).
+            clauses.append((prop, value.casefold(), sw is not None))
+
+        def matches(device: Mapping[str, Any]) -> bool:
+            for prop, value, contains in clauses:
+                actual = str(device.get(prop) or "").casefold()
+                if (value not in actual) if contains else (actual != value):
+                    return False
+            return True
+
+        return matches
+
+    def _unsupported(self) -> Callable[[Mapping[str, Any]], bool] | None:
+        if self.ignore_unsupported_filters:
+            return lambda _d: True
+        return None
+
+    def _resolve(self, device_id: str) -> str:
+        """The stored id for ``device_id``; Graph keys are GUIDs, case-insensitive."""
+        if device_id in self._devices:
+            return device_id
+        wanted = device_id.casefold()
+        return next((i for i in self._devices if i.casefold() == wanted), device_id)
+
+    def _get_device(self, version: str, device_id: str, query: Mapping[str, str]) -> web.Response:
+        device_id = self._resolve(device_id)
+        if device_id not in self._devices:
+            return _not_found(f"managedDevice {device_id}")
+        select, bad = self._parse_select(version, query.get("$select"))
+        if bad:
+            return _graph_error(400, "BadRequest", f"Could not find a property named '{bad}'.")
+        return web.json_response(self._device_json(version, device_id, select))
+
+    def _reset_passcode(self, device_id: str) -> web.Response:
+        device_id = self._resolve(device_id)
+        device = self._devices.get(device_id)
+        if device is None:
+            return _not_found(f"managedDevice {device_id}")
+        self._reset_posts[device_id] = self._reset_posts.get(device_id, 0) + 1
+        decision = decide(device_from_graph(device).facts)
+        if not decision.allowed or decision.result is None:
+            return _intune_error(400, "BadRequest", device_id)
+        # The same ``simulate`` marks as the simulated backend's fleet file: ``fail`` (a reason,
+        # or one of Graph's failure states), an inactive work-profile reset token, no passcode
+        # policy on an Android device.
+        simulate = self._simulate.get(device_id, {})
+        android = decision.row.name.startswith(("ANDROID", "AE_", "AOSP"))
+        end_state, error_code = "done", 0
+        if simulate.get("fail"):
+            wanted = str(simulate["fail"])
+            end_state, error_code = (wanted if wanted in TERMINAL_FAIL_STATES else "failed"), 1
+        elif decision.scope is Scope.WORK_PROFILE and simulate.get("resetTokenActivated") is False:
+            end_state, error_code = "failed", 2
+        elif android and simulate.get("passcodePolicy") is False:
+            end_state, error_code = "failed", 3
+        passcode = None
+        if end_state == "done" and decision.result.carries_secret:
+            passcode = str(simulate.get("passcode") or f"{secrets.randbelow(10**8):08d}")
+        now = self.clock.now()
+        stamp = _graph_time(now)
+        entry = {
+            "@odata.type": "#microsoft.graph.resetPasscodeActionResult",
+            "actionName": "resetPasscode",
+            "actionState": "pending",
+            "startDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+            "passcode": None,
+            "errorCode": 0,
+        }
+        self._actions.setdefault(device_id, []).append(
+            _Action(entry, now, end_state, passcode, error_code)
+        )
+        return web.Response(status=204)
+
+    def _read_actions(self, device_id: str) -> list[Json]:
+        """deviceActionResults as of this read; each read moves pending actions along."""
+        now = self.clock.now()
+        for action in self._actions.get(device_id, []):
+            if action.entry["actionState"] != "pending":
+                continue
+            action.reads += 1
+            waited = (now - action.created).total_seconds()
+            if action.reads > self.action_pending_reads and waited >= self.action_pending_seconds:
+                action.entry["actionState"] = action.end_state
+                action.entry["lastUpdatedDateTime"] = _graph_time(now)
+                action.entry["passcode"] = action.passcode
+                action.entry["errorCode"] = action.error_code
+        return self.action_results(device_id)
+
+    # ------------------------------------------------------------------ users and roles
+
+    def _find_user(self, key: str) -> _User | None:
+        wanted = key.casefold()
+        for user in self._users.values():
+            if wanted in (user.id.casefold(), user.upn.casefold()):
+                return user
+        return None
+
+    def _list_users(self, request: web.Request) -> web.Response:
+        expression = request.query.get("$filter", "").strip()
+        users = list(self._users.values())
+        if expression:
+            match = _EQ.match(expression)
+            if match is None or match.group(1) not in ("mail", "userPrincipalName", "id"):
+                return _graph_error(400, "Request_UnsupportedQuery", "Unsupported query.")
+            value = match.group(2).replace("''", "'").casefold()
+            attr = {"mail": "mail", "userPrincipalName": "upn", "id": "id"}[match.group(1)]
+            users = [u for u in users if str(getattr(u, attr)).casefold() == value]
+        select = request.query.get("$select")
+        return web.json_response({"value": [_select(_user_json(u), select) for u in users]})
+
+    def _groups_of(self, principal_id: str) -> set[str]:
+        """Every group the principal is in, nested groups included (transitive)."""
+        found: set[str] = set()
+        frontier = {principal_id}
+        while frontier:
+            member = frontier.pop()
+            for group, members in self._groups.items():
+                if member in members and group not in found:
+                    found.add(group)
+                    frontier.add(group)
+        return found
+
+    async def _check_member_groups(self, request: web.Request, user: _User) -> web.Response:
+        try:
+            body = await request.json()
+            group_ids = [str(g) for g in body["groupIds"]]
+        except (ValueError, KeyError, TypeError):
+            return _graph_error(400, "Request_BadRequest", "groupIds is required.")
+        if len(group_ids) > 20:
+            return _graph_error(400, "Request_BadRequest", "At most 20 groupIds per request.")
+        mine = self._groups_of(user.id)
+        return web.json_response({"value": [g for g in group_ids if g in mine]})
+
+    def _directory_assignments(self, request: web.Request, *, transitive: bool) -> web.Response:
+        expression = request.query.get("$filter", "").strip()
+        principal: str | None = None
+        role: str | None = None
+        if expression:
+            for clause in _AND.split(expression):
+                match = _EQ.match(clause.strip())
+                if match is None or match.group(1) not in ("principalId", "roleDefinitionId"):
+                    return _graph_error(400, "Request_UnsupportedQuery", "Unsupported filter.")
+                if match.group(1) == "principalId":
+                    principal = match.group(2)
+                else:
+                    role = match.group(2)
+        principals: set[str] | None = None
+        if principal is not None:
+            principals = {principal} | (self._groups_of(principal) if transitive else set())
+        rows = [
+            dict(a)
+            for a in self._directory_roles
+            if (principals is None or a["principalId"] in principals)
+            and (role is None or a["roleDefinitionId"] == role)
+        ]
+        body: Json = {"value": rows}
+        if transitive:
+            body["@odata.count"] = len(rows)
+        return web.json_response(body)
+
+    def _role_assignment_json(self, assignment: _RoleAssignment, expand: bool) -> Json:
+        body: Json = {
+            "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment",
+            "id": assignment.id,
+            "displayName": assignment.display_name,
+            "description": "",
+            "members": list(assignment.members),
+            "resourceScopes": list(assignment.resource_scopes),
+        }
+        if expand:
+            body["roleDefinition"] = self._role_definitions.get(assignment.role_definition_id)
+        return body
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _graph_time(moment: datetime) -> str:
+    # Graph writes seven fractional digits and a Z (fact sheet §2 example).
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _inner_error() -> Json:
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+        "request-id": str(uuid.uuid4()),
+        "client-request-id": str(uuid.uuid4()),
+    }
+
+
+def _graph_error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message, "innerError": _inner_error()}}
+    return web.json_response(body, status=status, headers=dict(headers or {}))
+
+
+def _not_found(what: str) -> web.Response:
+    return _graph_error(404, "ResourceNotFound", f"{what} not found")
+
+
+def _intune_error(status: int, code: str, device_id: str) -> web.Response:
+    """Intune's error: its own JSON, as a string, inside error.message (fact sheet §6)."""
+    operation = str(uuid.uuid4())
+    inner = {
+        "_version": 3,
+        "Message": (
+            f"An error has occurred - Operation ID (for customer support): {operation} - "
+            f"Activity ID: {uuid.uuid4()} - Url: https://fef.msua06.manage.microsoft.com/"
+            f"DeviceFE/StatelessDeviceFEService/deviceManagement/managedDevices('{device_id}')"
+            "/microsoft.management.services.api.resetPasscode?api-version=2023-07-04"
+        ),
+        "CustomApiErrorPhrase": "",
+        "RetryAfter": None,
+        "ErrorSourceService": "",
+        "HttpHeaders": "{}",
+    }
+    message = json.dumps(inner, indent=2).replace("\n", "\r\n")
+    return _graph_error(status, code, message)
+
+
+_FAULT_CODES = {
+    400: "BadRequest",
+    401: "InvalidAuthenticationToken",
+    403: "Forbidden",
+    404: "ResourceNotFound",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+def _fault_response(fault: _Fault) -> web.Response:
+    headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+    if isinstance(fault.body, str):
+        return web.Response(
+            status=fault.status, text=fault.body, headers=headers, content_type="text/plain"
+        )
+    if fault.body is not None:
+        return web.json_response(fault.body, status=fault.status, headers=headers)
+    code = _FAULT_CODES.get(fault.status, "UnknownError")
+    message = "Lifetime validation failed, the token is expired." if fault.status == 401 else code
+    return _graph_error(fault.status, code, message, headers)
+
+
+def _drop(request: web.Request) -> web.Response:
+    # Closing the transport makes aiohttp's later write fail quietly ("premature client
+    # disconnection"); the client sees the connection end without a response.
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=204)
+
+
+def _oauth_error(status: int, error: str, code: int, description: str) -> web.Response:
+    return web.json_response(
+        {
+            "error": error,
+            "error_description": f"AADSTS{code}: {description}",
+            "error_codes": [code],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+            "trace_id": str(uuid.uuid4()),
+            "correlation_id": str(uuid.uuid4()),
+        },
+        status=status,
+    )
+
+
+def _select(obj: Json, select: str | None) -> Json:
+    if not select:
+        return obj
+    wanted = {s.strip() for s in select.split(",")}
+    return {k: v for k, v in obj.items() if k in wanted or k == "id"}
+
+
+def _user_json(user: _User) -> Json:
+    return {
+        "id": user.id,
+        "userPrincipalName": user.upn,
+        "mail": user.mail,
+        "displayName": user.display_name,
+    }
+
+
+def _collection(rows: list[Any]) -> web.Response:
+    return web.json_response({"value": rows})
+
+
+def _role_definition(
+    definition_id: str,
+    name: str,
+    built_in: bool,
+    allowed: list[str],
+    not_allowed: list[str] | None = None,
+) -> Json:
+    return {
+        "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition",
+        "id": definition_id,
+        "displayName": name,
+        "description": "",
+        "isBuiltIn": built_in,
+        "rolePermissions": [
+            {
+                "resourceActions": [
+                    {
+                        "allowedResourceActions": allowed,
+                        "notAllowedResourceActions": not_allowed or [],
+                    }
+                ]
+            }
+        ],
+    }
+
+
+def _builtin_role_definitions() -> list[Json]:
+    """A few of Intune's built-in roles (ids as seen in third-party code, fact sheet §7.2)."""
+    read = "Microsoft.Intune_ManagedDevices_Read"
+    return [
+        _role_definition(
+            HELP_DESK_OPERATOR,
+            "Help Desk Operator",
+            True,
+            [read, RESET_PASSCODE_ACTION, "Microsoft.Intune_RemoteTasks_RemoteLock"],
+        ),
+        _role_definition(
+            INTUNE_ROLE_ADMINISTRATOR,
+            "Intune Role Administrator",
+            True,
+            ["Microsoft.Intune_Roles_Create", "Microsoft.Intune_Roles_Read", read],
+        ),
+        _role_definition(READ_ONLY_OPERATOR, "Read Only Operator", True, [read]),
+        _role_definition(
+            SCHOOL_ADMINISTRATOR, "School Administrator", True, [read, RESET_PASSCODE_ACTION]
+        ),
+    ]
+
+
+def retry_after_date(seconds: int) -> str:
+    """A Retry-After value in HTTP-date form, ``seconds`` from now (for fault injection)."""
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
