@@ -90,6 +90,7 @@ def may_decide(
     permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
 ) -> Verdict:
     """Approve and deny need a permitted role, and never on one's own request (four eyes)."""
+    permitted = tuple(permitted)  # read twice below; a one-shot iterator would name no roles
     if actor.user_id == requester_id:
         return Verdict(
             False,

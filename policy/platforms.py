@@ -231,7 +231,7 @@ def classify(facts: DeviceFacts) -> Row:
     if os_ == "android" or device_type.startswith("android"):
         if device_type == "androidforwork" and enrollment in _BYOD_ENROLLMENTS | {""}:
             return Row.AE_WORK_PROFILE_PERSONAL
-        if device_type == "android" and enrollment in _BYOD_ENROLLMENTS | {""}:
+        if _is_device_admin(facts):
             major = parse_major(facts.os_version)
             if major is None:
                 return Row.UNKNOWN
@@ -239,10 +239,16 @@ def classify(facts: DeviceFacts) -> Row:
     return Row.UNKNOWN
 
 
+def _is_device_admin(facts: DeviceFacts) -> bool:
+    """Android device administrator (fact sheet §3.2 row 11), whatever its OS version."""
+    enrollment = facts.enrollment_type.strip().lower()
+    return facts.device_type.strip().lower() == "android" and enrollment in _BYOD_ENROLLMENTS | {""}
+
+
 _VERSION = re.compile(r"\s*v?(\d{1,4})(?:\.(\d{1,6}))*\s*$", re.IGNORECASE)
 
 
-def parse_major(version: str) -> int | None:
+def parse_major(version: str | None) -> int | None:
     """The major number of an OS version string ("6.0.1" -> 6, "13" -> 13,
     "10.0.22631.2861" -> 10); None for empty or garbage input, never a guess."""
     match = _VERSION.fullmatch(version or "")
@@ -278,6 +284,10 @@ _UNKNOWN_VERSION_HINT = (
 )
 
 
+def _unknown_version(facts: DeviceFacts) -> str:
+    return f"The device reports an unknown OS version ({facts.os_version.strip() or 'none'})."
+
+
 def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
     """Classify a device and decide whether a passcode reset of ``scope`` (default: the
     row's own scope) is supported, with the reason and hint a person reads."""
@@ -287,6 +297,10 @@ def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
     def refuse(reason: str, hint: str) -> Decision:
         return Decision(row, False, info.scope, None, reason, hint)
 
+    if row is Row.UNKNOWN and _is_device_admin(facts):
+        # Device administrator is split on the OS version; say that it is unreadable, rather
+        # than calling the platform unknown.
+        return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT)
     if info.result is None:
         return refuse(info.reason, info.hint)
     if scope is not None and scope is not info.scope:
@@ -302,10 +316,7 @@ def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
     if info.min_major is not None:
         major = parse_major(facts.os_version)
         if major is None:
-            return refuse(
-                f"The device reports an unknown OS version ({facts.os_version.strip() or 'none'}).",
-                _UNKNOWN_VERSION_HINT,
-            )
+            return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT)
         if major < info.min_major:
             what = "work-profile" if info.scope is Scope.WORK_PROFILE else "device"
             return refuse(
