@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot import logs
 from bot.clock import SystemClock
@@ -16,6 +17,9 @@ from bot.service import ResetService, ServiceConfig, Sleep
 from bot.storage import Store
 from bot.vault import Vault
 
+if TYPE_CHECKING:
+    from bot.backends.graph_http import GraphClient
+
 
 @dataclass
 class Services:
@@ -25,6 +29,7 @@ class Services:
     roles: RoleDirectory
     service: ResetService
     runner: JobRunner
+    graph: GraphClient | None = None  # shared by the Intune backend and the Graph roles
 
     async def start(self) -> None:
         await self.runner.start()
@@ -32,6 +37,8 @@ class Services:
     async def aclose(self) -> None:
         await self.runner.stop()
         await self.backend.aclose()
+        if self.graph is not None:
+            await self.graph.aclose()
         await self.store.close()
 
 
@@ -49,12 +56,23 @@ def build_vault(settings: Settings) -> Vault:
     return Vault(decode_key(settings.passcode_bot_secret.get_secret_value()), old)
 
 
-def build_backend(settings: Settings, clock: Clock) -> DeviceBackend:
+def build_graph(settings: Settings, clock: Clock, sleep: Sleep | None) -> GraphClient | None:
+    """One Graph client (one token, one connection pool) for the backend and the roles."""
+    if settings.backend != "intune" and settings.roles_source != "graph":
+        return None
+    require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
+    from bot.backends.graph_http import GraphClient
+
+    return GraphClient.from_settings(settings, clock=clock, sleep=sleep)
+
+
+def build_backend(
+    settings: Settings, clock: Clock, graph: GraphClient | None = None
+) -> DeviceBackend:
     if settings.backend == "intune":
-        require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
         from bot.backends.graph import GraphBackend
 
-        return GraphBackend.from_settings(settings)
+        return GraphBackend(graph=graph or build_graph(settings, clock, None), clock=clock)
     from bot.backends.simulated import SimulatedBackend, demo_fleet, load_fleet
 
     if settings.fleet_file is not None:
@@ -67,12 +85,11 @@ def build_backend(settings: Settings, clock: Clock) -> DeviceBackend:
     return SimulatedBackend(devices, clock=clock)
 
 
-def build_roles(settings: Settings) -> RoleDirectory:
+def build_roles(settings: Settings, graph: GraphClient | None = None) -> RoleDirectory:
     if settings.roles_source == "graph":
-        require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
         from bot.roles_graph import GraphRoleDirectory
 
-        return GraphRoleDirectory.from_settings(settings)
+        return GraphRoleDirectory(graph=graph or build_graph(settings, SystemClock(), None))
     if settings.roles_file is None:
         return FileRoleDirectory({})
     try:
@@ -110,10 +127,15 @@ async def build_services(
         if value is not None:
             logs.remember(value.get_secret_value())  # never logged, whatever logs it
     vault = build_vault(settings)
-    roles = roles or build_roles(settings)
-    backend = backend or build_backend(settings, clock)
+    graph = None
+    if (backend is None and settings.backend == "intune") or (
+        roles is None and settings.roles_source == "graph"
+    ):
+        graph = build_graph(settings, clock, sleep)
+    roles = roles or build_roles(settings, graph)
+    backend = backend or build_backend(settings, clock, graph)
     store = await Store.open(settings.database_path)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, notifier(store), sweep_every_s=sweep_every.total_seconds())
-    return Services(settings, store, backend, roles, service, runner)
+    return Services(settings, store, backend, roles, service, runner, graph)

@@ -17,7 +17,10 @@ def check_config(settings: Settings | None = None) -> int:
         if settings.slack_app_token is None:
             require(settings, "slack_bot_token")
         build_vault(settings)
-        build_roles(settings)
+        if settings.roles_source == "file":
+            build_roles(settings)
+        else:
+            require(settings, "azure_tenant_id", "azure_client_id", "azure_client_secret")
         if settings.backend == "simulated":
             build_backend(settings, SystemClock())
         else:

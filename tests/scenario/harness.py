@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulators.driver import SlackDriver
+from bot.emulators.graph import GraphEmulator
 from bot.emulators.slack import SlackEmulator
 from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
@@ -44,6 +46,13 @@ class Stack:
     driver: SlackDriver
     clock: ManualClock
     backend: DeviceBackend
+    graph: GraphEmulator | None = None
+
+    def resets(self) -> int:
+        """Backend reset actions started, as the backend itself counted them."""
+        if self.graph is not None:
+            return sum(self.graph.reset_posts(d["id"]) for d in demo_fleet())
+        return int(self.backend.resets_started)  # type: ignore[attr-defined]
 
     @property
     def service(self) -> Any:
@@ -73,8 +82,28 @@ class Stack:
 
 
 async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | None = None,
-                     **settings_overrides: Any) -> AsyncIterator[Stack]:
+                     kind: str = "simulated", **settings_overrides: Any) -> AsyncIterator[Stack]:
+    """The whole bot; ``kind="intune"`` puts Microsoft Graph (the HTTPS emulator) behind it."""
     clock = ManualClock()
+    graph: GraphEmulator | None = None
+    if kind == "intune":
+        graph = GraphEmulator.with_test_ca(demo_fleet())
+        await graph.start()
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            os.environ[name] = str(graph.ca_bundle)
+        settings_overrides = {**graph.settings_overrides(), "backend": "intune",
+                              **settings_overrides}
+    try:
+        async for stack in _stack(tmp_path, secret, clock, backend, graph, settings_overrides):
+            yield stack
+    finally:
+        if graph is not None:
+            await graph.stop()
+
+
+async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: DeviceBackend | None,
+                 graph: GraphEmulator | None, settings_overrides: dict[str, Any],
+                 ) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
         for user_id, (name, email) in USERS.items():
@@ -90,13 +119,14 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
             passcode_bot_secret=secret,
             **settings_overrides,
         )
-        backend = backend or SimulatedBackend(demo_fleet(), clock=clock)
+        if graph is None:
+            backend = backend or SimulatedBackend(demo_fleet(), clock=clock)
         bot = await start_bot(
             settings, host="127.0.0.1", clock=clock, backend=backend,
             roles=FileRoleDirectory(ROLES), sleep=clock.sleep,
         )
         try:
             async with SlackDriver(bot.url, SIGNING_SECRET, emu) as driver:
-                yield Stack(emu, bot, driver, clock, backend)
+                yield Stack(emu, bot, driver, clock, bot.services.backend, graph)
         finally:
             await bot.stop()
