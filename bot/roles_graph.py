@@ -13,7 +13,7 @@ from urllib.parse import quote
 from bot.backends.graph_http import GraphClient, RetryPolicy, Sleep
 from bot.config import Settings
 from bot.ports import Clock
-from policy.approval import RESET_PASSCODE_PERMISSION, canonical_role
+from policy.approval import CUSTOM_RESET_PASSCODE_ROLE, RESET_PASSCODE_PERMISSION, canonical_role
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ ENTRA_ROLES: Mapping[str, str] = {
 BUILT_IN_INTUNE_ROLES = frozenset({"Helpdesk Operator", "Role Administrator"})
 # Marker returned, with the role's own name, for a custom Intune role that allows
 # Remote tasks / Reset passcode (product.md: such a role counts as permitted).
-CUSTOM_RESET_ROLE = "Custom reset-passcode role"
+CUSTOM_RESET_ROLE = CUSTOM_RESET_PASSCODE_ROLE
 TENANT_WIDE = "/"
 CHECK_MEMBER_GROUPS_MAX = 20  # checkMemberGroups takes at most 20 group ids (§7.2)
 
@@ -194,7 +194,8 @@ def role_names(definition: Mapping[str, Any]) -> frozenset[str]:
         canonical = canonical_role(display)
         return frozenset({canonical}) if canonical in BUILT_IN_INTUNE_ROLES else frozenset()
     if display and allows_reset(definition.get("rolePermissions") or []):
-        return frozenset({display, CUSTOM_RESET_ROLE})
+        # Prefixed, so a custom role named like a built-in one never passes for it.
+        return frozenset({f"Intune custom role: {display}", CUSTOM_RESET_ROLE})
     return frozenset()
 
 

@@ -167,6 +167,24 @@ FAILURE_HINTS = {
 }
 
 
+def failure_hint(r: ResetRequest) -> str | None:
+    """The product's advice for a failed reset: from the failure code when the backend named
+    the cause, else from the platform row (Intune reports only that the action failed)."""
+    known = {c.value for c in FailureCode}
+    code = FailureCode(r.failure_code) if r.failure_code in known else None
+    if code in FAILURE_HINTS:
+        return FAILURE_HINTS[code]
+    if code not in {None, FailureCode.BACKEND_ERROR, FailureCode.NOT_SUPPORTED}:
+        return None
+    if r.expected is Result.PASSCODE_REMOVED:
+        return FAILURE_HINTS[FailureCode.IOS_UNLOCK_TOKEN]
+    if r.scope is Scope.WORK_PROFILE:
+        return FAILURE_HINTS[FailureCode.RESET_TOKEN_NOT_ACTIVATED]
+    if MATRIX[r.row].needs_passcode_policy:
+        return FAILURE_HINTS[FailureCode.NO_PASSCODE_POLICY]
+    return None
+
+
 def failure_text(r: ResetRequest) -> str:
     return r.failure_detail or "the device-management service reported a failure."
 
@@ -177,11 +195,7 @@ def result_dm(r: ResetRequest) -> tuple[str, list[Block]]:
     if r.state is State.FAILED:
         text = f"The passcode reset of {name} failed ({r.id})."
         blocks = [section(f":x: {text}\n{esc(failure_text(r))}")]
-        known = {c.value for c in FailureCode}
-        code = FailureCode(r.failure_code) if r.failure_code in known else None
-        hint = FAILURE_HINTS.get(code) if code else None
-        if hint is None and r.expected is Result.PASSCODE_REMOVED:
-            hint = FAILURE_HINTS[FailureCode.IOS_UNLOCK_TOKEN]
+        hint = failure_hint(r)
         if hint:
             blocks.append(section(esc(hint)))
         return text, blocks

@@ -6,8 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The four roles the Intune admin centre accepts for the passcode reset action (product.md).
+# What the Graph role directory calls a custom Intune role that carries the "Remote tasks /
+# Reset passcode" permission; newer Intune documents accept such roles for this action.
+CUSTOM_RESET_PASSCODE_ROLE = "Intune custom role with Reset passcode"
+
 DEFAULT_PERMITTED_ROLES: frozenset[str] = frozenset(
-    {"Global Administrator", "Intune Administrator", "Helpdesk Operator", "Role Administrator"}
+    {
+        "Global Administrator",
+        "Intune Administrator",
+        "Helpdesk Operator",
+        "Role Administrator",
+        CUSTOM_RESET_PASSCODE_ROLE,
+    }
 )
 
 # Older and newer names of the same roles, so a ROLES_FILE or the directory may use either.

@@ -106,3 +106,22 @@ async def test_the_requester_hears_of_the_approval_and_the_result(stack: Stack) 
     texts = json.dumps(stack.dm("UALICE"))
     assert "Approved by <@UANNA>" in texts
     assert "temporary passcode" in texts.lower()
+
+
+@pytest.mark.parametrize(
+    ("requester", "device", "advice"),
+    [
+        ("UBOB", "Bob's Pixel 7", "reset token was never activated"),
+        ("UERIN", "Erin's iPad", "may have to be wiped"),
+        ("UDAVE", "NAVIGATOR-DAVE", "no device passcode policy"),
+    ],
+    ids=["work-profile-token", "ios-unlock-token", "aosp-no-policy"],
+)
+async def test_a_failed_reset_tells_the_requester_what_failed_and_what_to_do(
+    stack: Stack, requester: str, device: str, advice: str
+) -> None:
+    request_id = await request_and_approve(stack, requester, device)
+    assert (await stack.store.get(request_id)).state is State.FAILED
+    text = json.dumps(stack.dm(requester)[-1])
+    assert "failed" in text and advice in text
+    assert "Show passcode" not in text
