@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -30,16 +32,31 @@ class Services:
     service: ResetService
     runner: JobRunner
     graph: GraphClient | None = None  # shared by the Intune backend and the Graph roles
+    _warm_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.runner.start()
+        # The Intune backend answers the device picker from a cached index of the fleet: fill
+        # it now, in the background, rather than on the first person's keystroke.
+        refresh = getattr(self.backend, "refresh_index", None)
+        if refresh is not None:
+            self._warm_up = asyncio.create_task(_quietly(refresh(), "device index warm-up"))
 
     async def aclose(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.cancel()
         await self.runner.stop()
         await self.backend.aclose()
         if self.graph is not None:
             await self.graph.aclose()
         await self.store.close()
+
+
+async def _quietly(work: Awaitable[None], what: str) -> None:
+    try:
+        await work
+    except Exception:  # noqa: BLE001 - the next lookup tries again
+        logging.getLogger(__name__).warning("%s failed; it will be retried on use", what)
 
 
 def build_vault(settings: Settings) -> Vault:
