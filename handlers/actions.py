@@ -13,10 +13,19 @@ from handlers.context import Context, log
 from handlers.home import publish_home
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A payload field Slack sends as an object; anything else (forged) reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    return str(_obj(body.get("user")).get("id") or "")
+
+
 def _clicked(body: dict[str, Any]) -> tuple[str, str]:
     """(user id, request id) of a button click; the request id is the button's value."""
-    action = (body.get("actions") or [{}])[0]
-    return str((body.get("user") or {}).get("id") or ""), str(action.get("value") or "")[:64]
+    action = _obj((body.get("actions") or [{}])[0])
+    return _user_id(body), str(action.get("value") or "")[:64]
 
 
 def register(app: AsyncApp, ctx: Context) -> None:
@@ -68,7 +77,7 @@ def register(app: AsyncApp, ctx: Context) -> None:
     @app.options(blocks.ACTION_DEVICE_PICK)
     async def handle_device_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The picker's options: the person's own devices, or the fleet for approvers."""
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = _user_id(body)
         query = str(body.get("value") or "")[:100]
         try:
             person = await ctx.person(user_id)
@@ -81,14 +90,14 @@ def register(app: AsyncApp, ctx: Context) -> None:
     @app.view(blocks.CALLBACK_RESET_MODAL)
     async def handle_reset_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The picker's modal was submitted: close it, then answer in a DM."""
-        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-        picked = (values.get(blocks.BLOCK_DEVICE) or {}).get(blocks.ACTION_DEVICE_PICK) or {}
-        device_id = str((picked.get("selected_option") or {}).get("value") or "")[:150]
+        values = _obj(_obj(_obj(body.get("view")).get("state")).get("values"))
+        picked = _obj(_obj(values.get(blocks.BLOCK_DEVICE)).get(blocks.ACTION_DEVICE_PICK))
+        device_id = str(_obj(picked.get("selected_option")).get("value") or "")[:150]
         if not device_id:
             await ack(response_action="errors", errors={blocks.BLOCK_DEVICE: "Pick a device."})
             return
         await ack()
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = _user_id(body)
 
         async def dm(message: str, body_blocks: list[blocks.Block] | None = None) -> None:
             opened = await ctx.client.conversations_open(users=user_id)
@@ -107,8 +116,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
 
 def _teller(ctx: Context, body: dict[str, Any]) -> Any:
     """Tell the clicker privately: ephemeral in a channel, a DM line elsewhere (App Home)."""
-    user_id = str((body.get("user") or {}).get("id") or "")
-    channel = str((body.get("channel") or {}).get("id") or "")
+    user_id = _user_id(body)
+    channel = str(_obj(body.get("channel")).get("id") or "")
 
     async def tell(message: str) -> None:
         text = blocks.esc(message, 2900)
@@ -124,7 +133,7 @@ def _teller(ctx: Context, body: dict[str, Any]) -> Any:
 def _decide(ctx: Context, body: dict[str, Any], *, approve: bool) -> None:
     user_id, request_id = _clicked(body)
     tell = _teller(ctx, body)
-    from_home = (body.get("container") or {}).get("type") == "view"
+    from_home = _obj(body.get("container")).get("type") == "view"
 
     async def work() -> None:
         person = await ctx.person(user_id)

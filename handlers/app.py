@@ -8,8 +8,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -18,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import Services
@@ -103,12 +106,72 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient) ->
     return app
 
 
+# Where Slack sends an object (or a list of objects), Bolt's parsers, extractors and matchers
+# index into the value without checking its type: a body of another shape, even a correctly
+# signed one, would crash Bolt with a 500 and a logged traceback. The door below refuses those.
+_IDS = frozenset({"team", "user", "channel", "enterprise"})  # an object, a string id, or null
+_OBJECTS = frozenset({"event", "view", "message", "previous_message", "item", "assistant_thread",
+                      "function_data", "container", "workflow_step", "state"})
+_LISTS = frozenset({"actions", "authorizations", "response_urls"})
+
+
+def well_formed(body: Any, depth: int = 0) -> bool:
+    """Whether a parsed body has Slack's documented shapes wherever Bolt or our listeners read."""
+    if not isinstance(body, dict) or depth > 4:
+        return False
+    for key, value in body.items():
+        if key in _IDS and not (value is None or isinstance(value, (str, dict))):
+            return False
+        if key in _OBJECTS and not well_formed(value, depth + 1):
+            return False
+        if key in _LISTS and not (isinstance(value, list)
+                                  and all(well_formed(v, depth + 1) for v in value)):
+            return False
+    if body.get("type") == "block_actions":  # Bolt reads actions[0]["action_id"]
+        clicked = body.get("actions") or [{}]
+        return "action_id" in clicked[0]
+    return True
+
+
+def _refuse(status: int, error: str) -> web.Response:
+    return web.json_response({"error": error}, status=status, headers={"X-Slack-No-Retry": "1"})
+
+
 def web_app(app: AsyncApp, services: Services) -> web.Application:
-    """POST /slack/events for everything Slack sends; GET /healthz once ready."""
-    web_application = app.web_app(path="/slack/events")
+    """POST /slack/events for everything Slack sends; GET /healthz once ready.
+
+    In front of Bolt: a body that is not UTF-8 is a 400; a bad signature or timestamp a 401
+    (checked before anything is parsed; Bolt checks again); a body that does not parse, or has
+    another shape than Slack's, a 400. Only well-formed, signed requests reach the listeners."""
+    secret = services.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        try:
+            text = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(400, "the body is not UTF-8")
+        if verifier is not None and dict(parse_qsl(text)).get("ssl_check") != "1":  # as Bolt
+            try:
+                signed = verifier.is_valid_request(text, dict(request.headers))
+            except ValueError:  # a timestamp that is not a number
+                signed = False
+            if not signed:
+                return _refuse(401, "invalid request")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text, query=request.query_string, headers=request.headers  # type: ignore[arg-type]
+            )
+        except Exception:  # noqa: BLE001 - malformed JSON, or JSON that is not an object
+            return _refuse(400, "malformed body")
+        if not well_formed(bolt_request.body):
+            return _refuse(400, "malformed body")
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True, "backend": services.backend.name})
 
+    web_application = web.Application()
+    web_application.router.add_post("/slack/events", slack_events)
     web_application.router.add_get("/healthz", healthz)
     return web_application
