@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -13,6 +14,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -133,6 +136,17 @@ def well_formed(body: Any, depth: int = 0) -> bool:
     return True
 
 
+def parse_body(text: str, content_type: str) -> Any:
+    """A request body as Bolt parses it, except that a form is an interactivity payload only
+    when it has a ``payload`` field. Bolt takes any form in which the text "payload" occurs
+    for one and reads it as {}: a slash command whose text, user, channel or workspace name
+    said "payload" reached no listener (404, and an error in Slack)."""
+    if content_type == "application/json" or text.startswith("{"):
+        return json.loads(text)
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    return json.loads(form["payload"]) if "payload" in form else form
+
+
 def _refuse(status: int, error: str) -> web.Response:
     return web.json_response({"error": error}, status=status, headers={"X-Slack-No-Retry": "1"})
 
@@ -159,13 +173,17 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             if not signed:
                 return _refuse(401, "invalid request")
         try:
+            body = parse_body(text, request.content_type)
+            if not well_formed(body):
+                return _refuse(400, "malformed body")
             bolt_request = AsyncBoltRequest(
                 body=text, query=request.query_string, headers=request.headers  # type: ignore[arg-type]
             )
-        except Exception:  # noqa: BLE001 - malformed JSON, or JSON that is not an object
+        except (ValueError, RecursionError):  # malformed or absurdly nested JSON
             return _refuse(400, "malformed body")
-        if not well_formed(bolt_request.body):
-            return _refuse(400, "malformed body")
+        if bolt_request.body != body:  # Bolt's reading of a form that mentions "payload"
+            bolt_request.body = body
+            bolt_request.context = build_async_context(AsyncBoltContext(), body)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
