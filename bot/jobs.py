@@ -20,15 +20,21 @@ from bot.storage import Job
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0
-MAX_ATTEMPTS = {"notify": 12, "execute": 50}
+MAX_ATTEMPTS = {"notify": 12, "execute": 200}
+# An approved reset waiting out a backend outage is tried again at least once a minute, so it
+# goes ahead soon after the outage ends: with the default 5-minute cap a 10-minute outage ran
+# into EXECUTION_TIMEOUT. The service's deadline, not the number of tries, ends it (200 tries
+# at a minute apart outlast any sensible EXECUTION_TIMEOUT).
+MAX_BACKOFF_S = {"execute": 60.0}
 # After this many failed tries (about two minutes of backoff) a notification counts as stuck:
 # the approvals channel and `/passcode status` are told, and the retries go on.
 REPORT_STUCK_AFTER = 6
 
 
-def backoff_s(attempts: int) -> float:
-    """2, 4, 8, ... seconds, capped at 5 minutes, with jitter so retries do not bunch up."""
-    base: float = min(2.0**attempts, 300.0)
+def backoff_s(attempts: int, cap: float = 300.0) -> float:
+    """2, 4, 8, ... seconds, capped (5 minutes by default), with jitter so retries do not
+    bunch up."""
+    base: float = min(2.0**attempts, cap)
     return base * random.uniform(0.8, 1.2)
 
 
@@ -107,7 +113,7 @@ class JobRunner:
             else:
                 log.exception("job %s %s for %s failed (attempt %d)",
                               job.kind, job.event, job.request_id, job.attempts)
-            run_at = self.service.clock.now() + timedelta(seconds=backoff_s(job.attempts))
+            run_at = self.service.clock.now() + timedelta(seconds=backoff_s(job.attempts, MAX_BACKOFF_S.get(job.kind, 300.0)))
             await store.retry_job(job.id, run_at, reason, dead)
             if job.kind == "notify" and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)

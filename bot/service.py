@@ -354,18 +354,33 @@ class ResetService:
         if request is None or request.state is not State.EXECUTING:
             return
         assert request.action_started_at is not None
-        deadline = request.action_started_at + self.config.execution_timeout
+        timeout = self.config.execution_timeout
+        # Until the reset is started, an outage may hold it up for EXECUTION_TIMEOUT from the
+        # approval; once started, the device has EXECUTION_TIMEOUT from then to confirm it.
+        deadline = request.action_started_at + timeout
+        ref: ActionRef | None = None
         try:
-            ref = await self._start_once(request, fresh)
+            ref = await self._start_once(request, fresh, deadline)
             if ref is None:
                 return
+            deadline = max(deadline, await self._recorded_at(request.id) + timeout)
             await self._await_result(request, ref, deadline)
         except BackendError as exc:
             if exc.retryable and self.clock.now() < deadline:
                 raise
-            await self._finish_failed(request_id, exc.failure, exc.message)
+            if not exc.retryable:
+                await self._finish_failed(request_id, exc.failure, exc.message)
+                return
+            # The service stayed unreachable: say so plainly; the technical detail is logged.
+            log.warning("request %s: giving up after %s: %s", request_id, timeout, exc.message)
+            started = True if ref is not None or request.action_ref else None
+            await self._finish_failed(
+                request_id, FailureCode.TIMED_OUT, _unreachable(timeout, started)
+            )
 
-    async def _start_once(self, request: ResetRequest, fresh: bool) -> ActionRef | None:
+    async def _start_once(
+        self, request: ResetRequest, fresh: bool, deadline: datetime
+    ) -> ActionRef | None:
         assert request.action_started_at is not None
         if request.action_ref:
             return ActionRef(request.device_id, request.action_started_at, request.action_ref)
@@ -378,6 +393,13 @@ class ResetService:
             if found is not None:
                 await self._record_action(request.id, found, "found after restart")
                 return found
+        if self.clock.now() >= deadline:
+            # Intune came back too late: a reset started now would outlive the request.
+            await self._finish_failed(
+                request.id, FailureCode.TIMED_OUT,
+                _unreachable(self.config.execution_timeout, started=False),
+            )
+            return None
         device = await self.backend.get_device(request.device_id)
         if device is None:
             await self._finish_failed(
@@ -394,6 +416,12 @@ class ResetService:
             request_id, actor=SYSTEM, at=self.clock.now(), action="backend_action",
             detail=detail, changes={"action_ref": ref.ref or "started"},
         )
+
+    async def _recorded_at(self, request_id: str) -> datetime:
+        """When the reset was recorded as started (just after the backend took it)."""
+        events = await self.store.audit_trail(request_id)
+        return next((e.at for e in reversed(events) if e.action == "backend_action"),
+                    self.clock.now())
 
     async def _await_result(self, request: ResetRequest, ref: ActionRef, deadline: datetime) -> None:
         delays = iter(POLL_DELAYS)
@@ -530,6 +558,29 @@ class ResetService:
 
     async def open_requests(self) -> list[ResetRequest]:
         return await self.store.in_states(OPEN_STATES, limit=1000)
+
+
+def _unreachable(timeout: timedelta, started: bool | None) -> str:
+    """Why a reset failed when Intune stayed out of reach; ``started`` None: not known."""
+    lead = f"Intune, the device-management service, could not be reached for {_span(timeout)}"
+    if started is False:
+        return f"{lead}, so the passcode was not reset. Ask again, or call the helpdesk if it is urgent."
+    if started:
+        return (f"{lead}, so the result of the passcode reset is unknown. The helpdesk can see "
+                "it in the Intune admin center.")
+    return (f"{lead}, so the bot cannot tell whether the passcode was reset. Ask the helpdesk "
+            "to check the device in the Intune admin center before asking again, so it is not "
+            "reset twice.")
+
+
+def _span(duration: timedelta) -> str:
+    """A duration as a person says it: "15 minutes", "90 seconds", "2 hours"."""
+    seconds = int(duration.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 7200:
+        return f"{seconds // 3600} hours"
+    if seconds % 60 == 0 and seconds >= 120:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"
 
 
 def _unavailable_reason(request: ResetRequest | None) -> str:
