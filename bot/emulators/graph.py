@@ -8,6 +8,7 @@ adapter's defences (client-side re-check, paging, retries, token renewal) are ex
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -104,6 +105,28 @@ class _Drop:
     times: int
     method: str | None
     after_handling: bool
+
+
+class Hold:
+    """A request the emulator handled but has not answered yet (see ``hold_next``)."""
+
+    def __init__(self, substring: str, method: str | None) -> None:
+        self.substring = substring
+        self.method = method
+        self.handled = asyncio.Event()  # set once the request took effect
+        self.taken = False  # a matching request arrived (one request per hold)
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """Send the held answer (a client that has gone away just never reads it)."""
+        self._released.set()
+
+    async def wait_handled(self, timeout: float = 10.0) -> None:
+        """Return once a matching request has been handled; TimeoutError if none came."""
+        await asyncio.wait_for(self.handled.wait(), timeout)
+
+    async def until_released(self) -> None:
+        await self._released.wait()
 
 
 @dataclass(slots=True)
@@ -206,6 +229,7 @@ class GraphEmulator:
         self._pages: dict[str, _Page] = {}
         self._faults: list[_Fault] = []
         self._drops: list[_Drop] = []
+        self._holds: list[Hold] = []
         self._down_forever = False
         self._down_until = 0.0
         self._down_retry_after: int | None = None
@@ -263,7 +287,10 @@ class GraphEmulator:
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
-        """Stop listening; a CA this emulator made for itself is deleted."""
+        """Stop listening (held answers are let go first); a CA this emulator made for itself
+        is deleted."""
+        for hold in self._holds:
+            hold.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -413,6 +440,14 @@ class GraphEmulator:
             _Drop(path_substring, times, method.upper() if method else None, after_handling)
         )
 
+    def hold_next(self, path_substring: str, *, method: str | None = None) -> Hold:
+        """Handle the next request whose path contains ``path_substring`` as usual, then keep
+        its answer until ``release()``: a POST that reached Intune and took effect while the
+        caller is still waiting (and, if the caller dies meanwhile, never hears of it)."""
+        hold = Hold(path_substring, method.upper() if method else None)
+        self._holds.append(hold)
+        return hold
+
     def down(self, seconds: float, *, retry_after: int | None = None) -> None:
         """Answer 503 to everything for ``seconds`` (real time)."""
         self._down_until = time.monotonic() + seconds
@@ -478,7 +513,17 @@ class GraphEmulator:
         drop = self._take(self._drops, request.method, path)
         if drop is not None and not drop.after_handling:
             return _drop(request)
+        hold = next(
+            (h for h in self._holds if not h.taken and h.substring in path
+             and (h.method is None or h.method == request.method)),
+            None,
+        )
+        if hold is not None:
+            hold.taken = True
         response = await self._route(request)
+        if hold is not None:
+            hold.handled.set()
+            await hold.until_released()
         if drop is not None:
             return _drop(request)
         return response
