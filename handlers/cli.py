@@ -1,4 +1,4 @@
-"""`passcode-bot`: serve (the default), demo, check-config."""
+"""`passcode-bot`: serve (the default), demo, check-config, check-db and the operator tools."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN")
     sub.add_parser("demo", help="a scripted conversation on a local Slack emulator; no tokens needed")
     sub.add_parser("check-config", help="validate the settings and print a summary")
+    sub.add_parser(
+        "check-db",
+        help="check that the database is consistent (states, sealed passcodes, audit chain, "
+        "jobs); exits 1 listing the problems",
+    )
     sub.add_parser(
         "rotate-key",
         help="re-seal stored passcodes under PASSCODE_BOT_SECRET, opening them with "
@@ -47,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo())
     if command == "check-config":
         return core_cli.check_config()
-    if command in {"rotate-key", "audit"}:
+    if command in {"rotate-key", "audit", "check-db"}:
         try:
             settings = load_settings()
+            if command == "check-db":
+                from bot.consistency import check_db
+
+                return asyncio.run(check_db(settings.database_path))
             if command == "rotate-key":
                 return asyncio.run(core_cli.rotate_key(settings))
             if args.audit_command == "verify":
