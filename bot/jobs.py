@@ -113,7 +113,8 @@ class JobRunner:
             else:
                 log.exception("job %s %s for %s failed (attempt %d)",
                               job.kind, job.event, job.request_id, job.attempts)
-            run_at = self.service.clock.now() + timedelta(seconds=backoff_s(job.attempts, MAX_BACKOFF_S.get(job.kind, 300.0)))
+            delay = backoff_s(job.attempts, MAX_BACKOFF_S.get(job.kind, 300.0))
+            run_at = self.service.clock.now() + timedelta(seconds=delay)
             await store.retry_job(job.id, run_at, reason, dead)
             if job.kind == "notify" and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)
