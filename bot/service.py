@@ -564,7 +564,8 @@ def _unreachable(timeout: timedelta, started: bool | None) -> str:
     """Why a reset failed when Intune stayed out of reach; ``started`` None: not known."""
     lead = f"Intune, the device-management service, could not be reached for {_span(timeout)}"
     if started is False:
-        return f"{lead}, so the passcode was not reset. Ask again, or call the helpdesk if it is urgent."
+        return (f"{lead}, so the passcode was not reset. Ask again, or call the helpdesk if it "
+                "is urgent.")
     if started:
         return (f"{lead}, so the result of the passcode reset is unknown. The helpdesk can see "
                 "it in the Intune admin center.")
