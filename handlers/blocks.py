@@ -307,8 +307,8 @@ def status_blocks(requests: list[ResetRequest], empty: str) -> list[Block]:
 
 
 HELP_TEXT = (
-    "*/passcode reset <device>* — ask for a passcode reset (device name, serial number or "
-    "Intune device id)\n*/passcode reset* — pick the device from a list\n"
+    "*/passcode reset &lt;device&gt;* — ask for a passcode reset (device name, serial number "
+    "or Intune device id)\n*/passcode reset* — pick the device from a list\n"
     "*/passcode status [request id]* — where your requests stand\n*/passcode help* — this help"
 )
 
