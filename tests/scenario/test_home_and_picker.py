@@ -94,3 +94,11 @@ async def test_a_crash_in_a_listener_reaches_the_person_as_a_reference_id(
     assert "reference" in said and "Traceback" not in said
     ref = said.rsplit(" ", 1)[-1].rstrip(".")
     assert any(ref in r.getMessage() for r in with_logs.records)  # type: ignore[attr-defined]
+
+
+async def test_the_same_options_query_twice_is_answered_twice(stack: Stack) -> None:
+    for _ in range(2):
+        answer = await stack.driver.options("UANNA", "device_pick", "kiosk")
+        assert [o["value"] for o in answer.json()["options"]] == [
+            "09783e57-dd7c-4a32-99a8-66d90ede5b0f"
+        ]
