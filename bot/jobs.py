@@ -155,7 +155,10 @@ class JobRunner:
         while True:
             try:
                 await self.run_due()
-            except Exception:
+            except Exception:  # the loop must outlive a bad moment, but never a stop
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
                 log.exception("job loop iteration failed")
             self._wake.clear()
             idle = await self._idle_s()

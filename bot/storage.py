@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -92,6 +92,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+T = TypeVar("T")
 GENESIS = "0" * 64
 _COLUMNS = [f.name for f in fields(ResetRequest)]
 _TIMES = {
@@ -184,6 +185,7 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
+        self._writes: set[asyncio.Future[Any]] = set()
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -201,13 +203,36 @@ class Store:
         return cls(path, writer, reader)
 
     async def close(self) -> None:
+        if self._writes:  # let shielded transactions finish before the connection goes
+            await asyncio.gather(*self._writes, return_exceptions=True)
         await self._reader.close()
         await self._writer.close()
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def _begin(self) -> None:
-        await self._writer.execute("BEGIN IMMEDIATE")
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in one IMMEDIATE transaction under the writer lock.
+
+        Shielded: a caller cancelled mid-way (shutdown, a client gone) does not cut the
+        transaction in half; it commits or rolls back whole, then the cancellation goes on.
+        """
+
+        async def run() -> T:
+            async with self._lock:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await work()
+                except BaseException:
+                    if self._writer.in_transaction:
+                        await self._writer.execute("ROLLBACK")
+                    raise
+                await self._writer.execute("COMMIT")
+                return result
+
+        task = asyncio.ensure_future(run())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
 
     async def _append_audit(
         self, request_id: str, at: datetime, actor: str, action: str,
@@ -238,26 +263,23 @@ class Store:
     ) -> None:
         """Store a new request (state REQUESTED moving on to ``request.state``)."""
         check_transition(State.REQUESTED, request.state)
-        async with self._lock:
-            await self._begin()
-            try:
-                cols = ", ".join(_COLUMNS)
-                marks = ", ".join("?" for _ in _COLUMNS)
-                await self._writer.execute(
-                    f"INSERT INTO requests ({cols}) VALUES ({marks})",
-                    [_to_db(n, getattr(request, n)) for n in _COLUMNS],
-                )
-                at = request.created_at
-                await self._append_audit(request.id, at, actor, "request", "", "requested", "")
-                await self._append_audit(
-                    request.id, at, actor, request.state.value, "requested",
-                    request.state.value, detail,
-                )
-                await self._add_jobs(request.id, at, jobs)
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
+        cols = ", ".join(_COLUMNS)
+        marks = ", ".join("?" for _ in _COLUMNS)
+        at = request.created_at
+
+        async def work() -> None:
+            await self._writer.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({marks})",
+                [_to_db(n, getattr(request, n)) for n in _COLUMNS],
+            )
+            await self._append_audit(request.id, at, actor, "request", "", "requested", "")
+            await self._append_audit(
+                request.id, at, actor, request.state.value, "requested",
+                request.state.value, detail,
+            )
+            await self._add_jobs(request.id, at, jobs)
+
+        await self._write(work)
 
     async def transition(
         self,
@@ -282,35 +304,31 @@ class Store:
         assignments = ", ".join(f"{name} = ?" for name in values)
         params = [_to_db(n, v) for n, v in values.items()]
         placeholders = ", ".join("?" for _ in sources)
-        async with self._lock:
-            await self._begin()
-            try:
-                async with self._writer.execute(
-                    f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})",
-                    [request_id, *(s.value for s in sources)],
-                ) as cur:
-                    found = await cur.fetchone()
-                if found is None:
-                    await self._writer.execute("ROLLBACK")
-                    return None
-                await self._writer.execute(
-                    f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
-                    [*params, request_id, found["state"]],
-                )
-                await self._append_audit(
-                    request_id, at, actor, action or to.value, found["state"], to.value, detail
-                )
-                await self._add_jobs(request_id, at, jobs)
-                async with self._writer.execute(
-                    "SELECT * FROM requests WHERE id = ?", (request_id,)
-                ) as cur:
-                    row = await cur.fetchone()
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-        assert row is not None
-        return _from_row(row)
+
+        async def work() -> ResetRequest | None:
+            async with self._writer.execute(
+                f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})",
+                [request_id, *(s.value for s in sources)],
+            ) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                return None
+            await self._writer.execute(
+                f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
+                [*params, request_id, found["state"]],
+            )
+            await self._append_audit(
+                request_id, at, actor, action or to.value, found["state"], to.value, detail
+            )
+            await self._add_jobs(request_id, at, jobs)
+            async with self._writer.execute(
+                "SELECT * FROM requests WHERE id = ?", (request_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            return _from_row(row)
+
+        return await self._write(work)
 
     async def update_fields(
         self, request_id: str, *, actor: str, at: datetime, action: str, detail: str = "",
@@ -319,47 +337,40 @@ class Store:
         """Change fields without a state change (e.g. the backend's action reference), audited."""
         values = {**changes, "updated_at": at}
         assignments = ", ".join(f"{name} = ?" for name in values)
-        async with self._lock:
-            await self._begin()
-            try:
-                async with self._writer.execute(
-                    "SELECT state FROM requests WHERE id = ?", (request_id,)
-                ) as cur:
-                    found = await cur.fetchone()
-                if found is None:
-                    await self._writer.execute("ROLLBACK")
-                    return
-                await self._writer.execute(
-                    f"UPDATE requests SET {assignments} WHERE id = ?",
-                    [*(_to_db(n, v) for n, v in values.items()), request_id],
-                )
-                await self._append_audit(
-                    request_id, at, actor, action, found["state"], found["state"], detail
-                )
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
+
+        async def work() -> None:
+            async with self._writer.execute(
+                "SELECT state FROM requests WHERE id = ?", (request_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                return
+            await self._writer.execute(
+                f"UPDATE requests SET {assignments} WHERE id = ?",
+                [*(_to_db(n, v) for n, v in values.items()), request_id],
+            )
+            await self._append_audit(
+                request_id, at, actor, action, found["state"], found["state"], detail
+            )
+
+        await self._write(work)
 
     async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
         """Merge the notifier's message references into the request (not audited: no decision)."""
-        async with self._lock:
-            await self._begin()
-            try:
-                async with self._writer.execute(
-                    "SELECT surface FROM requests WHERE id = ?", (request_id,)
-                ) as cur:
-                    found = await cur.fetchone()
-                if found is not None:
-                    merged = {**json.loads(found["surface"]), **values}
-                    await self._writer.execute(
-                        "UPDATE requests SET surface = ? WHERE id = ?",
-                        (json.dumps(merged, sort_keys=True), request_id),
-                    )
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
+
+        async def work() -> None:
+            async with self._writer.execute(
+                "SELECT surface FROM requests WHERE id = ?", (request_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                merged = {**json.loads(found["surface"]), **values}
+                await self._writer.execute(
+                    "UPDATE requests SET surface = ? WHERE id = ?",
+                    (json.dumps(merged, sort_keys=True), request_id),
+                )
+
+        await self._write(work)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -436,17 +447,14 @@ class Store:
 
     async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
         """Replace sealed values in one transaction (key rotation): all or nothing."""
-        async with self._lock:
-            await self._begin()
-            try:
-                await self._writer.executemany(
-                    "UPDATE requests SET sealed_passcode = ? WHERE id = ?",
-                    [(blob, rid) for rid, blob in values],
-                )
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
+
+        async def work() -> None:
+            await self._writer.executemany(
+                "UPDATE requests SET sealed_passcode = ? WHERE id = ?",
+                [(blob, rid) for rid, blob in values],
+            )
+
+        await self._write(work)
 
     async def audit_trail(self, request_id: str | None = None) -> list[AuditEvent]:
         where, params = ("WHERE request_id = ?", (request_id,)) if request_id else ("", ())
@@ -467,31 +475,30 @@ class Store:
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
         """Lease due jobs: a job whose lease ran out (its runner died) is due again."""
-        async with self._lock:
-            await self._begin()
-            try:
-                async with self._writer.execute(
-                    "SELECT id, kind, request_id, event, attempts FROM jobs"
-                    " WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
-                    " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at LIMIT ?",
-                    (_ts(now), _ts(now), limit),
-                ) as cur:
-                    rows = await cur.fetchall()
-                lease = _ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
-                await self._writer.executemany(
-                    "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                    [(lease, r["id"]) for r in rows],
-                )
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-        return [Job(r["id"], r["kind"], r["request_id"], r["event"], r["attempts"] + 1)
-                for r in rows]
+        lease = _ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
+
+        async def work() -> list[Job]:
+            async with self._writer.execute(
+                "SELECT id, kind, request_id, event, attempts FROM jobs"
+                " WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?",
+                (_ts(now), _ts(now), limit),
+            ) as cur:
+                rows = await cur.fetchall()
+            await self._writer.executemany(
+                "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                [(lease, r["id"]) for r in rows],
+            )
+            return [Job(r["id"], r["kind"], r["request_id"], r["event"], r["attempts"] + 1)
+                    for r in rows]
+
+        return await self._write(work)
 
     async def _job_update(self, sql: str, params: Sequence[Any]) -> None:
-        async with self._lock:
+        async def work() -> None:
             await self._writer.execute(sql, params)
+
+        await self._write(work)
 
     async def release_leases(self) -> None:
         await self._job_update("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL", ())
