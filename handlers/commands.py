@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.service import Outcome, Reply
 from handlers import blocks
-from handlers.context import Context
+from handlers.context import Context, PooledRespond
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -65,6 +65,7 @@ def register(app: AsyncApp, ctx: Context) -> None:
             await ack(response_type="ephemeral", text=blocks.HELP_TEXT, blocks=blocks.help_blocks())
             return
         await ack()
+        respond = PooledRespond(respond.response_url, ctx.client.session)
 
         async def say(message: str) -> None:
             await respond(response_type="ephemeral", text=message, replace_original=False)

@@ -11,13 +11,16 @@ from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
 from handlers import blocks
+from handlers.pacing import ChannelPacer
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, store: Store, approvals_channel: str) -> None:
+    def __init__(self, client: AsyncWebClient, store: Store, approvals_channel: str,
+                 pacer: ChannelPacer | None = None) -> None:
         self.client = client
         self.store = store
         self.approvals_channel = approvals_channel
+        self.pacer = pacer or ChannelPacer()  # Slack: ~1 chat.postMessage/s per channel
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
         if event is NotifyEvent.APPROVAL_REQUESTED:
@@ -40,6 +43,7 @@ class SlackNotifier:
             f"{request.state.label}) for a few minutes: {blocks.esc(error, 200)}. I keep trying; "
             "please reach them another way."
         )
+        await self.pacer.wait(self.approvals_channel)
         await self.client.chat_postMessage(channel=self.approvals_channel, text=text)
 
     async def _approval_message(self, r: ResetRequest) -> None:
@@ -50,6 +54,7 @@ class SlackNotifier:
                 channel=r.surface["approval_channel"], ts=ts, text=text, blocks=body
             )
         elif r.state is State.AWAITING_APPROVAL:
+            await self.pacer.wait(self.approvals_channel)
             sent = await self.client.chat_postMessage(
                 channel=self.approvals_channel, text=text, blocks=body
             )
@@ -69,6 +74,7 @@ class SlackNotifier:
         if ts:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
             return
+        await self.pacer.wait(channel)
         sent = await self.client.chat_postMessage(channel=channel, text=text, blocks=body)
         await self.store.save_surface(r.id, {f"{key}_ts": sent["ts"]})
         r.surface[f"{key}_ts"] = sent["ts"]

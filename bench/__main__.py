@@ -1,0 +1,106 @@
+"""`python -m bench [--quick]`: ack latency against bare Bolt, a steady reset stream, the
+device picker at 1,000 / 10,000 / 100,000 devices, and N requests end to end. Prints PASS or
+MISS per target; exits 1 only when a run had errors (non-2xx answers, lost or doubled work)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import acks, e2e, people, picker, steady
+from bench.report import Tally
+from bench.stack import Processes
+
+PHASES = ("acks", "steady", "picker", "e2e")
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer requests: under a minute")
+    parser.add_argument("--only", default=",".join(PHASES),
+                        help=f"comma-separated phases among {', '.join(PHASES)} (default: all)")
+    parser.add_argument("--requests", type=int, help="requests per ack cell (1000; quick 120)")
+    parser.add_argument("--fleets", default="1000,10000,100000", help="picker fleet sizes")
+    parser.add_argument("--e2e-requests", type=int, help="end-to-end requests (1000; quick 200)")
+    parser.add_argument("--post-rate", type=float, default=50.0,
+                        help="approvals posts per second in the end-to-end run (the product "
+                             "default is 1/s, Slack's limit; 1,000 requests would take 1,000 s)")
+    parser.add_argument("--steady-seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase {', '.join(sorted(unknown))}")
+    args.requests = args.requests or (120 if args.quick else 1000)
+    args.e2e_requests = args.e2e_requests or (200 if args.quick else 1000)
+    return args
+
+
+async def run(args: argparse.Namespace, work: Path) -> Tally:
+    tally = Tally()
+    phases = set(args.only.split(","))
+    fleets = [int(n) for n in args.fleets.split(",")]
+    biggest = max([e2e.FLEET, *(fleets if "picker" in phases else [])])
+    procs = await Processes.start(work, fleet=biggest)
+    requesters = people.requesters(people.fleet(e2e.FLEET))
+    try:
+        if "acks" in phases:
+            print("\n== Ack latency: ours vs bare Bolt, closed loop ==")
+            results = await acks.measure(procs, requesters, requests=args.requests,
+                                         time_limit=3 if args.quick else 15, tally=tally)
+            acks.print_table(results, tally)
+        if "steady" in phases:
+            print("\n== Steady stream of resets, open loop ==")
+            await steady.measure(procs, requesters, rate=20, seconds=args.steady_seconds,
+                                 tally=tally)
+        if "picker" in phases:
+            print("\n== Device picker: options loads over HTTP ==")
+            by_fleet, costs = await picker.measure(
+                procs, fleets, requests=150 if args.quick else 1000,
+                reps=15 if args.quick else 50, tally=tally)
+            picker.print_http(by_fleet, tally)
+            print("\n  cost of one query in-process (search + options), median of repeats:")
+            picker.print_costs(costs, tally)
+        if "e2e" in phases:
+            print(f"\n== End to end: {args.e2e_requests} requests ==")
+            await e2e.measure(procs, requesters, count=args.e2e_requests,
+                              post_rate=args.post_rate, time_limit=300, tally=tally)
+    finally:
+        await procs.stop(procs.slack)
+    return tally
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    began = time.perf_counter()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"passcode-bot benchmark: {os.cpu_count()} cores, load average {load}, Python "
+          f"{platform.python_version()}, slack-bolt {version('slack-bolt')}, "
+          f"aiohttp {version('aiohttp')}{' (quick)' if args.quick else ''}")
+    work = Path(tempfile.mkdtemp(prefix="passcode-bench-"))
+    try:
+        tally = asyncio.run(run(args, work))
+    except Exception as exc:  # noqa: BLE001 - a server that would not start, a child that died
+        print(f"\nbenchmark failed: {type(exc).__name__}: {exc}\n(logs and databases kept in "
+              f"{work})", file=sys.stderr)
+        return 1
+    if tally.errors:
+        print(f"\nlogs and databases kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{len(tally.misses)} target(s) missed, {len(tally.errors)} error(s) in "
+          f"{time.perf_counter() - began:.0f} s")
+    for miss in tally.misses:
+        print(f"  MISS {miss}")
+    return 1 if tally.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Ack latency: ours against bare Bolt (default mode, process_before_response=True) for each
+kind of request Slack sends, at concurrency 1, 10 and 50."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from bench import APPROVER
+from bench.load import Run, closed_loop, session
+from bench.people import Requester
+from bench.report import Tally, f, table
+from bench.slack_requests import Prepared, Signer
+from bench.stack import Processes
+
+CONCURRENCY = (1, 10, 50)
+KINDS = ("help", "reset", "approve", "options")
+PICKER_QUERIES = ("pix", "pixel8", "desk", "iphone15-00", "kiosk", "galaxy-a54-0001", "mac")
+RATIO_TARGET = 1.5
+RSS_TARGET_MB = 150.0
+Key = tuple[str, int, str]  # request kind, concurrency, server
+
+
+@dataclass
+class Generators:
+    signer: Signer
+    requesters: list[Requester]
+
+    def __post_init__(self) -> None:
+        self._people: Iterator[Requester] = itertools.cycle(self.requesters)
+        self._queries = itertools.cycle(PICKER_QUERIES)
+        self._n = itertools.count(1)
+
+    def make(self, kind: str) -> Callable[[], Prepared]:
+        s = self.signer
+        return {
+            "help": lambda: s.command(next(self._people).user_id, "help", "help"),
+            "reset": lambda: self._reset(),
+            "approve": lambda: s.approve(APPROVER, f"PR-N0NE{next(self._n):05d}"),
+            "options": lambda: s.options(APPROVER, next(self._queries)),
+        }[kind]
+
+    def _reset(self) -> Prepared:
+        who = next(self._people)
+        return self.signer.command(who.user_id, f"reset {who.device_name}", "reset")
+
+
+@dataclass
+class Cell:
+    """One request kind at one concurrency against one server, pooled over rounds."""
+
+    run: Run = field(default_factory=Run)
+    cpu_s: float = 0.0  # the server's CPU time, including work a request left after its ack
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_s / max(len(self.run.latencies), 1)
+
+
+async def measure(procs: Processes, requesters: list[Requester], *, requests: int,
+                  time_limit: float, tally: Tally, rounds: int = 4) -> dict[Key, Cell]:
+    """Each cell is measured in ``rounds`` slices, the servers taking turns in rotating order,
+    so a burst of outside load on the machine hits all three alike."""
+    ours, pbr, default = await procs.start_all(procs.ours(fleet=5000), procs.bare("pbr"),
+                                               procs.bare("default"))
+    bare = {"pbr": pbr, "default": default}
+    servers = [("ours", ours), ("bare-pbr", bare["pbr"]), ("bare-default", bare["default"])]
+    gen = Generators(Signer(procs.slack_url.removesuffix("api/")), requesters)
+    cells: dict[Key, Cell] = {}
+    try:
+        async with session(max(CONCURRENCY)) as http:
+            for name, child in servers:  # warm up: auth.test, users.info, imports
+                warm = [gen.make(k)() for k in KINDS for _ in range(10)]
+                _check(tally, f"warm-up {name}", await closed_loop(http, child.url, warm, 1, 30))
+            await ours.ask("settle")
+            for kind in KINDS:
+                for conc in CONCURRENCY:
+                    for turn in range(rounds):
+                        for name, child in servers[turn % 3:] + servers[:turn % 3]:
+                            cell = cells.setdefault((kind, conc, name), Cell())
+                            batch = [gen.make(kind)() for _ in range(requests // rounds)]
+                            before = cpu_seconds(child.proc.pid)
+                            run = await closed_loop(http, child.url, batch, conc,
+                                                    time_limit / rounds)
+                            if child is ours:
+                                await ours.ask("settle")
+                            cell.cpu_s += cpu_seconds(child.proc.pid) - before
+                            cell.run.extend(run)
+                            _check(tally, f"{kind} c={conc} {name}", run)
+        stats = await ours.ask("stats")
+        idle = float(ours.ready["rss_mb"])
+        tally.target(f"idle RSS of our server < {RSS_TARGET_MB:g} MB", idle < RSS_TARGET_MB,
+                     f"{idle:.0f} MB at start (5,000 simulated devices), "
+                     f"{stats['rss_mb']:.0f} MB after the ack runs")
+    finally:
+        await procs.stop(ours, *bare.values())
+    return cells
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _check(tally: Tally, what: str, run: Run) -> None:
+    if run.errors:
+        tally.error(f"{what}: {run.errors} answers not 2xx ({dict(run.statuses)})")
+
+
+def print_table(cells: dict[Key, Cell], tally: Tally) -> str:
+    header = ["request", "c", "ours req/s", "ours p50", "p99", "pbr p50", "p99", "default p50",
+              "p99", "÷pbr p50", "÷pbr p99", "÷default p50", "÷default p99", "CPU/req ours",
+              "pbr"]
+    rows = []
+    for kind in KINDS:
+        for conc in CONCURRENCY:
+            ours, pbr, dflt = (cells[kind, conc, n] for n in ("ours", "bare-pbr", "bare-default"))
+            o, p, d = ours.run, pbr.run, dflt.run
+            rows.append([
+                kind, str(conc), f(o.rps, 0), f(o.ms(.5)), f(o.ms(.99)), f(p.ms(.5)),
+                f(p.ms(.99)), f(d.ms(.5)), f(d.ms(.99)), f(o.ms(.5) / p.ms(.5)),
+                f(o.ms(.99) / p.ms(.99)), f(o.ms(.5) / d.ms(.5)), f(o.ms(.99) / d.ms(.99)),
+                f(ours.cpu_ms), f(pbr.cpu_ms),
+            ])
+    text = table(header, rows)
+    print("  latencies in ms; pbr: bare Bolt with process_before_response=True; default: bare "
+          "Bolt in its default mode;\n  ÷: ours divided by bare; CPU/req: server CPU ms per "
+          "request, including the work a request leaves for after its ack")
+    print(text)
+    for kind in KINDS:
+        worst = max(max(cells[kind, c, "ours"].run.ms(q) / cells[kind, c, "bare-pbr"].run.ms(q)
+                        for q in (.5, .99)) for c in CONCURRENCY)
+        tally.target(f"{kind}: ours within {RATIO_TARGET}x of bare Bolt (pbr), p50 and p99",
+                     worst <= RATIO_TARGET, f"worst ratio {worst:.2f}")
+    return text

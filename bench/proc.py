@@ -1,0 +1,94 @@
+"""The parent side: start a benchmark subprocess, wait for it to be ready, ask it things."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ChildError(RuntimeError):
+    pass
+
+
+class Child:
+    """``python -m <module> <args>`` with a line protocol on stdin/stdout; stderr to a file."""
+
+    def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path,
+                 ready: dict[str, Any]) -> None:
+        self.name = name
+        self.proc = proc
+        self.log = log
+        self.ready = ready
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, name: str, module: str, *args: str, log_dir: Path,
+                    timeout: float = 120.0) -> Child:
+        log = log_dir / f"{name}.log"
+        with log.open("wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", module, *args, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=err, limit=1 << 26,
+            )
+        child = cls(name, proc, log, {})
+        try:
+            first = await child._read(timeout)
+        except BaseException:
+            await child.stop()
+            raise
+        child.ready = first["ready"]
+        return child
+
+    @property
+    def port(self) -> int:
+        return int(self.ready["port"])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ask(self, *words: object, timeout: float = 120.0) -> Any:
+        """Send one command line and return the child's JSON answer."""
+        async with self._lock:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write((" ".join(map(str, words)) + "\n").encode())
+            await self.proc.stdin.drain()
+            answer = await self._read(timeout)
+        if isinstance(answer, dict) and "error" in answer:
+            raise ChildError(f"{self.name}: {answer['error']}")
+        return answer
+
+    async def _read(self, timeout: float) -> Any:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise ChildError(f"{self.name} exited (code {self.proc.returncode}); "
+                             f"its log {self.log}:\n{self.tail()}")
+        return json.loads(line)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Ask it to quit; kill this one child (by its own pid) if it does not in time."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b"quit\n")
+            self.proc.stdin.close()
+        except (ConnectionError, RuntimeError):
+            pass
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()

@@ -1,0 +1,56 @@
+"""Starting the benchmark's processes: the Slack emulator, our server, bare Bolt."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.proc import Child
+from handlers.pacing import DEFAULT_RATE
+
+_n = itertools.count(1)
+
+
+@dataclass
+class Processes:
+    work: Path  # logs and databases
+    slack: Child
+
+    @classmethod
+    async def start(cls, work: Path, fleet: int) -> Processes:
+        slack = await Child.start("slack", "bench.serve_slack", "--fleet", str(fleet),
+                                  log_dir=work)
+        return cls(work, slack)
+
+    @property
+    def slack_url(self) -> str:
+        return str(self.slack.ready["api_url"])
+
+    async def ours(self, fleet: int, *, post_rate: float = DEFAULT_RATE,
+                   pending_for: float = 0.2) -> Child:
+        n = next(_n)
+        return await Child.start(
+            f"ours{n}", "bench.serve_ours", "--slack-url", self.slack_url, "--fleet", str(fleet),
+            "--db", str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
+            "--pending-for", str(pending_for), log_dir=self.work,
+        )
+
+    async def bare(self, mode: str) -> Child:
+        return await Child.start(f"bare-{mode}", "bench.serve_bare", "--mode", mode,
+                                 "--slack-url", self.slack_url, log_dir=self.work)
+
+    async def start_all(self, *starting: Awaitable[Child]) -> list[Child]:
+        """Start children side by side; if one fails, stop the others and raise."""
+        started = await asyncio.gather(*starting, return_exceptions=True)
+        children = [c for c in started if isinstance(c, Child)]
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                await self.stop(*children)
+                raise outcome
+        return children
+
+    async def stop(self, *children: Child) -> None:
+        await asyncio.gather(*(c.stop() for c in children))
