@@ -89,7 +89,8 @@ def build_backend(
     if settings.backend == "intune":
         from bot.backends.graph import GraphBackend
 
-        return GraphBackend(graph=graph or build_graph(settings, clock, None), clock=clock)
+        assert graph is not None, "build_services makes the shared Graph client"
+        return GraphBackend(graph, clock=clock)
     from bot.backends.simulated import SimulatedBackend, demo_fleet, load_fleet
 
     if settings.fleet_file is not None:
@@ -106,7 +107,8 @@ def build_roles(settings: Settings, graph: GraphClient | None = None) -> RoleDir
     if settings.roles_source == "graph":
         from bot.roles_graph import GraphRoleDirectory
 
-        return GraphRoleDirectory(graph=graph or build_graph(settings, SystemClock(), None))
+        assert graph is not None, "build_services makes the shared Graph client"
+        return GraphRoleDirectory(graph)
     if settings.roles_file is None:
         return FileRoleDirectory({})
     try:

@@ -4,14 +4,12 @@ through Microsoft Graph (fact sheet shared/docs/intune-graph.md §7)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from bot.backends.graph_http import GraphClient, RetryPolicy, Sleep
-from bot.config import Settings
+from bot.backends.graph_http import GraphClient
 from bot.ports import Clock
 from policy.approval import CUSTOM_RESET_PASSCODE_ROLE, RESET_PASSCODE_PERMISSION, canonical_role
 
@@ -39,24 +37,12 @@ class GraphRoleDirectory:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        graph: GraphClient,
         *,
-        graph: GraphClient | None = None,
         clock: Clock | None = None,
-        sleep: Sleep | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        retry: RetryPolicy | None = None,
         ttl: timedelta = timedelta(seconds=60),
     ) -> None:
-        if graph is None:
-            if settings is None:
-                raise ValueError("GraphRoleDirectory needs Settings or a GraphClient")
-            graph = GraphClient.from_settings(
-                settings, clock=clock, sleep=sleep, ca_bundle=ca_bundle, retry=retry
-            )
-            self._owns_graph = True
-        else:
-            self._owns_graph = False
+        """``graph`` is shared (one token, one connection pool); whoever made it closes it."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self._ttl = ttl
@@ -77,10 +63,6 @@ class GraphRoleDirectory:
         self._cache[key] = (now + self._ttl, roles)
         logger.debug("roles for %s (%s): %s", user_id, key, ", ".join(sorted(roles)) or "none")
         return roles
-
-    async def aclose(self) -> None:
-        if self._owns_graph:
-            await self.graph.aclose()
 
     async def _lookup(self, email: str) -> frozenset[str]:
         principal = await self._user_id(email)

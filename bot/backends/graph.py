@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -14,8 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
-from bot.backends.graph_http import GraphClient, OutcomeUnknown, RetryPolicy, Sleep
-from bot.config import Settings
+from bot.backends.graph_http import GraphClient, OutcomeUnknown
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -47,24 +45,12 @@ class GraphBackend:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        graph: GraphClient,
         *,
-        graph: GraphClient | None = None,
         clock: Clock | None = None,
-        sleep: Sleep | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        retry: RetryPolicy | None = None,
         index_refresh: timedelta = timedelta(minutes=15),
     ) -> None:
-        if graph is None:
-            if settings is None:
-                raise ValueError("GraphBackend needs Settings or a GraphClient")
-            graph = GraphClient.from_settings(
-                settings, clock=clock, sleep=sleep, ca_bundle=ca_bundle, retry=retry
-            )
-            self._owns_graph = True
-        else:
-            self._owns_graph = False
+        """``graph`` is shared (one token, one connection pool); whoever made it closes it."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self._index_refresh = index_refresh
@@ -256,13 +242,11 @@ class GraphBackend:
         return None if status == 404 else body
 
     async def aclose(self) -> None:
-        """Stop the background refresh and close the HTTP client if this backend made it."""
+        """Stop the background refresh (the Graph client belongs to whoever made it)."""
         if self._refresh_task is not None and not self._refresh_task.done():
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresh_task
-        if self._owns_graph:
-            await self.graph.aclose()
 
 
 def odata_literal(value: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.backends.graph import GraphBackend
-from bot.backends.graph_http import RetryPolicy
+from bot.backends.graph_http import GraphClient, RetryPolicy
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulators.graph import GraphEmulator, TestCA, make_test_ca
@@ -91,19 +91,21 @@ async def make_backend(
         retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> GraphBackend:
-        backend = GraphBackend(
+        graph = GraphClient.from_settings(
             settings_for(emulator, **kwargs.pop("settings", {})),
             clock=clock,
             sleep=sleep,
             retry=retry or RetryPolicy(attempts=4, max_wait=60.0),
-            **kwargs,
+            ca_bundle=kwargs.pop("ca_bundle", None),
         )
+        backend = GraphBackend(graph, clock=clock, **kwargs)
         made.append(backend)
         return backend
 
     yield make
     for backend in made:
         await backend.aclose()
+        await backend.graph.aclose()
 
 
 @pytest.fixture
@@ -114,11 +116,15 @@ async def make_directory(
     made: list[GraphRoleDirectory] = []
 
     def make(emulator: GraphEmulator, **kwargs: Any) -> GraphRoleDirectory:
-        kwargs.setdefault("retry", RetryPolicy(attempts=3, max_wait=10.0))
-        directory = GraphRoleDirectory(settings_for(emulator), sleep=sleep, **kwargs)
+        graph = GraphClient.from_settings(
+            settings_for(emulator), sleep=sleep,
+            retry=kwargs.pop("retry", RetryPolicy(attempts=3, max_wait=10.0)),
+            clock=kwargs.get("clock"),
+        )
+        directory = GraphRoleDirectory(graph, **kwargs)
         made.append(directory)
         return directory
 
     yield make
     for directory in made:
-        await directory.aclose()
+        await directory.graph.aclose()

@@ -212,15 +212,14 @@ async def test_backend_and_directory_can_share_one_graph_client(
     settings = Settings(_env_file=None, **emulator.settings_overrides())  # type: ignore[call-arg]
     graph = GraphClient.from_settings(settings, sleep=sleep)
     try:
-        backend = GraphBackend(graph=graph)
-        directory = GraphRoleDirectory(graph=graph)
+        backend = GraphBackend(graph)
+        directory = GraphRoleDirectory(graph)
         assert await backend.search_devices("") == []
         assert await directory.roles_for("U1", "ada@example.com") == frozenset(
             {"Global Administrator"}
         )
         assert len(emulator.token_requests) == 1
         await backend.aclose()
-        await directory.aclose()
-        assert await directory.roles_for("U1", "ada@example.com")  # cached; client still open
+        assert await directory.roles_for("U1", "ada@example.com")  # client still open
     finally:
         await graph.aclose()
