@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None  # set: Socket Mode instead of HTTP
     slack_api_url: str = "https://slack.com/api/"
     port: int = Field(3000, ge=0, le=65535)
+    host: str = "0.0.0.0"  # e.g. 127.0.0.1 behind a reverse proxy on the same machine
     approvals_channel: str = ""
 
     # Storage and secrets

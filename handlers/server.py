@@ -66,7 +66,7 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def start_bot(settings: Settings, *, host: str = "0.0.0.0", **overrides: Any) -> RunningBot:
+async def start_bot(settings: Settings, *, host: str | None = None, **overrides: Any) -> RunningBot:
     """Build everything and serve HTTP on ``settings.port`` (0: any free port)."""
     require(settings, "slack_signing_secret", "approvals_channel")
     client = build_client(settings)
@@ -78,7 +78,7 @@ async def start_bot(settings: Settings, *, host: str = "0.0.0.0", **overrides: A
     app = build_app(settings, services, client)
     runner = web.AppRunner(web_app(app, services), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, settings.port)
+    site = web.TCPSite(runner, host or settings.host, settings.port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     await services.start()
