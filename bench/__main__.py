@@ -71,7 +71,8 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
         if "e2e" in phases:
             print(f"\n== End to end: {args.e2e_requests} requests ==")
             await e2e.measure(procs, requesters, count=args.e2e_requests,
-                              post_rate=args.post_rate, time_limit=300, tally=tally)
+                              post_rate=args.post_rate, time_limit=60 if args.quick else 300,
+                              tally=tally)
     finally:
         await procs.stop(procs.slack)
     return tally

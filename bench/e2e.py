@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,21 +40,29 @@ async def measure(procs: Processes, requesters: list[Requester], *, count: int,
     ours = await procs.ours(fleet=FLEET, post_rate=post_rate, pending_for=0.05)
     db = procs.work / f"{ours.name}.db"
     signer = Signer(procs.slack_url.removesuffix("api/"))
-    chosen = requesters[:count]
+    commands = [signer.command(r.user_id, f"reset {r.device_name}", "reset")
+                for r in requesters[:count]]
     acks = Run()
+    # Give up waiting after this long without progress: something was lost, say so at once.
+    wait = Waiting(time.perf_counter() + time_limit, stall_s=max(10.0, 3 / post_rate))
     try:
         async with session(20) as http:
             await closed_loop(http, ours.url, [signer.command(APPROVER, "help")], 1, 30)
             began = time.perf_counter()
-            deadline = began + time_limit
-            commands = [signer.command(r.user_id, f"reset {r.device_name}", "reset")
-                        for r in chosen]
             requesting = asyncio.create_task(closed_loop(http, ours.url, commands, 10, time_limit))
-            await _approve_as_posted(procs.slack, http, ours.url, signer, count, acks, deadline)
+            await _approve_as_posted(procs.slack, http, ours.url, signer, count, acks, wait)
             acks.extend(await requesting)
-            await _wait_for(lambda: _completed(db) >= count, deadline)
-            slack = await _wait_for_slack(procs.slack, count, deadline)
+
+            async def completed() -> int:
+                return _completed(db)
+
+            async def result_dms() -> int:
+                return len((await procs.slack.ask("summary"))["result_dms"])
+
+            await wait.until(completed, count)
+            await wait.until(result_dms, count)
             wall = time.perf_counter() - began
+            slack = await procs.slack.ask("summary")
         await ours.ask("settle")
         server = await ours.ask("stats")
     finally:
@@ -63,33 +72,43 @@ async def measure(procs: Processes, requesters: list[Requester], *, count: int,
     return outcome
 
 
+@dataclass
+class Waiting:
+    """Polling with a deadline, cut short when a count stops moving for ``stall_s``."""
+
+    deadline: float
+    stall_s: float
+
+    def over(self, last_progress: float) -> bool:
+        now = time.perf_counter()
+        return now >= self.deadline or now - last_progress >= self.stall_s
+
+    async def until(self, count: Callable[[], Awaitable[int]], goal: int) -> None:
+        seen, moved = -1, time.perf_counter()
+        while (now := await count()) < goal:
+            if now != seen:
+                seen, moved = now, time.perf_counter()
+            if self.over(moved):
+                return
+            await asyncio.sleep(0.2)
+
+
 async def _approve_as_posted(slack: Child, http: Any, url: str, signer: Signer, count: int,
-                             acks: Run, deadline: float) -> None:
+                             acks: Run, wait: Waiting) -> None:
     """Poll the emulator for new approvals posts and click Approve on each, once."""
-    since, clicked = 0, set[str]()
+    since, clicked, moved = 0, set[str](), time.perf_counter()
     target = url.rstrip("/") + "/slack/events"
-    while len(clicked) < count and time.perf_counter() < deadline:
+    while len(clicked) < count and not wait.over(moved):
         answer = await slack.ask("approvals", since)
         since = answer["next"]
         fresh = [(rid, ts) for rid, ts in answer["posts"] if rid and rid not in clicked]
         clicked.update(rid for rid, _ in fresh)
         await asyncio.gather(*(send(http, target, signer.approve(APPROVER, rid, ts), acks)
                                for rid, ts in fresh))
-        if not fresh:
+        if fresh:
+            moved = time.perf_counter()
+        else:
             await asyncio.sleep(0.05)
-
-
-async def _wait_for(done: Any, deadline: float) -> None:
-    while not done() and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
-
-
-async def _wait_for_slack(slack: Child, count: int, deadline: float) -> dict[str, Any]:
-    while True:
-        summary: dict[str, Any] = await slack.ask("summary")
-        if len(summary["result_dms"]) >= count or time.perf_counter() >= deadline:
-            return summary
-        await asyncio.sleep(0.25)
 
 
 def _connect(db: Path) -> sqlite3.Connection:
