@@ -27,7 +27,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests: under a minute")
     parser.add_argument("--only", default=",".join(PHASES),
                         help=f"comma-separated phases among {', '.join(PHASES)} (default: all)")
-    parser.add_argument("--requests", type=int, help="requests per ack cell (1000; quick 120)")
+    parser.add_argument("--requests", type=int, help="requests per ack cell (1000; quick 100)")
     parser.add_argument("--fleets", default="1000,10000,100000", help="picker fleet sizes")
     parser.add_argument("--e2e-requests", type=int, help="end-to-end requests (1000; quick 200)")
     parser.add_argument("--post-rate", type=float, default=50.0,
@@ -38,7 +38,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.only.split(",")) - set(PHASES)
     if unknown:
         parser.error(f"unknown phase {', '.join(sorted(unknown))}")
-    args.requests = args.requests or (120 if args.quick else 1000)
+    args.requests = args.requests or (100 if args.quick else 1000)
     args.e2e_requests = args.e2e_requests or (200 if args.quick else 1000)
     return args
 
@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
         if "picker" in phases:
             print("\n== Device picker: options loads over HTTP ==")
             by_fleet, costs = await picker.measure(
-                procs, fleets, requests=150 if args.quick else 1000,
+                procs, fleets, requests=100 if args.quick else 1000,
                 reps=15 if args.quick else 50, tally=tally)
             picker.print_http(by_fleet, tally)
             print("\n  cost of one query in-process (search + options), median of repeats:")

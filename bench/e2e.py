@@ -9,7 +9,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ async def measure(procs: Processes, requesters: list[Requester], *, count: int,
     commands = [signer.command(r.user_id, f"reset {r.device_name}", "reset")
                 for r in requesters[:count]]
     acks = Run()
-    # Give up waiting after this long without progress: something was lost, say so at once.
-    wait = Waiting(time.perf_counter() + time_limit, stall_s=max(10.0, 3 / post_rate))
+    # Stop waiting once nothing has moved for a while: something was lost; say so at once.
+    wait = Waiting(time.perf_counter() + time_limit, stall_s=max(5.0, 3 / post_rate))
     try:
         async with session(20) as http:
             await closed_loop(http, ours.url, [signer.command(APPROVER, "help")], 1, 30)
@@ -74,21 +74,27 @@ async def measure(procs: Processes, requesters: list[Requester], *, count: int,
 
 @dataclass
 class Waiting:
-    """Polling with a deadline, cut short when a count stops moving for ``stall_s``."""
+    """Polling with a deadline, cut short once nothing has moved for ``stall_s``: whichever
+    count moved last (clicks, completions, DMs), so stalled stages do not add up."""
 
     deadline: float
     stall_s: float
+    moved: float = field(default_factory=time.perf_counter)
 
-    def over(self, last_progress: float) -> bool:
+    def progress(self) -> None:
+        self.moved = time.perf_counter()
+
+    def over(self) -> bool:
         now = time.perf_counter()
-        return now >= self.deadline or now - last_progress >= self.stall_s
+        return now >= self.deadline or now - self.moved >= self.stall_s
 
     async def until(self, count: Callable[[], Awaitable[int]], goal: int) -> None:
-        seen, moved = -1, time.perf_counter()
+        seen = -1
         while (now := await count()) < goal:
-            if now != seen:
-                seen, moved = now, time.perf_counter()
-            if self.over(moved):
+            if now > seen >= 0:
+                self.progress()
+            seen = now
+            if self.over():
                 return
             await asyncio.sleep(0.2)
 
@@ -96,9 +102,10 @@ class Waiting:
 async def _approve_as_posted(slack: Child, http: Any, url: str, signer: Signer, count: int,
                              acks: Run, wait: Waiting) -> None:
     """Poll the emulator for new approvals posts and click Approve on each, once."""
-    since, clicked, moved = 0, set[str](), time.perf_counter()
+    since, clicked = 0, set[str]()
     target = url.rstrip("/") + "/slack/events"
-    while len(clicked) < count and not wait.over(moved):
+    wait.progress()
+    while len(clicked) < count and not wait.over():
         answer = await slack.ask("approvals", since)
         since = answer["next"]
         fresh = [(rid, ts) for rid, ts in answer["posts"] if rid and rid not in clicked]
@@ -106,7 +113,7 @@ async def _approve_as_posted(slack: Child, http: Any, url: str, signer: Signer, 
         await asyncio.gather(*(send(http, target, signer.approve(APPROVER, rid, ts), acks)
                                for rid, ts in fresh))
         if fresh:
-            moved = time.perf_counter()
+            wait.progress()
         else:
             await asyncio.sleep(0.05)
 
