@@ -80,7 +80,8 @@ class RepeatGuard:
         return False
 
 
-def build_app(settings: Settings, services: Services, client: AsyncWebClient) -> AsyncApp:
+def build_app(settings: Settings, services: Services, client: AsyncWebClient,
+              identity: Identity | None = None) -> AsyncApp:
     signing = settings.slack_signing_secret
     app = AsyncApp(
         client=client,
@@ -104,7 +105,7 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient) ->
     async def handle_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a listener: %s", type(error).__name__, exc_info=error)
 
-    ctx = Context(services.service, Identity(client), client)
+    ctx = Context(services.service, identity or Identity(client), client)
     commands.register(app, ctx)
     actions.register(app, ctx)
     home.register(app, ctx)

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.domain import ResetRequest, State
 from bot.ports import Device, FailureCode
+from handlers.i18n import t
 from policy.platforms import MATRIX, Result, Scope
 
 ACTION_APPROVE = "approve"
@@ -72,12 +73,13 @@ def actions(block_id: str, *elements: Block) -> Block:
     return {"type": "actions", "block_id": block_id[:255], "elements": list(elements)}
 
 
-def device_summary(r: ResetRequest) -> str:
-    expected = RESULT_TEXT.get(r.expected, "—") if r.expected else "—"
-    return (
-        f"*Device:* {esc(r.device_name)}\n*Serial number:* {esc(r.device_serial or 'unknown')}"
-        f"\n*Intune device id:* `{esc(r.device_id)}`\n*Platform:* {esc(MATRIX[r.row].label)}"
-        f"\n*Scope:* {SCOPE_TEXT[r.scope]}\n*Expected result:* {expected}"
+def device_summary(r: ResetRequest, locale: str = "en") -> str:
+    expected = t(locale, f"result.{r.expected.value}") if r.expected else "—"
+    return t(
+        locale, "summary", name=esc(r.device_name),
+        serial=esc(r.device_serial or t(locale, "unknown")), id=esc(r.device_id),
+        platform=esc(MATRIX[r.row].label), scope=t(locale, f"scope.{r.scope.value}"),
+        expected=expected,
     )
 
 
@@ -125,29 +127,32 @@ def outcome_line(r: ResetRequest) -> str:
 # -- direct messages to the requester ----------------------------------------------------
 
 
-def waiting_dm(r: ResetRequest) -> tuple[str, list[Block]]:
+def waiting_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
+    name = esc(r.device_name)
     if r.state is State.AWAITING_APPROVAL:
-        text = f"Your passcode reset of {esc(r.device_name)} is waiting for approval ({r.id})."
-        blocks = [section(f":hourglass: {text}"), section(device_summary(r))]
+        text = t(locale, "dm.waiting", name=name, id=r.id)
+        blocks = [section(f":hourglass: {text}"), section(device_summary(r, locale))]
     else:
-        text = f"Your passcode reset of {esc(r.device_name)} ({r.id})"
-        blocks = [section(f"*{text}*"), section(device_summary(r))]
+        text = t(locale, "dm.title", name=name, id=r.id)
+        blocks = [section(f"*{text}*"), section(device_summary(r, locale))]
     if r.state is State.AWAITING_APPROVAL:
-        blocks.append(actions(f"cancel:{r.id}", button("Cancel request", ACTION_CANCEL, r.id)))
+        blocks.append(actions(
+            f"cancel:{r.id}", button(t(locale, "button.cancel"), ACTION_CANCEL, r.id)
+        ))
     else:
-        blocks.append(section(decision_dm_line(r)))
+        blocks.append(section(decision_dm_line(r, locale)))
     return text, blocks
 
 
-def decision_dm_line(r: ResetRequest) -> str:
-    by = f" by {mention(r.decided_by)}" if r.decided_by else ""
+def decision_dm_line(r: ResetRequest, locale: str = "en") -> str:
+    by = t(locale, "by", who=mention(r.decided_by)) if r.decided_by else ""
     if r.state is State.DENIED:
-        return f":no_entry: Your request was denied{by}. Talk to the helpdesk if you still need help."
+        return t(locale, "dm.denied", by=by)
     if r.state is State.CANCELLED:
-        return ":leftwards_arrow_with_hook: You cancelled this request."
+        return t(locale, "dm.cancelled")
     if r.state is State.EXPIRED:
-        return ":alarm_clock: Nobody decided this request in time, so it expired. Ask again if needed."
-    return f":white_check_mark: Approved{by}. The reset is running; the result follows here."
+        return t(locale, "dm.expired")
+    return t(locale, "dm.approved", by=by)
 
 
 FAILURE_HINTS = {
@@ -167,113 +172,116 @@ FAILURE_HINTS = {
 }
 
 
-def failure_hint(r: ResetRequest) -> str | None:
+HINT_KEYS = {
+    FailureCode.RESET_TOKEN_NOT_ACTIVATED: "hint.reset_token_not_activated",
+    FailureCode.IOS_UNLOCK_TOKEN: "hint.ios_unlock_token",
+    FailureCode.NO_PASSCODE_POLICY: "hint.no_passcode_policy",
+}
+
+
+def failure_hint(r: ResetRequest, locale: str = "en") -> str | None:
+    code = failure_hint_code(r)
+    return None if code is None else t(locale, HINT_KEYS[code])
+
+
+def failure_hint_code(r: ResetRequest) -> FailureCode | None:
     """The product's advice for a failed reset: from the failure code when the backend named
     the cause, else from the platform row (Intune reports only that the action failed)."""
     known = {c.value for c in FailureCode}
     code = FailureCode(r.failure_code) if r.failure_code in known else None
-    if code in FAILURE_HINTS:
-        return FAILURE_HINTS[code]
+    if code in HINT_KEYS:
+        return code
     if code not in {None, FailureCode.BACKEND_ERROR, FailureCode.NOT_SUPPORTED}:
         return None
     if r.expected is Result.PASSCODE_REMOVED:
-        return FAILURE_HINTS[FailureCode.IOS_UNLOCK_TOKEN]
+        return FailureCode.IOS_UNLOCK_TOKEN
     if r.scope is Scope.WORK_PROFILE:
-        return FAILURE_HINTS[FailureCode.RESET_TOKEN_NOT_ACTIVATED]
+        return FailureCode.RESET_TOKEN_NOT_ACTIVATED
     if MATRIX[r.row].needs_passcode_policy:
-        return FAILURE_HINTS[FailureCode.NO_PASSCODE_POLICY]
+        return FailureCode.NO_PASSCODE_POLICY
     return None
 
 
-def failure_text(r: ResetRequest) -> str:
-    return r.failure_detail or "the device-management service reported a failure."
+def failure_text(r: ResetRequest, locale: str = "en") -> str:
+    return r.failure_detail or t(locale, "failure.generic")
 
 
-def result_dm(r: ResetRequest) -> tuple[str, list[Block]]:
+def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
     """The DM with the outcome. Never contains the passcode itself."""
     name = esc(r.device_name)
     if r.state is State.FAILED:
-        text = f"The passcode reset of {name} failed ({r.id})."
-        blocks = [section(f":x: {text}\n{esc(failure_text(r))}")]
-        hint = failure_hint(r)
+        text = t(locale, "result.failed", name=name, id=r.id)
+        blocks = [section(f":x: {text}\n{esc(failure_text(r, locale))}")]
+        hint = failure_hint(r, locale)
         if hint:
             blocks.append(section(esc(hint)))
         return text, blocks
     if r.state is State.PASSCODE_EXPIRED:
-        text = f"The passcode for {name} expired and was deleted ({r.id})."
-        return text, [section(f":lock: {text} Ask for a new reset if you still need one.")]
+        text = t(locale, "result.expired", name=name, id=r.id)
+        return text, [section(f":lock: {text} {t(locale, 'result.expired.more')}")]
     if r.has_passcode:
-        kind = RESULT_TEXT.get(r.expected, "a new passcode") if r.expected else "a new passcode"
-        where = "the work profile" if r.scope is Scope.WORK_PROFILE else "the device"
-        text = f"{kind.capitalize()} for {name} is ready ({r.id})."
+        kind = t(locale, f"result.{(r.expected or Result.NEW_PASSCODE).value}")
+        text = t(locale, "result.ready", kind=kind[:1].upper() + kind[1:], name=name, id=r.id)
         blocks = [
-            section(f":key: {text} Type it on {where} to unlock it."),
-            context(f"Only you can see it, until {when(r.passcode_expires_at)}."),
-            actions(f"reveal:{r.id}", button("Show passcode", ACTION_REVEAL, r.id, "primary")),
+            section(f":key: {text} {t(locale, f'result.type.{r.scope.value}')}"),
+            context(t(locale, "result.only_you", until=when(r.passcode_expires_at))),
+            actions(f"reveal:{r.id}",
+                    button(t(locale, "button.show"), ACTION_REVEAL, r.id, "primary")),
         ]
         return text, blocks
     if r.expected is Result.PASSCODE_REMOVED:
-        text = f"The passcode of {name} was removed ({r.id})."
-        return text, [
-            section(
-                f":unlock: {text} The device unlocks without a passcode now. If a passcode "
-                "policy applies to it, the device will ask the user to set a new passcode."
-            )
-        ]
-    text = f"The reset of {name} completed, but Intune returned no passcode ({r.id})."
-    return text, [section(f":grey_question: {text} Ask the helpdesk to check the Intune admin center.")]
+        text = t(locale, "result.removed", name=name, id=r.id)
+        return text, [section(f":unlock: {text} {t(locale, 'result.removed.more')}")]
+    text = t(locale, "result.none", name=name, id=r.id)
+    return text, [section(f":grey_question: {text} {t(locale, 'result.none.more')}")]
 
 
 # -- modals -----------------------------------------------------------------------------
 
 
-def passcode_modal(r: ResetRequest, passcode: str) -> Block:
-    where = "the work profile" if r.scope is Scope.WORK_PROFILE else "the device"
+def passcode_modal(r: ResetRequest, passcode: str, locale: str = "en") -> Block:
     return {
         "type": "modal",
-        "title": {"type": "plain_text", "text": "Your passcode"},
-        "close": {"type": "plain_text", "text": "Done"},
+        "title": {"type": "plain_text", "text": t(locale, "modal.passcode.title")},
+        "close": {"type": "plain_text", "text": t(locale, "modal.done")},
         "blocks": [
-            section(f"*Device:* {esc(r.device_name)} ({r.id})"),
+            section(t(locale, "modal.passcode.device", name=esc(r.device_name), id=r.id)),
             {"type": "header", "text": {"type": "plain_text", "text": passcode}},
-            section(
-                f"Type this on {where} to unlock it. Android may ask you to choose a new "
-                "passcode right after."
-            ),
-            context(f"Available until {when(r.passcode_expires_at)}. Do not share it."),
+            section(t(locale, f"modal.passcode.type.{r.scope.value}")),
+            context(t(locale, "modal.passcode.until", until=when(r.passcode_expires_at))),
         ],
     }
 
 
-def notice_modal(title: str, text: str) -> Block:
+def notice_modal(title: str, text: str, locale: str = "en") -> Block:
     return {
         "type": "modal",
         "title": {"type": "plain_text", "text": title[:24]},
-        "close": {"type": "plain_text", "text": "Close"},
+        "close": {"type": "plain_text", "text": t(locale, "modal.close")},
         "blocks": [section(esc(text, 2900))],
     }
 
 
-def reset_modal() -> Block:
+def reset_modal(locale: str = "en") -> Block:
     return {
         "type": "modal",
         "callback_id": CALLBACK_RESET_MODAL,
-        "title": {"type": "plain_text", "text": "Passcode reset"},
-        "submit": {"type": "plain_text", "text": "Request reset"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        "title": {"type": "plain_text", "text": t(locale, "picker.title")},
+        "submit": {"type": "plain_text", "text": t(locale, "picker.submit")},
+        "close": {"type": "plain_text", "text": t(locale, "picker.cancel")},
         "blocks": [
             {
                 "type": "input",
                 "block_id": BLOCK_DEVICE,
-                "label": {"type": "plain_text", "text": "Device"},
+                "label": {"type": "plain_text", "text": t(locale, "picker.device")},
                 "element": {
                     "type": "external_select",
                     "action_id": ACTION_DEVICE_PICK,
-                    "placeholder": {"type": "plain_text", "text": "Name or serial number"},
+                    "placeholder": {"type": "plain_text", "text": t(locale, "picker.placeholder")},
                     "min_query_length": 0,
                 },
             },
-            context("An approver has to agree before the reset runs."),
+            context(t(locale, "picker.note")),
         ],
     }
 
@@ -313,8 +321,12 @@ HELP_TEXT = (
 )
 
 
-def help_blocks() -> list[Block]:
-    return [section(HELP_TEXT)]
+def help_text(locale: str = "en") -> str:
+    return t(locale, "help")
+
+
+def help_blocks(locale: str = "en") -> list[Block]:
+    return [section(help_text(locale))]
 
 
 def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Block:

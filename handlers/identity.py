@@ -21,6 +21,7 @@ class Identity:
         self._client = client
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, Person, str]] = {}
+        self._locales: dict[str, tuple[float, str]] = {}  # users without an email, too
 
     async def person(self, user_id: str) -> Person:
         hit = self._cache.get(user_id)
@@ -43,5 +44,26 @@ class Identity:
         return person
 
     def locale(self, user_id: str) -> str:
+        """The cached Slack locale ("sv-SE"), or "" when not looked up yet."""
         hit = self._cache.get(user_id)
-        return hit[2] if hit else ""
+        if hit:
+            return hit[2]
+        seen = self._locales.get(user_id)
+        return seen[1] if seen else ""
+
+    async def locale_of(self, user_id: str) -> str:
+        """The person's Slack locale, looked up (users.info, include_locale) when not cached.
+        Never raises: any failure reads as "" (English)."""
+        hit = self._cache.get(user_id)
+        if hit and hit[0] > time.monotonic():
+            return hit[2]
+        seen = self._locales.get(user_id)
+        if seen and seen[0] > time.monotonic():
+            return seen[1]
+        try:
+            answer = await self._client.users_info(user=user_id, include_locale=True)
+            locale = str((answer.get("user") or {}).get("locale") or "")
+        except Exception:  # noqa: BLE001 - a message in English beats no message
+            return self.locale(user_id)
+        self._locales[user_id] = (time.monotonic() + self._ttl, locale)
+        return locale

@@ -11,29 +11,35 @@ from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
 from handlers import blocks
+from handlers.identity import Identity
 from handlers.pacing import ChannelPacer
 
 
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient, store: Store, approvals_channel: str,
-                 pacer: ChannelPacer | None = None) -> None:
+                 pacer: ChannelPacer | None = None, identity: Identity | None = None) -> None:
         self.client = client
+        self.identity = identity or Identity(client)  # the requester's locale for their DMs
         self.store = store
         self.approvals_channel = approvals_channel
         self.pacer = pacer or ChannelPacer()  # Slack: ~1 chat.postMessage/s per channel
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
         if event is NotifyEvent.APPROVAL_REQUESTED:
-            await self._approval_message(request)
-            await self._dm(request, "waiting", blocks.waiting_dm(request))
+            await self._approval_message(request)  # a shared channel: stays English
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
         elif event in {NotifyEvent.DECIDED, NotifyEvent.CANCELLED, NotifyEvent.APPROVAL_EXPIRED}:
             await self._approval_message(request)
-            await self._dm(request, "waiting", blocks.waiting_dm(request))
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
         elif event is NotifyEvent.RESULT:
             await self._approval_message(request)
-            await self._dm(request, "result", blocks.result_dm(request))
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "result", blocks.result_dm(request, locale))
         elif event is NotifyEvent.PASSCODE_EXPIRED:
-            await self._dm(request, "result", blocks.result_dm(request))
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "result", blocks.result_dm(request, locale))
 
     async def delivery_failed(self, event: NotifyEvent, request: ResetRequest, error: str) -> None:
         """A DM to the requester keeps failing: ask the approvers to reach them another way."""

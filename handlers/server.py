@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bootstrap import Services, build_services
 from bot.config import ConfigError, Settings, require
 from handlers.app import build_app, build_client, web_app
+from handlers.identity import Identity
 from handlers.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,13 @@ async def start_bot(settings: Settings, *, host: str | None = None, **overrides:
     """Build everything and serve HTTP on ``settings.port`` (0: any free port)."""
     require(settings, "slack_signing_secret", "approvals_channel")
     client = build_client(settings)
+    identity = Identity(client)  # shared: the notifier reads the locale the listeners cached
     notifier: Callable[[Any], SlackNotifier] = lambda store: SlackNotifier(
-        client, store, settings.approvals_channel
+        client, store, settings.approvals_channel, identity=identity
     )
     services = await build_services(settings, notifier, **overrides)
     pooled(client)  # after the last step that may refuse the settings: nothing left open
-    app = build_app(settings, services, client)
+    app = build_app(settings, services, client, identity)
     runner = web.AppRunner(web_app(app, services), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, settings.port)
@@ -105,11 +107,13 @@ async def _serve_socket_mode(settings: Settings) -> None:
 
     require(settings, "approvals_channel")
     client = build_client(settings)
+    identity = Identity(client)
     services = await build_services(
-        settings, lambda store: SlackNotifier(client, store, settings.approvals_channel)
+        settings,
+        lambda store: SlackNotifier(client, store, settings.approvals_channel, identity=identity),
     )
     pooled(client)
-    app = build_app(settings, services, client)
+    app = build_app(settings, services, client, identity)
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await services.start()
