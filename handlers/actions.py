@@ -6,9 +6,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.service import Outcome
+from bot.domain import OPEN_STATES, State
+from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.commands import reply_blocks
+from handlers.i18n import language, t
 from handlers.context import Context, log
 from handlers.home import publish_home
 
@@ -26,6 +28,26 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
     """(user id, request id) of a button click; the request id is the button's value."""
     action = _obj((body.get("actions") or [{}])[0])
     return _user_id(body), str(action.get("value") or "")[:64]
+
+
+def unavailable_text(reply: Reply, locale: str) -> str:
+    """Why the passcode cannot be shown (plain text), in the person's language."""
+    r = reply.request
+    if language(locale) == "en":
+        return reply.message
+    if reply.outcome is Outcome.UNKNOWN_REQUEST or (reply.outcome is Outcome.UNAVAILABLE
+                                                    and r is None):
+        return t(locale, "unavailable.unknown_request")
+    if reply.outcome is Outcome.NOT_ALLOWED:
+        return t(locale, "unavailable.not_requester")
+    if reply.outcome is Outcome.UNAVAILABLE and r is not None:
+        if r.state is State.PASSCODE_EXPIRED:
+            return t(locale, "unavailable.expired")
+        if r.state in OPEN_STATES:
+            return t(locale, "unavailable.open")
+        if r.state in {State.COMPLETED, State.REVEALED} and not r.has_passcode:
+            return t(locale, "unavailable.none")
+    return reply.message
 
 
 def register(app: AsyncApp, ctx: Context) -> None:
@@ -66,10 +88,12 @@ def register(app: AsyncApp, ctx: Context) -> None:
         async def work() -> None:
             person = await ctx.person(user_id)
             reply = await ctx.service.reveal(request_id, person)
+            locale = ctx.identity.locale(user_id)
             if reply.outcome is Outcome.SHOWN and reply.passcode and reply.request:
-                view = blocks.passcode_modal(reply.request, reply.passcode)
+                view = blocks.passcode_modal(reply.request, reply.passcode, locale)
             else:
-                view = blocks.notice_modal("Passcode unavailable", reply.message)
+                view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
+                                           unavailable_text(reply, locale), locale)
             await ctx.client.views_open(trigger_id=trigger_id, view=view)
 
         ctx.spawn(work(), _teller(ctx, body), "reveal click")
@@ -94,7 +118,9 @@ def register(app: AsyncApp, ctx: Context) -> None:
         picked = _obj(_obj(values.get(blocks.BLOCK_DEVICE)).get(blocks.ACTION_DEVICE_PICK))
         device_id = str(_obj(picked.get("selected_option")).get("value") or "")[:150]
         if not device_id:
-            await ack(response_action="errors", errors={blocks.BLOCK_DEVICE: "Pick a device."})
+            locale = ctx.identity.locale(_user_id(body))
+            await ack(response_action="errors",
+                      errors={blocks.BLOCK_DEVICE: t(locale, "picker.pick")})
             return
         await ack()
         user_id = _user_id(body)
@@ -109,7 +135,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
         async def work() -> None:
             person = await ctx.person(user_id)
             reply = await ctx.service.request_reset(person, device_id=device_id)
-            await dm(reply.message, reply_blocks(reply))
+            locale = ctx.identity.locale(user_id)
+            await dm(reply.message, reply_blocks(reply, locale))
 
         ctx.spawn(work(), dm, "reset modal")
 

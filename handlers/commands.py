@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.service import Outcome, Reply
 from handlers import blocks
+from handlers.i18n import language, t
 from handlers.context import Context, PooledRespond
+from policy import approval
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -24,7 +27,59 @@ def parse(text: str) -> tuple[str, str]:
     return verb, rest
 
 
-def reply_blocks(reply: Reply) -> list[blocks.Block]:
+_USER_CAP = re.compile(r"You have asked for (\d+) passcode resets")
+_DEVICE_CAP = re.compile(r"has had (\d+) passcode reset requests")
+_TOO_LONG = re.compile(r"too long \((\d+) characters\).* at most (\d+)\.")
+_VERDICTS = {  # approval's English refusals -> catalog keys
+    approval.may_request(approval.Actor("", "", frozenset()), "", userless=True).reason:
+        "refused.userless",
+    approval.may_request(approval.Actor("", "a@x", frozenset()), "b@x").reason:
+        "refused.not_yours",
+}
+
+
+def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
+    """The reply's message as mrkdwn (escaped) in the person's language. English, and any
+    outcome without a translation, is the service's own message."""
+    english = blocks.esc(reply.message, 2500)
+    if language(locale) == "en":
+        return english
+    r, esc = reply.request, blocks.esc
+    query = esc(" ".join(query.split()), 200)
+    o = reply.outcome
+    if o is Outcome.CREATED and r is not None:
+        return t(locale, "reply.created", id=r.id, name=esc(r.device_name))
+    if o is Outcome.REFUSED and r is not None:
+        row = MATRIX[r.row]
+        if r.reason and r.reason == row.reason:
+            text = t(locale, f"row.{r.row.value}.reason")
+            if r.hint and r.hint == row.hint:
+                text += " " + t(locale, f"row.{r.row.value}.hint")
+            return text
+        if r.reason in _VERDICTS:
+            return t(locale, _VERDICTS[r.reason])
+        return english
+    if o is Outcome.NOT_FOUND and query:
+        return t(locale, "reply.not_found", query=query)
+    if o is Outcome.AMBIGUOUS and query:
+        return t(locale, "reply.ambiguous", n=len(reply.matches), query=query)
+    if o is Outcome.ALREADY_OPEN and r is not None:
+        return t(locale, "reply.already_open", name=esc(r.device_name), id=r.id)
+    if o is Outcome.LIMITED:
+        if m := _USER_CAP.search(reply.message):
+            return t(locale, "reply.limited.user", cap=m.group(1))
+        if (m := _DEVICE_CAP.search(reply.message)) and " has had " in reply.message:
+            name = reply.message.rsplit(" has had ", 1)[0]
+            return t(locale, "reply.limited.device", name=esc(name), cap=m.group(1))
+    if o is Outcome.INVALID:
+        if m := _TOO_LONG.search(reply.message):
+            return t(locale, "reply.invalid.long", n=m.group(1), max=m.group(2))
+        if reply.message.startswith("Name the device"):
+            return t(locale, "reply.invalid.empty")
+    return english
+
+
+def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[blocks.Block]:
     """A request outcome, for the requester's eyes only."""
     icon = {
         Outcome.CREATED: ":hourglass:",
@@ -33,7 +88,7 @@ def reply_blocks(reply: Reply) -> list[blocks.Block]:
         Outcome.AMBIGUOUS: ":mag:",
         Outcome.ALREADY_OPEN: ":hourglass:",
     }.get(reply.outcome, ":information_source:")
-    out = [blocks.section(f"{icon} {blocks.esc(reply.message, 2500)}")]
+    out = [blocks.section(f"{icon} {reply_text(reply, locale, query)}")]
     if reply.outcome is Outcome.REFUSED and reply.request is not None:
         out.append(blocks.context(
             f"{blocks.esc(reply.request.device_name)} · "
@@ -41,7 +96,8 @@ def reply_blocks(reply: Reply) -> list[blocks.Block]:
         ))
     if reply.matches:
         lines = [
-            f"• {blocks.esc(d.name)} · serial {blocks.esc(d.serial or '—')} · `{blocks.esc(d.id)}`"
+            f"• {blocks.esc(d.name)} · {t(locale, 'reply.serial')} {blocks.esc(d.serial or '—')}"
+            f" · `{blocks.esc(d.id)}`"
             for d in reply.matches[:10]
         ]
         out.append(blocks.section("\n".join(lines)))
@@ -57,12 +113,18 @@ def register(app: AsyncApp, ctx: Context) -> None:
         if len(text) > MAX_COMMAND:
             await ack(
                 response_type="ephemeral",
-                text=f"That is too long ({len(text)} characters). Try `/passcode reset <device name>`.",
+                text=t(ctx.identity.locale(user_id), "too_long", n=len(text)),
             )
             return
         verb, rest = parse(text)
         if verb == "help":
-            await ack(response_type="ephemeral", text=blocks.HELP_TEXT, blocks=blocks.help_blocks())
+            # Answered at once, so in the locale already known; the first time, in English
+            # while the locale is looked up for next time.
+            locale = ctx.identity.locale(user_id)
+            await ack(response_type="ephemeral", text=blocks.help_text(locale),
+                      blocks=blocks.help_blocks(locale))
+            if not locale and user_id:
+                ctx.spawn(_learn_locale(ctx, user_id), _ignore, "locale lookup")
             return
         await ack()
         respond = PooledRespond(respond.response_url, ctx.client.session)
@@ -72,22 +134,32 @@ def register(app: AsyncApp, ctx: Context) -> None:
 
         if verb == "reset" and not rest:
             trigger_id = str(body.get("trigger_id") or "")
-            ctx.spawn(_open_picker(ctx, trigger_id), say, "open device picker")
+            ctx.spawn(_open_picker(ctx, user_id, trigger_id), say, "open device picker")
         elif verb == "reset":
             ctx.spawn(_reset(ctx, user_id, rest, respond), say, "reset command")
         else:
             ctx.spawn(_status(ctx, user_id, rest, respond), say, "status command")
 
 
-async def _open_picker(ctx: Context, trigger_id: str) -> None:
-    await ctx.client.views_open(trigger_id=trigger_id, view=blocks.reset_modal())
+async def _ignore(_: str) -> None:
+    return None
+
+
+async def _learn_locale(ctx: Context, user_id: str) -> None:
+    await ctx.identity.locale_of(user_id)
+
+
+async def _open_picker(ctx: Context, user_id: str, trigger_id: str) -> None:
+    locale = await ctx.identity.locale_of(user_id)
+    await ctx.client.views_open(trigger_id=trigger_id, view=blocks.reset_modal(locale))
 
 
 async def _reset(ctx: Context, user_id: str, query: str, respond: AsyncRespond) -> None:
     person = await ctx.person(user_id)
     reply = await ctx.service.request_reset(person, query)
-    await respond(response_type="ephemeral", text=blocks.esc(reply.message, 2900),
-                  blocks=reply_blocks(reply))
+    locale = ctx.identity.locale(user_id)
+    await respond(response_type="ephemeral", text=reply_text(reply, locale, query)[:2900],
+                  blocks=reply_blocks(reply, locale, query))
 
 
 async def _status(ctx: Context, user_id: str, request_id: str, respond: AsyncRespond) -> None:
