@@ -79,6 +79,10 @@ class Reply:
     request: ResetRequest | None = None
     matches: list[Device] = field(default_factory=list)
     passcode: str | None = field(default=None, repr=False)
+    # Which message this is and its values, for a surface that words it in the person's own
+    # language; ``message`` is the English wording.
+    key: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -148,12 +152,14 @@ class ResetService:
         """Ask for a passcode reset of one device, named by the person or picked by id."""
         query = " ".join(query.split())
         if not device_id and not query:
-            return Reply(Outcome.INVALID, "Name the device: its name, serial number or Intune id.")
+            return Reply(Outcome.INVALID, "Name the device: its name, serial number or Intune id.",
+                         key="invalid.empty")
         if len(query) > MAX_QUERY:
             return Reply(
                 Outcome.INVALID,
                 f"That device name is too long ({len(query)} characters); names, serial "
                 f"numbers and Intune ids are at most {MAX_QUERY}.",
+                key="invalid.long", params={"n": len(query), "max": MAX_QUERY},
             )
         try:
             actor = await self.actor(person)
@@ -223,7 +229,8 @@ class ResetService:
             request.approval_deadline = None
             await self.store.insert(request, actor=person.user_id, detail=request.reason)
             text = request.reason + (f" {request.hint}" if request.hint else "")
-            return Reply(Outcome.REFUSED, text, request=request)
+            key = f"refused.{verdict.code}" if decision.allowed else ""
+            return Reply(Outcome.REFUSED, text, request=request, key=key)
         await self.store.insert(
             request, actor=person.user_id,
             jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
@@ -253,6 +260,7 @@ class ResetService:
                 Outcome.LIMITED,
                 f"You have asked for {cap} passcode resets in the last hour, the most allowed. "
                 "Try again later, or ask the helpdesk.",
+                key="limited.user", params={"cap": cap},
             )
         cap = self.config.max_requests_per_device_day
         if await self.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
@@ -260,6 +268,7 @@ class ResetService:
                 Outcome.LIMITED,
                 f"{device.name} has had {cap} passcode reset requests in the last 24 hours, the "
                 "most allowed. Ask the helpdesk to look at the device.",
+                key="limited.device", params={"cap": cap, "name": device.name},
             )
         return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -11,7 +10,6 @@ from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.i18n import language, t
 from handlers.context import Context, PooledRespond
-from policy import approval
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -27,14 +25,13 @@ def parse(text: str) -> tuple[str, str]:
     return verb, rest
 
 
-_USER_CAP = re.compile(r"You have asked for (\d+) passcode resets")
-_DEVICE_CAP = re.compile(r"has had (\d+) passcode reset requests")
-_TOO_LONG = re.compile(r"too long \((\d+) characters\).* at most (\d+)\.")
-_VERDICTS = {  # approval's English refusals -> catalog keys
-    approval.may_request(approval.Actor("", "", frozenset()), "", userless=True).reason:
-        "refused.userless",
-    approval.may_request(approval.Actor("", "a@x", frozenset()), "b@x").reason:
-        "refused.not_yours",
+_KEYS = {  # the service's message keys -> catalog keys
+    "refused.userless": "refused.userless",
+    "refused.not_yours": "refused.not_yours",
+    "limited.user": "reply.limited.user",
+    "limited.device": "reply.limited.device",
+    "invalid.long": "reply.invalid.long",
+    "invalid.empty": "reply.invalid.empty",
 }
 
 
@@ -56,8 +53,8 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
             if r.hint and r.hint == row.hint:
                 text += " " + t(locale, f"row.{r.row.value}.hint")
             return text
-        if r.reason in _VERDICTS:
-            return t(locale, _VERDICTS[r.reason])
+        if reply.key in _KEYS:
+            return t(locale, _KEYS[reply.key])
         return english
     if o is Outcome.NOT_FOUND and query:
         return t(locale, "reply.not_found", query=query)
@@ -65,17 +62,9 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
         return t(locale, "reply.ambiguous", n=len(reply.matches), query=query)
     if o is Outcome.ALREADY_OPEN and r is not None:
         return t(locale, "reply.already_open", name=esc(r.device_name), id=r.id)
-    if o is Outcome.LIMITED:
-        if m := _USER_CAP.search(reply.message):
-            return t(locale, "reply.limited.user", cap=m.group(1))
-        if (m := _DEVICE_CAP.search(reply.message)) and " has had " in reply.message:
-            name = reply.message.rsplit(" has had ", 1)[0]
-            return t(locale, "reply.limited.device", name=esc(name), cap=m.group(1))
-    if o is Outcome.INVALID:
-        if m := _TOO_LONG.search(reply.message):
-            return t(locale, "reply.invalid.long", n=m.group(1), max=m.group(2))
-        if reply.message.startswith("Name the device"):
-            return t(locale, "reply.invalid.empty")
+    if o in {Outcome.LIMITED, Outcome.INVALID} and reply.key in _KEYS:
+        params = {k: esc(v) if isinstance(v, str) else v for k, v in reply.params.items()}
+        return t(locale, _KEYS[reply.key], **params)
     return english
 
 

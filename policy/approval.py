@@ -51,6 +51,7 @@ class Actor:
 class Verdict:
     allowed: bool
     reason: str = ""
+    code: str = ""  # which rule refused, for callers that word it themselves (translations)
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -84,12 +85,14 @@ def may_request(
             False,
             "This is a shared device with no primary user; only the helpdesk can request a "
             "passcode reset for it.",
+            "userless",
         )
     if not same_email(actor.email, device_primary_email):
         return Verdict(
             False,
             "This device is not registered to you. You can request a reset only for a device "
             "whose primary user is you; ask the helpdesk to request it for someone else.",
+            "not_yours",
         )
     return ALLOW
 
@@ -105,17 +108,21 @@ def may_decide(
         return Verdict(
             False,
             "You cannot approve or deny your own request; another approver has to decide it.",
+            "own_request",
         )
     if not holds_permitted_role(actor, permitted):
         roles = ", ".join(sorted(permitted))
         return Verdict(
             False,
             f"Only holders of one of these roles can approve or deny passcode resets: {roles}.",
+            "no_role",
         )
     return ALLOW
 
 
 def may_cancel(actor: Actor, requester_id: str) -> Verdict:
     if actor.user_id != requester_id:
-        return Verdict(False, "Only the person who asked for this reset can cancel it.")
+        return Verdict(
+            False, "Only the person who asked for this reset can cancel it.", "not_requester"
+        )
     return ALLOW
