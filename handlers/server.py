@@ -117,11 +117,13 @@ async def _serve_socket_mode(settings: Settings) -> None:
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await services.start()
+    freeze_startup_heap()
     log.info("passcode-bot connected through Socket Mode")
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
         await services.aclose()
+        await _close_pool(client)
 
 
 __all__ = ["ConfigError", "RunningBot", "serve", "start_bot"]
