@@ -116,3 +116,20 @@ def test_the_catalog_is_complete_and_picks_the_language() -> None:
         assert set(entry) == {"en", "sv", "it", "ro"}, key
     assert len(t("sv-SE", "modal.unavailable.title")) <= 24
     assert all(len(t(lang, "modal.unavailable.title")) <= 24 for lang in ("en", "sv", "it", "ro"))
+
+
+async def test_limits_length_and_ownership_refusals_read_in_swedish(stack: Stack) -> None:
+    """Replies built from the service's message key and values, not from its English text."""
+    stack.emu.add_user("USVEN", name="sven", email="carol@example.com", locale="sv-SE")
+    said = await ask(stack, "USVEN", "PIXEL8-ALICE")  # Alice's phone
+    assert said == t("sv-SE", "refused.not_yours")
+    said = await ask(stack, "USVEN", "x" * 300)
+    assert said == t("sv-SE", "reply.invalid.long", n=300, max=200)
+    stack.bot.services.service.config.max_requests_per_user_hour = 1
+    await ask(stack, "USVEN", "RFCW20N3ABX")  # her work-profile phone: created
+    said = await ask(stack, "USVEN", "Carol's MacBook Pro")  # the platform refusal comes first
+    assert said.startswith(t("sv-SE", "row.macos.reason"))
+    stack.emu.add_user("USVEN2", name="sven2", email="alice@example.com", locale="sv-SE")
+    await ask(stack, "USVEN2", "Alice's iPhone")
+    said = await ask(stack, "USVEN2", "COPE-ALICE-A54")
+    assert said == t("sv-SE", "reply.limited.user", cap=1)
