@@ -374,26 +374,25 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------
 
+    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        """Run a query and fetch every row in one step on the reader connection. An open
+        cursor would hold its read snapshot, and overlapping ones keep an old snapshot alive:
+        reads would then miss rows committed just before."""
+        return list(await self._reader.execute_fetchall(sql, params))
+
     async def get(self, request_id: str) -> ResetRequest | None:
-        async with self._reader.execute(
-            "SELECT * FROM requests WHERE id = ?", (request_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return _from_row(row) if row else None
+        rows = await self._read("SELECT * FROM requests WHERE id = ?", (request_id,))
+        return _from_row(rows[0]) if rows else None
 
     async def sealed_passcode(self, request_id: str) -> bytes | None:
-        async with self._reader.execute(
-            "SELECT sealed_passcode FROM requests WHERE id = ?", (request_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row["sealed_passcode"]
+        rows = await self._read("SELECT sealed_passcode FROM requests WHERE id = ?", (request_id,))
+        return rows[0]["sealed_passcode"] if rows else None
 
     async def _select(self, where: str, params: Sequence[Any], limit: int) -> list[ResetRequest]:
-        async with self._reader.execute(
+        rows = await self._read(
             f"SELECT * FROM requests WHERE {where} ORDER BY created_at DESC LIMIT ?",
             [*params, limit],
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_from_row(r) for r in rows]
 
     async def by_requester(self, requester_id: str, limit: int = 10) -> list[ResetRequest]:
@@ -416,34 +415,33 @@ class Store:
                           device_id: str | None = None) -> int:
         """Requests (refusals excluded) made since ``since`` by a requester or for a device."""
         column, value = ("requester_id", requester_id) if requester_id else ("device_id", device_id)
-        async with self._reader.execute(
+        rows = await self._read(
             f"SELECT COUNT(*) AS n FROM requests WHERE {column} = ? AND created_at > ?"
             " AND state != ?",
             (value, _ts(since), State.REFUSED.value),
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row["n"]) if row else 0
+        )
+        return int(rows[0]["n"]) if rows else 0
 
     async def approvals_due(self, now: datetime) -> list[str]:
-        async with self._reader.execute(
+        rows = await self._read(
             "SELECT id FROM requests WHERE state = ? AND approval_deadline <= ?",
             (State.AWAITING_APPROVAL.value, _ts(now)),
-        ) as cur:
-            return [r["id"] for r in await cur.fetchall()]
+        )
+        return [r["id"] for r in rows]
 
     async def passcodes_due(self, now: datetime) -> list[str]:
-        async with self._reader.execute(
+        rows = await self._read(
             "SELECT id FROM requests WHERE sealed_passcode IS NOT NULL"
             " AND passcode_expires_at <= ?",
             (_ts(now),),
-        ) as cur:
-            return [r["id"] for r in await cur.fetchall()]
+        )
+        return [r["id"] for r in rows]
 
     async def sealed_all(self) -> list[tuple[str, bytes]]:
-        async with self._reader.execute(
+        rows = await self._read(
             "SELECT id, sealed_passcode FROM requests WHERE sealed_passcode IS NOT NULL"
-        ) as cur:
-            return [(r["id"], r["sealed_passcode"]) for r in await cur.fetchall()]
+        )
+        return [(r["id"], r["sealed_passcode"]) for r in rows]
 
     async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
         """Replace sealed values in one transaction (key rotation): all or nothing."""
@@ -458,10 +456,7 @@ class Store:
 
     async def audit_trail(self, request_id: str | None = None) -> list[AuditEvent]:
         where, params = ("WHERE request_id = ?", (request_id,)) if request_id else ("", ())
-        async with self._reader.execute(
-            f"SELECT * FROM audit {where} ORDER BY seq", params
-        ) as cur:
-            rows = await cur.fetchall()
+        rows = await self._read(f"SELECT * FROM audit {where} ORDER BY seq", params)
         return [
             AuditEvent(
                 r["seq"], r["request_id"], datetime.fromisoformat(r["at"]), r["actor"],
@@ -520,18 +515,17 @@ class Store:
 
     async def pending_jobs(self, request_id: str | None = None) -> list[dict[str, Any]]:
         where = "WHERE done_at IS NULL" + (" AND request_id = ?" if request_id else "")
-        async with self._reader.execute(
+        rows = await self._read(
             f"SELECT * FROM jobs {where} ORDER BY id", (request_id,) if request_id else ()
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        )
+        return [dict(r) for r in rows]
 
     async def next_job_at(self) -> datetime | None:
-        async with self._reader.execute(
+        rows = await self._read(
             "SELECT MIN(COALESCE(lease_until, run_at)) AS t FROM jobs"
             " WHERE done_at IS NULL AND dead = 0"
-        ) as cur:
-            row = await cur.fetchone()
-        return _dt(row["t"]) if row and row["t"] else None
+        )
+        return _dt(rows[0]["t"]) if rows and rows[0]["t"] else None
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
