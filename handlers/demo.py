@@ -46,23 +46,12 @@ class Narrator:
         self.step_no += 1
         self.out(f"\n{self.step_no}. {title}")
         await action()
-        await self.settle()
+        await self.bot.settle()
         for line in self.emu.transcript()[self.seen:]:
             if line.startswith("response_url"):
                 line = f"only @{who} sees" + line.removeprefix("response_url")
             self.out(f"   {line}")
         self.seen = len(self.emu.transcript())
-
-    async def settle(self) -> None:
-        ctx = self.bot.app.ctx  # type: ignore[attr-defined]
-        for _ in range(20):
-            if ctx.tasks:
-                import asyncio
-
-                await asyncio.gather(*list(ctx.tasks), return_exceptions=True)
-            await self.bot.services.runner.drain()
-            if not ctx.tasks:
-                return
 
 
 def _value_of(emu: SlackEmulator, channel: str, action_id: str) -> str:

@@ -34,6 +34,17 @@ class RunningBot:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    async def settle(self, rounds: int = 20) -> None:
+        """Wait until the listeners' background work and every due job have finished (the
+        demo and the tests: the next step sees what the last one caused)."""
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        for _ in range(rounds):
+            if ctx.tasks:
+                await asyncio.gather(*list(ctx.tasks), return_exceptions=True)
+            await self.services.runner.drain()
+            if not ctx.tasks:
+                return
+
     async def stop(self) -> None:
         ctx = getattr(self.app, "ctx", None)
         if ctx is not None and ctx.tasks:

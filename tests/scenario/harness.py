@@ -64,15 +64,7 @@ class Stack:
 
     async def settle(self) -> None:
         """Wait for background work (listeners' tasks, then due jobs) to finish."""
-        import asyncio
-
-        for _ in range(20):
-            ctx = self.bot.app.ctx  # type: ignore[attr-defined]
-            if ctx.tasks:
-                await asyncio.gather(*list(ctx.tasks), return_exceptions=True)
-            await self.bot.services.runner.drain()
-            if not ctx.tasks:
-                return
+        await self.bot.settle()
 
     def dm(self, user_id: str) -> list[dict[str, Any]]:
         return self.emu.messages(user_id)
