@@ -7,17 +7,13 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -62,13 +58,13 @@ class RepeatGuard:
         self._window = window_s
         self._size = size
 
-    def is_repeat(self, req: AsyncBoltRequest) -> bool:
-        if req.headers.get("x-slack-retry-num"):
+    def is_repeat(self, text: str, body: dict[str, Any], retry: bool = False) -> bool:
+        if retry:
             return True
-        if req.body.get("type") == "block_suggestion":
+        if body.get("type") == "block_suggestion":
             # Options loads carry no unique id: typing the same text twice is a real request.
             return False
-        key = hashlib.sha256(req.raw_body.encode("utf-8")).digest()
+        key = hashlib.sha256(text.encode("utf-8")).digest()
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now - self._window:
             self._seen.popitem(last=False)
@@ -94,16 +90,6 @@ def build_app(settings: Settings, services: Services, client: AsyncWebClient,
         # sees it (and Socket Mode needs none), so Bolt need not do it a second time.
         request_verification_enabled=False,
     )
-    guard = RepeatGuard()
-
-    @app.middleware
-    async def drop_repeats(
-        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        if guard.is_repeat(req):
-            return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
-        return await next()
-
     @app.error
     async def handle_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a listener: %s", type(error).__name__, exc_info=error)
@@ -147,16 +133,40 @@ def is_json(text: str, content_type: str) -> bool:
     return content_type == "application/json" or text.startswith("{")
 
 
-def parse_body(text: str, content_type: str, form: dict[str, str] | None = None) -> Any:
+def parse_body(text: str, content_type: str) -> Any:
     """A request body as Bolt parses it, except that a form is an interactivity payload only
     when it has a ``payload`` field. Bolt takes any form in which the text "payload" occurs
     for one and reads it as {}: a slash command whose text, user, channel or workspace name
     said "payload" reached no listener (404, and an error in Slack)."""
     if is_json(text, content_type):
         return json.loads(text)
-    if form is None:
-        form = dict(parse_qsl(text, keep_blank_values=True))
+    form = dict(parse_qsl(text, keep_blank_values=True))
     return json.loads(form["payload"]) if "payload" in form else form
+
+
+class ParsedRequest(AsyncBoltRequest):
+    """A request whose body the door has parsed and checked already: Bolt would parse it a
+    second time (its HTTP mode takes only the raw text), and its middleware and listeners
+    must never see a body of another shape."""
+
+    def __init__(self, text: str, body: dict[str, Any], request: web.Request) -> None:
+        super().__init__(body=body, query=request.query_string,
+                         headers=request.headers, mode="socket_mode")  # type: ignore[arg-type]
+        self.raw_body = text
+        self.mode = "http"
+
+
+def _signed(verifier: SignatureVerifier, text: str, request: web.Request) -> bool:
+    """The signature and timestamp are good, or the body is Slack's unsigned SSL check (as
+    Bolt: answered 200, reaching no listener)."""
+    try:
+        if verifier.is_valid_request(text, dict(request.headers)):
+            return True
+    except ValueError:  # a timestamp that is not a number
+        pass
+    if "ssl_check" not in text or is_json(text, request.content_type):
+        return False
+    return dict(parse_qsl(text, keep_blank_values=True)).get("ssl_check") == "1"
 
 
 def _refuse(status: int, error: str) -> web.Response:
@@ -167,38 +177,30 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
     """POST /slack/events for everything Slack sends; GET /healthz once ready.
 
     In front of Bolt: a body that is not UTF-8 is a 400; a bad signature or timestamp a 401
-    (checked before anything is parsed; Bolt checks again); a body that does not parse, or has
-    another shape than Slack's, a 400. Only well-formed, signed requests reach the listeners."""
+    (checked before anything is parsed, and the only check: Bolt's is off); a body that does
+    not parse, or has another shape than Slack's, a 400; a Slack retry or a byte-identical
+    redelivery a 200 that changes nothing. Only well-formed, signed, new requests reach Bolt,
+    which gets the body parsed once, here."""
     secret = services.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+    guard = RepeatGuard()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
             text = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
             return _refuse(400, "the body is not UTF-8")
-        form = None if is_json(text, request.content_type) else dict(
-            parse_qsl(text, keep_blank_values=True)
-        )
-        if verifier is not None and (form or {}).get("ssl_check") != "1":  # as Bolt
-            try:
-                signed = verifier.is_valid_request(text, dict(request.headers))
-            except ValueError:  # a timestamp that is not a number
-                signed = False
-            if not signed:
-                return _refuse(401, "invalid request")
+        if verifier is not None and not _signed(verifier, text, request):
+            return _refuse(401, "invalid request")
         try:
-            body = parse_body(text, request.content_type, form)
+            body = parse_body(text, request.content_type)
             if not well_formed(body):
                 return _refuse(400, "malformed body")
-            bolt_request = AsyncBoltRequest(
-                body=text, query=request.query_string, headers=request.headers  # type: ignore[arg-type]
-            )
         except (ValueError, RecursionError):  # malformed or absurdly nested JSON
             return _refuse(400, "malformed body")
-        if bolt_request.body != body:  # Bolt's reading of a form that mentions "payload"
-            bolt_request.body = body
-            bolt_request.context = build_async_context(AsyncBoltContext(), body)
+        if guard.is_repeat(text, body, "x-slack-retry-num" in request.headers):
+            return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
+        bolt_request = ParsedRequest(text, body, request)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
