@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=0, le=65535)
     host: str = "0.0.0.0"  # e.g. 127.0.0.1 behind a reverse proxy on the same machine
     approvals_channel: str = ""
+    # Where the work after an ack runs: "process", a worker process of its own, so that no
+    # request's work delays another's ack (see handlers/worker.py); "inline", on the event
+    # loop that acks (one process). Socket Mode always runs inline.
+    background_work: Literal["process", "inline"] = "process"
 
     # Storage and secrets
     database_url: str = "sqlite:///passcode-bot.db"

@@ -70,13 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     from handlers.server import serve
 
     try:
-        asyncio.run(serve(load_settings()))
+        return asyncio.run(serve(load_settings()))
     except ConfigError as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
-    return 0
 
 
 if __name__ == "__main__":

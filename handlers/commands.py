@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.service import Outcome, Reply
 from handlers import blocks
+from handlers.context import Context
 from handlers.i18n import language, t
-from handlers.context import Context, PooledRespond
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -95,8 +95,8 @@ def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[bloc
 
 def register(app: AsyncApp, ctx: Context) -> None:
     @app.command("/passcode")
-    async def handle_passcode(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """Acknowledge at once; everything slow happens after the ack."""
+    async def handle_passcode(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Acknowledge at once; everything slow happens after the ack (handlers.work)."""
         text = str(body.get("text") or "")
         user_id = str(body.get("user_id") or "")
         if len(text) > MAX_COMMAND:
@@ -113,52 +113,12 @@ def register(app: AsyncApp, ctx: Context) -> None:
             await ack(response_type="ephemeral", text=blocks.help_text(locale),
                       blocks=blocks.help_blocks(locale))
             if not locale and user_id:
-                ctx.spawn(_learn_locale(ctx, user_id), _ignore, "locale lookup")
+                ctx.later("learn_locale", user=user_id)
             return
         await ack()
-        respond = PooledRespond(respond.response_url, ctx.client.session)
-
-        async def say(message: str) -> None:
-            await respond(response_type="ephemeral", text=message, replace_original=False)
-
+        response_url = str(body.get("response_url") or "")
         if verb == "reset" and not rest:
-            trigger_id = str(body.get("trigger_id") or "")
-            ctx.spawn(_open_picker(ctx, user_id, trigger_id), say, "open device picker")
-        elif verb == "reset":
-            ctx.spawn(_reset(ctx, user_id, rest, respond), say, "reset command")
+            ctx.later("open_picker", user=user_id, trigger_id=str(body.get("trigger_id") or ""),
+                      response_url=response_url)
         else:
-            ctx.spawn(_status(ctx, user_id, rest, respond), say, "status command")
-
-
-async def _ignore(_: str) -> None:
-    return None
-
-
-async def _learn_locale(ctx: Context, user_id: str) -> None:
-    await ctx.identity.locale_of(user_id)
-
-
-async def _open_picker(ctx: Context, user_id: str, trigger_id: str) -> None:
-    locale = await ctx.identity.locale_of(user_id)
-    await ctx.client.views_open(trigger_id=trigger_id, view=blocks.reset_modal(locale))
-
-
-async def _reset(ctx: Context, user_id: str, query: str, respond: AsyncRespond) -> None:
-    person = await ctx.person(user_id)
-    reply = await ctx.service.request_reset(person, query)
-    locale = ctx.identity.locale(user_id)
-    await respond(response_type="ephemeral", text=reply_text(reply, locale, query)[:2900],
-                  blocks=reply_blocks(reply, locale, query))
-
-
-async def _status(ctx: Context, user_id: str, request_id: str, respond: AsyncRespond) -> None:
-    person = await ctx.person(user_id)
-    found = await ctx.service.status(person, request_id or None)
-    empty = (
-        f"No request {blocks.esc(request_id[:20])} that you can see."
-        if request_id
-        else "You have no passcode reset requests yet."
-    )
-    text = "\n".join(blocks.status_line(r) for r in found) or empty
-    await respond(response_type="ephemeral", text=text[:2900],
-                  blocks=blocks.status_blocks(found, empty))
+            ctx.later(verb, user=user_id, query=rest, response_url=response_url)

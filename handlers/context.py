@@ -1,63 +1,47 @@
-"""What every listener shares: the service, identity lookups, and safe background work."""
+"""What every listener shares: the person's locale, and the background that does the work
+after an ack (on this event loop, or in a worker process)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import secrets
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.service import Person, ResetService
-from handlers.identity import Identity, NoEmail
+from handlers.identity import Identity
 
-log = logging.getLogger("handlers")
 
-Say = Callable[[str], Awaitable[None]]
+class Background(Protocol):
+    """Where the work after an ack runs: handlers.work.Inline or handlers.worker.WorkerProcess."""
 
-APOLOGY = "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
+    def later(self, name: str, args: dict[str, str]) -> None:
+        """Start the work item ``name`` (see handlers.work.WORK); never blocks, never raises."""
+
+    async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
+        """The device picker's options for ``query`` (an options load answers with them)."""
+
+    async def settle(self) -> None:
+        """Wait until the work started so far, and every job it made due, has finished."""
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
 class Context:
-    service: ResetService
-    identity: Identity
-    client: AsyncWebClient
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    identity: Identity  # the locale of the answers given with the ack
+    background: Background
 
-    def spawn(self, work: Coroutine[Any, Any, None], tell: Say, what: str) -> None:
-        """Run slow work after the ack. Any failure is logged with a reference id and the
-        person gets a short apology with that id: never a stack trace."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except NoEmail as exc:
-                await _quietly(tell(str(exc)))
-            except Exception:
-                ref = secrets.token_hex(4)
-                log.exception("%s failed (ref %s)", what, ref)
-                await _quietly(tell(APOLOGY.format(ref=ref)))
-
-        task = asyncio.create_task(guarded(), name=what)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def person(self, user_id: str) -> Person:
-        return await self.identity.person(user_id)
+    def later(self, name: str, **args: str) -> None:
+        self.background.later(name, args)
 
 
 class PooledRespond(AsyncRespond):
     """respond() over the bot's pooled HTTP session. Bolt's own opens a new session, hence a
     new connection (against Slack, a TLS handshake), per call: measured with `python -m bench`,
-    about a third of the CPU a reset costs after its ack, on the loop that answers the acks."""
+    about a third of the CPU a reset costs after its ack."""
 
     def __init__(self, response_url: str | None, session: aiohttp.ClientSession | None) -> None:
         super().__init__(response_url=response_url)
@@ -67,10 +51,3 @@ class PooledRespond(AsyncRespond):
         if args or self.response_url is None or self._session is None or self._session.closed:
             return await super().__call__(*args, **message)
         return await AsyncWebhookClient(self.response_url, session=self._session).send(**message)
-
-
-async def _quietly(sending: Awaitable[None]) -> None:
-    try:
-        await sending
-    except Exception:
-        log.exception("could not tell the person about a failure")

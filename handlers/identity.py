@@ -51,6 +51,10 @@ class Identity:
         seen = self._locales.get(user_id)
         return seen[1] if seen else ""
 
+    def learn(self, user_id: str, locale: str) -> None:
+        """Remember a locale looked up elsewhere (the worker process tells the front)."""
+        self._locales[user_id] = (time.monotonic() + self._ttl, locale)
+
     async def locale_of(self, user_id: str) -> str:
         """The person's Slack locale, looked up (users.info, include_locale) when not cached.
         Never raises: any failure reads as "" (English)."""

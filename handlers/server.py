@@ -1,32 +1,37 @@
-"""Starting and stopping the whole bot: core services, Slack app, HTTP or Socket Mode."""
+"""Starting and stopping the whole bot: HTTP or Socket Mode, with the work after each ack in
+a worker process (BACKGROUND_WORK=process, see handlers/worker.py) or inline."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
-from collections.abc import Callable
+import signal
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bootstrap import Services, build_services
+from bot.bootstrap import Services
 from bot.config import ConfigError, Settings, require
-from handlers.app import build_app, build_client, web_app
+from handlers.app import build_app, build_client, close_pool, pooled, web_app
+from handlers.context import Context
 from handlers.identity import Identity
-from handlers.notifier import SlackNotifier
+from handlers.work import Inline, Worker
+from handlers.worker import WorkerProcess, build_worker, close_worker
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunningBot:
+    """The whole bot in one process (BACKGROUND_WORK=inline; the demo and the tests): the
+    work after an ack runs on the event loop that acks."""
+
     services: Services
     app: AsyncApp
+    worker: Worker
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -34,39 +39,37 @@ class RunningBot:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def settle(self, rounds: int = 20) -> None:
+    async def settle(self) -> None:
         """Wait until the listeners' background work and every due job have finished (the
         demo and the tests: the next step sees what the last one caused)."""
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        for _ in range(rounds):
-            if ctx.tasks:
-                await asyncio.gather(*list(ctx.tasks), return_exceptions=True)
-            await self.services.runner.drain()
-            if not ctx.tasks:
-                return
+        await self.worker.settle()
 
     async def stop(self) -> None:
-        ctx = getattr(self.app, "ctx", None)
-        if ctx is not None and ctx.tasks:
-            await asyncio.gather(*list(ctx.tasks), return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
-        await _close_pool(self.app.client)  # a call after this opens a session of its own
-        await self.services.aclose()
+        await close_worker(self.services, self.worker)
 
 
-def pooled(client: AsyncWebClient) -> AsyncWebClient:
-    """Give the Web API client one aiohttp session for all its calls. Without one, slack_sdk
-    opens a session, hence a new TCP (and, against Slack, TLS) connection, for every call:
-    measured with `python -m bench`, about a third of the CPU a click or a reset costs after
-    its ack, work that shares the event loop with the next acks. Call inside the event loop."""
-    client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
-    return client
+@dataclass
+class RunningFront:
+    """The front of BACKGROUND_WORK=process: acks here, the work in a worker process."""
 
+    app: AsyncApp
+    worker: WorkerProcess
+    runner: web.AppRunner
+    port: int
 
-async def _close_pool(client: AsyncWebClient) -> None:
-    if client.session is not None:
-        await client.session.close()
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def settle(self) -> None:
+        await self.worker.settle()
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.worker.aclose()
+        await close_pool(self.app.client)
 
 
 def freeze_startup_heap() -> None:
@@ -78,53 +81,96 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def start_bot(settings: Settings, *, host: str | None = None, **overrides: Any) -> RunningBot:
-    """Build everything and serve HTTP on ``settings.port`` (0: any free port)."""
-    require(settings, "slack_signing_secret", "approvals_channel")
-    client = build_client(settings)
-    identity = Identity(client)  # shared: the notifier reads the locale the listeners cached
-    notifier: Callable[[Any], SlackNotifier] = lambda store: SlackNotifier(
-        client, store, settings.approvals_channel, identity=identity
-    )
-    services = await build_services(settings, notifier, **overrides)
-    pooled(client)  # after the last step that may refuse the settings: nothing left open
-    app = build_app(settings, services, client, identity)
-    runner = web.AppRunner(web_app(app, services), access_log=None)
+async def _listen(app: AsyncApp, settings: Settings, health: dict[str, str],
+                  host: str | None) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(web_app(app, settings, health), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, settings.port)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner, int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+
+async def start_bot(settings: Settings, *, host: str | None = None, **overrides: Any) -> RunningBot:
+    """Build everything and serve HTTP on ``settings.port`` (0: any free port), one process."""
+    require(settings, "slack_signing_secret", "approvals_channel")
+    services, worker = await build_worker(settings, **overrides)
+    app = build_app(settings, worker.client, Context(worker.identity, Inline(worker)))
+    try:
+        runner, port = await _listen(app, settings, _health(settings, "inline"), host)
+    except OSError:
+        await close_worker(services, worker)
+        raise
     await services.start()
-    return RunningBot(services, app, runner, port)
+    return RunningBot(services, app, worker, runner, port)
 
 
-async def serve(settings: Settings) -> None:
-    """`passcode-bot serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+async def start_front(settings: Settings, *, host: str | None = None,
+                      module: str = "handlers.worker", extra: tuple[str, ...] = ()) -> RunningFront:
+    """Start the worker process (``module``), then serve HTTP: BACKGROUND_WORK=process."""
+    require(settings, "slack_signing_secret", "approvals_channel")
+    client = build_client(settings)
+    identity = Identity(client)  # locales only: the worker tells it what it learns
+    worker = await WorkerProcess.start(settings, identity, module, *extra)
+    pooled(client)
+    app = build_app(settings, client, Context(identity, worker))
+    try:
+        runner, port = await _listen(app, settings, _health(settings, "process"), host)
+    except OSError:
+        await worker.aclose()
+        await close_pool(client)
+        raise
+    return RunningFront(app, worker, runner, port)
+
+
+def _health(settings: Settings, background: str) -> dict[str, str]:
+    return {"backend": settings.backend, "background_work": background}
+
+
+async def serve(settings: Settings) -> int:
+    """`passcode-bot serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP. Returns the
+    exit status: 0 after SIGTERM or SIGINT, 1 when the worker process died."""
     require(settings, "slack_bot_token")
     if settings.slack_app_token is not None:
         await _serve_socket_mode(settings)
-        return
-    bot = await start_bot(settings)
+        return 0
+    bot: RunningBot | RunningFront
+    if settings.background_work == "process":
+        bot = await start_front(settings)
+    else:
+        bot = await start_bot(settings)
     freeze_startup_heap()
-    log.info("passcode-bot listening on port %d (POST /slack/events, GET /healthz)", bot.port)
+    log.info("passcode-bot listening on port %d (POST /slack/events, GET /healthz); "
+             "work after the ack: %s", bot.port, settings.background_work)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    waits = [asyncio.create_task(stopping.wait())]
+    if isinstance(bot, RunningFront):
+        waits.append(asyncio.create_task(bot.worker.exited.wait()))
     try:
-        await asyncio.Event().wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in waits:
+            task.cancel()
         await bot.stop()
+    if not stopping.is_set():
+        log.error("stopping: the worker process is gone (its log lines above say why)")
+        return 1
+    return 0
 
 
 async def _serve_socket_mode(settings: Settings) -> None:
+    """Socket Mode: the acks travel over Slack's WebSocket; the work after them runs inline."""
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
     require(settings, "approvals_channel")
-    client = build_client(settings)
-    identity = Identity(client)
-    services = await build_services(
-        settings,
-        lambda store: SlackNotifier(client, store, settings.approvals_channel, identity=identity),
-    )
-    pooled(client)
-    app = build_app(settings, services, client, identity)
+    services, worker = await build_worker(settings)
+    app = build_app(settings, worker.client, Context(worker.identity, Inline(worker)))
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await services.start()
@@ -133,8 +179,7 @@ async def _serve_socket_mode(settings: Settings) -> None:
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
-        await services.aclose()
-        await _close_pool(client)
+        await close_worker(services, worker)
 
 
-__all__ = ["ConfigError", "RunningBot", "serve", "start_bot"]
+__all__ = ["ConfigError", "RunningBot", "RunningFront", "serve", "start_bot", "start_front"]

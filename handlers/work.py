@@ -1,0 +1,260 @@
+"""The work after an ack: what each command, click and submission does once Slack has its
+HTTP 200, by name, with plain-data arguments.
+
+Listeners only ack and name the work (``ctx.later("reset", user=..., query=...)``), so the
+work can run on the same event loop (``inline``) or in a worker process of its own (see
+handlers/worker.py) without the listeners knowing which. Every item is guarded: a failure is
+logged with a reference id and the person gets a short apology with that id, never a stack
+trace. ``reply_to`` says where that apology (and any refusal) goes: the command's
+response_url, an ephemeral message in the clicked channel, or a DM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.jobs import JobRunner
+from bot.service import Outcome, Person, ResetService
+from handlers import blocks
+from handlers.actions import unavailable_text
+from handlers.commands import reply_blocks, reply_text
+from handlers.context import PooledRespond
+from handlers.i18n import t
+from handlers.identity import Identity, NoEmail
+
+log = logging.getLogger("handlers")
+
+APOLOGY = "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
+
+Args = dict[str, str]
+Say = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Worker:
+    """Runs named work items against the core (service, job runner) and Slack's Web API."""
+
+    service: ResetService
+    identity: Identity
+    client: AsyncWebClient
+    runner: JobRunner
+    # Process mode: tell the front which locale a user has, for the answers it gives at once.
+    on_locale: Callable[[str, str], None] | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, name: str, args: Args) -> None:
+        task = asyncio.create_task(self.run(name, args), name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run(self, name: str, args: Args) -> None:
+        work, what = WORK.get(name, (None, name))
+        tell = _nobody if name in QUIET else self.teller(args)
+        if work is None:
+            log.error("no such work: %r", name[:40])
+            return
+        try:
+            await work(self, args)
+        except NoEmail as exc:
+            await _quietly(tell(str(exc)))
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("%s failed (ref %s)", what, ref)
+            await _quietly(tell(APOLOGY.format(ref=ref)))
+
+    async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
+        """The device picker's options: the person's own devices, or the fleet for approvers."""
+        try:
+            person = await self.person(user_id)
+            devices = await self.service.find_devices(person, query, limit=100)
+        except Exception:  # an options load can only answer with options
+            log.exception("device options failed")
+            devices = []
+        return blocks.device_options(devices)
+
+    async def settle(self, rounds: int = 20) -> None:
+        """Wait until every work item and every due job has finished (tests, the demo)."""
+        for _ in range(rounds):
+            if self.tasks:
+                await asyncio.gather(*list(self.tasks), return_exceptions=True)
+            await self.runner.drain()
+            if not self.tasks:
+                return
+
+    async def aclose(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def person(self, user_id: str) -> Person:
+        return await self.identity.person(user_id)
+
+    def teller(self, reply_to: Args) -> Say:
+        """Tell the person privately: by the command's response_url, ephemeral in the channel
+        they clicked in, or else in a DM (App Home, the picker's modal)."""
+        url, channel, user = (reply_to.get(k, "") for k in ("response_url", "channel", "user"))
+
+        async def tell(message: str) -> None:
+            text = blocks.esc(message, 2900)
+            if url:
+                await PooledRespond(url, self.client.session)(
+                    response_type="ephemeral", text=text, replace_original=False)
+            elif channel and user:
+                await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            elif user:
+                await self.dm(user, text)
+
+        return tell
+
+    async def dm(self, user_id: str, text: str, body: list[blocks.Block] | None = None) -> None:
+        opened = await self.client.conversations_open(users=user_id)
+        await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text,
+                                           blocks=body or None)
+
+
+async def _nobody(_: str) -> None:
+    return None
+
+
+async def _quietly(sending: Awaitable[None]) -> None:
+    try:
+        await sending
+    except Exception:
+        log.exception("could not tell the person about a failure")
+
+
+# --- /passcode ------------------------------------------------------------------------------
+
+async def reset_command(w: Worker, a: Args) -> None:
+    """/passcode reset <device>: a request, or why not, for the requester's eyes only."""
+    user_id, query = a["user"], a["query"]
+    person = await w.person(user_id)
+    reply = await w.service.request_reset(person, query)
+    locale = w.identity.locale(user_id)
+    await PooledRespond(a["response_url"], w.client.session)(
+        response_type="ephemeral", text=reply_text(reply, locale, query)[:2900],
+        blocks=reply_blocks(reply, locale, query))
+
+
+async def status_command(w: Worker, a: Args) -> None:
+    person = await w.person(a["user"])
+    request_id = a.get("query", "")
+    found = await w.service.status(person, request_id or None)
+    empty = (
+        f"No request {blocks.esc(request_id[:20])} that you can see."
+        if request_id
+        else "You have no passcode reset requests yet."
+    )
+    text = "\n".join(blocks.status_line(r) for r in found) or empty
+    await PooledRespond(a["response_url"], w.client.session)(
+        response_type="ephemeral", text=text[:2900], blocks=blocks.status_blocks(found, empty))
+
+
+async def open_picker(w: Worker, a: Args) -> None:
+    """/passcode reset with no device: the picker modal (trigger_id is good for 3 s)."""
+    locale = await w.identity.locale_of(a["user"])
+    await w.client.views_open(trigger_id=a["trigger_id"], view=blocks.reset_modal(locale))
+
+
+async def learn_locale(w: Worker, a: Args) -> None:
+    """Someone's first /passcode help was answered in English: look their locale up."""
+    locale = await w.identity.locale_of(a["user"])
+    if w.on_locale is not None:
+        w.on_locale(a["user"], locale)
+
+
+# --- clicks and the picker's modal -----------------------------------------------------------
+
+async def decide(w: Worker, a: Args) -> None:
+    """Approve or Deny: checked at click time (role, four eyes), decided exactly once."""
+    person = await w.person(a["user"])
+    reply = await w.service.decide(a["request"], person, approve=a["verdict"] == "approve")
+    if not reply.ok:
+        await w.teller(a)(reply.message)
+    if a.get("from_home"):
+        await publish_home(w, a["user"])
+
+
+async def cancel(w: Worker, a: Args) -> None:
+    person = await w.person(a["user"])
+    reply = await w.service.cancel(a["request"], person)
+    if not reply.ok:
+        await w.teller(a)(reply.message)
+
+
+async def reveal(w: Worker, a: Args) -> None:
+    """Show passcode: a modal for the requester only."""
+    user_id = a["user"]
+    person = await w.person(user_id)
+    reply = await w.service.reveal(a["request"], person)
+    locale = w.identity.locale(user_id)
+    if reply.outcome is Outcome.SHOWN and reply.passcode and reply.request:
+        view = blocks.passcode_modal(reply.request, reply.passcode, locale)
+    else:
+        view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
+                                   unavailable_text(reply, locale), locale)
+    await w.client.views_open(trigger_id=a["trigger_id"], view=view)
+
+
+async def reset_modal(w: Worker, a: Args) -> None:
+    """The picker's modal was submitted (and closed): the answer comes as a DM."""
+    user_id = a["user"]
+    person = await w.person(user_id)
+    reply = await w.service.request_reset(person, device_id=a["device"])
+    locale = w.identity.locale(user_id)
+    await w.dm(user_id, blocks.esc(reply.message, 2900), reply_blocks(reply, locale))
+
+
+async def home_opened(w: Worker, a: Args) -> None:
+    await publish_home(w, a["user"])
+
+
+async def publish_home(w: Worker, user_id: str) -> None:
+    """App Home: my requests, and for approvers the queue with Approve / Deny."""
+    person = await w.person(user_id)
+    mine = await w.service.status(person)
+    queue = await w.service.queue() if await w.service.is_approver(person) else None
+    await w.client.views_publish(user_id=user_id, view=blocks.home_view(mine, queue))
+
+
+Work = Callable[[Worker, Args], Awaitable[None]]
+
+WORK: dict[str, tuple[Work, str]] = {  # name -> (work, what a log line calls it)
+    "reset": (reset_command, "reset command"),
+    "status": (status_command, "status command"),
+    "open_picker": (open_picker, "open device picker"),
+    "learn_locale": (learn_locale, "locale lookup"),
+    "decide": (decide, "decision click"),
+    "cancel": (cancel, "cancel click"),
+    "reveal": (reveal, "reveal click"),
+    "reset_modal": (reset_modal, "reset modal"),
+    "home": (home_opened, "app home"),
+}
+
+QUIET = frozenset({"learn_locale", "home"})  # nobody asked: a failure is only logged
+
+
+@dataclass
+class Inline:
+    """Background work on the front's own event loop: one process (the demo, the tests,
+    small installations). See handlers/worker.py for the worker process."""
+
+    worker: Worker
+
+    def later(self, name: str, args: Args) -> None:
+        self.worker.start(name, args)
+
+    async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
+        return await self.worker.options(user_id, query)
+
+    async def settle(self) -> None:
+        await self.worker.settle()
+
+    async def aclose(self) -> None:
+        await self.worker.aclose()
