@@ -1,7 +1,9 @@
 """`python -m bench.serve_ours --slack-url URL --fleet N --db PATH`: passcode-bot as
-`passcode-bot serve` runs it (INFO logging with the redaction filter, the job runner, the
-approvals-post pacer), on the simulated backend with a synthetic fleet, plus a loop-lag
-sampler. ``--post-rate`` configures the pacer (the product default is 1 post/s/channel).
+`passcode-bot serve` runs it: the front (this process: signatures, acks, INFO logging with
+the redaction filter) and its worker process (bench.serve_ours_worker: the product's worker
+with a synthetic fleet on the simulated backend, the job runner, the approvals-post pacer),
+plus a loop-lag sampler in each. ``--post-rate`` configures the pacer (the product default is
+1 post/s/channel).
 
 Commands on stdin: ``stats``, ``lag`` (and ``lag-reset``), ``settle``."""
 
@@ -14,34 +16,17 @@ import logging
 import os
 import sys
 import time
-from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
 
-from bench import APPROVALS, APPROVER, SIGNING_SECRET, people
+from bench import APPROVALS, SIGNING_SECRET
 from bench.child import GcPauses, LagSampler, rss_mb, serve_commands
-from bench.report import max_in_window
-from bot.backends.simulated import SimulatedBackend
 from bot.config import Settings
 from bot.emulators.slack import BOT_TOKEN
 from bot.logs import setup_logging
-from bot.roles import FileRoleDirectory
-from handlers.pacing import DEFAULT_BURST, DEFAULT_RATE, ChannelPacer
-from handlers.server import RunningBot, freeze_startup_heap, start_bot
-
-
-class RecordingPacer(ChannelPacer):
-    """The product's pacer, noting when it let each approvals-channel post through."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        super().__init__(rate, burst)
-        self.released: list[float] = []
-
-    async def wait(self, channel: str) -> None:
-        await super().wait(channel)
-        if channel == APPROVALS:
-            self.released.append(time.monotonic())
+from handlers.pacing import DEFAULT_BURST, DEFAULT_RATE
+from handlers.server import RunningFront, freeze_startup_heap, start_front
 
 
 def arguments() -> argparse.Namespace:
@@ -52,13 +37,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--post-rate", type=float, default=DEFAULT_RATE)
     parser.add_argument("--post-burst", type=int, default=DEFAULT_BURST)
     parser.add_argument("--pending-for", type=float, default=0.2, help="seconds a reset pends")
-    parser.add_argument("--profile", help="write a cProfile of the whole run to this file")
+    parser.add_argument("--profile", help="write a cProfile of the front to this file")
     return parser.parse_args()
 
 
-async def start(
-    args: argparse.Namespace,
-) -> tuple[RunningBot, SimulatedBackend, list[str], RecordingPacer]:
+async def start(args: argparse.Namespace) -> RunningFront:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=SecretStr(BOT_TOKEN),
@@ -68,59 +51,55 @@ async def start(
         port=0,
         database_url=f"sqlite:///{args.db}",
         passcode_bot_secret=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
+        background_work="process",
     )
-    entries = people.fleet(args.fleet)
-    device_ids = [str(e["id"]) for e in entries]
-    backend = SimulatedBackend(entries, pending_for=timedelta(seconds=args.pending_for))
-    del entries
-    bot = await start_bot(settings, host="127.0.0.1", backend=backend,
-                          roles=FileRoleDirectory({"Helpdesk Operator": [APPROVER]}))
-    pacer = RecordingPacer(args.post_rate, args.post_burst)
-    bot.services.runner.notifier.pacer = pacer  # type: ignore[attr-defined]
-    return bot, backend, device_ids, pacer
+    return await start_front(settings, host="127.0.0.1", module="bench.serve_ours_worker",
+                             extra=("--fleet", str(args.fleet), "--pending-for",
+                                    str(args.pending_for), "--post-rate", str(args.post_rate),
+                                    "--post-burst", str(args.post_burst)))
 
 
 async def main() -> None:
     args = arguments()
     setup_logging(logging.INFO)  # as `passcode-bot serve`: stderr, redacted
     began = time.perf_counter()
-    bot, backend, device_ids, pacer = await start(args)
+    front = await start(args)
     freeze_startup_heap()  # as `passcode-bot serve` does
     lag, pauses = LagSampler(), GcPauses()
     lag.start()
     pauses.install()
-    ctx = bot.app.ctx  # type: ignore[attr-defined]
+    worker_pid = front.worker.pid
 
     async def stats(_: list[str]) -> dict[str, Any]:
-        doubled = sum(len(backend.actions_for(d)) > 1 for d in device_ids)
-        return {"rss_mb": rss_mb(), "resets_started": backend.resets_started,
-                "devices_reset_twice": doubled, "tasks": len(ctx.tasks),
-                "approvals_released_max_per_1s": max_in_window(pacer.released)}
+        worker = await front.worker.ask("stats")
+        mine = rss_mb()
+        return {**worker, "rss_mb": mine + worker["rss_mb"], "front_rss_mb": mine,
+                "worker_rss_mb": worker["rss_mb"]}
 
     async def lag_report(_: list[str]) -> dict[str, Any]:
-        return {**lag.report(), "gc": pauses.report()}
+        return {**lag.report(), "gc": pauses.report(), "worker": await front.worker.ask("lag")}
 
     async def lag_reset(_: list[str]) -> dict[str, bool]:
         lag.samples.clear()
         pauses.pauses.clear()
+        await front.worker.ask("lag-reset")
         return {"ok": True}
 
     async def settle(_: list[str]) -> dict[str, int]:
-        """Wait (at most 30 s) until no listener's background work is left."""
-        deadline = time.monotonic() + 30
-        while ctx.tasks and time.monotonic() < deadline:
-            await asyncio.wait(list(ctx.tasks), timeout=1)
-        return {"tasks": len(ctx.tasks)}
+        """Wait (at most 30 s) until no work item is left in the worker."""
+        return dict(await front.worker.ask("settle-work", timeout=60))
 
+    front_rss, worker_rss = rss_mb(), rss_mb(worker_pid)
     try:
         await serve_commands(
-            {"port": bot.port, "pid": os.getpid(), "rss_mb": rss_mb(),
-             "startup_s": time.perf_counter() - began},
+            {"port": front.port, "pid": os.getpid(), "worker_pid": worker_pid,
+             "rss_mb": front_rss + worker_rss, "front_rss_mb": front_rss,
+             "worker_rss_mb": worker_rss, "startup_s": time.perf_counter() - began},
             {"stats": stats, "lag": lag_report, "lag-reset": lag_reset, "settle": settle},
         )
     finally:
         await lag.stop()
-        await bot.stop()
+        await front.stop()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ a worker process (BACKGROUND_WORK=process, see handlers/worker.py) or inline."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from handlers.app import build_app, build_client, close_pool, pooled, web_app
 from handlers.context import Context
 from handlers.identity import Identity
 from handlers.work import Inline, Worker
-from handlers.worker import WorkerProcess, build_worker, close_worker
+from handlers.worker import WorkerProcess, build_worker, close_worker, freeze_startup_heap
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +69,6 @@ class RunningFront:
         await self.runner.cleanup()
         await self.worker.aclose()
         await close_pool(self.app.client)
-
-
-def freeze_startup_heap() -> None:
-    """Move everything built at start (the app, a simulated fleet's indexes) out of the
-    collector's sight. A full garbage collection walks every tracked object with the event
-    loop stopped: about 150 ms at 100,000 simulated devices, longer than Slack's ack budget
-    allows us to block. Frozen objects are still freed by reference counting."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _listen(app: AsyncApp, settings: Settings, health: dict[str, str],
@@ -182,4 +172,5 @@ async def _serve_socket_mode(settings: Settings) -> None:
         await close_worker(services, worker)
 
 
-__all__ = ["ConfigError", "RunningBot", "RunningFront", "serve", "start_bot", "start_front"]
+__all__ = ["ConfigError", "RunningBot", "RunningFront", "freeze_startup_heap", "serve", "start_bot",
+           "start_front"]

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import itertools
 import json
 import logging
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 LIMIT = 1 << 24  # the longest line either side accepts (options replies are the largest)
 OPTIONS_TIMEOUT_S = 2.5  # Slack waits 3 s for an options load; an empty list beats none
 START_TIMEOUT_S = 120.0
-WORKER_NICENESS = 5  # the front's acks come first when both want the CPU
+WORKER_NICENESS = 19  # the front's acks come first whenever both want the CPU
 
 Op = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -103,6 +104,7 @@ class WorkerProcess:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._closing = False
+        self._queued: list[bytes] = []
         self.exited = asyncio.Event()  # set when the worker is gone, for whatever reason
         self._reading: asyncio.Task[None] | None = None
         self.ready: dict[str, Any] = {}  # the worker's hello: its pid, and what it added
@@ -144,7 +146,11 @@ class WorkerProcess:
         return self.proc.pid
 
     def later(self, name: str, args: dict[str, str]) -> None:
-        self._send({"op": "work", "name": name, "args": args})
+        """Queue the work for the worker. It goes out once the current step is done, so
+        after the ack this work follows (and together with any other queued meanwhile)."""
+        self._queued.append(_line({"op": "work", "name": name, "args": args}))
+        if len(self._queued) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
         try:
@@ -171,10 +177,17 @@ class WorkerProcess:
             self._waiting.pop(ident, None)
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self.exited.is_set():
-            log.error("the worker process has exited: %s not sent", message.get("op"))
+        self._queued.append(_line(message))
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._queued:
             return
-        self._writer.write(_line(message))
+        data, self._queued = b"".join(self._queued), []
+        if self.exited.is_set():
+            log.error("the worker process has exited: %d message(s) not sent", data.count(b"\n"))
+            return
+        self._writer.write(data)
 
     async def _read(self) -> None:
         try:
@@ -205,7 +218,7 @@ class WorkerProcess:
         self._closing = True
         if not self.exited.is_set():
             with contextlib.suppress(ConnectionError):
-                self._writer.write(_line({"op": "quit"}))
+                self._send({"op": "quit"})
                 await self._writer.drain()
         await self._reap(timeout)
 
@@ -272,6 +285,7 @@ async def run(fd: int, build: Build | None = None,
         await writer.drain()
         return 2
     extra = ops(services, worker) if ops is not None else {}
+    freeze_startup_heap()
     answering: set[asyncio.Task[None]] = set()
 
     async def answer(ident: int, result: Awaitable[Any]) -> None:
@@ -314,6 +328,15 @@ async def run(fd: int, build: Build | None = None,
 async def _default_build(settings: Settings,
                          on_locale: Callable[[str, str], None]) -> tuple[Services, Worker]:
     return await build_worker(settings, on_locale=on_locale)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything built at start (the app, a simulated fleet's indexes) out of the
+    collector's sight. A full garbage collection walks every tracked object with the event
+    loop stopped: about 150 ms at 100,000 simulated devices, longer than Slack's ack budget
+    allows us to block. Frozen objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
 
 
 def die_with(parent: int) -> None:

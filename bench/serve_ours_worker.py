@@ -1,0 +1,113 @@
+"""`python -m bench.serve_ours_worker` (started by bench.serve_ours, never by hand): our
+worker process exactly as `passcode-bot serve` runs it (handlers/worker.py), on the simulated
+backend with a synthetic fleet, a recording pacer, a loop-lag sampler, and the benchmark's
+own questions (stats, lag, lag-reset, settle-work) answered over the worker's socket."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bench import APPROVALS, APPROVER, people
+from bench.child import GcPauses, LagSampler, rss_mb
+from bench.report import max_in_window
+from bot.backends.simulated import SimulatedBackend
+from bot.bootstrap import Services
+from bot.config import Settings
+from bot.roles import FileRoleDirectory
+from handlers import worker as product
+from handlers.pacing import ChannelPacer
+from handlers.work import Worker
+
+
+class RecordingPacer(ChannelPacer):
+    """The product's pacer, noting when it let each approvals-channel post through."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        super().__init__(rate, burst)
+        self.released: list[float] = []
+
+    async def wait(self, channel: str) -> None:
+        await super().wait(channel)
+        if channel == APPROVALS:
+            self.released.append(time.monotonic())
+
+
+@dataclass
+class Probes:
+    args: argparse.Namespace
+    backend: SimulatedBackend | None = None
+    pacer: RecordingPacer | None = None
+    device_ids: list[str] = field(default_factory=list)
+    lag: LagSampler = field(default_factory=LagSampler)
+    pauses: GcPauses = field(default_factory=GcPauses)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fleet", type=int, default=1000)
+    parser.add_argument("--pending-for", type=float, default=0.2)
+    parser.add_argument("--post-rate", type=float, required=True)
+    parser.add_argument("--post-burst", type=int, required=True)
+    return parser.parse_known_args()[0]
+
+
+def builder(probes: Probes) -> product.Build:
+    async def build(settings: Settings,
+                    on_locale: Callable[[str, str], None]) -> tuple[Services, Worker]:
+        entries = people.fleet(probes.args.fleet)
+        probes.device_ids = [str(e["id"]) for e in entries]
+        probes.backend = SimulatedBackend(
+            entries, pending_for=timedelta(seconds=probes.args.pending_for))
+        del entries
+        services, worker = await product.build_worker(
+            settings, on_locale=on_locale, backend=probes.backend,
+            roles=FileRoleDirectory({"Helpdesk Operator": [APPROVER]}))
+        probes.pacer = RecordingPacer(probes.args.post_rate, probes.args.post_burst)
+        services.runner.notifier.pacer = probes.pacer  # type: ignore[attr-defined]
+        probes.lag.start()
+        probes.pauses.install()
+        return services, worker
+
+    return build
+
+
+def operations(probes: Probes) -> Callable[[Services, Worker], dict[str, product.Op]]:
+    def ops(services: Services, worker: Worker) -> dict[str, product.Op]:
+        async def stats(_: dict[str, Any]) -> dict[str, Any]:
+            assert probes.backend is not None and probes.pacer is not None
+            backend = probes.backend
+            doubled = sum(len(backend.actions_for(d)) > 1 for d in probes.device_ids)
+            return {"rss_mb": rss_mb(), "resets_started": backend.resets_started,
+                    "devices_reset_twice": doubled, "tasks": len(worker.tasks),
+                    "approvals_released_max_per_1s": max_in_window(probes.pacer.released)}
+
+        async def lag(_: dict[str, Any]) -> dict[str, Any]:
+            return {**probes.lag.report(), "gc": probes.pauses.report()}
+
+        async def lag_reset(_: dict[str, Any]) -> dict[str, bool]:
+            probes.lag.samples.clear()
+            probes.pauses.pauses.clear()
+            return {"ok": True}
+
+        async def settle_work(_: dict[str, Any]) -> dict[str, int]:
+            """Wait (at most 30 s) until no work item is left (jobs, paced posts may wait)."""
+            deadline = time.monotonic() + 30
+            while worker.tasks and time.monotonic() < deadline:
+                await asyncio.wait(list(worker.tasks), timeout=1)
+            return {"tasks": len(worker.tasks)}
+
+        return {"stats": stats, "lag": lag, "lag-reset": lag_reset, "settle-work": settle_work}
+
+    return ops
+
+
+if __name__ == "__main__":
+    probes = Probes(arguments())
+    sys.exit(product.main(builder(probes), operations(probes)))
