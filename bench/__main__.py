@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import acks, e2e, people, picker, steady
+from bench.proc import layout
 from bench.report import Tally
 from bench.stack import Processes
 
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"passcode-bot benchmark: {os.cpu_count()} cores, load average {load}, Python "
           f"{platform.python_version()}, slack-bolt {version('slack-bolt')}, "
           f"aiohttp {version('aiohttp')}{' (quick)' if args.quick else ''}")
+    client, server = layout()
+    if client is not None:
+        os.sched_setaffinity(0, {client})
+        print(f"  load generator and Slack emulator on CPU {client}; every server (ours: front "
+              f"and worker) on CPU {server}")
     work = Path(tempfile.mkdtemp(prefix="passcode-bench-"))
     try:
         tally = asyncio.run(run(args, work))

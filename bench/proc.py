@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+CPU_ENV = "PASSCODE_BENCH_CPU"
+
+
+def layout() -> tuple[int | None, int | None]:
+    """(the load generator's CPU, the servers' CPU). On two or more CPUs the servers get one
+    to themselves, as a server would, and the load generator (standing in for the internet)
+    another: without that, where the scheduler happened to put whom moved the closed-loop
+    figures of one and the same app by up to 2x from run to run."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+
+
+def pin() -> None:
+    """In a child: keep to the CPU the parent chose (processes it starts inherit it)."""
+    cpu = os.environ.get(CPU_ENV)
+    if cpu and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(cpu)})
 
 
 class ChildError(RuntimeError):
@@ -28,12 +46,14 @@ class Child:
 
     @classmethod
     async def start(cls, name: str, module: str, *args: str, log_dir: Path,
-                    timeout: float = 120.0) -> Child:
+                    cpu: int | None = None, timeout: float = 120.0) -> Child:
+        """``cpu``: the one CPU the child (and any process it starts) runs on."""
         log = log_dir / f"{name}.log"
+        env = {**os.environ, **({CPU_ENV: str(cpu)} if cpu is not None else {})}
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", module, *args, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=err, limit=1 << 26,
+                stdout=asyncio.subprocess.PIPE, stderr=err, limit=1 << 26, env=env,
             )
         child = cls(name, proc, log, {})
         try:

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bench import SIGNING_SECRET
 from bench.child import rss_mb, serve_commands
+from bench.proc import pin
 from bot.emulators.slack import BOT_TOKEN
 
 
@@ -40,6 +41,7 @@ def bare_app(mode: str, slack_url: str) -> AsyncApp:
 
 
 async def main() -> None:
+    pin()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=["default", "pbr"], required=True)
     parser.add_argument("--slack-url", required=True)

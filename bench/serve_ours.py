@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from bench import APPROVALS, SIGNING_SECRET
 from bench.child import GcPauses, LagSampler, rss_mb, serve_commands
+from bench.proc import pin
 from bot.config import Settings
 from bot.emulators.slack import BOT_TOKEN
 from bot.logs import setup_logging
@@ -60,6 +61,7 @@ async def start(args: argparse.Namespace) -> RunningFront:
 
 
 async def main() -> None:
+    pin()
     args = arguments()
     setup_logging(logging.INFO)  # as `passcode-bot serve`: stderr, redacted
     began = time.perf_counter()

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 from collections import Counter
 from typing import Any
 
 from bench import APPROVALS, APPROVER, people
 from bench.child import rss_mb, serve_commands
+from bench.proc import pin
 from bench.report import max_in_window
 from bot.emulators.slack import Call, SlackEmulator
+from handlers.worker import lower_priority
 
 _REQUEST_ID = re.compile(r"\((PR-[0-9A-Za-z]+)\)")
 
@@ -69,13 +70,14 @@ def summary(emu: SlackEmulator) -> dict[str, Any]:
 
 
 async def main() -> None:
+    pin()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fleet", type=int, default=1000)
     args = parser.parse_args()
     # Slack is remote: its servers never take CPU from the bot or from the load generator.
-    # Here they share two cores, so the emulator runs at the lowest priority, using only
-    # CPU time nobody else wants (it still answers at once on an idle machine).
-    os.nice(19)
+    # Here they share the machine, so the emulator runs at the lowest priority (Linux:
+    # SCHED_IDLE), on CPU time nobody else wants; it still answers at once on an idle CPU.
+    lower_priority("idle")
     emu = SlackEmulator(strict_triggers=False)
     emu.add_channel(APPROVALS, name="passcode-approvals")
     emu.add_user(APPROVER, name="helen", email="helen.helpdesk@example.com")

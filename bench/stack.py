@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.proc import Child
+from bench.proc import Child, layout
 from handlers.pacing import DEFAULT_RATE
 
 _n = itertools.count(1)
@@ -21,8 +21,10 @@ class Processes:
 
     @classmethod
     async def start(cls, work: Path, fleet: int) -> Processes:
+        # Slack is remote: its emulator shares the load generator's CPU (at nice 19), never
+        # the servers'.
         slack = await Child.start("slack", "bench.serve_slack", "--fleet", str(fleet),
-                                  log_dir=work)
+                                  log_dir=work, cpu=layout()[0])
         return cls(work, slack)
 
     @property
@@ -35,12 +37,13 @@ class Processes:
         return await Child.start(
             f"ours{n}", "bench.serve_ours", "--slack-url", self.slack_url, "--fleet", str(fleet),
             "--db", str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
-            "--pending-for", str(pending_for), log_dir=self.work,
+            "--pending-for", str(pending_for), log_dir=self.work, cpu=layout()[1],
         )
 
     async def bare(self, mode: str) -> Child:
         return await Child.start(f"bare-{mode}", "bench.serve_bare", "--mode", mode,
-                                 "--slack-url", self.slack_url, log_dir=self.work)
+                                 "--slack-url", self.slack_url, log_dir=self.work,
+                                 cpu=layout()[1])
 
     async def start_all(self, *starting: Awaitable[Child]) -> list[Child]:
         """Start children side by side; if one fails, stop the others and raise."""

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # request's work delays another's ack (see handlers/worker.py); "inline", on the event
     # loop that acks (one process). Socket Mode always runs inline.
     background_work: Literal["process", "inline"] = "process"
+    # The worker process's CPU priority: "idle" (Linux SCHED_IDLE: it runs whenever the acks
+    # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).
+    worker_priority: Literal["idle", "low", "normal"] = "idle"
 
     # Storage and secrets
     database_url: str = "sqlite:///passcode-bot.db"

@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 LIMIT = 1 << 24  # the longest line either side accepts (options replies are the largest)
 OPTIONS_TIMEOUT_S = 2.5  # Slack waits 3 s for an options load; an empty list beats none
 START_TIMEOUT_S = 120.0
-WORKER_NICENESS = 19  # the front's acks come first whenever both want the CPU
 
 Op = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -270,18 +269,31 @@ async def run(fd: int, build: Build | None = None,
     setup_logging(int(first.get("log_level") or logging.INFO),
                   json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json")
 
+    outgoing: list[bytes] = []
+
+    def flush() -> None:
+        data = b"".join(outgoing)
+        outgoing.clear()
+        if data and not writer.is_closing():
+            writer.write(data)
+
     def send(message: dict[str, Any]) -> None:
-        if not writer.is_closing():
-            writer.write(_line(message))
+        """Replies and locales go out together once per loop turn: one write, one wake-up
+        of the front, however many are ready."""
+        outgoing.append(_line(message))
+        if len(outgoing) == 1:
+            asyncio.get_running_loop().call_soon(flush)
 
     def on_locale(user_id: str, locale: str) -> None:
         send({"op": "locale", "user": user_id, "locale": locale})
 
     try:
         settings = from_wire(first["settings"])
+        lower_priority(settings.worker_priority)
         services, worker = await (build or _default_build)(settings, on_locale)
     except ConfigError as exc:
         send({"op": "error", "error": str(exc)})
+        flush()
         await writer.drain()
         return 2
     extra = ops(services, worker) if ops is not None else {}
@@ -321,6 +333,7 @@ async def run(fd: int, build: Build | None = None,
             task.add_done_callback(answering.discard)
     finally:
         await close_worker(services, worker)
+        flush()
         writer.close()
     return 0
 
@@ -350,8 +363,21 @@ def die_with(parent: int) -> None:
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the front died before the line above
         os._exit(1)
+
+
+def lower_priority(priority: str) -> None:
+    """WORKER_PRIORITY. ``idle`` (Linux SCHED_IDLE): the worker runs whenever the front does
+    not need the CPU, and the kernel switches to the front the moment a request arrives;
+    with ``low`` (nice 19) that switch may wait for the next scheduler tick, a few ms.
+    ``normal``: for a host where other busy programs could starve an idle-priority worker."""
+    if priority == "normal":
+        return
+    if priority == "idle" and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
     with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
+        os.nice(19)
 
 
 def main(build: Build | None = None,
