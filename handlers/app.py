@@ -94,7 +94,7 @@ def build_app(settings: Settings, client: AsyncWebClient, ctx: Context) -> Async
     app = AsyncApp(
         client=client,
         signing_secret=signing.get_secret_value() if signing else None,
-        # Listeners ack first and hand slow work to a background task, so answering after
+        # Listeners ack and name the work to do later (handlers/work.py), so answering after
         # the listener returns costs nothing and avoids Bolt's 10 ms ack polling.
         process_before_response=True,
         raise_error_for_unhandled_request=False,

@@ -79,7 +79,7 @@ ACTIONS = ["approve", "deny", "cancel", "reveal", "device_pick"]
 
 WATCHED = ("handlers", "bot", "slack_bolt", "aiohttp", "asyncio")
 DELIBERATE = (
-    re.compile(r" failed \(ref [0-9a-f]{8}\)$"),  # ctx.spawn's apology with a reference id
+    re.compile(r" failed \(ref [0-9a-f]{8}\)$"),  # handlers.work's apology with a reference id
     re.compile(r"^could not tell the person about a failure$"),
     re.compile(r"^device options failed$"),
 )
