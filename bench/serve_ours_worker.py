@@ -27,16 +27,17 @@ from handlers.work import Worker
 
 
 class RecordingPacer(ChannelPacer):
-    """The product's pacer, noting when it let each approvals-channel post through."""
+    """The product's pacer, noting when it lets each approvals-channel post go."""
 
     def __init__(self, rate: float, burst: int) -> None:
         super().__init__(rate, burst)
         self.released: list[float] = []
 
-    async def wait(self, channel: str) -> None:
-        await super().wait(channel)
+    def take(self, channel: str, key: str | None, now: float) -> float:
+        go = super().take(channel, key, now)
         if channel == APPROVALS:
-            self.released.append(time.monotonic())
+            self.released.append(go)
+        return go
 
 
 @dataclass

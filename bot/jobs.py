@@ -13,7 +13,7 @@ import logging
 import random
 from datetime import timedelta
 
-from bot.ports import BackendError, Notifier, NotifyEvent
+from bot.ports import BackendError, Later, Notifier, NotifyEvent
 from bot.service import ResetService
 from bot.storage import Job
 
@@ -104,6 +104,9 @@ class JobRunner:
             await store.finish_job(job.id, self.service.clock.now())
         except asyncio.CancelledError:
             raise
+        except Later as later:  # waiting for its turn, not failing: no attempt counted
+            run_at = self.service.clock.now() + timedelta(seconds=later.seconds)
+            await store.defer_job(job.id, run_at)
         except Exception as exc:
             dead = job.attempts >= MAX_ATTEMPTS.get(job.kind, 10)
             reason = exc.message if isinstance(exc, BackendError) else type(exc).__name__

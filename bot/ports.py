@@ -131,10 +131,20 @@ class NotifyEvent(StrEnum):
     PASSCODE_EXPIRED = "passcode_expired"
 
 
+class Later(Exception):  # not an error: a request to be called again
+    """Raised by a notifier that must wait its turn (a channel's rate limit) for longer than
+    is worth holding a task for: the job queue runs the job again in ``seconds``, without
+    counting a failed attempt."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"again in {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class Notifier(Protocol):
     """Tells people what happened to a request (Slack messages, or the demo's console).
-    Called from the durable job queue: raising makes the job retry later, so an
-    implementation must tolerate being called again for the same event."""
+    Called from the durable job queue: raising makes the job retry later (Later: at a given
+    time), so an implementation must tolerate being called again for the same event."""
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None: ...
 

@@ -513,6 +513,14 @@ class Store:
             (_ts(run_at), error[:500], int(dead), job_id),
         )
 
+    async def defer_job(self, job_id: int, run_at: datetime) -> None:
+        """Run the job again at ``run_at``; the try that asked for it does not count."""
+        await self._job_update(
+            "UPDATE jobs SET run_at = ?, lease_until = NULL, attempts = MAX(attempts - 1, 0)"
+            " WHERE id = ?",
+            (_ts(run_at), job_id),
+        )
+
     async def pending_jobs(self, request_id: str | None = None) -> list[dict[str, Any]]:
         where = "WHERE done_at IS NULL" + (" AND request_id = ?" if request_id else "")
         rows = await self._read(

@@ -26,9 +26,12 @@ class SlackNotifier:
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
         if event is NotifyEvent.APPROVAL_REQUESTED:
+            # The DM first: the approvals post may have to wait its turn (raising Later),
+            # and when this job comes back the DM is not sent or updated again.
+            if not request.surface.get("waiting_ts"):
+                locale = await self.identity.locale_of(request.requester_id)
+                await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
             await self._approval_message(request)  # a shared channel: stays English
-            locale = await self.identity.locale_of(request.requester_id)
-            await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
         elif event in {NotifyEvent.DECIDED, NotifyEvent.CANCELLED, NotifyEvent.APPROVAL_EXPIRED}:
             await self._approval_message(request)
             locale = await self.identity.locale_of(request.requester_id)
@@ -59,8 +62,8 @@ class SlackNotifier:
             await self.client.chat_update(
                 channel=r.surface["approval_channel"], ts=ts, text=text, blocks=body
             )
-        elif r.state is State.AWAITING_APPROVAL:
-            await self.pacer.wait(self.approvals_channel)
+        elif r.state is State.AWAITING_APPROVAL:  # decided meanwhile: nothing left to ask
+            await self.pacer.wait(self.approvals_channel, key=f"{r.id}:approval")
             sent = await self.client.chat_postMessage(
                 channel=self.approvals_channel, text=text, blocks=body
             )

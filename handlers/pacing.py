@@ -11,6 +11,11 @@ The schedule is the generic cell rate algorithm: each channel keeps one number, 
 "theoretical arrival time" of its next post. ``burst`` posts may go at once; after that one
 every ``1 / rate`` seconds. A caller reserves its slot synchronously, then sleeps until it,
 so waiters go in the order they called ``wait`` and nothing is shared across channels.
+
+A job that would wait longer than ``max_sleep`` does not sleep: it raises bot.ports.Later,
+keeping its slot under its key, and the job queue runs it again when the slot comes. A backlog
+of thousands of approvals posts is then rows in the jobs table, not thousands of sleeping
+tasks holding their requests (and job leases) in memory.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.ports import Later
+
 # Slack's documented limit for chat.postMessage: about 1 message per second per channel.
 DEFAULT_RATE = 1.0
 DEFAULT_BURST = 3
+MAX_SLEEP_S = 1.0  # a keyed wait longer than this is handed back to the job queue
 _PRUNE_AT = 1024
+HELD_FOR_S = 3600.0  # a slot nobody came back for is forgotten after this
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -37,6 +46,7 @@ class ChannelPacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        max_sleep: float = MAX_SLEEP_S,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive (messages per second)")
@@ -50,6 +60,9 @@ class ChannelPacer:
         self._sleep = sleep
         self._next: dict[str, float] = {}  # channel -> theoretical arrival time of its next post
         self._prune_at = _PRUNE_AT
+        self.max_sleep = max_sleep
+        self._held: dict[tuple[str, str], float] = {}  # (channel, key) -> its reserved slot
+        self._sent: dict[str, float] = {}  # channel -> the same, by the posts that went
 
     def reserve(self, channel: str) -> float:
         """Take the channel's next slot; returns how many seconds until it (0: go now)."""
@@ -61,13 +74,34 @@ class ChannelPacer:
             self._prune(now)
         return start - now
 
-    async def wait(self, channel: str) -> None:
-        """Return when a post to ``channel`` keeps within the rate."""
-        delay = self.reserve(channel)
-        if delay > 0:
-            await self._sleep(delay)
+    async def wait(self, channel: str, key: str | None = None) -> None:
+        """Return when a post to ``channel`` keeps within the rate.
+
+        With ``key`` (the same each time the same post is tried), a wait longer than
+        ``max_sleep`` raises Later instead, and the slot stays reserved for ``key``: when the
+        caller comes back at its time, it goes ahead of anyone who reserved later. Callers
+        who come back late do not bunch up: a second schedule, of the posts that actually
+        went, holds them to the same rate."""
+        now = self._clock()
+        go = self.take(channel, key, now)
+        if go > now:
+            await self._sleep(go - now)
+
+    def take(self, channel: str, key: str | None, now: float) -> float:
+        """The time (on the pacer's clock) this post goes: its slot, taken; or Later."""
+        slot = self._held.pop((channel, key), None) if key is not None else None
+        start = slot if slot is not None else now + self.reserve(channel)
+        go = max(start, now, self._sent.get(channel, now) - self._tolerance)
+        if key is not None and go - now > self.max_sleep:
+            self._held[(channel, key)] = go
+            if len(self._held) > _PRUNE_AT:
+                self._held = {k: t for k, t in self._held.items() if t > now - HELD_FOR_S}
+            raise Later(go - now)
+        self._sent[channel] = max(self._sent.get(channel, go), go) + self._interval
+        return go
 
     def _prune(self, now: float) -> None:
         """Forget channels whose schedule has caught up with now: they start afresh anyway."""
         self._next = {c: t for c, t in self._next.items() if t > now}
+        self._sent = {c: t for c, t in self._sent.items() if t > now}
         self._prune_at = max(_PRUNE_AT, 2 * len(self._next))

@@ -63,7 +63,7 @@ class NoPacing:
     as Slack allows) is another test's subject; here it would only stretch 200 posts over
     minutes."""
 
-    async def wait(self, channel: str) -> None:
+    async def wait(self, channel: str, key: str | None = None) -> None:
         return None
 
 

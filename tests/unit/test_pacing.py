@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.ports import Later
 from handlers.pacing import ChannelPacer
 
 
@@ -48,8 +49,11 @@ async def test_concurrent_waiters_get_successive_slots_in_call_order() -> None:
     p = pacer(fake, rate=1.0, burst=1)
     recorded: list[float] = []
 
-    async def sleep(seconds: float) -> None:  # the clock stands still while all are waiting
+    async def sleep(seconds: float) -> None:  # all are waiting at once; each wakes at its slot
         recorded.append(round(seconds, 9))
+        called = fake.now
+        await asyncio.sleep(0)
+        fake.now = max(fake.now, called + seconds)
 
     p._sleep = sleep
     await asyncio.gather(*(p.wait("C1") for _ in range(4)))
@@ -90,3 +94,35 @@ def test_old_channels_are_forgotten_but_busy_ones_kept() -> None:
 def test_nonsense_settings_are_refused(rate: float, burst: int) -> None:
     with pytest.raises(ValueError):
         ChannelPacer(rate, burst)
+
+
+async def test_a_long_wait_comes_back_as_later_and_keeps_its_slot() -> None:
+    fake = FakeTime()
+    p = ChannelPacer(1.0, 1, clock=fake.clock, sleep=fake.sleep, max_sleep=0.5)
+    await p.wait("C1", key="a")  # the burst: at once
+    with pytest.raises(Later) as b_later:
+        await p.wait("C1", key="b")
+    with pytest.raises(Later) as c_later:
+        await p.wait("C1", key="c")
+    assert (b_later.value.seconds, c_later.value.seconds) == (1.0, 2.0)
+
+    fake.now += 2.0  # c comes back at its time and goes at once
+    await p.wait("C1", key="c")
+    with pytest.raises(Later) as e_later:  # a newcomer queues behind every slot given out
+        await p.wait("C1", key="e")
+    assert e_later.value.seconds == 1.0
+    with pytest.raises(Later) as b_again:  # b comes back late: c went a moment ago
+        await p.wait("C1", key="b")
+    assert b_again.value.seconds == 1.0  # one interval after c, never at once with it
+    fake.now += 0.5  # e comes back half a second early: it sleeps the rest of its turn
+    await p.wait("C1", key="e")
+    assert fake.sleeps == [0.5]
+
+
+async def test_without_a_key_a_long_wait_still_sleeps() -> None:
+    fake = FakeTime()
+    p = ChannelPacer(1.0, 1, clock=fake.clock, sleep=fake.sleep, max_sleep=0.0)
+    p.reserve("C1")
+    p.reserve("C1")
+    await p.wait("C1")
+    assert fake.sleeps == [2.0]
