@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -184,8 +185,10 @@ def _refuse(status: int, error: str) -> web.Response:
     return web.json_response({"error": error}, status=status, headers={"X-Slack-No-Retry": "1"})
 
 
-def web_app(app: AsyncApp, settings: Settings, health: dict[str, str]) -> web.Application:
-    """POST /slack/events for everything Slack sends; GET /healthz once ready.
+def web_app(app: AsyncApp, settings: Settings,
+            health: Callable[[], dict[str, Any]]) -> web.Application:
+    """POST /slack/events for everything Slack sends; GET /healthz once ready (200 when
+    ``health()`` says ``ok``, else 503).
 
     In front of Bolt: a body that is not UTF-8 is a 400; a bad signature or timestamp a 401
     (checked before anything is parsed, and the only check: Bolt's is off); a body that does
@@ -215,7 +218,8 @@ def web_app(app: AsyncApp, settings: Settings, health: dict[str, str]) -> web.Ap
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **health})
+        state = health()
+        return web.json_response(state, status=200 if state.get("ok") else 503)
 
     web_application = web.Application()
     web_application.router.add_post("/slack/events", slack_events)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +72,7 @@ class RunningFront:
         await close_pool(self.app.client)
 
 
-async def _listen(app: AsyncApp, settings: Settings, health: dict[str, str],
+async def _listen(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, Any]],
                   host: str | None) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(web_app(app, settings, health), access_log=None)
     await runner.setup()
@@ -90,7 +91,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, **overrides:
     services, worker = await build_worker(settings, **overrides)
     app = build_app(settings, worker.client, Context(worker.identity, Inline(worker)))
     try:
-        runner, port = await _listen(app, settings, _health(settings, "inline"), host)
+        health = {"ok": True, "backend": settings.backend, "background_work": "inline"}
+        runner, port = await _listen(app, settings, lambda: health, host)
     except OSError:
         await close_worker(services, worker)
         raise
@@ -108,16 +110,14 @@ async def start_front(settings: Settings, *, host: str | None = None,
     pooled(client)
     app = build_app(settings, client, Context(identity, worker))
     try:
-        runner, port = await _listen(app, settings, _health(settings, "process"), host)
+        runner, port = await _listen(app, settings, lambda: {
+            "ok": not worker.exited.is_set(), "backend": settings.backend,
+            "background_work": "process"}, host)
     except OSError:
         await worker.aclose()
         await close_pool(client)
         raise
     return RunningFront(app, worker, runner, port)
-
-
-def _health(settings: Settings, background: str) -> dict[str, str]:
-    return {"backend": settings.backend, "background_work": background}
 
 
 async def serve(settings: Settings) -> int:

@@ -119,6 +119,7 @@ class WorkerProcess:
                 sys.executable, "-m", module, "--fd", str(back.fileno()),
                 "--parent", str(os.getpid()), *extra,
                 pass_fds=[back.fileno()], stdin=asyncio.subprocess.DEVNULL,
+                stdout=2,  # anything it prints joins the log: the front's stdout may be a pipe
             )
         finally:
             back.close()

@@ -162,9 +162,20 @@ async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
     assert not _children(os.getpid())
 
 
-async def test_without_its_worker_the_front_answers_options_empty(world: World) -> None:
+async def health(world: World) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(f"{world.front.url}/healthz") as r:
+        return r.status, dict(await r.json())
+
+
+async def test_without_its_worker_the_front_says_so_and_answers_options_empty(
+    world: World,
+) -> None:
+    assert await health(world) == (200, {"ok": True, "backend": "simulated",
+                                         "background_work": "process"})
     world.front.worker.proc.kill()
     await asyncio.wait_for(world.front.worker.exited.wait(), 10)
+    status, said = await health(world)
+    assert status == 503 and said["ok"] is False
     answer = await world.driver.options("UALICE", "device_pick", "")
     assert answer.status == 200 and answer.json() == {"options": []}
 
