@@ -156,8 +156,8 @@ class WorkerProcess:
         try:
             return list(await self.ask("options", timeout=OPTIONS_TIMEOUT_S,
                                        user=user_id, query=query))
-        except (TimeoutError, WorkerExited):
-            log.warning("device options: the worker did not answer in time")
+        except Exception as exc:  # noqa: BLE001 - an options load can only answer with options
+            log.warning("device options: no answer from the worker (%s)", type(exc).__name__)
             return []
 
     async def settle(self) -> None:
@@ -204,7 +204,8 @@ class WorkerProcess:
                 elif op == "locale":
                     self._identity.learn(str(message["user"]), str(message["locale"]))
         except (ConnectionError, ValueError) as exc:
-            log.error("the link to the worker process broke: %s", type(exc).__name__)
+            if not self._closing:
+                log.error("the link to the worker process broke: %s", type(exc).__name__)
         finally:
             self.exited.set()
             for future in self._waiting.values():
