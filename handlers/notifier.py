@@ -62,7 +62,7 @@ class SlackNotifier:
             await self.client.chat_update(
                 channel=r.surface["approval_channel"], ts=ts, text=text, blocks=body
             )
-        elif r.state is State.AWAITING_APPROVAL:  # decided meanwhile: nothing left to ask
+        elif r.state is State.AWAITING_APPROVAL:  # (decided before its turn came: no post)
             await self.pacer.wait(self.approvals_channel, key=f"{r.id}:approval")
             sent = await self.client.chat_postMessage(
                 channel=self.approvals_channel, text=text, blocks=body

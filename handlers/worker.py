@@ -253,9 +253,11 @@ async def build_worker(settings: Settings, *, on_locale: Callable[[str, str], No
 
 
 async def close_worker(services: Services, worker: Worker) -> None:
+    """Let the work under way finish, stop the job queue and the core, then close the Slack
+    connection pool (a job stopped mid-call is run again at the next start)."""
     await worker.aclose()
-    await close_pool(worker.client)
     await services.aclose()
+    await close_pool(worker.client)
 
 
 Build = Callable[[Settings, Callable[[str, str], None]], Awaitable[tuple[Services, Worker]]]
