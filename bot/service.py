@@ -30,6 +30,7 @@ from bot.ports import (
 from bot.storage import JobSpec, Store
 from bot.vault import Vault, VaultError
 from policy import approval
+from policy.platforms import MATRIX, Decision, DeviceFacts, parse_major
 from policy.platforms import decide as decide_platform
 
 log = logging.getLogger(__name__)
@@ -229,8 +230,9 @@ class ResetService:
             request.approval_deadline = None
             await self.store.insert(request, actor=person.user_id, detail=request.reason)
             text = request.reason + (f" {request.hint}" if request.hint else "")
-            key = f"refused.{verdict.code}" if decision.allowed else ""
-            return Reply(Outcome.REFUSED, text, request=request, key=key)
+            key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
+                _platform_refusal(decision, device.facts))
+            return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
         await self.store.insert(
             request, actor=person.user_id,
             jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
@@ -285,7 +287,11 @@ class ResetService:
             return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
         verdict = approval.may_decide(actor, request.requester_id, self.config.permitted_roles)
         if not verdict:
-            return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request)
+            params: dict[str, str | int] = {}
+            if verdict.code == "no_role":
+                params["roles"] = ", ".join(sorted(self.config.permitted_roles))
+            return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
+                         key=f"not_allowed.{verdict.code}", params=params)
         now = self.clock.now()
         if request.state is State.AWAITING_APPROVAL and self._approval_lapsed(request, now):
             await self._expire_approval(request.id, now)
@@ -331,7 +337,8 @@ class ResetService:
         verdict = approval.may_cancel(approval.Actor(person.user_id, person.email),
                                       request.requester_id)
         if not verdict:
-            return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request)
+            return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
+                         key=f"not_allowed.{verdict.code}")
         updated = await self.store.transition(
             request_id, State.CANCELLED, actor=person.user_id, at=self.clock.now(),
             jobs=[JobSpec("notify", NotifyEvent.CANCELLED)],
@@ -567,6 +574,21 @@ class ResetService:
 
     async def open_requests(self) -> list[ResetRequest]:
         return await self.store.in_states(OPEN_STATES, limit=1000)
+
+
+def _platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:
+    """The message key and values of a platform refusal that is not its row's own reason (the
+    row names that one): the OS version is unreadable, or older than the row supports."""
+    info = MATRIX[decision.row]
+    if decision.allowed or decision.reason == info.reason:
+        return "", {}
+    version = facts.os_version.strip()
+    major = parse_major(facts.os_version)
+    if major is None:
+        return "refused.unknown_os_version", {"version": version}
+    if info.min_major is not None and major < info.min_major:
+        return "refused.old_os_version", {"version": version, "min": info.min_major}
+    return "", {}
 
 
 def _unreachable(timeout: timedelta, started: bool | None) -> str:
