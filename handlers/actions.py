@@ -48,6 +48,37 @@ def unavailable_text(reply: Reply, locale: str) -> str:
     return reply.message
 
 
+_CLICK_KEYS = {  # the service's message keys -> catalog keys
+    "not_allowed.own_request": "click.not_allowed.own_request",
+    "not_allowed.no_role": "click.not_allowed.no_role",
+    "not_allowed.not_requester": "click.not_allowed.not_requester",
+}
+
+
+def click_refusal_text(reply: Reply, locale: str) -> str:
+    """Why an Approve, Deny or Cancel click changed nothing, for the clicker's eyes only: mrkdwn
+    (escaped) in their language. English, and anything untranslated, is the service's message."""
+    english = blocks.esc(reply.message, 2900)
+    if language(locale) == "en":
+        return english
+    o, r = reply.outcome, reply.request
+    if o is Outcome.NOT_ALLOWED and reply.key in _CLICK_KEYS:
+        params = {k: blocks.esc(v, 2000) if isinstance(v, str) else v
+                  for k, v in reply.params.items()}
+        return t(locale, _CLICK_KEYS[reply.key], **params)
+    if o is Outcome.UNKNOWN_REQUEST:
+        return t(locale, "unavailable.unknown_request")
+    if o is Outcome.EXPIRED:
+        return t(locale, "click.expired")
+    if o is Outcome.TRY_LATER:
+        return t(locale, "click.try_later")
+    if o is Outcome.ALREADY_DECIDED and r is not None:
+        by = t(locale, "by", who=blocks.mention(r.decided_by)) if r.decided_by else ""
+        return t(locale, "click.already_decided", id=blocks.esc(r.id),
+                 state=t(locale, f"state.{r.state.value}"), by=by)
+    return english
+
+
 def register(app: AsyncApp, ctx: Context) -> None:
     @app.action(blocks.ACTION_APPROVE)
     async def handle_approve(ack: AsyncAck, body: dict[str, Any]) -> None:

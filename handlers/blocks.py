@@ -5,12 +5,13 @@ Every piece of user- or backend-supplied text goes through ``esc`` so that no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.domain import ResetRequest, State
 from bot.ports import Device, FailureCode
-from handlers.i18n import t
+from handlers.i18n import has, language, t
 from policy.platforms import MATRIX, Result, Scope
 
 ACTION_APPROVE = "approve"
@@ -299,19 +300,101 @@ def device_options(devices: list[Device]) -> list[Block]:
 # -- status, help, home -------------------------------------------------------------------
 
 
-def status_line(r: ResetRequest) -> str:
-    line = f"*{r.id}* · {esc(r.device_name)} · {r.state.label} · requested {when(r.created_at)}"
+def status_line(r: ResetRequest, locale: str = "en") -> str:
+    """One request in /passcode status (in the person's language) and App Home (English)."""
+    line = t(locale, "status.line", id=r.id, name=esc(r.device_name),
+             state=t(locale, f"state.{r.state.value}"), when=when(r.created_at))
     if r.reason:
-        line += f"\n>{esc(r.reason)}"
+        reason = None if language(locale) == "en" else refusal_text(r, locale, hint=False)
+        line += f"\n>{esc(r.reason) if reason is None else reason}"
     if r.surface.get("delivery_problem"):
-        line += "\n>:warning: I could not send you a direct message about this request yet."
+        line += "\n>" + t(locale, "status.delivery_problem")
     return line
 
 
-def status_blocks(requests: list[ResetRequest], empty: str) -> list[Block]:
+def status_blocks(requests: list[ResetRequest], empty: str, locale: str = "en") -> list[Block]:
     if not requests:
         return [section(empty)]
-    return [section(status_line(r)) for r in requests[:40]]
+    return [section(status_line(r, locale)) for r in requests[:40]]
+
+
+# -- refusals in the person's language ----------------------------------------------------------
+
+Params = Mapping[str, str | int]
+
+# The service's keys for refusals; verdict refusals carry no values, and the catalog's English
+# of every key here is the service's (policy's) English word for word (tests/unit check it).
+REFUSAL_KEYS = frozenset({"refused.userless", "refused.not_yours", "refused.unknown_os_version",
+                          "refused.old_os_version"})
+_UNKNOWN_VERSION, _OLD_VERSION = "refused.unknown_os_version", "refused.old_os_version"
+
+
+def refusal_text(r: ResetRequest, locale: str, key: str = "", params: Params | None = None,
+                 *, hint: bool = True, recognise: bool = True) -> str | None:
+    """A refused request's reason (and hint) in the locale's language, as escaped mrkdwn, or
+    None when the reason is not one the bot words itself (the stored English then stands).
+    A reply passes the service's key and values (``recognise=False``: never read the English);
+    a stored request has none, and its reason is recognised (see ``refusal_key``)."""
+    found = refusal_key(r, key, params, recognise=recognise)
+    if found is None:
+        return None
+    key, values = found
+    text = _refusal_reason(r, locale, key, values)
+    if hint and r.hint:
+        hint_key = f"{key}.hint"
+        english = (MATRIX[r.row].hint if key.startswith("row.")
+                   else t("en", hint_key) if has(hint_key) else None)
+        text += " " + (t(locale, hint_key) if r.hint == english else esc(r.hint))
+    return text
+
+
+def refusal_key(r: ResetRequest, key: str = "", params: Params | None = None, *,
+                recognise: bool = True) -> tuple[str, dict[str, str | int]] | None:
+    """Which refusal ``r`` is, as a catalog key and its values: the row's own reason, or the
+    service's key when its reply carried one; else (a stored request keeps no key, and
+    ``recognise``) recognised from the stored English reason, and only when wording that key
+    in English gives exactly the same text back."""
+    if key in REFUSAL_KEYS:
+        return key, dict(params or {})
+    row = MATRIX[r.row]
+    if row.reason and r.reason == row.reason:
+        return f"row.{r.row.value}", {}
+    if not recognise:
+        return None
+    for k in ("refused.userless", "refused.not_yours"):
+        if r.reason == t("en", k):
+            return k, {}
+    candidates: list[tuple[str, dict[str, str | int]]] = [(_UNKNOWN_VERSION, {})]
+    if row.min_major is not None:
+        candidates.append((_OLD_VERSION, {"min": row.min_major}))
+    for k, values in candidates:
+        head, _, tail = _refusal_reason(r, "en", k, {**values, "version": "\0"}, escape=False
+                                        ).partition("\0")
+        if len(r.reason) < len(head) + len(tail):
+            continue
+        version = r.reason[len(head):len(r.reason) - len(tail)]
+        if k == _UNKNOWN_VERSION and version == t("en", f"{k}.none"):
+            version = ""
+        values = {**values, "version": version}
+        if _refusal_reason(r, "en", k, values, escape=False) == r.reason:
+            return k, values
+    return None
+
+
+def _refusal_reason(r: ResetRequest, locale: str, key: str, values: Params,
+                    escape: bool = True) -> str:
+    def e(value: object) -> str:
+        return esc(value) if escape else str(value)
+
+    if key.startswith("row."):
+        return t(locale, f"{key}.reason")
+    if key == _UNKNOWN_VERSION:
+        version = str(values.get("version") or "")
+        return t(locale, key, version=e(version) if version else t(locale, f"{key}.none"))
+    if key == _OLD_VERSION:
+        return t(locale, f"{key}.{r.scope.value}", label=e(MATRIX[r.row].label),
+                 min=values.get("min", ""), version=e(values.get("version", "")))
+    return t(locale, key)
 
 
 HELP_TEXT = (

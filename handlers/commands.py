@@ -25,9 +25,7 @@ def parse(text: str) -> tuple[str, str]:
     return verb, rest
 
 
-_KEYS = {  # the service's message keys -> catalog keys
-    "refused.userless": "refused.userless",
-    "refused.not_yours": "refused.not_yours",
+_KEYS = {  # the service's message keys -> catalog keys (refusals: blocks.refusal_text)
     "limited.user": "reply.limited.user",
     "limited.device": "reply.limited.device",
     "invalid.long": "reply.invalid.long",
@@ -47,15 +45,8 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
     if o is Outcome.CREATED and r is not None:
         return t(locale, "reply.created", id=r.id, name=esc(r.device_name))
     if o is Outcome.REFUSED and r is not None:
-        row = MATRIX[r.row]
-        if r.reason and r.reason == row.reason:
-            text = t(locale, f"row.{r.row.value}.reason")
-            if r.hint and r.hint == row.hint:
-                text += " " + t(locale, f"row.{r.row.value}.hint")
-            return text
-        if reply.key in _KEYS:
-            return t(locale, _KEYS[reply.key])
-        return english
+        refusal = blocks.refusal_text(r, locale, reply.key, reply.params, recognise=False)
+        return english if refusal is None else refusal
     if o is Outcome.NOT_FOUND and query:
         return t(locale, "reply.not_found", query=query)
     if o is Outcome.AMBIGUOUS and query:

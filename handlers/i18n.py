@@ -497,6 +497,171 @@ CATALOG: dict[str, dict[str, str]] = {
               "pentru un dispozitiv al cărui utilizator principal ești tu; pentru altcineva cere "
               "helpdeskului.",
     },
+    # -- platform refusals that are not a row's own reason (keys from the service) ------------
+    "refused.unknown_os_version": {
+        "en": "The device reports an unknown OS version ({version}).",
+        "sv": "Enheten rapporterar en okänd version av operativsystemet ({version}).",
+        "it": "Il dispositivo segnala una versione del sistema operativo sconosciuta ({version}).",
+        "ro": "Dispozitivul raportează o versiune necunoscută a sistemului de operare ({version}).",
+    },
+    "refused.unknown_os_version.none": {
+        "en": "none", "sv": "ingen", "it": "nessuna", "ro": "niciuna",
+    },
+    "refused.unknown_os_version.hint": {
+        "en": "Ask the helpdesk to check the OS version Intune reports for this device; the bot "
+              "will not guess which rule applies.",
+        "sv": "Be helpdesk att kontrollera vilken version av operativsystemet Intune rapporterar "
+              "för den här enheten; boten gissar inte vilken regel som gäller.",
+        "it": "Chiedi all'helpdesk di controllare la versione del sistema operativo che Intune "
+              "segnala per questo dispositivo; il bot non tira a indovinare quale regola si "
+              "applica.",
+        "ro": "Cere helpdeskului să verifice versiunea sistemului de operare pe care Intune o "
+              "raportează pentru acest dispozitiv; botul nu va ghici ce regulă se aplică.",
+    },
+    "refused.old_os_version.device": {
+        "en": "A device passcode reset on {label} needs Android {min}.0 or later; this device "
+              "runs {version}.",
+        "sv": "En återställning av enhetens lösenkod på {label} kräver Android {min}.0 eller "
+              "senare; den här enheten kör {version}.",
+        "it": "La reimpostazione del passcode del dispositivo su {label} richiede Android {min}.0 "
+              "o versioni successive; su questo dispositivo è installata la versione {version}.",
+        "ro": "Resetarea codului de acces al dispozitivului pe {label} necesită Android {min}.0 "
+              "sau o versiune ulterioară; acest dispozitiv rulează versiunea {version}.",
+    },
+    "refused.old_os_version.work_profile": {
+        "en": "A work-profile passcode reset on {label} needs Android {min}.0 or later; this "
+              "device runs {version}.",
+        "sv": "En återställning av arbetsprofilens lösenkod på {label} kräver Android {min}.0 "
+              "eller senare; den här enheten kör {version}.",
+        "it": "La reimpostazione del passcode del profilo di lavoro su {label} richiede Android "
+              "{min}.0 o versioni successive; su questo dispositivo è installata la versione "
+              "{version}.",
+        "ro": "Resetarea codului de acces al profilului de serviciu pe {label} necesită Android "
+              "{min}.0 sau o versiune ulterioară; acest dispozitiv rulează versiunea {version}.",
+    },
+    "refused.old_os_version.hint": {
+        "en": "Update the device's Android version, or ask the helpdesk to wipe and re-provision "
+              "it.",
+        "sv": "Uppdatera enhetens Android-version, eller be helpdesk att rensa och konfigurera om "
+              "den.",
+        "it": "Aggiorna la versione di Android del dispositivo, oppure chiedi all'helpdesk di "
+              "cancellarlo e riconfigurarlo.",
+        "ro": "Actualizează versiunea de Android a dispozitivului sau cere helpdeskului să îl "
+              "șteargă și să îl reconfigureze.",
+    },
+    # -- refused Approve / Deny / Cancel clicks (English comes from the service's message) ----
+    "click.not_allowed.own_request": {
+        "en": "You cannot approve or deny your own request; another approver has to decide it.",
+        "sv": "Du kan inte godkänna eller avslå din egen begäran; en annan godkännare måste "
+              "avgöra den.",
+        "it": "Non puoi approvare né rifiutare una tua richiesta; deve deciderla un altro "
+              "approvatore.",
+        "ro": "Nu poți aproba sau respinge propria cerere; trebuie să decidă un alt aprobator.",
+    },
+    "click.not_allowed.no_role": {
+        "en": "Only holders of one of these roles can approve or deny passcode resets: {roles}.",
+        "sv": "Bara den som har någon av de här rollerna kan godkänna eller avslå återställningar "
+              "av lösenkoder: {roles}.",
+        "it": "Solo chi ha uno di questi ruoli può approvare o rifiutare le reimpostazioni del "
+              "passcode: {roles}.",
+        "ro": "Doar cei care au unul dintre aceste roluri pot aproba sau respinge resetările "
+              "codului de acces: {roles}.",
+    },
+    "click.not_allowed.not_requester": {
+        "en": "Only the person who asked for this reset can cancel it.",
+        "sv": "Bara den som begärde den här återställningen kan avbryta den.",
+        "it": "Solo chi ha richiesto questa reimpostazione può annullarla.",
+        "ro": "Doar persoana care a cerut această resetare o poate anula.",
+    },
+    "click.expired": {
+        "en": "This request expired before it was decided.",
+        "sv": "Den här begäran gick ut innan den avgjordes.",
+        "it": "Questa richiesta è scaduta prima che venisse decisa.",
+        "ro": "Această cerere a expirat înainte să se ia o decizie.",
+    },
+    "click.try_later": {
+        "en": "Your role could not be checked right now; try again.",
+        "sv": "Din roll kunde inte kontrolleras just nu; försök igen.",
+        "it": "Al momento non è stato possibile verificare il tuo ruolo; riprova.",
+        "ro": "Rolul tău nu a putut fi verificat acum; încearcă din nou.",
+    },
+    "click.already_decided": {
+        "en": "Request {id} was already decided: it is {state}{by}.",
+        "sv": "Begäran {id} har redan avgjorts. Status: {state}{by}.",
+        "it": "La richiesta {id} è già stata decisa. Stato: {state}{by}.",
+        "ro": "Cererea {id} a fost deja decisă. Stare: {state}{by}.",
+    },
+    # -- /passcode status (App Home stays English) ---------------------------------------------
+    "status.none": {
+        "en": "You have no passcode reset requests yet.",
+        "sv": "Du har inga begäranden om återställning av lösenkoden än.",
+        "it": "Non hai ancora richieste di reimpostazione del passcode.",
+        "ro": "Nu ai încă nicio cerere de resetare a codului de acces.",
+    },
+    "status.not_found": {
+        "en": "No request {id} that you can see.",
+        "sv": "Det finns ingen begäran {id} som du kan se.",
+        "it": "Non c'è nessuna richiesta {id} che tu possa vedere.",
+        "ro": "Nu există nicio cerere {id} pe care să o poți vedea.",
+    },
+    "status.line": {
+        "en": "*{id}* · {name} · {state} · requested {when}",
+        "sv": "*{id}* · {name} · {state} · begärd {when}",
+        "it": "*{id}* · {name} · {state} · richiesta il {when}",
+        "ro": "*{id}* · {name} · {state} · cerută pe {when}",
+    },
+    "status.delivery_problem": {
+        "en": ":warning: I could not send you a direct message about this request yet.",
+        "sv": ":warning: Jag har inte kunnat skicka något direktmeddelande till dig om den här "
+              "begäran än.",
+        "it": ":warning: Non sono ancora riuscito a inviarti un messaggio diretto su questa "
+              "richiesta.",
+        "ro": ":warning: Încă nu ți-am putut trimite un mesaj direct despre această cerere.",
+    },
+    # The states as a requester reads them (English: bot.domain's labels, word for word).
+    "state.requested": {"en": "requested", "sv": "begärd", "it": "richiesta", "ro": "cerută"},
+    "state.refused": {
+        "en": "refused", "sv": "avvisad", "it": "non consentita", "ro": "refuzată",
+    },
+    "state.awaiting_approval": {
+        "en": "awaiting approval",
+        "sv": "väntar på godkännande",
+        "it": "in attesa di approvazione",
+        "ro": "în așteptarea aprobării",
+    },
+    "state.approved": {"en": "approved", "sv": "godkänd", "it": "approvata", "ro": "aprobată"},
+    "state.denied": {"en": "denied", "sv": "avslagen", "it": "rifiutata", "ro": "respinsă"},
+    "state.cancelled": {
+        "en": "cancelled", "sv": "avbruten", "it": "annullata", "ro": "anulată",
+    },
+    "state.expired": {
+        "en": "expired without a decision",
+        "sv": "utgången utan beslut",
+        "it": "scaduta senza decisione",
+        "ro": "expirată fără decizie",
+    },
+    "state.executing": {
+        "en": "resetting",
+        "sv": "återställs",
+        "it": "reimpostazione in corso",
+        "ro": "în curs de resetare",
+    },
+    "state.completed": {
+        "en": "completed", "sv": "slutförd", "it": "completata", "ro": "finalizată",
+    },
+    "state.failed": {"en": "failed", "sv": "misslyckad", "it": "non riuscita", "ro": "eșuată"},
+    "state.revealed": {
+        "en": "completed (passcode shown)",
+        "sv": "slutförd (lösenkoden har visats)",
+        "it": "completata (passcode mostrato)",
+        "ro": "finalizată (codul de acces a fost afișat)",
+    },
+    "state.passcode_expired": {
+        "en": "completed (passcode expired)",
+        "sv": "slutförd (lösenkoden har gått ut)",
+        "it": "completata (passcode scaduto)",
+        "ro": "finalizată (codul de acces a expirat)",
+    },
     # -- the policy rows' reasons and hints (policy/ itself stays English) --------------------
     "row.android_device_admin_7_plus.reason": {
         "en": "Google removed passcode reset from device-administrator apps on Android 7.0 and "

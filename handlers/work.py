@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.jobs import JobRunner
 from bot.service import Outcome, Person, ResetService
 from handlers import blocks
-from handlers.actions import unavailable_text
+from handlers.actions import click_refusal_text, unavailable_text
 from handlers.commands import reply_blocks, reply_text
 from handlers.context import PooledRespond
 from handlers.i18n import t
@@ -95,13 +95,14 @@ class Worker:
     async def person(self, user_id: str) -> Person:
         return await self.identity.person(user_id)
 
-    def teller(self, reply_to: Args) -> Say:
+    def teller(self, reply_to: Args, *, mrkdwn: bool = False) -> Say:
         """Tell the person privately: by the command's response_url, ephemeral in the channel
-        they clicked in, or else in a DM (App Home, the picker's modal)."""
+        they clicked in, or else in a DM (App Home, the picker's modal). The message is plain
+        text (escaped here), or with ``mrkdwn`` already escaped mrkdwn."""
         url, channel, user = (reply_to.get(k, "") for k in ("response_url", "channel", "user"))
 
         async def tell(message: str) -> None:
-            text = blocks.esc(message, 2900)
+            text = message[:2900] if mrkdwn else blocks.esc(message, 2900)
             if url:
                 await PooledRespond(url, self.client.session)(
                     response_type="ephemeral", text=text, replace_original=False)
@@ -146,14 +147,16 @@ async def status_command(w: Worker, a: Args) -> None:
     person = await w.person(a["user"])
     request_id = a.get("query", "")
     found = await w.service.status(person, request_id or None)
+    locale = w.identity.locale(a["user"])
     empty = (
-        f"No request {blocks.esc(request_id[:20])} that you can see."
+        t(locale, "status.not_found", id=blocks.esc(request_id[:20]))
         if request_id
-        else "You have no passcode reset requests yet."
+        else t(locale, "status.none")
     )
-    text = "\n".join(blocks.status_line(r) for r in found) or empty
+    text = "\n".join(blocks.status_line(r, locale) for r in found) or empty
     await PooledRespond(a["response_url"], w.client.session)(
-        response_type="ephemeral", text=text[:2900], blocks=blocks.status_blocks(found, empty))
+        response_type="ephemeral", text=text[:2900],
+        blocks=blocks.status_blocks(found, empty, locale))
 
 
 async def open_picker(w: Worker, a: Args) -> None:
@@ -176,7 +179,8 @@ async def decide(w: Worker, a: Args) -> None:
     person = await w.person(a["user"])
     reply = await w.service.decide(a["request"], person, approve=a["verdict"] == "approve")
     if not reply.ok:
-        await w.teller(a)(reply.message)
+        locale = w.identity.locale(a["user"])
+        await w.teller(a, mrkdwn=True)(click_refusal_text(reply, locale))
     if a.get("from_home"):
         await publish_home(w, a["user"])
 
@@ -185,7 +189,8 @@ async def cancel(w: Worker, a: Args) -> None:
     person = await w.person(a["user"])
     reply = await w.service.cancel(a["request"], person)
     if not reply.ok:
-        await w.teller(a)(reply.message)
+        locale = w.identity.locale(a["user"])
+        await w.teller(a, mrkdwn=True)(click_refusal_text(reply, locale))
 
 
 async def reveal(w: Worker, a: Args) -> None:
