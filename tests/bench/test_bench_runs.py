@@ -1,0 +1,25 @@
+"""`python -m bench` itself, small: every phase runs against the real processes (front and
+worker, bare Bolt, the Slack emulator) and exits 0 with no errors. Its timing targets may
+print MISS on a busy machine; only errors (answers not 2xx, requests lost or doubled) fail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_small_run_of_every_phase_has_no_errors() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--requests", "20", "--fleets", "1000",
+         "--e2e-requests", "30", "--steady-seconds", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=170, check=False,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert " 0 error(s)" in out, out
+    for section in ("Ack latency", "Steady stream", "Device picker", "End to end: 30 requests"):
+        assert section in out, out
+    assert "database: {'completed': 30}" in out, out
