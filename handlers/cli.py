@@ -68,12 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"passcode-bot: {exc}", file=sys.stderr)
             return 2
     from handlers.server import serve
+    from handlers.worker import WorkerExited
 
     try:
         return asyncio.run(serve(load_settings()))
     except ConfigError as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2
+    except WorkerExited as exc:
+        print(f"passcode-bot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
 

@@ -4,7 +4,9 @@ a worker process (BACKGROUND_WORK=process, see handlers/worker.py) or inline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +130,9 @@ async def serve(settings: Settings) -> int:
         await _serve_socket_mode(settings)
         return 0
     bot: RunningBot | RunningFront
+    if settings.background_work == "process" and os.name != "posix":
+        log.warning("BACKGROUND_WORK=process needs a POSIX system; running inline instead")
+        settings = settings.model_copy(update={"background_work": "inline"})
     if settings.background_work == "process":
         bot = await start_front(settings)
     else:
@@ -138,7 +143,8 @@ async def serve(settings: Settings) -> int:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still stops it
+            loop.add_signal_handler(signum, stopping.set)
     waits = [asyncio.create_task(stopping.wait())]
     if isinstance(bot, RunningFront):
         waits.append(asyncio.create_task(bot.worker.exited.wait()))

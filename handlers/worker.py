@@ -50,7 +50,7 @@ from handlers.identity import Identity
 from handlers.notifier import SlackNotifier
 from handlers.work import Worker
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("handlers.worker")  # also when run as __main__
 
 LIMIT = 1 << 24  # the longest line either side accepts (options replies are the largest)
 OPTIONS_TIMEOUT_S = 2.5  # Slack waits 3 s for an options load; an empty list beats none
@@ -134,8 +134,10 @@ class WorkerProcess:
         hello = json.loads(first) if first else {"op": "error", "error": ""}
         if hello.get("op") != "ready":
             await handle._reap()
+            if hello.get("config"):
+                raise ConfigError(str(hello["error"]).removeprefix("ConfigError: "))
             if hello.get("error"):
-                raise ConfigError(str(hello["error"]))
+                raise WorkerExited(f"the worker process could not start: {hello['error']}")
             raise WorkerExited(f"the worker process did not start (exit {proc.returncode})")
         handle.ready = hello
         handle._reading = asyncio.create_task(handle._read(), name="worker replies")
@@ -295,10 +297,14 @@ async def run(fd: int, build: Build | None = None,
         settings = from_wire(first["settings"])
         lower_priority(settings.worker_priority)
         services, worker = await (build or _default_build)(settings, on_locale)
-    except ConfigError as exc:
-        send({"op": "error", "error": str(exc)})
+    except Exception as exc:  # the front reports it; the details are logged here
+        if not isinstance(exc, ConfigError):
+            log.exception("the worker could not start")
+        send({"op": "error", "error": f"{type(exc).__name__}: {exc}"[:500],
+              "config": isinstance(exc, ConfigError)})
         flush()
         await writer.drain()
+        writer.close()
         return 2
     extra = ops(services, worker) if ops is not None else {}
     freeze_startup_heap()

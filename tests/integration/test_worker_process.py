@@ -24,7 +24,7 @@ from bot.config import ConfigError, Settings
 from bot.emulators.driver import SlackDriver
 from bot.emulators.slack import SlackEmulator
 from handlers.server import RunningFront, start_front
-from handlers.worker import from_wire, to_wire
+from handlers.worker import WorkerExited, from_wire, to_wire
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVALS = "C0APPROVALS"
@@ -47,13 +47,13 @@ class World:
 def settings_for(emu: SlackEmulator, tmp_path: Path, secret: str, **extra: Any) -> Settings:
     roles = tmp_path / "roles.yaml"
     roles.write_text(ROLES, encoding="utf-8")
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=emu.token, slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=emu.api_url, approvals_channel=APPROVALS, port=0,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}", passcode_bot_secret=secret,
-        roles_file=roles, **extra,
-    )
+    values: dict[str, Any] = {
+        "slack_bot_token": emu.token, "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": emu.api_url, "approvals_channel": APPROVALS, "port": 0,
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}", "passcode_bot_secret": secret,
+        "roles_file": roles, **extra,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -178,6 +178,16 @@ async def test_without_its_worker_the_front_says_so_and_answers_options_empty(
     assert status == 503 and said["ok"] is False
     answer = await world.driver.options("UALICE", "device_pick", "")
     assert answer.status == 200 and answer.json() == {"options": []}
+
+
+async def test_a_worker_that_cannot_start_is_reported_in_one_line(tmp_path: Path,
+                                                                   secret: str) -> None:
+    async with SlackEmulator() as emu:
+        settings = settings_for(emu, tmp_path, secret, database_url=f"sqlite:///{tmp_path}")
+        with pytest.raises(WorkerExited, match=r"^the worker process could not start: "
+                                               r"OperationalError: unable to open database"):
+            await start_front(settings, host="127.0.0.1")
+    assert not _children(os.getpid())
 
 
 # -- `passcode-bot serve`: two processes that live and die together ---------------------------
