@@ -110,7 +110,8 @@ class ResetRequest:
     decided_by: str = ""
     decided_at: datetime | None = None
     action_ref: str = ""
-    action_started_at: datetime | None = None
+    action_started_at: datetime | None = None  # when execution claimed it (before the backend)
+    action_recorded_at: datetime | None = None  # when the backend's action was recorded
     completed_at: datetime | None = None
     passcode_expires_at: datetime | None = None
     has_passcode: bool = False

@@ -428,16 +428,17 @@ class ResetService:
         return ref
 
     async def _record_action(self, request_id: str, ref: ActionRef, detail: str) -> None:
+        now = self.clock.now()
         await self.store.update_fields(
-            request_id, actor=SYSTEM, at=self.clock.now(), action="backend_action",
-            detail=detail, changes={"action_ref": ref.ref or "started"},
+            request_id, actor=SYSTEM, at=now, action="backend_action", detail=detail,
+            changes={"action_ref": ref.ref or "started", "action_recorded_at": now},
         )
 
     async def _recorded_at(self, request_id: str) -> datetime:
         """When the reset was recorded as started (just after the backend took it)."""
-        events = await self.store.audit_trail(request_id)
-        return next((e.at for e in reversed(events) if e.action == "backend_action"),
-                    self.clock.now())
+        request = await self.store.get(request_id)
+        recorded = request.action_recorded_at if request is not None else None
+        return recorded or self.clock.now()
 
     async def _await_result(self, request: ResetRequest, ref: ActionRef, deadline: datetime) -> None:
         delays = iter(POLL_DELAYS)

@@ -90,6 +90,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_due ON jobs (run_at) WHERE done_at IS NULL AND dead = 0;
     """,
+    # 2: when the backend's action was recorded (it was read from the audit trail before)
+    """
+    ALTER TABLE requests ADD COLUMN action_recorded_at TEXT;
+    UPDATE requests SET action_recorded_at = (
+        SELECT at FROM audit WHERE audit.request_id = requests.id
+        AND audit.action = 'backend_action' ORDER BY seq DESC LIMIT 1
+    ) WHERE action_ref != '';
+    """,
 ]
 
 T = TypeVar("T")
@@ -101,6 +109,7 @@ _TIMES = {
     "approval_deadline",
     "decided_at",
     "action_started_at",
+    "action_recorded_at",
     "completed_at",
     "passcode_expires_at",
 }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.domain import ResetRequest, State, new_request_id
-from bot.storage import Store
+from bot.storage import MIGRATIONS, Store
 from policy.platforms import Result, Row, Scope
 
 
@@ -44,3 +45,39 @@ async def test_a_read_after_a_commit_sees_it_while_other_reads_overlap(tmp_path:
     finally:
         await store.close()
     assert missed == 0
+
+
+async def test_migration_2_fills_in_when_a_started_reset_was_recorded(tmp_path: Path) -> None:
+    """A database of schema 1 (before action_recorded_at): opening it adds the column and
+    fills it in from the audit trail's last backend_action event."""
+    path = tmp_path / "old.db"
+    now = "2026-11-23T10:00:00.000000+00:00"
+    recorded = "2026-11-23T10:00:05.000000+00:00"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (1)")
+        for rid, ref, state in (("PR-STARTED", "r-1", "executing"),
+                                ("PR-WAITING", "", "awaiting_approval")):
+            db.execute(
+                "INSERT INTO requests (id, requester_id, requester_email, device_id,"
+                " device_name, device_serial, device_owner_email, row, scope, state,"
+                " created_at, updated_at, action_ref, action_started_at)"
+                " VALUES (?, 'U1', 'u@example.com', 'd1', 'PHONE', 'S1', 'u@example.com',"
+                " ?, ?, ?, ?, ?, ?, ?)",
+                (rid, Row.AE_FULLY_MANAGED.value, Scope.DEVICE.value, state, now, now, ref,
+                 now if ref else None))
+        for at in ("2026-11-23T10:00:01.000000+00:00", recorded):
+            db.execute("INSERT INTO audit (request_id, at, actor, action, from_state, to_state,"
+                       " prev_hash, hash) VALUES ('PR-STARTED', ?, 'passcode-bot',"
+                       " 'backend_action', 'executing', 'executing', '', '')", (at,))
+
+    store = await Store.open(str(path))
+    try:
+        started = await store.get("PR-STARTED")
+        assert started is not None
+        assert started.action_recorded_at == datetime.fromisoformat(recorded)
+        waiting = await store.get("PR-WAITING")
+        assert waiting is not None and waiting.action_recorded_at is None
+    finally:
+        await store.close()

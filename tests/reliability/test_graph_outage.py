@@ -101,6 +101,9 @@ async def test_an_outage_of_minutes_delays_the_reset_which_then_happens_once(
         request = await a_minute_later(stack, request)
     assert request.state is State.COMPLETED and request.has_passcode, request.failure_detail
     assert request.updated_at - approved_at > TIMEOUT  # confirmed after the first 15 minutes
+    # The device's 15 minutes counted from when the reset was recorded as started.
+    assert request.action_recorded_at is not None
+    assert request.action_recorded_at - approved_at >= timedelta(minutes=11)
     assert graph(stack).reset_posts(PIXEL) == 1
     [result] = result_dms(stack)
     assert "Show passcode" in json.dumps(result["blocks"])
