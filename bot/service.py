@@ -403,8 +403,10 @@ class ResetService:
         if not fresh:
             # A restart, or a retry after an error: the reset may have started before we could
             # record it. Read the backend's action list instead of starting a second reset.
+            # (Any reset of ours started after action_started_at; the backend allows for its
+            # own clock's skew.)
             found = await self.backend.find_started_action(
-                request.device_id, request.action_started_at - timedelta(minutes=1)
+                request.device_id, request.action_started_at
             )
             if found is not None:
                 await self._record_action(request.id, found, "found after restart")

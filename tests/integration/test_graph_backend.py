@@ -506,6 +506,27 @@ async def test_old_reset_entries_are_ignored(
     assert (await backend.action_status(ref)).state is ActionState.PENDING
 
 
+async def test_find_started_action_allows_a_minute_of_clock_skew_and_no_more(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend
+) -> None:
+    """Intune's clock may run behind ours: a reset it stamps up to 60 s before our claim is
+    ours; one stamped earlier than that was somebody else's."""
+    since = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+
+    def reset_at(seconds_before: int) -> dict[str, str]:
+        at = (since - timedelta(seconds=seconds_before)).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        return {"@odata.type": "#microsoft.graph.resetPasscodeActionResult",
+                "actionName": "resetPasscode", "actionState": "pending",
+                "startDateTime": at, "lastUpdatedDateTime": at}
+
+    skewed = device("pixel", deviceActionResults=[reset_at(45)])
+    earlier = device("galaxy", deviceActionResults=[reset_at(90)])
+    backend = make_backend(await make_emulator([skewed, earlier]))
+    found = await backend.find_started_action(skewed["id"], since)
+    assert found is not None and found.started_at == since - timedelta(seconds=45)
+    assert await backend.find_started_action(earlier["id"], since) is None
+
+
 async def test_find_started_action_finds_the_reset_after_a_restart(
     make_emulator: EmulatorFactory, make_backend: MakeBackend
 ) -> None:
