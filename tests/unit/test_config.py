@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 
 def test_defaults_match_the_readme() -> None:
@@ -54,3 +55,11 @@ def test_a_dotenv_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_a_bare_authority_host_gets_https() -> None:
     s = load_settings(_env_file=None, azure_authority_host="login.microsoftonline.us/")
     assert s.azure_authority_host == "https://login.microsoftonline.us"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    """The README's configuration table names every variable Settings reads."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration"):readme.index("### Rotating the key")]
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE))
+    assert {name.upper() for name in Settings.model_fields} <= documented
