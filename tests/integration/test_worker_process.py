@@ -8,11 +8,9 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +23,10 @@ from bot.emulators.driver import SlackDriver
 from bot.emulators.slack import SlackEmulator
 from handlers.server import RunningFront, start_front
 from handlers.worker import WorkerExited, from_wire, to_wire
+from tests.served import App, free_port, until
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVALS = "C0APPROVALS"
-REPO = Path(__file__).resolve().parents[2]
 ROLES = "roles:\n  Helpdesk Operator: [UHELEN]\n"
 
 
@@ -73,15 +71,6 @@ async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
             await front.stop()
 
 
-async def eventually(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout}s for {what}")
-        await asyncio.sleep(0.05)
-    return value
-
-
 def test_settings_cross_to_the_worker_unchanged(tmp_path: Path, secret: str) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -112,9 +101,9 @@ async def test_a_reset_goes_from_command_to_passcode_through_the_worker(
 
     answer = await driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
     assert answer.status == 200
-    await eventually("the request to complete", lambda: world.db_rows(
+    await until("the request to complete", lambda: world.db_rows(
         "SELECT 1 FROM requests WHERE state = 'completed'"))
-    await eventually("the result DM", lambda: "Show passcode" in json.dumps(emu.messages("UALICE")))
+    await until("the result DM", lambda: "Show passcode" in json.dumps(emu.messages("UALICE")))
 
     await driver.click("UALICE", "reveal", request_id, channel_id="D-ignored")
     await front.settle()
@@ -208,9 +197,13 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class Served:
-    process: asyncio.subprocess.Process
+    app: App
     worker: int
-    log: Path
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        assert self.app.process is not None
+        return self.app.process
 
 
 @pytest.fixture
@@ -219,54 +212,36 @@ async def served(tmp_path: Path, secret: str) -> AsyncIterator[Served]:
         pytest.skip("reads /proc")
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1",
+        env = {**os.environ, "HOST": "127.0.0.1",
                "SLACK_BOT_TOKEN": emu.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                "SLACK_API_URL": emu.api_url, "APPROVALS_CHANNEL": APPROVALS,
                "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PASSCODE_BOT_SECRET": secret}
-        log = tmp_path / "serve.log"
-        with log.open("wb") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "handlers.cli", "serve", cwd=REPO, env=env,
-                stdout=out, stderr=asyncio.subprocess.STDOUT)
+        port = free_port()
+        app = App({**env, "PORT": str(port)}, tmp_path, port)
+        await app.start()
         try:
-            async with aiohttp.ClientSession() as http:
-                async def healthy() -> dict[str, Any] | None:
-                    try:
-                        async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                            return dict(await r.json()) if r.status == 200 else None
-                    except aiohttp.ClientError:
-                        return None
-
-                deadline = time.monotonic() + 30
-                while (health := await healthy()) is None:
-                    assert process.returncode is None, log.read_text()
-                    assert time.monotonic() < deadline, log.read_text()
-                    await asyncio.sleep(0.05)
-            assert health["background_work"] == "process"
-            [worker] = _children(process.pid)
-            yield Served(process, worker, log)
+            async with aiohttp.ClientSession() as http, http.get(f"{app.url}/healthz") as r:
+                assert (await r.json())["background_work"] == "process"
+            assert app.process is not None
+            [worker] = _children(app.process.pid)
+            yield Served(app, worker)
         finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await app.kill()
 
 
 async def test_sigterm_stops_both_processes_cleanly(served: Served) -> None:
     served.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(served.process.wait(), 30) == 0
-    await eventually("the worker to exit", lambda: not _alive(served.worker))
+    await until("the worker to exit", lambda: not _alive(served.worker))
 
 
 async def test_the_front_stops_with_status_1_when_its_worker_dies(served: Served) -> None:
     os.kill(served.worker, signal.SIGKILL)
     assert await asyncio.wait_for(served.process.wait(), 30) == 1
-    assert "the worker process is gone" in served.log.read_text()
+    assert "the worker process is gone" in served.app.log()
 
 
 async def test_the_worker_dies_with_its_front(served: Served) -> None:
     served.process.kill()  # SIGKILL: no shutdown code runs in the front
     await served.process.wait()
-    await eventually("the worker to die too", lambda: not _alive(served.worker), timeout=10)
+    await until("the worker to die too", lambda: not _alive(served.worker), wait=10)
