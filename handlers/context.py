@@ -15,7 +15,7 @@ from handlers.identity import Identity
 
 
 class Background(Protocol):
-    """Where the work after an ack runs: handlers.work.Inline or handlers.worker.WorkerProcess."""
+    """Where the work after an ack runs: handlers.work.Worker or handlers.worker.WorkerProcess."""
 
     def later(self, name: str, args: dict[str, str]) -> None:
         """Start the work item ``name`` (see handlers.work.WORK); never blocks, never raises."""

@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings, require
 from handlers.app import build_app, build_client, close_pool, pooled, web_app
 from handlers.context import Context
 from handlers.identity import Identity
-from handlers.work import Inline, Worker
+from handlers.work import Worker
 from handlers.worker import WorkerProcess, build_worker, close_worker, freeze_startup_heap
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, **overrides:
     """Build everything and serve HTTP on ``settings.port`` (0: any free port), one process."""
     require(settings, "slack_signing_secret", "approvals_channel")
     services, worker = await build_worker(settings, **overrides)
-    app = build_app(settings, worker.client, Context(worker.identity, Inline(worker)))
+    app = build_app(settings, worker.client, Context(worker.identity, worker))
     try:
         health = {"ok": True, "backend": settings.backend, "background_work": "inline"}
         runner, port = await _listen(app, settings, lambda: health, host)
@@ -166,7 +166,7 @@ async def _serve_socket_mode(settings: Settings) -> None:
 
     require(settings, "approvals_channel")
     services, worker = await build_worker(settings)
-    app = build_app(settings, worker.client, Context(worker.identity, Inline(worker)))
+    app = build_app(settings, worker.client, Context(worker.identity, worker))
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await services.start()

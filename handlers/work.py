@@ -39,7 +39,9 @@ Say = Callable[[str], Awaitable[None]]
 
 @dataclass
 class Worker:
-    """Runs named work items against the core (service, job runner) and Slack's Web API."""
+    """Runs named work items against the core (service, job runner) and Slack's Web API.
+    It is the Background (handlers/context.py) of BACKGROUND_WORK=inline: the work runs on
+    the front's own event loop. handlers/worker.py runs one in a worker process instead."""
 
     service: ResetService
     identity: Identity
@@ -49,7 +51,7 @@ class Worker:
     on_locale: Callable[[str, str], None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def start(self, name: str, args: Args) -> None:
+    def later(self, name: str, args: Args) -> None:
         task = asyncio.create_task(self.run(name, args), name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -244,22 +246,3 @@ WORK: dict[str, tuple[Work, str]] = {  # name -> (work, what a log line calls it
 
 QUIET = frozenset({"learn_locale", "home"})  # nobody asked: a failure is only logged
 
-
-@dataclass
-class Inline:
-    """Background work on the front's own event loop: one process (the demo, the tests,
-    small installations). See handlers/worker.py for the worker process."""
-
-    worker: Worker
-
-    def later(self, name: str, args: Args) -> None:
-        self.worker.start(name, args)
-
-    async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
-        return await self.worker.options(user_id, query)
-
-    async def settle(self) -> None:
-        await self.worker.settle()
-
-    async def aclose(self) -> None:
-        await self.worker.aclose()

@@ -326,7 +326,7 @@ async def run(fd: int, build: Build | None = None,
             if op == "quit":
                 break
             if op == "work":
-                worker.start(str(message["name"]), dict(message["args"]))
+                worker.later(str(message["name"]), dict(message["args"]))
                 continue
             ident = int(message.pop("id", 0))
             if op == "options":
