@@ -285,7 +285,8 @@ class ResetService:
             actor = await self.actor(person)
         except BackendError:
             return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
-        verdict = approval.may_decide(actor, request.requester_id, self.config.permitted_roles)
+        verdict = approval.may_decide(actor, request.requester_id, self.config.permitted_roles,
+                                      requester_email=request.requester_email)
         if not verdict:
             params: dict[str, str | int] = {}
             if verdict.code == "no_role":

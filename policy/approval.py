@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from policy.membership import maybe_same_person
+from policy.membership import same_email as same_email  # re-exported: callers match emails
+
 # The four roles the Intune admin centre accepts for the passcode reset action (product.md).
 # What the Graph role directory calls a custom Intune role that carries the "Remote tasks /
 # Reset passcode" permission; newer Intune documents accept such roles for this action.
@@ -65,10 +68,6 @@ def holds_permitted_role(actor: Actor, permitted: Iterable[str] = DEFAULT_PERMIT
     return any(canonical_role(r).lower() in wanted for r in actor.roles)
 
 
-def same_email(a: str, b: str) -> bool:
-    return bool(a.strip()) and a.strip().casefold() == b.strip().casefold()
-
-
 def may_request(
     actor: Actor,
     device_primary_email: str,
@@ -76,7 +75,7 @@ def may_request(
     userless: bool = False,
     permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
 ) -> Verdict:
-    """Anyone may ask for their own device (primary user = their email, case-insensitive);
+    """Anyone may ask for their own device (primary user = their email, ``same_email``);
     role holders may ask for any device, userless ones included."""
     if holds_permitted_role(actor, permitted):
         return ALLOW
@@ -101,10 +100,13 @@ def may_decide(
     actor: Actor,
     requester_id: str,
     permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
+    *,
+    requester_email: str,
 ) -> Verdict:
-    """Approve and deny need a permitted role, and never on one's own request (four eyes)."""
+    """Approve and deny need a permitted role, and never on one's own request (four eyes):
+    not from the requester's Slack account, nor from a second account with their email."""
     permitted = tuple(permitted)  # read twice below; a one-shot iterator would name no roles
-    if actor.user_id == requester_id:
+    if actor.user_id == requester_id or maybe_same_person(actor.email, requester_email):
         return Verdict(
             False,
             "You cannot approve or deny your own request; another approver has to decide it.",

@@ -75,7 +75,7 @@ def test_a_custom_permitted_list_governs_requests_too() -> None:
 )
 def test_may_decide_needs_a_permitted_role(roles: set[str], allowed: bool) -> None:
     approver = Actor("U_APPROVER", "approver@example.com", frozenset(roles))
-    verdict = may_decide(approver, requester_id="U_ALICE")
+    verdict = may_decide(approver, requester_id="U_ALICE", requester_email="alice@example.com")
 
     assert bool(verdict) is allowed
     if not allowed:
@@ -86,7 +86,7 @@ def test_may_decide_needs_a_permitted_role(roles: set[str], allowed: bool) -> No
     "requester", [ALICE, HELPDESK, GLOBAL_ADMIN], ids=["no-role", "helpdesk", "global-admin"]
 )
 def test_nobody_decides_their_own_request(requester: Actor) -> None:
-    verdict = may_decide(requester, requester_id=requester.user_id)
+    verdict = may_decide(requester, requester_id=requester.user_id, requester_email="")
 
     assert not verdict
     assert "your own request" in verdict.reason
@@ -103,11 +103,13 @@ def test_nobody_decides_their_own_request(requester: Actor) -> None:
 def test_may_decide_with_a_custom_permitted_list(roles: set[str], allowed: bool) -> None:
     approver = Actor("U_APPROVER", "approver@example.com", frozenset(roles))
 
-    assert bool(may_decide(approver, "U_ALICE", ["Passcode Approvers"])) is allowed
+    assert bool(may_decide(approver, "U_ALICE", ["Passcode Approvers"],
+                           requester_email="alice@example.com")) is allowed
 
 
 def test_a_refusal_names_the_permitted_roles_even_when_given_as_an_iterator() -> None:
-    verdict = may_decide(ALICE, "U_BOB", iter(["Passcode Approvers", "Night Shift"]))
+    verdict = may_decide(ALICE, "U_BOB", iter(["Passcode Approvers", "Night Shift"]),
+                         requester_email="bob@example.com")
 
     assert not verdict
     assert "Night Shift, Passcode Approvers" in verdict.reason
@@ -139,3 +141,41 @@ def test_only_the_requester_may_cancel(actor: Actor, allowed: bool) -> None:
 )
 def test_canonical_role(name: str, canonical: str) -> None:
     assert canonical_role(name) == canonical
+
+
+@pytest.mark.parametrize(
+    "second_account_email",
+    ["alice@example.com", "Alice@Example.com", "  ALICE@EXAMPLE.COM ", "aLiCe@example.COM"],
+)
+def test_a_second_account_with_the_requesters_email_cannot_decide(
+    second_account_email: str,
+) -> None:
+    """Four eyes is about people: another Slack account with the requester's email (any
+    letter case) holding a role is still the requester."""
+    second = Actor("U_ALICE_2", second_account_email, frozenset({"Helpdesk Operator"}))
+
+    verdict = may_decide(second, "U_ALICE", requester_email="alice@example.com")
+
+    assert not verdict
+    assert verdict.code == "own_request"
+
+
+def test_identical_addresses_outside_ascii_still_count_as_one_person_for_four_eyes() -> None:
+    second = Actor("U_JORG_2", "JÖRG@example.com", frozenset({"Helpdesk Operator"}))
+
+    assert not may_decide(second, "U_JORG", requester_email="JÖRG@example.com")
+
+
+@pytest.mark.parametrize(
+    ("device_email", "actor_email"),
+    [
+        pytest.param("strasse@example.com", "straße@example.com", id="sharp-s-folds-to-ss"),
+        pytest.param("kim@example.com", "\u212aim@example.com", id="kelvin-sign-folds-to-k"),
+        pytest.param("jörg@example.com", "jörg@example.com", id="non-ascii-local-part"),
+        pytest.param("alice@example.com", "\u0430lice@example.com", id="cyrillic-a"),
+    ],
+)
+def test_an_email_outside_ascii_never_matches_a_device_by_accident(
+    device_email: str, actor_email: str
+) -> None:
+    assert not may_request(Actor("U_X", actor_email), device_email)

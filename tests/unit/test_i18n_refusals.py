@@ -100,8 +100,10 @@ def test_verdict_refusals_match_the_policys_english() -> None:
 
 def test_click_refusals_match_the_policys_english() -> None:
     roles = approval.DEFAULT_PERMITTED_ROLES
-    own = approval.may_decide(approval.Actor("U1", "a@x", roles), "U1", roles)
-    no_role = approval.may_decide(approval.Actor("U2", "b@x"), "U1", roles)
+    own = approval.may_decide(approval.Actor("U1", "a@x", roles), "U1", roles,
+                              requester_email="a@x")
+    no_role = approval.may_decide(approval.Actor("U2", "b@x"), "U1", roles,
+                                  requester_email="a@x")
     not_requester = approval.may_cancel(approval.Actor("U2", "b@x"), "U1")
     assert t("en", f"click.not_allowed.{own.code}") == own.reason
     assert t("en", f"click.not_allowed.{no_role.code}",
