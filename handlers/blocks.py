@@ -432,3 +432,11 @@ def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Blo
                 )
             )
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def notice_home(text: str) -> Block:
+    """App Home for someone who may not use the bot: why not (plain text)."""
+    return {"type": "home", "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "passcode-bot"}},
+        section(esc(text, 2900)),
+    ]}

@@ -31,6 +31,87 @@ def has(key: str) -> bool:
 
 
 CATALOG: dict[str, dict[str, str]] = {
+    # -- who may use the bot (policy.membership.NotMember) -------------------------------
+    "member.unknown": {
+        "en": "Slack did not tell me who you are, so I cannot act for you. Try again in a minute.",
+        "sv": "Slack berättade inte vem du är, så jag kan inte agera åt dig. Försök igen om en "
+              "minut.",
+        "it": "Slack non mi ha detto chi sei, quindi non posso agire per te. Riprova tra un "
+              "minuto.",
+        "ro": "Slack nu mi-a spus cine ești, așa că nu pot acționa pentru tine. Încearcă din nou "
+              "peste un minut.",
+    },
+    "member.deleted": {
+        "en": "This Slack account is deactivated, so it cannot use passcode-bot.",
+        "sv": "Det här Slack-kontot är inaktiverat och kan inte använda passcode-bot.",
+        "it": "Questo account Slack è disattivato e non può usare passcode-bot.",
+        "ro": "Acest cont Slack este dezactivat și nu poate folosi passcode-bot.",
+    },
+    "member.bot": {
+        "en": "Bots and apps cannot use passcode-bot.",
+        "sv": "Botar och appar kan inte använda passcode-bot.",
+        "it": "Bot e app non possono usare passcode-bot.",
+        "ro": "Boții și aplicațiile nu pot folosi passcode-bot.",
+    },
+    "member.guest": {
+        "en": "Guest accounts cannot request or approve passcode resets. Ask your helpdesk.",
+        "sv": "Gästkonton kan inte begära eller godkänna återställning av lösenkod. Fråga din "
+              "helpdesk.",
+        "it": "Gli account ospite non possono richiedere né approvare il ripristino del "
+              "passcode. Chiedi al tuo helpdesk.",
+        "ro": "Conturile de invitat nu pot solicita sau aproba resetarea codului de acces. "
+              "Întreabă helpdesk-ul.",
+    },
+    "member.stranger": {
+        "en": "passcode-bot serves the members of its own organisation only; people of other "
+              "organisations cannot request or approve passcode resets here.",
+        "sv": "passcode-bot betjänar bara medlemmar i den egna organisationen; personer från "
+              "andra organisationer kan inte begära eller godkänna återställningar här.",
+        "it": "passcode-bot serve solo i membri della propria organizzazione; le persone di "
+              "altre organizzazioni non possono richiedere né approvare ripristini qui.",
+        "ro": "passcode-bot servește doar membrii propriei organizații; persoanele din alte "
+              "organizații nu pot solicita sau aproba resetări aici.",
+    },
+    "member.other_workspace": {
+        "en": "passcode-bot serves the members of its own workspace only; people of other "
+              "workspaces cannot request or approve passcode resets here.",
+        "sv": "passcode-bot betjänar bara medlemmar i den egna arbetsytan; personer från andra "
+              "arbetsytor kan inte begära eller godkänna återställningar här.",
+        "it": "passcode-bot serve solo i membri del proprio workspace; le persone di altri "
+              "workspace non possono richiedere né approvare ripristini qui.",
+        "ro": "passcode-bot servește doar membrii propriului spațiu de lucru; persoanele din "
+              "alte spații de lucru nu pot solicita sau aproba resetări aici.",
+    },
+    "member.no_email": {
+        "en": "Slack did not give me your email address, so I cannot match you to your devices "
+              "or roles.",
+        "sv": "Slack gav mig inte din e-postadress, så jag kan inte koppla dig till dina enheter "
+              "eller roller.",
+        "it": "Slack non mi ha dato il tuo indirizzo email, quindi non posso associarti ai tuoi "
+              "dispositivi o ruoli.",
+        "ro": "Slack nu mi-a dat adresa ta de email, așa că nu te pot asocia cu dispozitivele "
+              "sau rolurile tale.",
+    },
+    "member.unconfirmed_email": {
+        "en": "Your Slack account's email address is not confirmed, so I cannot match you to "
+              "your devices or roles. Confirm it in Slack, then try again.",
+        "sv": "E-postadressen för ditt Slack-konto är inte bekräftad, så jag kan inte koppla dig "
+              "till dina enheter eller roller. Bekräfta den i Slack och försök igen.",
+        "it": "L'indirizzo email del tuo account Slack non è confermato, quindi non posso "
+              "associarti ai tuoi dispositivi o ruoli. Confermalo in Slack, poi riprova.",
+        "ro": "Adresa de email a contului tău Slack nu este confirmată, așa că nu te pot asocia "
+              "cu dispozitivele sau rolurile tale. Confirm-o în Slack, apoi încearcă din nou.",
+    },
+    "slow_down": {
+        "en": "You are sending me requests faster than I answer them. Wait a minute, then try "
+              "again.",
+        "sv": "Du skickar förfrågningar snabbare än jag hinner svara. Vänta en minut och försök "
+              "igen.",
+        "it": "Mi stai inviando richieste più velocemente di quanto possa rispondere. Attendi "
+              "un minuto, poi riprova.",
+        "ro": "Îmi trimiți cereri mai repede decât pot răspunde. Așteaptă un minut, apoi "
+              "încearcă din nou.",
+    },
     # -- results and scopes --------------------------------------------------------------
     "result.temporary_passcode": {
         "en": "a temporary passcode",

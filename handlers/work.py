@@ -27,7 +27,7 @@ from handlers.actions import click_refusal_text, unavailable_text
 from handlers.commands import reply_blocks, reply_text
 from handlers.context import PooledRespond
 from handlers.i18n import t
-from handlers.identity import Identity, NoEmail
+from handlers.identity import Identity, NotAMember
 
 log = logging.getLogger("handlers")
 
@@ -64,8 +64,8 @@ class Worker:
             return
         try:
             await work(self, args)
-        except NoEmail as exc:
-            await _quietly(tell(str(exc)))
+        except NotAMember as exc:
+            await _quietly(tell(exc.text(self.identity.locale(args.get("user", "")))))
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("%s failed (ref %s)", what, ref)
@@ -76,6 +76,8 @@ class Worker:
         try:
             person = await self.person(user_id)
             devices = await self.service.find_devices(person, query, limit=100)
+        except NotAMember:
+            devices = []
         except Exception:  # an options load can only answer with options
             log.exception("device options failed")
             devices = []
@@ -223,8 +225,14 @@ async def home_opened(w: Worker, a: Args) -> None:
 
 
 async def publish_home(w: Worker, user_id: str) -> None:
-    """App Home: my requests, and for approvers the queue with Approve / Deny."""
-    person = await w.person(user_id)
+    """App Home: my requests, and for approvers the queue with Approve / Deny; for someone
+    who may not use the bot, why not."""
+    try:
+        person = await w.person(user_id)
+    except NotAMember as exc:
+        view = blocks.notice_home(exc.text(w.identity.locale(user_id)))
+        await w.client.views_publish(user_id=user_id, view=view)
+        return
     mine = await w.service.status(person)
     queue = await w.service.queue() if await w.service.is_approver(person) else None
     await w.client.views_publish(user_id=user_id, view=blocks.home_view(mine, queue))

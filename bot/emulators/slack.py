@@ -134,6 +134,7 @@ class SlackEmulator:
         self.bot_id = bot_id
         self.bot_name = bot_name
         self.team_id = team_id
+        self.enterprise_id = ""  # set to play an Enterprise Grid install
         self.token = BOT_TOKEN
         self.calls: list[Call] = []
         self._log: list[str] = []
@@ -204,20 +205,29 @@ class SlackEmulator:
         locale: str = "en-US",
         tz: str = "Europe/Stockholm",
         is_bot: bool = False,
+        team_id: str | None = None,
+        **flags: Any,
     ) -> None:
-        """Add (or replace) a workspace member."""
+        """Add (or replace) a user: a confirmed member of this workspace unless ``team_id``
+        (another workspace) or ``flags`` say otherwise: any users.info field, e.g.
+        ``is_restricted=True`` (a guest), ``is_stranger=True``, ``deleted=True``,
+        ``is_email_confirmed=False`` or ``enterprise_user={"enterprise_id": "E1"}``."""
         real_name = real_name or name.capitalize()
         profile = {"email": email, "real_name": real_name, "display_name": name}
         self._users[user_id] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": self.team_id if team_id is None else team_id,
             "name": name,
             "real_name": real_name,
             "deleted": False,
             "is_bot": is_bot,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_email_confirmed": True,
             "tz": tz,
             "locale": locale,
             "profile": profile,
+            **flags,
         }
 
     def add_channel(self, channel_id: str, *, name: str) -> None:
@@ -492,6 +502,7 @@ class SlackEmulator:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
         }
 
     def _chat_post_message(self, params: JSON) -> JSON:

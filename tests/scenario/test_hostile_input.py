@@ -21,7 +21,7 @@ against it from a synchronous ``@given`` function; each example is one coroutine
 The logging rule, decided here: hostile input may make *Slack* refuse the bot's follow-up calls
 (an unknown user id, a forged trigger_id or channel). The listeners catch that on purpose and log it
 — the apology path ``… failed (ref …)``, ``could not tell the person about a failure``, ``device
-options failed`` — with a ``SlackApiError`` or ``NoEmail`` attached. Any other ERROR record from the
+options failed`` — with a ``SlackApiError`` or ``NotAMember`` attached. Any other ERROR record from the
 ``handlers``, ``bot``, ``slack_bolt``, ``aiohttp`` or ``asyncio`` loggers, or one of those deliberate
 messages carrying any other exception (TypeError, KeyError, JSONDecodeError …), means our code broke
 on the input, and the test fails.
@@ -53,7 +53,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain import State
 from bot.emulators.driver import Answer
-from handlers.identity import NoEmail
+from handlers.identity import NotAMember
 from tests.scenario.harness import APPROVALS, SIGNING_SECRET, USERS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id
 
@@ -107,7 +107,7 @@ def unexpected(record: logging.LogRecord) -> bool:
     """An ERROR that is not one of the listeners' deliberate, handled paths (module docstring)."""
     error = record.exc_info[1] if record.exc_info else None
     deliberate = any(p.search(record.getMessage()) for p in DELIBERATE)
-    return not (deliberate and isinstance(error, (SlackApiError, NoEmail)))
+    return not (deliberate and isinstance(error, (SlackApiError, NotAMember)))
 
 
 def describe(records: list[logging.LogRecord]) -> str:
