@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from handlers import actions, commands, home
 from handlers.context import Context
 
@@ -63,31 +63,50 @@ async def close_pool(client: AsyncWebClient) -> None:
         await client.session.close()
 
 
-class RepeatGuard:
-    """Slack retries (X-Slack-Retry-Num) and byte-identical redeliveries get a 200 and change
-    nothing. A fresh command or click always differs (trigger_id, action_ts)."""
+class Deliveries:
+    """What Slack has delivered already, so that a Slack retry or a redelivery of a request
+    that was processed (or is being processed) changes nothing, while a retry of one that
+    never arrived, or whose processing failed, is processed.
+
+    A request is known by a key (``delivery_key``): an Events API delivery by its
+    ``event_id``, which Slack keeps across retries; anything else by a digest of its body,
+    since a fresh command or click always differs (trigger_id, action_ts)."""
 
     def __init__(self, window_s: float = REPEAT_WINDOW_S, size: int = 10_000) -> None:
         self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._window = window_s
         self._size = size
 
-    def is_repeat(self, text: str, body: dict[str, Any], retry: bool = False) -> bool:
-        if retry:
-            return True
-        if body.get("type") == "block_suggestion":
-            # Options loads carry no unique id: typing the same text twice is a real request.
-            return False
-        key = hashlib.sha256(text.encode("utf-8")).digest()
+    def first(self, *keys: bytes) -> bool:
+        """True, and remembered, unless one of ``keys`` was seen within the window."""
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now - self._window:
             self._seen.popitem(last=False)
-        if key in self._seen:
-            return True
-        self._seen[key] = now
-        if len(self._seen) > self._size:
+        if any(key in self._seen for key in keys):
+            return False
+        for key in keys:
+            self._seen[key] = now
+        while len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return False
+        return True
+
+    def forget(self, *keys: bytes) -> None:
+        """The request was not processed after all: a retry of it must be."""
+        for key in keys:
+            self._seen.pop(key, None)
+
+
+def delivery_key(body: dict[str, Any], text: str | None = None) -> bytes | None:
+    """How a delivery is recognised again (``Deliveries``); None for an options load, which
+    carries no unique id: typing the same text twice is a real request."""
+    if body.get("type") == "block_suggestion":
+        return None
+    event_id = body.get("event_id")
+    if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+        return b"event:" + event_id.encode("utf-8", "replace")
+    if text is None:  # Socket Mode: the payload as an object
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def build_app(settings: Settings, client: AsyncWebClient, ctx: Context) -> AsyncApp:
@@ -99,8 +118,9 @@ def build_app(settings: Settings, client: AsyncWebClient, ctx: Context) -> Async
         # the listener returns costs nothing and avoids Bolt's 10 ms ack polling.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
-        # The door in web_app() verifies every request's signature and timestamp before Bolt
-        # sees it (and Socket Mode needs none), so Bolt need not do it a second time.
+        # The door in web_app() is the one check of every HTTP request's signature and
+        # timestamp, before Bolt or any of our code reads it (its docstring says why it is
+        # not Bolt's); Socket Mode needs none (handlers/socket_mode.py).
         request_verification_enabled=False,
     )
     @app.error
@@ -141,44 +161,53 @@ def well_formed(body: Any, depth: int = 0) -> bool:
     return True
 
 
-def is_json(text: str, content_type: str) -> bool:
-    return content_type == "application/json" or text.startswith("{")
+def _bolt_reads_json(text: str, headers: Mapping[str, str]) -> bool:
+    """Whether Bolt parses the body as JSON: its rule, exactly (the Content-Type up to any
+    ";", compared as is, or a body that starts with "{"). ``headers`` as ``_headers`` gives
+    them, which are the values Bolt reads."""
+    return headers.get("content-type", "").split(";")[0] == "application/json" or (
+        text.startswith("{"))
 
 
-def parse_body(text: str, content_type: str) -> Any:
-    """A request body as Bolt parses it, except that a form is an interactivity payload only
-    when it has a ``payload`` field. Bolt takes any form in which the text "payload" occurs
-    for one and reads it as {}: a slash command whose text, user, channel or workspace name
-    said "payload" reached no listener (404, and an error in Slack)."""
-    if is_json(text, content_type):
+def _headers(request: web.Request) -> dict[str, str]:
+    """The request's headers with lower-case names, a repeated one by its last value: what
+    Bolt reads of them (and the signature check too)."""
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+def bare_ssl_check(text: str, headers: Mapping[str, str]) -> bool:
+    """Slack's SSL check of the request URL: an unsigned form of ``ssl_check=1`` (and a
+    ``token``), nothing that Bolt would route. Any other field makes it an ordinary request,
+    which must be signed."""
+    if _bolt_reads_json(text, headers):
+        return False
+    form = parse_qsl(text, keep_blank_values=True)
+    return dict(form).get("ssl_check") == "1" and {k for k, _ in form} <= {"ssl_check", "token"}
+
+
+def for_bolt(text: str, headers: Mapping[str, str]) -> str:
+    """The body as Bolt must read it. Bolt takes any form in which the text "payload" occurs
+    for an interactivity payload and reads one without a ``payload`` field as {}: a slash
+    command whose text, user, channel or workspace name said "payload" reached no listener
+    (a 404, and an error in Slack). In such a form the word is sent with its "a"
+    percent-encoded, which parsing decodes back: Bolt then reads exactly the fields Slack
+    signed."""
+    if "payload" not in text or _bolt_reads_json(text, headers):
+        return text
+    if any(key == "payload" for key, _ in parse_qsl(text, keep_blank_values=True)):
+        return text
+    return text.replace("payload", "p%61yload")
+
+
+def parsed(text: str, headers: Mapping[str, str]) -> Any:
+    """A body (as ``for_bolt`` gives it) parsed by Bolt's rule, so that its shape can be
+    checked before Bolt builds its request: Bolt reads team, user and channel out of the body
+    while it builds one, and a field of another type crashes it there. ValueError when it
+    does not parse."""
+    if _bolt_reads_json(text, headers):
         return json.loads(text)
     form = dict(parse_qsl(text, keep_blank_values=True))
     return json.loads(form["payload"]) if "payload" in form else form
-
-
-class ParsedRequest(AsyncBoltRequest):
-    """A request whose body the door has parsed and checked already: Bolt would parse it a
-    second time (its HTTP mode takes only the raw text), and its middleware and listeners
-    must never see a body of another shape."""
-
-    def __init__(self, text: str, body: dict[str, Any], request: web.Request) -> None:
-        super().__init__(body=body, query=request.query_string,
-                         headers=request.headers, mode="socket_mode")  # type: ignore[arg-type]
-        self.raw_body = text
-        self.mode = "http"
-
-
-def _signed(verifier: SignatureVerifier, text: str, request: web.Request) -> bool:
-    """The signature and timestamp are good, or the body is Slack's unsigned SSL check (as
-    Bolt: answered 200, reaching no listener)."""
-    try:
-        if verifier.is_valid_request(text, dict(request.headers)):
-            return True
-    except ValueError:  # a timestamp that is not a number
-        pass
-    if "ssl_check" not in text or is_json(text, request.content_type):
-        return False
-    return dict(parse_qsl(text, keep_blank_values=True)).get("ssl_check") == "1"
 
 
 def _refuse(status: int, error: str) -> web.Response:
@@ -190,32 +219,59 @@ def web_app(app: AsyncApp, settings: Settings,
     """POST /slack/events for everything Slack sends; GET /healthz once ready (200 when
     ``health()`` says ``ok``, else 503).
 
-    In front of Bolt: a body that is not UTF-8 is a 400; a bad signature or timestamp a 401
-    (checked before anything is parsed, and the only check: Bolt's is off); a body that does
-    not parse, or has another shape than Slack's, a 400; a Slack retry or a byte-identical
-    redelivery a 200 that changes nothing. Only well-formed, signed, new requests reach Bolt,
-    which gets the body parsed once, here."""
+    The door, in this order: a body that is not UTF-8 is a 400; Slack's bare SSL check a 200
+    that reaches nothing; every other body must carry a good signature and a timestamp
+    within five minutes (slack_sdk's SignatureVerifier, constant time), whatever fields it
+    has and however it is encoded, or it is a 401 before anything reads it. Then a body that
+    does not parse, or has another shape than Slack's where Bolt or our listeners read, is a
+    400; a Slack retry or redelivery of a request already processed a 200 that changes
+    nothing. Only signed, well-formed, new requests reach Bolt, as Bolt's own request (its
+    public constructor, in its HTTP mode, with the raw text).
+
+    This is the one signature check: Bolt's own is off, because the door must refuse an
+    unsigned body before its parse, shape check and memory of deliveries see it, and because
+    Bolt would then check a body that ``for_bolt`` may have re-encoded."""
     secret = settings.slack_signing_secret
-    verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
-    guard = RepeatGuard()
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError("SLACK_SIGNING_SECRET is required to serve HTTP")
+    verifier = SignatureVerifier(secret.get_secret_value())
+    deliveries = Deliveries()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
             text = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
             return _refuse(400, "the body is not UTF-8")
-        if verifier is not None and not _signed(verifier, text, request):
-            return _refuse(401, "invalid request")
+        headers = _headers(request)
+        if bare_ssl_check(text, headers):
+            return web.Response(status=200)
         try:
-            body = parse_body(text, request.content_type)
-            if not well_formed(body):
-                return _refuse(400, "malformed body")
+            signed = verifier.is_valid_request(text, headers)
+        except ValueError:  # a timestamp that is not a number
+            signed = False
+        if not signed:
+            return _refuse(401, "invalid request")
+        text_for_bolt = for_bolt(text, headers)
+        try:
+            body = parsed(text_for_bolt, headers)
         except (ValueError, RecursionError):  # malformed or absurdly nested JSON
             return _refuse(400, "malformed body")
-        if guard.is_repeat(text, body, "x-slack-retry-num" in request.headers):
+        if not well_formed(body):
+            return _refuse(400, "malformed body")
+        bolt_request = AsyncBoltRequest(body=text_for_bolt, query=request.query_string,
+                                        headers={**headers})
+        key = delivery_key(body, text)
+        if key is not None and not deliveries.first(key):
             return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
-        bolt_request = ParsedRequest(text, body, request)
-        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        try:
+            answer = await app.async_dispatch(bolt_request)
+        except BaseException:
+            if key is not None:
+                deliveries.forget(key)
+            raise
+        if key is not None and answer.status >= 500:
+            deliveries.forget(key)
+        return await to_aiohttp_response(answer)
 
     async def healthz(_: web.Request) -> web.Response:
         state = health()

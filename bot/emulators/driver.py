@@ -148,10 +148,14 @@ class SlackDriver:
         }
         return await self.post(self._payload(payload))
 
-    async def event(self, event: dict[str, Any], *, retry_num: int | None = None) -> Answer:
+    async def event(self, event: dict[str, Any], *, retry_num: int | None = None,
+                    event_id: str | None = None) -> Answer:
+        """An Events API delivery; the same ``event_id`` again with ``retry_num`` is Slack's
+        retry of it."""
         body = json.dumps({
             "type": "event_callback", "team_id": self.team_id, "api_app_id": "A0PASSCODE",
-            "event": event, "event_id": f"Ev{next(_counter)}", "event_time": int(time.time()),
+            "event": event, "event_id": event_id or f"Ev{next(_counter)}",
+            "event_time": int(time.time()),
         })
         headers = {"X-Slack-Retry-Num": str(retry_num)} if retry_num else None
         return await self.post(body, content_type="application/json", headers=headers)

@@ -33,11 +33,26 @@ async def test_approving_from_app_home_uses_the_same_checks(stack: Stack) -> Non
     )
 
 
-async def test_an_event_retry_is_acknowledged_and_ignored(stack: Stack) -> None:
-    answer = await stack.driver.event({"type": "app_home_opened", "user": "UALICE"}, retry_num=1)
+async def test_a_retry_of_an_event_already_processed_is_acknowledged_and_ignored(
+    stack: Stack,
+) -> None:
+    event = {"type": "app_home_opened", "user": "UALICE"}
+    await stack.driver.event(event, event_id="EvHOME1")
+    await stack.settle()
+    answer = await stack.driver.event(event, event_id="EvHOME1", retry_num=1)
     assert answer.status == 200
     await stack.settle()
-    assert stack.emu.calls_to("views.publish") == []
+    assert len(stack.emu.calls_to("views.publish")) == 1
+
+
+async def test_a_retry_of_an_event_that_never_arrived_is_processed(stack: Stack) -> None:
+    """Slack retries when the first delivery got no answer in 3 s: if it never reached the
+    bot, the retry is the only delivery there is."""
+    answer = await stack.driver.event({"type": "app_home_opened", "user": "UALICE"},
+                                      event_id="EvHOME2", retry_num=1)
+    assert answer.status == 200
+    await stack.settle()
+    assert len(stack.emu.calls_to("views.publish")) == 1
 
 
 async def test_reset_alone_opens_the_picker_and_a_pick_becomes_a_request(stack: Stack) -> None:
