@@ -20,6 +20,7 @@ from bot.config import ConfigError, Settings, require
 from handlers.app import build_app, build_client, close_pool, pooled, web_app
 from handlers.context import Context
 from handlers.identity import Identity
+from handlers.socket_mode import GuardedSocketModeHandler
 from handlers.work import Worker
 from handlers.worker import WorkerProcess, build_worker, close_worker, freeze_startup_heap
 
@@ -160,23 +161,53 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-async def _serve_socket_mode(settings: Settings) -> None:
+@dataclass
+class RunningSocketBot:
     """Socket Mode: the acks travel over Slack's WebSocket; the work after them runs inline."""
-    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    require(settings, "approvals_channel")
-    services, worker = await build_worker(settings)
-    app = build_app(settings, worker.client, Context(worker.identity, worker))
+    services: Services
+    app: AsyncApp
+    worker: Worker
+    handler: GuardedSocketModeHandler
+
+    async def settle(self) -> None:
+        await self.worker.settle()
+
+    async def stop(self) -> None:
+        await self.handler.close_async()  # type: ignore[no-untyped-call]
+        await close_worker(self.services, self.worker)
+
+
+async def start_socket_bot(settings: Settings, **overrides: Any) -> RunningSocketBot:
+    """Build everything and connect to Slack over Socket Mode (SLACK_APP_TOKEN)."""
+    require(settings, "approvals_channel", "slack_app_token")
     assert settings.slack_app_token is not None
-    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    services, worker = await build_worker(settings, **overrides)
+    app = build_app(settings, worker.client, Context(worker.identity, worker))
+    handler = GuardedSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    try:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+    except BaseException:
+        await close_worker(services, worker)
+        raise
     await services.start()
+    return RunningSocketBot(services, app, worker, handler)
+
+
+async def _serve_socket_mode(settings: Settings) -> None:
+    bot = await start_socket_bot(settings)
     freeze_startup_heap()
     log.info("passcode-bot connected through Socket Mode")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stopping.set)
     try:
-        await handler.start_async()  # type: ignore[no-untyped-call]
+        await stopping.wait()
     finally:
-        await close_worker(services, worker)
+        await bot.stop()
 
 
-__all__ = ["ConfigError", "RunningBot", "RunningFront", "freeze_startup_heap", "serve", "start_bot",
-           "start_front"]
+__all__ = ["ConfigError", "RunningBot", "RunningFront", "RunningSocketBot", "freeze_startup_heap",
+           "serve", "start_bot", "start_front", "start_socket_bot"]
