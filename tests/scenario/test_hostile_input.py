@@ -228,7 +228,8 @@ class Observed:
 class LiveStack(Observed):
     """One make_stack() running on a dedicated event-loop thread; run(coro) executes there."""
 
-    def __init__(self, tmp_path: Path, secret: str, errors: ErrorLog) -> None:
+    def __init__(self, tmp_path: Path, secret: str, errors: ErrorLog,
+                 kind: str = "simulated") -> None:
         self.errors = errors
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="live-stack",
@@ -240,7 +241,7 @@ class LiveStack(Observed):
         async def host() -> None:
             """Runs make_stack() to the end inside one task: its cleanup runs when we stop."""
             try:
-                async for stack in make_stack(tmp_path, secret):
+                async for stack in make_stack(tmp_path, secret, kind=kind):
                     ready.set_result(stack)
                     await self._stopping.wait()
             except BaseException as exc:
