@@ -28,9 +28,10 @@ ENVELOPE_TYPES = frozenset({"slash_commands", "interactive", "events_api"})
 def well_formed_envelope(message: dict[str, Any]) -> bool:
     """An envelope Slack would send: a known type, an envelope id, an object payload of the
     shapes Bolt reads, and a retry count that is a number when present."""
-    envelope_id, retry = message.get("envelope_id"), message.get("retry_attempt")
+    kind, envelope_id = message.get("type"), message.get("envelope_id")
+    retry = message.get("retry_attempt")
     return (
-        message.get("type") in ENVELOPE_TYPES
+        isinstance(kind, str) and kind in ENVELOPE_TYPES
         and isinstance(envelope_id, str) and 0 < len(envelope_id) <= 200
         and (retry is None or (isinstance(retry, int) and not isinstance(retry, bool)))
         and well_formed(message.get("payload"))

@@ -9,6 +9,7 @@ Method reference: https://docs.slack.dev/reference/methods
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -18,10 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 JSON = dict[str, Any]
 BOT_TOKEN = "xoxb-emulator"
+APP_TOKEN = "xapp-1-emulator"  # Socket Mode: apps.connections.open takes it
 # slack_sdk sends these as JSON values, but form posts carry them as JSON-encoded strings.
 _JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 _HEADERS_KEPT = ("Authorization", "Content-Type", "User-Agent")
@@ -153,6 +155,8 @@ class SlackEmulator:
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []  # Socket Mode connections, oldest first
+        self.socket_acks: dict[str, Any] = {}  # envelope id -> the ack's payload (or None)
         self.add_user(bot_user_id, name=bot_name, email=f"{bot_name}@bots.invalid", is_bot=True)
 
     # lifecycle
@@ -162,6 +166,7 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
+        app.router.add_get("/socket/{n}", self._handle_socket)
         self._stopping.clear()
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -172,6 +177,8 @@ class SlackEmulator:
     async def stop(self) -> None:
         """Stop serving; delayed answers are cut short."""
         self._stopping.set()
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -332,6 +339,80 @@ class SlackEmulator:
         """Human-readable lines: what was posted to whom."""
         return list(self._log)
 
+    # Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode)
+
+    @property
+    def socket_connections(self) -> int:
+        return len(self._sockets)
+
+    async def wait_connected(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Until ``count`` Socket Mode connections are open."""
+        deadline = time.monotonic() + timeout
+        while len(self._sockets) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self._sockets)} Socket Mode connections, not {count}")
+            await asyncio.sleep(0.01)
+
+    async def deliver(self, kind: str, payload: Any, *, envelope_id: str | None = None,
+                      retry_attempt: int | None = None, raw: str | None = None) -> str:
+        """Send an envelope (``slash_commands``, ``interactive``, ``events_api``) on the newest
+        connection, as Slack spreads them; ``raw`` sends that text instead. Returns its id."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection")
+        envelope_id = envelope_id or f"env-{next(self._ids)}-{secrets.token_hex(4)}"
+        envelope: JSON = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                          "accepts_response_payload": kind != "events_api"}
+        if retry_attempt is not None:
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout")
+        await self._sockets[-1].send_str(raw if raw is not None else json.dumps(envelope))
+        return envelope_id
+
+    async def acked(self, envelope_id: str, timeout: float = 3.0) -> Any:
+        """The ack of an envelope (its payload, or None); TimeoutError if none came in time."""
+        deadline = time.monotonic() + timeout
+        while envelope_id not in self.socket_acks:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no ack for {envelope_id}")
+            await asyncio.sleep(0.005)
+        return self.socket_acks[envelope_id]
+
+    async def refresh_sockets(self) -> None:
+        """Ask every connection to reconnect, as Slack does every few hours: a
+        ``refresh_requested`` disconnect; the client opens a new connection first."""
+        old = list(self._sockets)
+        for ws in old:
+            await ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested",
+                                          "debug_info": {"host": "emulator"}}))
+        deadline = time.monotonic() + 5.0
+        while any(ws in self._sockets for ws in old) or not self._sockets:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the client did not reconnect")
+            await asyncio.sleep(0.01)
+
+    def _apps_connections_open(self, params: JSON) -> JSON:
+        """apps.connections.open: a WebSocket URL for this app."""
+        return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket/{next(self._ids)}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": len(self._sockets),
+                                      "debug_info": {"host": "emulator"},
+                                      "connection_info": {"app_id": "A0PASSCODE"}}))
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    continue
+                with contextlib.suppress(ValueError):
+                    data = json.loads(message.data)
+                    if isinstance(data, dict) and "envelope_id" in data:
+                        self.socket_acks[str(data["envelope_id"])] = data.get("payload")
+                        self._record(Call("socket_mode.ack", data, {}, self.clock()))
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
     # HTTP
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
@@ -422,6 +503,7 @@ class SlackEmulator:
     def _methods(self) -> dict[str, Callable[[JSON], JSON]]:
         """Web API method name -> implementation."""
         return {
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
