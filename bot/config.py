@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     passcode_ttl: timedelta = timedelta(days=7)
     max_requests_per_user_hour: int = Field(5, ge=1)
     max_requests_per_device_day: int = Field(3, ge=1)
+    # Commands, clicks and submissions one person may send a minute (in bursts of up to this
+    # many), before the bot does anything for them: nobody can make it call Slack or Graph
+    # without bound. Options loads, a keystroke each, may come four times as often. 0: no limit.
+    person_actions_per_minute: int = Field(30, ge=0)
 
     # Backend
     backend: Literal["simulated", "intune"] = "simulated"
@@ -92,6 +96,14 @@ class Settings(BaseSettings):
             value = "https://" + value
         if not value.startswith("https://"):
             raise ValueError("must be an https:// URL (MSAL accepts no other)")
+        return value
+
+    @field_validator("graph_api_url")
+    @classmethod
+    def _https_graph(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (the Graph token must never travel in clear)")
         return value
 
     @field_validator("approval_timeout", "passcode_ttl", "execution_timeout", mode="before")

@@ -8,21 +8,33 @@ from pathlib import Path
 import yaml
 
 from policy.approval import canonical_role
+from policy.membership import email_key
 
 
 class RolesFileError(ValueError):
     pass
 
 
+def _key(member: str) -> str:
+    """An email by ``email_key`` (A-Z lowered; "" for one outside ASCII, which never holds a
+    role); a Slack user id in capitals (Slack writes them so), "" for one outside ASCII."""
+    member = member.strip()
+    if "@" in member:
+        return email_key(member)
+    return member.upper() if member.isascii() else ""
+
+
 class FileRoleDirectory:
-    """Role membership by Slack user id or email (case-insensitive), read once at start."""
+    """Role membership by Slack user id or email (emails compared by ``email_key``), read once
+    at start."""
 
     def __init__(self, roles: Mapping[str, Sequence[str]]) -> None:
         self._members: dict[str, set[str]] = {}
         for role, members in roles.items():
             for member in members:
-                key = str(member).strip().casefold()
-                self._members.setdefault(key, set()).add(canonical_role(str(role)))
+                key = _key(str(member))
+                if key:
+                    self._members.setdefault(key, set()).add(canonical_role(str(role)))
 
     @classmethod
     def from_file(cls, path: Path) -> FileRoleDirectory:
@@ -43,7 +55,7 @@ class FileRoleDirectory:
 
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
         found: set[str] = set()
-        for key in (user_id.strip().casefold(), email.strip().casefold()):
+        for key in (_key(user_id), email_key(email)):
             if key:
                 found |= self._members.get(key, set())
         return frozenset(found)

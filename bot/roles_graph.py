@@ -12,6 +12,7 @@ from urllib.parse import quote
 from bot.backends.graph_http import GraphClient
 from bot.ports import Clock
 from policy.approval import CUSTOM_RESET_PASSCODE_ROLE, RESET_PASSCODE_PERMISSION, canonical_role
+from policy.membership import email_key
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class GraphRoleDirectory:
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
         """The permitted-role names ``email`` holds; empty for a user the tenant does not know.
         Raises BackendError (retryable for outages and throttling) when Graph cannot say."""
-        key = email.strip().casefold()
+        key = email_key(email)  # "" for an address outside ASCII: it never holds a role
         if not key:
             return frozenset()
         now = self._clock.now()

@@ -84,31 +84,39 @@ def register(app: AsyncApp, ctx: Context) -> None:
     async def handle_approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve: checked at click time (role, four eyes), decided exactly once."""
         await ack()
-        ctx.later("decide", verdict="approve", **_click(body))
+        if ctx.admit(_user_id(body)):
+            ctx.later("decide", verdict="approve", **_click(body))
 
     @app.action(blocks.ACTION_DENY)
     async def handle_deny(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Deny: the same checks as Approve."""
         await ack()
-        ctx.later("decide", verdict="deny", **_click(body))
+        if ctx.admit(_user_id(body)):
+            ctx.later("decide", verdict="deny", **_click(body))
 
     @app.action(blocks.ACTION_CANCEL)
     async def handle_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The requester withdraws a pending request from their DM."""
         await ack()
-        ctx.later("cancel", **_click(body))
+        if ctx.admit(_user_id(body)):
+            ctx.later("cancel", **_click(body))
 
     @app.action(blocks.ACTION_REVEAL)
     async def handle_reveal(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Show passcode: a modal for the requester only; trigger_id is good for 3 s."""
         await ack()
-        ctx.later("reveal", trigger_id=str(body.get("trigger_id") or ""), **_click(body))
+        if ctx.admit(_user_id(body)):
+            ctx.later("reveal", trigger_id=str(body.get("trigger_id") or ""), **_click(body))
 
     @app.options(blocks.ACTION_DEVICE_PICK)
     async def handle_device_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The picker's options: the person's own devices, or the fleet for approvers."""
         query = str(body.get("value") or "")[:100]
-        await ack(options=await ctx.background.options(_user_id(body), query))
+        user_id = _user_id(body)
+        if not ctx.admit(user_id, options=True):
+            await ack(options=[])
+            return
+        await ack(options=await ctx.background.options(user_id, query))
 
     @app.view(blocks.CALLBACK_RESET_MODAL)
     async def handle_reset_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -117,9 +125,10 @@ def register(app: AsyncApp, ctx: Context) -> None:
         picked = _obj(_obj(values.get(blocks.BLOCK_DEVICE)).get(blocks.ACTION_DEVICE_PICK))
         device_id = str(_obj(picked.get("selected_option")).get("value") or "")[:150]
         user_id = _user_id(body)
-        if not device_id:
+        if not device_id or not ctx.admit(user_id):
+            key = "picker.pick" if not device_id else "slow_down"
             await ack(response_action="errors",
-                      errors={blocks.BLOCK_DEVICE: t(ctx.identity.locale(user_id), "picker.pick")})
+                      errors={blocks.BLOCK_DEVICE: t(ctx.identity.locale(user_id), key)})
             return
         await ack()
         ctx.later("reset_modal", user=user_id, device=device_id)

@@ -90,6 +90,9 @@ def register(app: AsyncApp, ctx: Context) -> None:
         """Acknowledge at once; everything slow happens after the ack (handlers.work)."""
         text = str(body.get("text") or "")
         user_id = str(body.get("user_id") or "")
+        if not ctx.admit(user_id):
+            await ack(response_type="ephemeral", text=t(ctx.identity.locale(user_id), "slow_down"))
+            return
         if len(text) > MAX_COMMAND:
             await ack(
                 response_type="ephemeral",

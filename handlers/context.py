@@ -3,6 +3,8 @@ after an ack (on this event loop, or in a worker process)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,7 +13,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.config import Settings
 from handlers.identity import Identity
+
+log = logging.getLogger(__name__)
 
 
 class Background(Protocol):
@@ -29,13 +34,59 @@ class Background(Protocol):
     async def aclose(self) -> None: ...
 
 
+class PersonLimiter:
+    """A token bucket per Slack user, checked before anything is done for them, so that
+    nobody can make the bot call Slack or Graph without bound: ``burst`` at once, then
+    ``per_minute``. A refused try is refused before any outbound call."""
+
+    def __init__(self, burst: int, per_minute: float, size: int = 50_000) -> None:
+        self._burst = float(burst)
+        self._rate = per_minute / 60.0
+        self._size = size
+        self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, at)
+
+    @classmethod
+    def per_minute_of(cls, per_minute: int, times: int = 1) -> PersonLimiter | None:
+        """A limiter of ``per_minute`` x ``times`` (in bursts as large), None for 0: no limit."""
+        return cls(per_minute * times, per_minute * times) if per_minute else None
+
+    def allow(self, user_id: str) -> bool:
+        now = time.monotonic()
+        tokens, at = self._buckets.pop(user_id, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        allowed = tokens >= 1.0
+        self._buckets[user_id] = (tokens - 1.0 if allowed else tokens, now)  # now the newest
+        if len(self._buckets) > self._size:
+            self._buckets.pop(next(iter(self._buckets)))  # the one idle longest
+        return allowed
+
+
 @dataclass
 class Context:
     identity: Identity  # the locale of the answers given with the ack
     background: Background
+    # Commands, clicks, submissions and Home visits; and, typed a keystroke at a time, the
+    # picker's options loads (None: no limit; see ``of``).
+    limiter: PersonLimiter | None = None
+    options_limiter: PersonLimiter | None = None
+
+    @classmethod
+    def of(cls, identity: Identity, background: Background, settings: Settings) -> Context:
+        """With the limits of PERSON_ACTIONS_PER_MINUTE (options loads: four times as many)."""
+        per_minute = settings.person_actions_per_minute
+        return cls(identity, background, PersonLimiter.per_minute_of(per_minute),
+                   PersonLimiter.per_minute_of(per_minute, 4))
 
     def later(self, name: str, **args: str) -> None:
         self.background.later(name, args)
+
+    def admit(self, user_id: str, *, options: bool = False) -> bool:
+        """Whether to act for this person now (PersonLimiter); logged when not."""
+        limiter = self.options_limiter if options else self.limiter
+        if limiter is None or limiter.allow(user_id):
+            return True
+        log.info("limited: %.20s is sending requests too fast", user_id)
+        return False
 
 
 class PooledRespond(AsyncRespond):

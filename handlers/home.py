@@ -15,6 +15,6 @@ def register(app: AsyncApp, ctx: Context) -> None:
     async def handle_home_opened(event: dict[str, Any]) -> None:
         """Publish the Home tab whenever someone opens it."""
         user_id = str(event.get("user") or "")
-        if event.get("tab", "home") != "home" or not user_id:
+        if event.get("tab", "home") != "home" or not user_id or not ctx.admit(user_id):
             return
         ctx.later("home", user=user_id)

@@ -92,7 +92,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, **overrides:
     """Build everything and serve HTTP on ``settings.port`` (0: any free port), one process."""
     require(settings, "slack_signing_secret", "approvals_channel")
     services, worker = await build_worker(settings, **overrides)
-    app = build_app(settings, worker.client, Context(worker.identity, worker))
+    app = build_app(settings, worker.client, Context.of(worker.identity, worker, settings))
     try:
         health = {"ok": True, "backend": settings.backend, "background_work": "inline"}
         runner, port = await _listen(app, settings, lambda: health, host)
@@ -111,7 +111,7 @@ async def start_front(settings: Settings, *, host: str | None = None,
     identity = Identity(client)  # locales only: the worker tells it what it learns
     worker = await WorkerProcess.start(settings, identity, module, *extra)
     pooled(client)
-    app = build_app(settings, client, Context(identity, worker))
+    app = build_app(settings, client, Context.of(identity, worker, settings))
     try:
         runner, port = await _listen(app, settings, lambda: {
             "ok": not worker.exited.is_set(), "backend": settings.backend,
@@ -183,7 +183,7 @@ async def start_socket_bot(settings: Settings, **overrides: Any) -> RunningSocke
     require(settings, "approvals_channel", "slack_app_token")
     assert settings.slack_app_token is not None
     services, worker = await build_worker(settings, **overrides)
-    app = build_app(settings, worker.client, Context(worker.identity, worker))
+    app = build_app(settings, worker.client, Context.of(worker.identity, worker, settings))
     handler = GuardedSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     try:
         await handler.connect_async()  # type: ignore[no-untyped-call]

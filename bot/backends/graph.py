@@ -23,6 +23,7 @@ from bot.ports import (
     Device,
     FailureCode,
 )
+from policy.membership import same_email
 from policy.platforms import Scope, decide
 
 logger = logging.getLogger(__name__)
@@ -269,9 +270,8 @@ def owned_by(devices: Iterable[Device], primary_email: str | None) -> Iterable[D
     if primary_email is None:
         yield from devices
         return
-    wanted = primary_email.strip().casefold()
     for device in devices:
-        if wanted and device.primary_email.casefold() == wanted:
+        if same_email(primary_email, device.primary_email):
             yield device
 
 

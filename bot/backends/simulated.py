@@ -33,6 +33,7 @@ from bot.ports import (
     Device,
     FailureCode,
 )
+from policy.membership import email_key, same_email
 from policy.platforms import Decision, Result, Row, Scope, decide
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,9 @@ class SimulatedBackend:
         for exact in {key, device.serial.casefold(), device.name.casefold()}:
             if exact:
                 self._by_key[exact].append(device)
-        if device.primary_email:
-            self._by_email[device.primary_email.casefold()].append(device)
+        owner = email_key(device.primary_email)  # "" for none, or one that matches nobody
+        if owner:
+            self._by_email[owner].append(device)
 
     async def find_devices(
         self, query: str, *, primary_email: str | None = None, limit: int = 10
@@ -158,7 +160,8 @@ class SimulatedBackend:
         """Devices whose name or serial contains ``text``, in name order."""
         needle = text.strip().casefold()
         if primary_email is not None:
-            mine = self._by_email.get(primary_email.strip().casefold(), [])
+            owner = email_key(primary_email)
+            mine = self._by_email.get(owner, []) if owner else []
             hits = (d for d in mine if _contains(d, needle))
             return list(itertools.islice(hits, max(limit, 0)))
         if not needle:
@@ -182,8 +185,7 @@ class SimulatedBackend:
         """The devices whose primary user is ``primary_email``, or all when it is None."""
         if primary_email is None:
             return devices
-        wanted = primary_email.strip().casefold()
-        return (d for d in devices if wanted and d.primary_email.casefold() == wanted)
+        return (d for d in devices if same_email(primary_email, d.primary_email))
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, case-insensitive."""
