@@ -27,7 +27,7 @@ from bot.ports import (
     NotifyEvent,
     RoleDirectory,
 )
-from bot.storage import JobSpec, Store
+from bot.storage import JobSpec, OpenRequestExists, Store
 from bot.vault import Vault, VaultError
 from policy import approval
 from policy.platforms import MATRIX, Decision, DeviceFacts, parse_major
@@ -145,7 +145,9 @@ class ResetService:
         mine = None if await self.is_approver(person) else person.email
         if mine is not None and not mine.strip():
             return []
-        return await self.backend.search_devices(text[:MAX_QUERY], primary_email=mine, limit=limit)
+        found = await self.backend.search_devices(text[:MAX_QUERY], primary_email=mine,
+                                                  limit=limit)
+        return found if mine is None else _own(person, found)
 
     async def request_reset(
         self, person: Person, query: str = "", *, device_id: str | None = None
@@ -164,17 +166,29 @@ class ResetService:
             )
         try:
             actor = await self.actor(person)
+            is_approver = approval.holds_permitted_role(actor, self.config.permitted_roles)
+            # Without a role a person sees their own devices only: anyone else's is answered
+            # exactly as a device that does not exist, so nothing about it can be learnt.
+            mine = None if is_approver else person.email
             if device_id:
                 device = await self.backend.get_device(device_id[:MAX_QUERY])
                 matches = [device] if device else []
+            elif mine is not None and not mine.strip():
+                matches = []
             else:
-                matches = await self.backend.find_devices(query, limit=10)
+                matches = await self.backend.find_devices(query, primary_email=mine, limit=10)
         except BackendError as exc:
             return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}")
-        is_approver = approval.holds_permitted_role(actor, self.config.permitted_roles)
-        if len(matches) > 1 and not is_approver:
-            own = [d for d in matches if approval.same_email(person.email, d.primary_email)]
-            matches = own or matches
+        if not is_approver:
+            matches = _own(person, matches)
+        if not matches and not is_approver:
+            return Reply(
+                Outcome.NOT_FOUND,
+                f"No device of yours matches “{query or device_id}”. Check the name, or use "
+                "the serial number or Intune device id from the Company Portal app. For "
+                "someone else's device, ask the helpdesk.",
+                key="not_found.own",
+            )
         if not matches:
             return Reply(
                 Outcome.NOT_FOUND,
@@ -197,10 +211,13 @@ class ResetService:
             actor, device.primary_email, userless=decision.userless or not device.primary_email,
             permitted=self.config.permitted_roles,
         )
-        if decision.allowed and verdict:
-            refusal = await self._over_limits(person, device, now)
-            if refusal is not None:
-                return refusal
+        # The person's own cap first, refusals included, so that refusals too are bounded:
+        # past it nothing more is written for them, whatever they ask for.
+        refusal = await self._over_person_limit(person, now)
+        if refusal is None and decision.allowed and verdict:
+            refusal = await self._over_limits(device, now)
+        if refusal is not None:
+            return refusal
         warning = decision.warning
         if decision.warning and device.has_passcode_policy is True:
             warning = ""
@@ -233,10 +250,13 @@ class ResetService:
             key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
                 _platform_refusal(decision, device.facts))
             return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
-        await self.store.insert(
-            request, actor=person.user_id,
-            jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
-        )
+        try:
+            await self.store.insert(
+                request, actor=person.user_id,
+                jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
+            )
+        except OpenRequestExists as lost:  # another request for the device got in first
+            return _already_open(device, lost.existing)
         self.on_jobs()
         return Reply(
             Outcome.CREATED,
@@ -245,16 +265,8 @@ class ResetService:
             request=request,
         )
 
-    async def _over_limits(self, person: Person, device: Device, now: datetime) -> Reply | None:
-        """Abuse limits: one open request per device, and caps per requester and per device."""
-        open_request = await self.store.open_for_device(device.id)
-        if open_request is not None:
-            return Reply(
-                Outcome.ALREADY_OPEN,
-                f"{device.name} already has a passcode reset in progress "
-                f"({open_request.id}, {open_request.state.label}).",
-                request=open_request,
-            )
+    async def _over_person_limit(self, person: Person, now: datetime) -> Reply | None:
+        """At most so many requests an hour per person, refused ones included."""
         cap = self.config.max_requests_per_user_hour
         if await self.store.count_since(since=now - timedelta(hours=1),
                                         requester_id=person.user_id) >= cap:
@@ -264,6 +276,14 @@ class ResetService:
                 "Try again later, or ask the helpdesk.",
                 key="limited.user", params={"cap": cap},
             )
+        return None
+
+    async def _over_limits(self, device: Device, now: datetime) -> Reply | None:
+        """The device's limits: one open request (checked here as the fast path; the store's
+        insert is the guarantee), and a cap per day."""
+        open_request = await self.store.open_for_device(device.id)
+        if open_request is not None:
+            return _already_open(device, open_request)
         cap = self.config.max_requests_per_device_day
         if await self.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
             return Reply(
@@ -577,6 +597,20 @@ class ResetService:
 
     async def open_requests(self) -> list[ResetRequest]:
         return await self.store.in_states(OPEN_STATES, limit=1000)
+
+
+def _own(person: Person, devices: list[Device]) -> list[Device]:
+    """The devices whose primary user is the person (their email, as the policy compares)."""
+    return [d for d in devices if approval.same_email(person.email, d.primary_email)]
+
+
+def _already_open(device: Device, existing: ResetRequest) -> Reply:
+    return Reply(
+        Outcome.ALREADY_OPEN,
+        f"{device.name} already has a passcode reset in progress "
+        f"({existing.id}, {existing.state.label}).",
+        request=existing,
+    )
 
 
 def _platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:

@@ -419,6 +419,20 @@ CATALOG: dict[str, dict[str, str]] = {
               "folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația Portal "
               "companie.",
     },
+    "reply.not_found.own": {
+        "en": "No device of yours matches “{query}”. Check the name, or use the serial number or "
+              "Intune device id from the Company Portal app. For someone else's device, ask the "
+              "helpdesk.",
+        "sv": "Ingen av dina enheter matchar ”{query}”. Kontrollera namnet, eller använd "
+              "serienumret eller Intune-enhets-id:t från appen Företagsportal. För någon annans "
+              "enhet, kontakta helpdesk.",
+        "it": "Nessuno dei tuoi dispositivi corrisponde a «{query}». Controlla il nome, oppure "
+              "usa il numero di serie o l'ID dispositivo Intune indicato nell'app Portale "
+              "aziendale. Per il dispositivo di un'altra persona, rivolgiti all'helpdesk.",
+        "ro": "Niciunul dintre dispozitivele tale nu corespunde cu „{query}”. Verifică numele "
+              "sau folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația "
+              "Portal companie. Pentru dispozitivul altcuiva, contactează helpdeskul.",
+    },
     "reply.ambiguous": {
         "en": "{n} devices match “{query}”; ask again with the serial number or Intune device id "
               "of the one you mean.",
