@@ -68,6 +68,7 @@ class Outcome(StrEnum):
     UNKNOWN_REQUEST = "unknown_request"
     SHOWN = "shown"
     UNAVAILABLE = "unavailable"
+    NOT_SHOWN = "not_shown"  # the passcode's modal did not open; nothing was revealed
     TRY_LATER = "try_later"
 
 
@@ -93,6 +94,19 @@ class Reply:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class ShowFailed(Exception):
+    """The surface could not show the passcode; ``code`` says why (e.g. Slack's error code)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# Shows the passcode to the requester (the surface's modal); returns once it is shown, raises
+# (ShowFailed, ideally) when it is not. Given the request and the plain passcode.
+Show = Callable[[ResetRequest, str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -124,6 +138,9 @@ class ResetService:
         self.config = config or ServiceConfig()
         self.sleep = sleep
         self.on_jobs: Callable[[], None] = lambda: None  # set by the job runner: wake up
+        # A purge's WAL checkpoint is still to do (it was held up, or a restart came between):
+        # the first sweep checkpoints in any case.
+        self._checkpoint_due = True
 
     # -- who is acting --------------------------------------------------------------------
 
@@ -512,8 +529,12 @@ class ResetService:
 
     # -- reveal and expiry ----------------------------------------------------------------
 
-    async def reveal(self, request_id: str, person: Person) -> Reply:
-        """The requester alone sees the passcode, any number of times within its 7 days."""
+    async def reveal(self, request_id: str, person: Person, show: Show) -> Reply:
+        """The requester alone sees the passcode, any number of times within its 7 days.
+
+        ``show`` puts it in front of them (the surface's modal); the reveal is recorded only
+        once it returns. When it raises, the failure is recorded instead (no state change) and
+        the outcome is NOT_SHOWN."""
         request = await self.store.get(request_id)
         if request is None:
             return Reply(Outcome.UNKNOWN_REQUEST, "That request does not exist.")
@@ -525,7 +546,8 @@ class ResetService:
             )
         now = self.clock.now()
         if request.has_passcode and request.passcode_expires_at and now >= request.passcode_expires_at:
-            await self._purge(request_id, now)
+            if await self._purge(request_id, now):
+                await self._checkpoint()
             request = await self.store.get(request_id)
         if request is None or not request.passcode_available(now):
             return Reply(Outcome.UNAVAILABLE, _unavailable_reason(request), request=request)
@@ -543,9 +565,23 @@ class ResetService:
                 "The passcode cannot be opened with the bot's current key; ask the helpdesk.",
                 request=request,
             )
+        try:
+            await show(request, passcode)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, it was not shown
+            code = exc.code if isinstance(exc, ShowFailed) else type(exc).__name__
+            code = code[:100]
+            log.warning("request %s: the passcode could not be shown (%s)", request_id, code)
+            await self.store.note(request_id, actor=person.user_id, at=self.clock.now(),
+                                  action="reveal_failed", detail=code)
+            return Reply(
+                Outcome.NOT_SHOWN,
+                "The passcode window could not be opened, so nothing was shown. Click "
+                "Show passcode again.",
+                request=request, key="reveal.not_shown",
+            )
         updated = await self.store.transition(
-            request_id, State.REVEALED, actor=person.user_id, at=now, action="reveal",
-            changes={"reveal_count": request.reveal_count + 1},
+            request_id, State.REVEALED, actor=person.user_id, at=self.clock.now(),
+            action="reveal", changes={"reveal_count": request.reveal_count + 1},
         )
         return Reply(Outcome.SHOWN, "", request=updated or request, passcode=passcode)
 
@@ -555,9 +591,24 @@ class ResetService:
         count = 0
         for request_id in await self.store.approvals_due(now):
             count += await self._expire_approval(request_id, now)
+        purged = 0
         for request_id in await self.store.passcodes_due(now):
-            count += await self._purge(request_id, now)
-        return count
+            purged += await self._purge(request_id, now)
+        if purged or self._checkpoint_due:
+            await self._checkpoint()
+        return count + purged
+
+    async def _checkpoint(self) -> None:
+        """Empty the WAL after a purge, so the deleted passcode is gone from every file. A
+        busy reader can hold it up: then the next sweep tries again."""
+        try:
+            done = await self.store.checkpoint()
+        except Exception:  # the purge stands; the next sweep tries again
+            log.exception("WAL checkpoint after a purge failed; the next sweep tries again")
+            done = False
+        if not done:
+            log.info("WAL checkpoint after a purge was held up by a reader; trying again later")
+        self._checkpoint_due = not done
 
     def _approval_lapsed(self, request: ResetRequest, now: datetime) -> bool:
         return request.approval_deadline is not None and now >= request.approval_deadline

@@ -239,6 +239,9 @@ class Store:
         await writer.execute("PRAGMA journal_mode=WAL")
         await writer.execute("PRAGMA synchronous=NORMAL")
         await writer.execute("PRAGMA busy_timeout=5000")
+        # Deleted content is overwritten with zeros, so a purged passcode leaves no bytes behind
+        # in free space of the database file (checkpoint() then empties the WAL).
+        await writer.execute("PRAGMA secure_delete=ON")
         try:
             await _migrate(writer)
         except BaseException:
@@ -345,6 +348,40 @@ class Store:
         ) as cur:
             row = await cur.fetchone()
         return _from_row(row) if row is not None else None
+
+    async def note(self, request_id: str, *, actor: str, at: datetime, action: str,
+                   detail: str = "") -> None:
+        """An audit event and nothing else: no field or state of the request changes."""
+
+        async def work() -> None:
+            async with self._writer.execute(
+                "SELECT state FROM requests WHERE id = ?", (request_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                await self._append_audit(
+                    request_id, at, actor, action, found["state"], found["state"], detail
+                )
+
+        await self._write(work)
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and empty it (TRUNCATE), so content deleted
+        since (a purged passcode) is gone from the -wal file too. Returns False, changing
+        nothing, when a reader still needs the WAL; the caller tries again later."""
+        if self.path == ":memory:":
+            return True
+        async with self._lock:
+            # A busy reader must not hold the writer up: try briefly, not for busy_timeout.
+            await self._writer.execute("PRAGMA busy_timeout=50")
+            try:
+                async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                    row = await cur.fetchone()
+            except sqlite3.OperationalError:
+                return False
+            finally:
+                await self._writer.execute("PRAGMA busy_timeout=5000")
+        return row is not None and row[0] == 0
 
     async def transition(
         self,

@@ -305,6 +305,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "it": "Passcode non disponibile",
         "ro": "Cod indisponibil",
     },
+    "reveal.not_shown": {  # {button}: the button's own label (button.show)
+        "en": "The passcode window could not be opened, so nothing was shown. Click {button} "
+              "again.",
+        "sv": "Fönstret med lösenkoden kunde inte öppnas, så inget visades. Klicka på {button} "
+              "igen.",
+        "it": "Non è stato possibile aprire la finestra del passcode, quindi non è stato "
+              "mostrato nulla. Fai di nuovo clic su {button}.",
+        "ro": "Fereastra cu codul de acces nu a putut fi deschisă, deci nu s-a afișat nimic. "
+              "Apasă din nou {button}.",
+    },
     "unavailable.unknown_request": {
         "en": "That request does not exist.",
         "sv": "Den begäran finns inte.",
