@@ -27,7 +27,7 @@ from bot.ports import (
     NotifyEvent,
     RoleDirectory,
 )
-from bot.storage import JobSpec, Store
+from bot.storage import JobSpec, OpenRequestExists, Store
 from bot.vault import Vault, VaultError
 from policy import approval
 from policy.platforms import MATRIX, Decision, DeviceFacts, parse_major
@@ -68,6 +68,7 @@ class Outcome(StrEnum):
     UNKNOWN_REQUEST = "unknown_request"
     SHOWN = "shown"
     UNAVAILABLE = "unavailable"
+    NOT_SHOWN = "not_shown"  # the passcode's modal did not open; nothing was revealed
     TRY_LATER = "try_later"
 
 
@@ -93,6 +94,19 @@ class Reply:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class ShowFailed(Exception):
+    """The surface could not show the passcode; ``code`` says why (e.g. Slack's error code)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# Shows the passcode to the requester (the surface's modal); returns once it is shown, raises
+# (ShowFailed, ideally) when it is not. Given the request and the plain passcode.
+Show = Callable[[ResetRequest, str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -124,6 +138,9 @@ class ResetService:
         self.config = config or ServiceConfig()
         self.sleep = sleep
         self.on_jobs: Callable[[], None] = lambda: None  # set by the job runner: wake up
+        # A purge's WAL checkpoint is still to do (it was held up, or a restart came between):
+        # the first sweep checkpoints in any case.
+        self._checkpoint_due = True
 
     # -- who is acting --------------------------------------------------------------------
 
@@ -145,7 +162,9 @@ class ResetService:
         mine = None if await self.is_approver(person) else person.email
         if mine is not None and not mine.strip():
             return []
-        return await self.backend.search_devices(text[:MAX_QUERY], primary_email=mine, limit=limit)
+        found = await self.backend.search_devices(text[:MAX_QUERY], primary_email=mine,
+                                                  limit=limit)
+        return found if mine is None else _own(person, found)
 
     async def request_reset(
         self, person: Person, query: str = "", *, device_id: str | None = None
@@ -164,17 +183,29 @@ class ResetService:
             )
         try:
             actor = await self.actor(person)
+            is_approver = approval.holds_permitted_role(actor, self.config.permitted_roles)
+            # Without a role a person sees their own devices only: anyone else's is answered
+            # exactly as a device that does not exist, so nothing about it can be learnt.
+            mine = None if is_approver else person.email
             if device_id:
                 device = await self.backend.get_device(device_id[:MAX_QUERY])
                 matches = [device] if device else []
+            elif mine is not None and not mine.strip():
+                matches = []
             else:
-                matches = await self.backend.find_devices(query, limit=10)
+                matches = await self.backend.find_devices(query, primary_email=mine, limit=10)
         except BackendError as exc:
             return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}")
-        is_approver = approval.holds_permitted_role(actor, self.config.permitted_roles)
-        if len(matches) > 1 and not is_approver:
-            own = [d for d in matches if approval.same_email(person.email, d.primary_email)]
-            matches = own or matches
+        if not is_approver:
+            matches = _own(person, matches)
+        if not matches and not is_approver:
+            return Reply(
+                Outcome.NOT_FOUND,
+                f"No device of yours matches “{query or device_id}”. Check the name, or use "
+                "the serial number or Intune device id from the Company Portal app. For "
+                "someone else's device, ask the helpdesk.",
+                key="not_found.own",
+            )
         if not matches:
             return Reply(
                 Outcome.NOT_FOUND,
@@ -197,10 +228,13 @@ class ResetService:
             actor, device.primary_email, userless=decision.userless or not device.primary_email,
             permitted=self.config.permitted_roles,
         )
-        if decision.allowed and verdict:
-            refusal = await self._over_limits(person, device, now)
-            if refusal is not None:
-                return refusal
+        # The person's own cap first, refusals included, so that refusals too are bounded:
+        # past it nothing more is written for them, whatever they ask for.
+        refusal = await self._over_person_limit(person, now)
+        if refusal is None and decision.allowed and verdict:
+            refusal = await self._over_limits(device, now)
+        if refusal is not None:
+            return refusal
         warning = decision.warning
         if decision.warning and device.has_passcode_policy is True:
             warning = ""
@@ -233,10 +267,13 @@ class ResetService:
             key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
                 _platform_refusal(decision, device.facts))
             return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
-        await self.store.insert(
-            request, actor=person.user_id,
-            jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
-        )
+        try:
+            await self.store.insert(
+                request, actor=person.user_id,
+                jobs=[JobSpec("notify", NotifyEvent.APPROVAL_REQUESTED)],
+            )
+        except OpenRequestExists as lost:  # another request for the device got in first
+            return _already_open(device, lost.existing)
         self.on_jobs()
         return Reply(
             Outcome.CREATED,
@@ -245,16 +282,8 @@ class ResetService:
             request=request,
         )
 
-    async def _over_limits(self, person: Person, device: Device, now: datetime) -> Reply | None:
-        """Abuse limits: one open request per device, and caps per requester and per device."""
-        open_request = await self.store.open_for_device(device.id)
-        if open_request is not None:
-            return Reply(
-                Outcome.ALREADY_OPEN,
-                f"{device.name} already has a passcode reset in progress "
-                f"({open_request.id}, {open_request.state.label}).",
-                request=open_request,
-            )
+    async def _over_person_limit(self, person: Person, now: datetime) -> Reply | None:
+        """At most so many requests an hour per person, refused ones included."""
         cap = self.config.max_requests_per_user_hour
         if await self.store.count_since(since=now - timedelta(hours=1),
                                         requester_id=person.user_id) >= cap:
@@ -264,6 +293,14 @@ class ResetService:
                 "Try again later, or ask the helpdesk.",
                 key="limited.user", params={"cap": cap},
             )
+        return None
+
+    async def _over_limits(self, device: Device, now: datetime) -> Reply | None:
+        """The device's limits: one open request (checked here as the fast path; the store's
+        insert is the guarantee), and a cap per day."""
+        open_request = await self.store.open_for_device(device.id)
+        if open_request is not None:
+            return _already_open(device, open_request)
         cap = self.config.max_requests_per_device_day
         if await self.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
             return Reply(
@@ -493,8 +530,12 @@ class ResetService:
 
     # -- reveal and expiry ----------------------------------------------------------------
 
-    async def reveal(self, request_id: str, person: Person) -> Reply:
-        """The requester alone sees the passcode, any number of times within its 7 days."""
+    async def reveal(self, request_id: str, person: Person, show: Show) -> Reply:
+        """The requester alone sees the passcode, any number of times within its 7 days.
+
+        ``show`` puts it in front of them (the surface's modal); the reveal is recorded only
+        once it returns. When it raises, the failure is recorded instead (no state change) and
+        the outcome is NOT_SHOWN."""
         request = await self.store.get(request_id)
         if request is None:
             return Reply(Outcome.UNKNOWN_REQUEST, "That request does not exist.")
@@ -506,7 +547,8 @@ class ResetService:
             )
         now = self.clock.now()
         if request.has_passcode and request.passcode_expires_at and now >= request.passcode_expires_at:
-            await self._purge(request_id, now)
+            if await self._purge(request_id, now):
+                await self._checkpoint()
             request = await self.store.get(request_id)
         if request is None or not request.passcode_available(now):
             return Reply(Outcome.UNAVAILABLE, _unavailable_reason(request), request=request)
@@ -524,9 +566,23 @@ class ResetService:
                 "The passcode cannot be opened with the bot's current key; ask the helpdesk.",
                 request=request,
             )
+        try:
+            await show(request, passcode)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, it was not shown
+            code = exc.code if isinstance(exc, ShowFailed) else type(exc).__name__
+            code = code[:100]
+            log.warning("request %s: the passcode could not be shown (%s)", request_id, code)
+            await self.store.note(request_id, actor=person.user_id, at=self.clock.now(),
+                                  action="reveal_failed", detail=code)
+            return Reply(
+                Outcome.NOT_SHOWN,
+                "The passcode window could not be opened, so nothing was shown. Click "
+                "Show passcode again.",
+                request=request, key="reveal.not_shown",
+            )
         updated = await self.store.transition(
-            request_id, State.REVEALED, actor=person.user_id, at=now, action="reveal",
-            changes={"reveal_count": request.reveal_count + 1},
+            request_id, State.REVEALED, actor=person.user_id, at=self.clock.now(),
+            action="reveal", changes={"reveal_count": request.reveal_count + 1},
         )
         return Reply(Outcome.SHOWN, "", request=updated or request, passcode=passcode)
 
@@ -536,9 +592,24 @@ class ResetService:
         count = 0
         for request_id in await self.store.approvals_due(now):
             count += await self._expire_approval(request_id, now)
+        purged = 0
         for request_id in await self.store.passcodes_due(now):
-            count += await self._purge(request_id, now)
-        return count
+            purged += await self._purge(request_id, now)
+        if purged or self._checkpoint_due:
+            await self._checkpoint()
+        return count + purged
+
+    async def _checkpoint(self) -> None:
+        """Empty the WAL after a purge, so the deleted passcode is gone from every file. A
+        busy reader can hold it up: then the next sweep tries again."""
+        try:
+            done = await self.store.checkpoint()
+        except Exception:  # the purge stands; the next sweep tries again
+            log.exception("WAL checkpoint after a purge failed; the next sweep tries again")
+            done = False
+        if not done:
+            log.info("WAL checkpoint after a purge was held up by a reader; trying again later")
+        self._checkpoint_due = not done
 
     def _approval_lapsed(self, request: ResetRequest, now: datetime) -> bool:
         return request.approval_deadline is not None and now >= request.approval_deadline
@@ -578,6 +649,20 @@ class ResetService:
 
     async def open_requests(self) -> list[ResetRequest]:
         return await self.store.in_states(OPEN_STATES, limit=1000)
+
+
+def _own(person: Person, devices: list[Device]) -> list[Device]:
+    """The devices whose primary user is the person (their email, as the policy compares)."""
+    return [d for d in devices if approval.same_email(person.email, d.primary_email)]
+
+
+def _already_open(device: Device, existing: ResetRequest) -> Reply:
+    return Reply(
+        Outcome.ALREADY_OPEN,
+        f"{device.name} already has a passcode reset in progress "
+        f"({existing.id}, {existing.state.label}).",
+        request=existing,
+    )
 
 
 def _platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:

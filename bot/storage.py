@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -98,9 +99,42 @@ MIGRATIONS: list[str] = [
         AND audit.action = 'backend_action' ORDER BY seq DESC LIMIT 1
     ) WHERE action_ref != '';
     """,
+    # 3: at most one open request per device, enforced by the database itself (the service's
+    # check before the insert is only the fast path: two requests racing both pass it)
+    """
+    CREATE UNIQUE INDEX requests_one_open_per_device ON requests (device_id)
+        WHERE state IN ('awaiting_approval', 'approved', 'executing');
+    """,
 ]
 
+# Checks run before a migration, in the same transaction: a query whose rows mean the migration
+# cannot apply, and the one-line message naming them. Plain SQL, as the migrations are.
+_OPEN = "('awaiting_approval', 'approved', 'executing')"
+PRECHECKS: dict[int, tuple[str, str]] = {
+    3: (
+        f"SELECT device_id, id, state FROM requests WHERE state IN {_OPEN} AND device_id IN ("
+        f" SELECT device_id FROM requests WHERE state IN {_OPEN}"
+        " GROUP BY device_id HAVING COUNT(*) > 1) ORDER BY device_id, created_at, id",
+        "the database holds more than one open request for one device ({found}); a device may "
+        "have only one. Keep one per device (deny, cancel or finish the others with the "
+        "version that wrote them), then start this version again. Nothing was changed.",
+    ),
+}
+
 T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is (e.g. a migration cannot apply); one line."""
+
+
+class OpenRequestExists(Exception):
+    """An insert lost: the device already has an open request (``existing``)."""
+
+    def __init__(self, existing: ResetRequest) -> None:
+        super().__init__(f"device {existing.device_id} already has open request {existing.id}")
+        self.existing = existing
+
 GENESIS = "0" * 64
 _COLUMNS = [f.name for f in fields(ResetRequest)]
 _TIMES = {
@@ -205,7 +239,14 @@ class Store:
         await writer.execute("PRAGMA journal_mode=WAL")
         await writer.execute("PRAGMA synchronous=NORMAL")
         await writer.execute("PRAGMA busy_timeout=5000")
-        await _migrate(writer)
+        # Deleted content is overwritten with zeros, so a purged passcode leaves no bytes behind
+        # in free space of the database file (checkpoint() then empties the WAL).
+        await writer.execute("PRAGMA secure_delete=ON")
+        try:
+            await _migrate(writer)
+        except BaseException:
+            await writer.close()
+            raise
         reader = await aiosqlite.connect(path, isolation_level=None)
         reader.row_factory = aiosqlite.Row
         await reader.execute("PRAGMA busy_timeout=5000")
@@ -270,17 +311,26 @@ class Store:
         self, request: ResetRequest, *, actor: str, detail: str = "",
         jobs: Sequence[JobSpec] = (),
     ) -> None:
-        """Store a new request (state REQUESTED moving on to ``request.state``)."""
+        """Store a new request (state REQUESTED moving on to ``request.state``).
+
+        Raises OpenRequestExists, and writes nothing, when ``request`` is open and its device
+        already has an open request: the database allows one, however many callers race."""
         check_transition(State.REQUESTED, request.state)
         cols = ", ".join(_COLUMNS)
         marks = ", ".join("?" for _ in _COLUMNS)
         at = request.created_at
 
         async def work() -> None:
-            await self._writer.execute(
-                f"INSERT INTO requests ({cols}) VALUES ({marks})",
-                [_to_db(n, getattr(request, n)) for n in _COLUMNS],
-            )
+            try:
+                await self._writer.execute(
+                    f"INSERT INTO requests ({cols}) VALUES ({marks})",
+                    [_to_db(n, getattr(request, n)) for n in _COLUMNS],
+                )
+            except sqlite3.IntegrityError:
+                existing = await self._open_for_device_in_write(request.device_id)
+                if existing is None or existing.id == request.id:
+                    raise
+                raise OpenRequestExists(existing) from None
             await self._append_audit(request.id, at, actor, "request", "", "requested", "")
             await self._append_audit(
                 request.id, at, actor, request.state.value, "requested",
@@ -289,6 +339,49 @@ class Store:
             await self._add_jobs(request.id, at, jobs)
 
         await self._write(work)
+
+    async def _open_for_device_in_write(self, device_id: str) -> ResetRequest | None:
+        async with self._writer.execute(
+            f"SELECT * FROM requests WHERE device_id = ? AND state IN {_OPEN}"
+            " ORDER BY created_at LIMIT 1",
+            (device_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _from_row(row) if row is not None else None
+
+    async def note(self, request_id: str, *, actor: str, at: datetime, action: str,
+                   detail: str = "") -> None:
+        """An audit event and nothing else: no field or state of the request changes."""
+
+        async def work() -> None:
+            async with self._writer.execute(
+                "SELECT state FROM requests WHERE id = ?", (request_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                await self._append_audit(
+                    request_id, at, actor, action, found["state"], found["state"], detail
+                )
+
+        await self._write(work)
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and empty it (TRUNCATE), so content deleted
+        since (a purged passcode) is gone from the -wal file too. Returns False, changing
+        nothing, when a reader still needs the WAL; the caller tries again later."""
+        if self.path == ":memory:":
+            return True
+        async with self._lock:
+            # A busy reader must not hold the writer up: try briefly, not for busy_timeout.
+            await self._writer.execute("PRAGMA busy_timeout=50")
+            try:
+                async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                    row = await cur.fetchone()
+            except sqlite3.OperationalError:
+                return False
+            finally:
+                await self._writer.execute("PRAGMA busy_timeout=5000")
+        return row is not None and row[0] == 0
 
     async def transition(
         self,
@@ -422,13 +515,20 @@ class Store:
 
     async def count_since(self, *, since: datetime, requester_id: str | None = None,
                           device_id: str | None = None) -> int:
-        """Requests (refusals excluded) made since ``since`` by a requester or for a device."""
-        column, value = ("requester_id", requester_id) if requester_id else ("device_id", device_id)
-        rows = await self._read(
-            f"SELECT COUNT(*) AS n FROM requests WHERE {column} = ? AND created_at > ?"
-            " AND state != ?",
-            (value, _ts(since), State.REFUSED.value),
-        )
+        """Requests made since ``since`` by a requester (refusals included: each one is a row
+        someone made the bot write) or for a device (refusals excluded: someone else's
+        refused attempts must not use up the device's allowance)."""
+        if requester_id:
+            rows = await self._read(
+                "SELECT COUNT(*) AS n FROM requests WHERE requester_id = ? AND created_at > ?",
+                (requester_id, _ts(since)),
+            )
+        else:
+            rows = await self._read(
+                "SELECT COUNT(*) AS n FROM requests WHERE device_id = ? AND created_at > ?"
+                " AND state != ?",
+                (device_id, _ts(since), State.REFUSED.value),
+            )
         return int(rows[0]["n"]) if rows else 0
 
     async def approvals_due(self, now: datetime) -> list[str]:
@@ -555,6 +655,7 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             continue
         await db.execute("BEGIN IMMEDIATE")
         try:
+            await _precheck(db, version)
             for statement in (s.strip() for s in script.split(";")):
                 if statement:
                     await db.execute(statement)
@@ -563,3 +664,19 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         except BaseException:
             await db.execute("ROLLBACK")
             raise
+
+
+async def _precheck(db: aiosqlite.Connection, version: int) -> None:
+    check = PRECHECKS.get(version)
+    if check is None:
+        return
+    sql, message = check
+    async with db.execute(sql) as cur:
+        rows = await cur.fetchall()
+    if rows:
+        by_device: dict[str, list[str]] = {}
+        for row in rows:
+            by_device.setdefault(row["device_id"], []).append(f"{row['id']} {row['state']}")
+        found = "; ".join(f"device {d}: {', '.join(ids)}" for d, ids in by_device.items())
+        raise StoreError(f"cannot apply database migration {version}: "
+                         + message.format(found=found))

@@ -11,6 +11,7 @@ import sys
 from bot import cli as core_cli
 from bot.config import ConfigError, load_settings
 from bot.logs import setup_logging
+from bot.storage import StoreError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.audit_command == "verify":
                 return asyncio.run(core_cli.audit_verify(settings))
             return asyncio.run(core_cli.audit_export(settings, args.since, args.format))
-        except ConfigError as exc:
+        except (ConfigError, StoreError) as exc:
             print(f"passcode-bot: {exc}", file=sys.stderr)
             return 2
     from handlers.server import serve
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return asyncio.run(serve(load_settings()))
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2
     except WorkerExited as exc:

@@ -30,6 +30,7 @@ _KEYS = {  # the service's message keys -> catalog keys (refusals: blocks.refusa
     "limited.device": "reply.limited.device",
     "invalid.long": "reply.invalid.long",
     "invalid.empty": "reply.invalid.empty",
+    "not_found.own": "reply.not_found.own",
 }
 
 
@@ -48,7 +49,7 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
         refusal = blocks.refusal_text(r, locale, reply.key, reply.params, recognise=False)
         return english if refusal is None else refusal
     if o is Outcome.NOT_FOUND and query:
-        return t(locale, "reply.not_found", query=query)
+        return t(locale, _KEYS.get(reply.key, "reply.not_found"), query=query)
     if o is Outcome.AMBIGUOUS and query:
         return t(locale, "reply.ambiguous", n=len(reply.matches), query=query)
     if o is Outcome.ALREADY_OPEN and r is not None:

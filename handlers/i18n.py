@@ -386,6 +386,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "it": "Passcode non disponibile",
         "ro": "Cod indisponibil",
     },
+    "reveal.not_shown": {  # {button}: the button's own label (button.show)
+        "en": "The passcode window could not be opened, so nothing was shown. Click {button} "
+              "again.",
+        "sv": "Fönstret med lösenkoden kunde inte öppnas, så inget visades. Klicka på {button} "
+              "igen.",
+        "it": "Non è stato possibile aprire la finestra del passcode, quindi non è stato "
+              "mostrato nulla. Fai di nuovo clic su {button}.",
+        "ro": "Fereastra cu codul de acces nu a putut fi deschisă, deci nu s-a afișat nimic. "
+              "Apasă din nou {button}.",
+    },
     "unavailable.unknown_request": {
         "en": "That request does not exist.",
         "sv": "Den begäran finns inte.",
@@ -499,6 +509,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "ro": "Niciun dispozitiv gestionat nu se numește „{query}”. Verifică numele sau "
               "folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația Portal "
               "companie.",
+    },
+    "reply.not_found.own": {
+        "en": "No device of yours matches “{query}”. Check the name, or use the serial number or "
+              "Intune device id from the Company Portal app. For someone else's device, ask the "
+              "helpdesk.",
+        "sv": "Ingen av dina enheter matchar ”{query}”. Kontrollera namnet, eller använd "
+              "serienumret eller Intune-enhets-id:t från appen Företagsportal. För någon annans "
+              "enhet, kontakta helpdesk.",
+        "it": "Nessuno dei tuoi dispositivi corrisponde a «{query}». Controlla il nome, oppure "
+              "usa il numero di serie o l'ID dispositivo Intune indicato nell'app Portale "
+              "aziendale. Per il dispositivo di un'altra persona, rivolgiti all'helpdesk.",
+        "ro": "Niciunul dintre dispozitivele tale nu corespunde cu „{query}”. Verifică numele "
+              "sau folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația "
+              "Portal companie. Pentru dispozitivul altcuiva, contactează helpdeskul.",
     },
     "reply.ambiguous": {
         "en": "{n} devices match “{query}”; ask again with the serial number or Intune device id "

@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain import ResetRequest
 from bot.jobs import JobRunner
-from bot.service import Outcome, Person, ResetService
+from bot.service import Outcome, Person, ResetService, ShowFailed
 from handlers import blocks
 from handlers.actions import click_refusal_text, unavailable_text
 from handlers.commands import reply_blocks, reply_text
@@ -198,16 +200,28 @@ async def cancel(w: Worker, a: Args) -> None:
 
 
 async def reveal(w: Worker, a: Args) -> None:
-    """Show passcode: a modal for the requester only."""
+    """Show passcode: a modal for the requester only. The reveal counts once the modal is open;
+    if Slack refuses it (the trigger_id is spent by then), the person is told to click again."""
     user_id = a["user"]
     person = await w.person(user_id)
-    reply = await w.service.reveal(a["request"], person)
     locale = w.identity.locale(user_id)
-    if reply.outcome is Outcome.SHOWN and reply.passcode and reply.request:
-        view = blocks.passcode_modal(reply.request, reply.passcode, locale)
-    else:
-        view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
-                                   unavailable_text(reply, locale), locale)
+
+    async def show(request: ResetRequest, passcode: str) -> None:
+        try:
+            await w.client.views_open(trigger_id=a["trigger_id"],
+                                      view=blocks.passcode_modal(request, passcode, locale))
+        except SlackApiError as exc:
+            raise ShowFailed(str(exc.response.get("error") or "slack_error")) from None
+
+    reply = await w.service.reveal(a["request"], person, show)
+    if reply.outcome is Outcome.SHOWN:
+        return
+    if reply.outcome is Outcome.NOT_SHOWN:
+        await w.teller(a, mrkdwn=True)(t(locale, "reveal.not_shown",
+                                                  button=t(locale, "button.show")))
+        return
+    view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
+                               unavailable_text(reply, locale), locale)
     await w.client.views_open(trigger_id=a["trigger_id"], view=view)
 
 

@@ -17,7 +17,7 @@ from bot.domain import State
 from bot.service import Outcome, Person
 from bot.storage import Store
 from handlers.cli import main
-from tests.integration.test_workflow import ALICE, ANNA, BOB, World, world  # noqa: F401
+from tests.integration.test_workflow import ALICE, ANNA, BOB, World, on_screen, world  # noqa: F401
 
 CAROL = Person("UCAROL", "carol@example.com", "Carol")
 DAVE = Person("UDAVE", "dave@example.com", "Dave")
@@ -47,7 +47,7 @@ async def build(world: World) -> Ids:  # noqa: F811
     await service.decide(ids["ios"], ANNA, approve=True)
     await service.decide(ids["denied"], ANNA, approve=False)
     await runner.drain()
-    assert (await service.reveal(ids["revealed"], ALICE)).outcome is Outcome.SHOWN
+    assert (await service.reveal(ids["revealed"], ALICE, on_screen)).outcome is Outcome.SHOWN
     # Claimed for execution (as execute() does first) but not run: the execute job stays queued.
     await service.decide(ids["executing"], ANNA, approve=True)
     now = world.clock.now()

@@ -18,14 +18,14 @@ from bot import cli, logs
 from bot.config import Settings
 from bot.service import Outcome
 from tests.conftest import read_db_bytes
-from tests.integration.test_workflow import ALICE, ANNA, World, world  # noqa: F401
+from tests.integration.test_workflow import ALICE, ANNA, World, on_screen, world  # noqa: F401
 
 
 async def completed_request(world: World) -> tuple[str, str]:  # noqa: F811
     reply = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
     await world.service.decide(reply.request.id, ANNA, approve=True)
     await world.services.runner.drain()
-    shown = await world.service.reveal(reply.request.id, ALICE)
+    shown = await world.service.reveal(reply.request.id, ALICE, on_screen)
     assert shown.passcode
     return reply.request.id, shown.passcode
 
@@ -140,6 +140,7 @@ async def test_no_passcode_in_the_database_or_logs_through_a_whole_lifecycle(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     _, passcode = await completed_request(world)
-    assert (await world.service.reveal("PR-NOSUCH", ALICE)).outcome is Outcome.UNKNOWN_REQUEST
+    unknown = await world.service.reveal("PR-NOSUCH", ALICE, on_screen)
+    assert unknown.outcome is Outcome.UNKNOWN_REQUEST
     assert passcode.encode() not in read_db_bytes(db_path)
     assert passcode not in caplog.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +17,7 @@ from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.bootstrap import Services, build_services
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.domain import State
+from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.roles import FileRoleDirectory
 from bot.service import Outcome, Person
@@ -28,6 +30,10 @@ BOB = Person("UBOB", "bob@example.com", "Bob")
 ANNA = Person("UANNA", "anna@example.com", "Anna")
 HELEN = Person("UHELEN", "helen@example.com", "Helen")
 APPROVERS = [Person(f"UAPP{i}", f"approver{i}@example.com") for i in range(20)]
+
+
+async def on_screen(request: ResetRequest, passcode: str) -> None:
+    """A surface that shows the passcode without fail (the service's ``show``)."""
 
 
 @dataclass
@@ -76,21 +82,21 @@ async def test_a_full_lifecycle_from_request_to_expiry(world: World, caplog: pyt
     assert request.passcode_expires_at == request.completed_at + timedelta(days=7)
     assert world.notifier.of(request_id)[-1] is NotifyEvent.RESULT
 
-    shown = await service.reveal(request_id, ALICE)
+    shown = await service.reveal(request_id, ALICE, on_screen)
     assert shown.outcome is Outcome.SHOWN and shown.passcode and shown.passcode.isdigit()
-    again = await service.reveal(request_id, ALICE)
+    again = await service.reveal(request_id, ALICE, on_screen)
     assert again.passcode == shown.passcode
-    assert (await service.reveal(request_id, ANNA)).outcome is Outcome.NOT_ALLOWED
+    assert (await service.reveal(request_id, ANNA, on_screen)).outcome is Outcome.NOT_ALLOWED
 
     world.clock.advance(timedelta(days=7) - timedelta(seconds=1))
-    assert (await service.reveal(request_id, ALICE)).outcome is Outcome.SHOWN
+    assert (await service.reveal(request_id, ALICE, on_screen)).outcome is Outcome.SHOWN
     world.clock.advance(timedelta(seconds=1))
     assert await service.sweep() == 1
     await runner.drain()
     request = await world.services.store.get(request_id)
     assert request.state is State.PASSCODE_EXPIRED
     assert await world.services.store.sealed_passcode(request_id) is None
-    assert (await service.reveal(request_id, ALICE)).outcome is Outcome.UNAVAILABLE
+    assert (await service.reveal(request_id, ALICE, on_screen)).outcome is Outcome.UNAVAILABLE
     assert world.notifier.of(request_id)[-1] is NotifyEvent.PASSCODE_EXPIRED
 
     trail = await world.services.store.audit_trail(request_id)
@@ -117,7 +123,8 @@ async def test_expiry_also_happens_on_a_reveal_attempt_without_a_sweep(world: Wo
     await world.service.decide(reply.request.id, ANNA, approve=True)
     await world.services.runner.drain()
     world.clock.advance(timedelta(days=8))
-    assert (await world.service.reveal(reply.request.id, ALICE)).outcome is Outcome.UNAVAILABLE
+    late = await world.service.reveal(reply.request.id, ALICE, on_screen)
+    assert late.outcome is Outcome.UNAVAILABLE
     assert await world.services.store.sealed_passcode(reply.request.id) is None
 
 
@@ -274,3 +281,33 @@ async def test_abuse_limits_refuse_clearly_and_create_nothing(world: World) -> N
     assert len(await store.by_requester("UHELEN", limit=50)) == 5
     world.clock.advance(timedelta(hours=1))
     assert (await world.service.request_reset(HELEN, "Alice's iPhone")).outcome is Outcome.CREATED
+
+
+async def test_a_purge_held_up_by_a_busy_reader_still_happens_and_the_next_sweep_finishes_it(
+    world: World,
+) -> None:
+    """A reader holding an old snapshot keeps the WAL from being emptied: the purge itself is
+    not held up or failed, and once the reader is gone the next sweep empties the WAL."""
+    reply = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
+    await world.service.decide(reply.request.id, ANNA, approve=True)
+    await world.services.runner.drain()
+    blob = await world.services.store.sealed_passcode(reply.request.id)
+    assert blob is not None
+    world.clock.advance(timedelta(days=7))
+
+    reader = sqlite3.connect(world.db, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM requests").fetchone()  # holds its snapshot
+        started = time.monotonic()
+        assert await world.service.sweep() == 1
+        assert time.monotonic() - started < 2  # not the 5 s busy timeout
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    request = await world.services.store.get(reply.request.id)
+    assert request.state is State.PASSCODE_EXPIRED
+
+    assert await world.service.sweep() == 0  # nothing to purge; the checkpoint is retried
+    data = read_db_bytes(world.db)
+    assert [i for i in range(len(blob) - 15) if blob[i:i + 16] in data] == []

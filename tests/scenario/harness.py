@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.backends.simulated import SimulatedBackend, demo_fleet
+from bot.backends.simulated import FleetEntry, SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulators.driver import SlackDriver
@@ -47,11 +47,12 @@ class Stack:
     clock: ManualClock
     backend: DeviceBackend
     graph: GraphEmulator | None = None
+    fleet: list[FleetEntry] = field(default_factory=demo_fleet)
 
     def resets(self) -> int:
         """Backend reset actions started, as the backend itself counted them."""
         if self.graph is not None:
-            return sum(self.graph.reset_posts(d["id"]) for d in demo_fleet())
+            return sum(self.graph.reset_posts(d["id"]) for d in self.fleet)
         return int(self.backend.resets_started)  # type: ignore[attr-defined]
 
     @property
@@ -74,19 +75,23 @@ class Stack:
 
 
 async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | None = None,
-                     kind: str = "simulated", **settings_overrides: Any) -> AsyncIterator[Stack]:
-    """The whole bot; ``kind="intune"`` puts Microsoft Graph (the HTTPS emulator) behind it."""
+                     kind: str = "simulated", fleet: list[FleetEntry] | None = None,
+                     **settings_overrides: Any) -> AsyncIterator[Stack]:
+    """The whole bot; ``kind="intune"`` puts Microsoft Graph (the HTTPS emulator) behind it.
+    ``fleet`` replaces the demo fleet (on either backend)."""
     clock = ManualClock()
+    fleet = fleet if fleet is not None else demo_fleet()
     graph: GraphEmulator | None = None
     if kind == "intune":
-        graph = GraphEmulator.with_test_ca(demo_fleet())
+        graph = GraphEmulator.with_test_ca(fleet)
         await graph.start()
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             os.environ[name] = str(graph.ca_bundle)
         settings_overrides = {**graph.settings_overrides(), "backend": "intune",
                               **settings_overrides}
     try:
-        async for stack in _stack(tmp_path, secret, clock, backend, graph, settings_overrides):
+        async for stack in _stack(tmp_path, secret, clock, backend, graph, fleet,
+                                  settings_overrides):
             yield stack
     finally:
         if graph is not None:
@@ -94,8 +99,8 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
 
 
 async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: DeviceBackend | None,
-                 graph: GraphEmulator | None, settings_overrides: dict[str, Any],
-                 ) -> AsyncIterator[Stack]:
+                 graph: GraphEmulator | None, fleet: list[FleetEntry],
+                 settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
         for user_id, (name, email) in USERS.items():
@@ -112,13 +117,13 @@ async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: Devic
             **settings_overrides,
         )
         if graph is None:
-            backend = backend or SimulatedBackend(demo_fleet(), clock=clock)
+            backend = backend or SimulatedBackend(fleet, clock=clock)
         bot = await start_bot(
             settings, host="127.0.0.1", clock=clock, backend=backend,
             roles=FileRoleDirectory(ROLES), sleep=clock.sleep,
         )
         try:
             async with SlackDriver(bot.url, SIGNING_SECRET, emu) as driver:
-                yield Stack(emu, bot, driver, clock, bot.services.backend, graph)
+                yield Stack(emu, bot, driver, clock, bot.services.backend, graph, fleet)
         finally:
             await bot.stop()

@@ -95,7 +95,7 @@ async def test_other_locales_read_english(stack: Stack, locale: str) -> None:
 async def test_mentions_stay_escaped_in_a_translated_reply(stack: Stack, locale: str) -> None:
     stack.emu.add_user("ULOCAL", name="local", email="carol@example.com", locale=locale)
     said = await ask(stack, "ULOCAL", "<!channel> <@UANNA> &lt;")
-    assert t(locale, "reply.not_found", query="X").split("X")[0] in said  # translated
+    assert t(locale, "reply.not_found.own", query="X").split("X")[0] in said  # translated
     assert "&lt;!channel&gt;" in said and "&lt;@UANNA&gt;" in said
     assert "<!channel>" not in said and "<@UANNA>" not in said
     sent = json.dumps([c.params for c in stack.emu.calls_to("response_url")])
@@ -129,14 +129,15 @@ def test_the_catalog_is_complete_and_picks_the_language() -> None:
 async def test_limits_length_and_ownership_refusals_read_in_swedish(stack: Stack) -> None:
     """Replies built from the service's message key and values, not from its English text."""
     stack.emu.add_user("USVEN", name="sven", email="carol@example.com", locale="sv-SE")
-    said = await ask(stack, "USVEN", "PIXEL8-ALICE")  # Alice's phone
-    assert said == t("sv-SE", "refused.not_yours")
+    said = await ask(stack, "USVEN", "PIXEL8-ALICE")  # Alice's phone: none of hers
+    assert said == t("sv-SE", "reply.not_found.own", query="PIXEL8-ALICE")
     said = await ask(stack, "USVEN", "x" * 300)
     assert said == t("sv-SE", "reply.invalid.long", n=300, max=200)
     stack.bot.services.service.config.max_requests_per_user_hour = 1
-    await ask(stack, "USVEN", "RFCW20N3ABX")  # her work-profile phone: created
-    said = await ask(stack, "USVEN", "Carol's MacBook Pro")  # the platform refusal comes first
+    said = await ask(stack, "USVEN", "Carol's MacBook Pro")  # a platform refusal, counted
     assert said.startswith(t("sv-SE", "row.macos.reason"))
+    said = await ask(stack, "USVEN", "RFCW20N3ABX")  # the cap comes before anything else
+    assert said == t("sv-SE", "reply.limited.user", cap=1)
     stack.emu.add_user("USVEN2", name="sven2", email="alice@example.com", locale="sv-SE")
     await ask(stack, "USVEN2", "Alice's iPhone")
     said = await ask(stack, "USVEN2", "COPE-ALICE-A54")

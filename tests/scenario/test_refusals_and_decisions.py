@@ -51,18 +51,25 @@ async def test_an_ineligible_device_is_refused_privately_with_no_approval_and_no
     assert request.state is State.REFUSED
 
 
-async def test_someone_elses_device_is_refused(stack: Stack) -> None:
+async def test_someone_elses_device_is_answered_as_no_device_of_yours(stack: Stack) -> None:
     await stack.driver.command("UBOB", "reset PIXEL8-ALICE")
     await stack.settle()
-    assert "not registered to you" in ephemerals(stack)
+    assert "No device of yours matches" in ephemerals(stack)
     assert stack.approvals() == []
+    assert await stack.store.by_requester("UBOB") == []
 
 
-async def test_an_unknown_device_gets_a_clear_answer_and_creates_nothing(stack: Stack) -> None:
-    await stack.driver.command("UALICE", "reset NO-SUCH-PHONE")
+@pytest.mark.parametrize(("requester", "says"), [
+    ("UALICE", "No device of yours matches “NO-SUCH-PHONE”"),
+    ("UANNA", "No managed device is called “NO-SUCH-PHONE”"),  # an approver: the whole fleet
+], ids=["requester", "approver"])
+async def test_an_unknown_device_gets_a_clear_answer_and_creates_nothing(
+    stack: Stack, requester: str, says: str
+) -> None:
+    await stack.driver.command(requester, "reset NO-SUCH-PHONE")
     await stack.settle()
-    assert "No managed device is called" in ephemerals(stack)
-    assert await stack.store.by_requester("UALICE") == []
+    assert says in json.loads(ephemerals(stack))[0]["text"]
+    assert await stack.store.by_requester(requester) == []
 
 
 async def test_a_clicker_without_a_role_changes_nothing_and_is_told_why(stack: Stack) -> None:
