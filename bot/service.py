@@ -170,7 +170,8 @@ class ResetService:
             else:
                 matches = await self.backend.find_devices(query, limit=10)
         except BackendError as exc:
-            return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}")
+            return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
+                         key="try_later", params={"detail": exc.message})
         is_approver = approval.holds_permitted_role(actor, self.config.permitted_roles)
         if len(matches) > 1 and not is_approver:
             own = [d for d in matches if approval.same_email(person.email, d.primary_email)]

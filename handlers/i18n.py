@@ -1,8 +1,10 @@
 """What a requester reads, in their Slack locale: English, Swedish, Italian, Romanian.
 
 ``t(locale, key, **params)`` picks the language from a Slack locale ("sv-SE" -> sv); anything
-else, and any key without a translation, is English. Templates are mrkdwn: parameters that
-carry user- or backend-supplied text must be escaped (``blocks.esc``) by the caller. The
+else, and any key without a translation, is English. Templates are mrkdwn: a parameter that
+carries user- or backend-supplied text (a device's name, serial number or id, an email, a typed
+query, a backend's failure detail, an OS version) must be filled with ``blocks.literal`` by the
+caller, which shows it in a code span of its own; our own words with ``blocks.esc``. The
 Intune documentation's own terms are used: Swedish "lösenkod", Italian "passcode", Romanian
 "cod de acces"."""
 
@@ -70,13 +72,13 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "unknown": {"en": "unknown", "sv": "okänt", "it": "sconosciuto", "ro": "necunoscut"},
     "summary": {
-        "en": "*Device:* {name}\n*Serial number:* {serial}\n*Intune device id:* `{id}`"
+        "en": "*Device:* {name}\n*Serial number:* {serial}\n*Intune device id:* {id}"
               "\n*Platform:* {platform}\n*Scope:* {scope}\n*Expected result:* {expected}",
-        "sv": "*Enhet:* {name}\n*Serienummer:* {serial}\n*Intune-enhets-id:* `{id}`"
+        "sv": "*Enhet:* {name}\n*Serienummer:* {serial}\n*Intune-enhets-id:* {id}"
               "\n*Plattform:* {platform}\n*Omfattning:* {scope}\n*Förväntat resultat:* {expected}",
-        "it": "*Dispositivo:* {name}\n*Numero di serie:* {serial}\n*ID dispositivo Intune:* `{id}`"
+        "it": "*Dispositivo:* {name}\n*Numero di serie:* {serial}\n*ID dispositivo Intune:* {id}"
               "\n*Piattaforma:* {platform}\n*Ambito:* {scope}\n*Risultato previsto:* {expected}",
-        "ro": "*Dispozitiv:* {name}\n*Număr de serie:* {serial}\n*ID dispozitiv Intune:* `{id}`"
+        "ro": "*Dispozitiv:* {name}\n*Număr de serie:* {serial}\n*ID dispozitiv Intune:* {id}"
               "\n*Platformă:* {platform}\n*Domeniu:* {scope}\n*Rezultat așteptat:* {expected}",
     },
     # -- the waiting DM and its decision line ----------------------------------------------
@@ -409,25 +411,41 @@ CATALOG: dict[str, dict[str, str]] = {
               "primi un mesaj direct când se ia o decizie.",
     },
     "reply.not_found": {
-        "en": "No managed device is called “{query}”. Check the name, or use the serial number "
+        "en": "No managed device is called {query}. Check the name, or use the serial number "
               "or Intune device id from the Company Portal app.",
-        "sv": "Ingen hanterad enhet heter ”{query}”. Kontrollera namnet, eller använd "
+        "sv": "Ingen hanterad enhet heter {query}. Kontrollera namnet, eller använd "
               "serienumret eller Intune-enhets-id:t från appen Företagsportal.",
-        "it": "Nessun dispositivo gestito si chiama «{query}». Controlla il nome, oppure usa il "
+        "it": "Nessun dispositivo gestito si chiama {query}. Controlla il nome, oppure usa il "
               "numero di serie o l'ID dispositivo Intune indicato nell'app Portale aziendale.",
-        "ro": "Niciun dispozitiv gestionat nu se numește „{query}”. Verifică numele sau "
+        "ro": "Niciun dispozitiv gestionat nu se numește {query}. Verifică numele sau "
               "folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația Portal "
               "companie.",
     },
     "reply.ambiguous": {
-        "en": "{n} devices match “{query}”; ask again with the serial number or Intune device id "
+        "en": "{n} devices match {query}; ask again with the serial number or Intune device id "
               "of the one you mean.",
-        "sv": "{n} enheter matchar ”{query}”; fråga igen med serienumret eller Intune-enhets-id:t "
+        "sv": "{n} enheter matchar {query}; fråga igen med serienumret eller Intune-enhets-id:t "
               "för den du menar.",
-        "it": "{n} dispositivi corrispondono a «{query}»; richiedi di nuovo indicando il numero "
+        "it": "{n} dispositivi corrispondono a {query}; richiedi di nuovo indicando il numero "
               "di serie o l'ID dispositivo Intune di quello che intendi.",
-        "ro": "{n} dispozitive corespund cu „{query}”; cere din nou folosind numărul de serie sau "
+        "ro": "{n} dispozitive corespund cu {query}; cere din nou folosind numărul de serie sau "
               "ID-ul dispozitivului Intune al celui la care te referi.",
+    },
+    "reply.not_found.picked": {
+        "en": "The device you picked is not managed by Intune any more. Pick it again from the "
+              "list, or ask the helpdesk.",
+        "sv": "Enheten du valde hanteras inte längre av Intune. Välj den igen i listan eller "
+              "kontakta helpdesk.",
+        "it": "Il dispositivo scelto non è più gestito da Intune. Sceglilo di nuovo dall'elenco "
+              "oppure rivolgiti all'helpdesk.",
+        "ro": "Dispozitivul ales nu mai este gestionat de Intune. Alege-l din nou din listă sau "
+              "contactează helpdeskul.",
+    },
+    "reply.try_later": {
+        "en": "The device service did not answer: {detail}",
+        "sv": "Tjänsten för enhetshantering svarade inte: {detail}",
+        "it": "Il servizio di gestione dei dispositivi non ha risposto: {detail}",
+        "ro": "Serviciul de gestionare a dispozitivelor nu a răspuns: {detail}",
     },
     "reply.serial": {
         "en": "serial", "sv": "serienummer", "it": "numero di serie", "ro": "număr de serie",

@@ -48,8 +48,8 @@ class SlackNotifier:
         """A DM to the requester keeps failing: ask the approvers to reach them another way."""
         text = (
             f":warning: I have not been able to message {blocks.mention(request.requester_id)} "
-            f"about request {request.id} ({blocks.esc(request.device_name)}, "
-            f"{request.state.label}) for a few minutes: {blocks.esc(error, 200)}. I keep trying; "
+            f"about request {request.id} ({blocks.literal(request.device_name)}, "
+            f"{request.state.label}) for a few minutes: {blocks.literal(error)}. I keep trying; "
             "please reach them another way."
         )
         await self.pacer.wait(self.approvals_channel)
