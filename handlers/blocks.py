@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain import ResetRequest, State
 from bot.ports import Device, FailureCode
 from handlers.i18n import has, t
+from policy.approval import same_email
 from policy.platforms import MATRIX, Result, Scope
 
 ACTION_APPROVE = "approve"
@@ -119,13 +120,54 @@ def device_summary(r: ResetRequest, locale: str = "en") -> str:
     )
 
 
+# -- the device's owner -----------------------------------------------------------------
+# Who owns the device is read and worded here only: today the device's primary user's email
+# as Intune reported it when the request was made (``device_owner_email``).
+
+OWNER_USER = "owner_user"  # request.surface: the owner's Slack user id, "" when none was found
+
+
+def owner_email(r: ResetRequest) -> str:
+    """The device's owner (its primary user) as the request recorded it; "" when userless."""
+    return r.device_owner_email.strip()
+
+
+def owner_user(r: ResetRequest) -> str:
+    """The owner's Slack user id, once the notifier has looked it up; else ""."""
+    return str(r.surface.get(OWNER_USER) or "")
+
+
+def on_behalf(r: ResetRequest) -> bool:
+    """The requester asks for someone else's device: the device has an owner, and the
+    requester is not them (emails compared as policy compares them)."""
+    return bool(owner_email(r)) and not same_email(r.requester_email, owner_email(r))
+
+
+def owner_name(r: ResetRequest) -> str:
+    """The owner as mrkdwn: a mention when they are a Slack user (the requester, when it is
+    their own device), else their email as a literal."""
+    user = owner_user(r) if on_behalf(r) else r.requester_id
+    return mention(user) if user else literal(owner_email(r))
+
+
+def owner_line(r: ResetRequest) -> str:
+    """The approvals post's line about the device's owner (English: a shared channel)."""
+    if not owner_email(r):
+        return "*Owner:* none — this device has no primary user."
+    if on_behalf(r):
+        return (f"*Owner:* {owner_name(r)} (primary user) — not the requester: "
+                f"{mention(r.requester_id)} acts on behalf of {owner_name(r)}.")
+    return f"*Owner:* {owner_name(r)} (primary user) — the requester's own device."
+
+
 # -- approval message ------------------------------------------------------------------
 
 
 def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
     text = f"Passcode reset requested for {literal(r.device_name)} ({r.id})"
     blocks = [
-        section(f":key: {mention(r.requester_id)} asks for a passcode reset — *{r.id}*"),
+        section(f":key: {mention(r.requester_id)} asks for a passcode reset — *{r.id}*\n"
+                f"{owner_line(r)}"),
         section(device_summary(r)),
     ]
     if r.warning:
@@ -280,6 +322,24 @@ def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
         return text, [section(f":unlock: {text} {t(locale, 'result.removed.more')}")]
     text = t(locale, "result.none", name=name, id=r.id)
     return text, [section(f":grey_question: {text} {t(locale, 'result.none.more')}")]
+
+
+# -- direct messages to the device's owner ----------------------------------------------
+
+OWNER_APPROVED, OWNER_RESULT = "owner_approved", "owner_result"  # which owner DM
+
+
+def owner_dm(r: ResetRequest, which: str, locale: str = "en") -> tuple[str, list[Block]]:
+    """The owner hears that someone else's reset of their device was approved (``which`` is
+    OWNER_APPROVED) or has ended (OWNER_RESULT). Never the passcode, never a button."""
+    values = {"name": literal(r.device_name), "id": r.id, "requester": mention(r.requester_id)}
+    if which == OWNER_APPROVED:
+        text = t(locale, "owner.approved", approver=mention(r.decided_by), **values)
+    elif r.state is State.FAILED:
+        text = t(locale, "owner.failed", **values)
+    else:
+        text = t(locale, "owner.completed", **values)
+    return text, [section(text), context(t(locale, "owner.unexpected"))]
 
 
 # -- modals -----------------------------------------------------------------------------
@@ -470,7 +530,8 @@ def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Blo
         if not queue:
             blocks.append(section("Nothing is waiting for approval."))
         for r in queue[:20]:
-            blocks.append(section(f"{mention(r.requester_id)} · *{r.id}*\n{device_summary(r)}"))
+            blocks.append(section(f"{mention(r.requester_id)} · *{r.id}*\n{owner_line(r)}\n"
+                                  f"{device_summary(r)}"))
             blocks.append(
                 actions(
                     f"home:{r.id}",

@@ -609,6 +609,48 @@ CATALOG: dict[str, dict[str, str]] = {
         "it": "La richiesta {id} è già stata decisa. Stato: {state}{by}.",
         "ro": "Cererea {id} a fost deja decisă. Stare: {state}{by}.",
     },
+    # -- the device's owner, when someone else asked for a reset of their device -------------
+    # Never the passcode, never a button: it goes to the requester only.
+    "owner.approved": {
+        "en": ":information_source: {requester} asked for a passcode reset of your device {name} "
+              "({id}), and {approver} approved it. The reset is running now. Any new passcode "
+              "goes to {requester}, not to you.",
+        "sv": ":information_source: {requester} har begärt återställning av lösenkoden för din "
+              "enhet {name} ({id}), och {approver} har godkänt det. Återställningen pågår nu. En "
+              "eventuell ny lösenkod går till {requester}, inte till dig.",
+        "it": ":information_source: {requester} ha richiesto la reimpostazione del passcode del "
+              "tuo dispositivo {name} ({id}) e {approver} l'ha approvata. La reimpostazione è in "
+              "corso. L'eventuale nuovo passcode va a {requester}, non a te.",
+        "ro": ":information_source: {requester} a cerut resetarea codului de acces pentru "
+              "dispozitivul tău {name} ({id}), iar {approver} a aprobat-o. Resetarea este în "
+              "curs. Un eventual cod de acces nou ajunge la {requester}, nu la tine.",
+    },
+    "owner.completed": {
+        "en": ":information_source: The passcode reset of your device {name} ({id}) that "
+              "{requester} asked for has completed.",
+        "sv": ":information_source: Återställningen av lösenkoden för din enhet {name} ({id}), "
+              "som {requester} begärde, är slutförd.",
+        "it": ":information_source: La reimpostazione del passcode del tuo dispositivo {name} "
+              "({id}), richiesta da {requester}, è stata completata.",
+        "ro": ":information_source: Resetarea codului de acces pentru dispozitivul tău {name} "
+              "({id}), cerută de {requester}, s-a încheiat.",
+    },
+    "owner.failed": {
+        "en": ":information_source: The passcode reset of your device {name} ({id}) that "
+              "{requester} asked for failed.",
+        "sv": ":information_source: Återställningen av lösenkoden för din enhet {name} ({id}), "
+              "som {requester} begärde, misslyckades.",
+        "it": ":information_source: La reimpostazione del passcode del tuo dispositivo {name} "
+              "({id}), richiesta da {requester}, non è riuscita.",
+        "ro": ":information_source: Resetarea codului de acces pentru dispozitivul tău {name} "
+              "({id}), cerută de {requester}, a eșuat.",
+    },
+    "owner.unexpected": {
+        "en": "If you did not expect this, tell the helpdesk.",
+        "sv": "Om du inte väntade dig detta, kontakta helpdesk.",
+        "it": "Se non te lo aspettavi, rivolgiti all'helpdesk.",
+        "ro": "Dacă nu te așteptai la asta, contactează helpdeskul.",
+    },
     # -- /passcode status (App Home stays English) ---------------------------------------------
     "status.none": {
         "en": "You have no passcode reset requests yet.",
