@@ -394,10 +394,10 @@ CATALOG: dict[str, dict[str, str]] = {
               "cerere]* — stadiul cererilor tale\n*/passcode help* — acest ajutor",
     },
     "too_long": {
-        "en": "That is too long ({n} characters). Try `/passcode reset <device name>`.",
-        "sv": "Det är för långt ({n} tecken). Försök med `/passcode reset <enhetens namn>`.",
-        "it": "È troppo lungo ({n} caratteri). Prova `/passcode reset <nome del dispositivo>`.",
-        "ro": "Este prea lung ({n} caractere). Încearcă `/passcode reset <numele dispozitivului>`.",
+        "en": "That is too long ({n} characters). Try `/passcode reset &lt;device name&gt;`.",
+        "sv": "Det är för långt ({n} tecken). Försök med `/passcode reset &lt;enhetens namn&gt;`.",
+        "it": "È troppo lungo ({n} caratteri). Prova `/passcode reset &lt;nome del dispositivo&gt;`.",
+        "ro": "Este prea lung ({n} caractere). Încearcă `/passcode reset &lt;numele dispozitivului&gt;`.",
     },
     # -- command replies (English comes from the service's own message) --------------------
     "reply.created": {

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.blocks import BACKTICK_STAND_IN, EMPTY, literal
+from handlers.i18n import CATALOG
 
 LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 # Strings rich in what mrkdwn and Slack's markup react to, and in line breaks.
@@ -53,3 +54,12 @@ def test_examples() -> None:
     assert literal("two\nlines\r\nhere") == "`two lines here`"
     assert literal("x" * 50, 10) == "`" + "x" * 9 + "…`"
     assert literal("&lt;") == "`&amp;lt;`"  # shows the text typed, not a bracket
+
+
+def test_no_catalog_template_holds_markup_of_its_own() -> None:
+    """Our own words are mrkdwn too: no raw <, > or & (Slack would read `<device name>` as
+    markup), so only the values filled in could carry any, and those are literals."""
+    for key, entry in CATALOG.items():
+        for language, template in entry.items():
+            assert "<" not in template and ">" not in template, (key, language)
+            assert not ENTITY.search(template), (key, language)
