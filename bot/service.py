@@ -195,7 +195,8 @@ class ResetService:
             else:
                 matches = await self.backend.find_devices(query, primary_email=mine, limit=10)
         except BackendError as exc:
-            return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}")
+            return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
+                         key="try_later", params={"detail": exc.message})
         if not is_approver:
             matches = _own(person, matches)
         if not matches and not is_approver:

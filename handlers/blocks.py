@@ -1,17 +1,23 @@
 """Block Kit builders (pure functions) and the action / callback ids they use.
 
-Every piece of user- or backend-supplied text goes through ``esc`` so that no
-``<!channel>`` or ``<@U…>`` in a device name or request ever pings anyone."""
+Two ways text enters mrkdwn here. Our own words go through ``esc`` (&, <, > escaped).
+Every string a person or Intune controls — device names, serial numbers, device ids, owner
+emails, a typed query echoed back, failure details from the backend — goes through
+``literal``: shown inside a code span, so it can make no bold, italic, strike, link,
+mention, emoji or code break, and no ``<!channel>`` or ``<@U…>`` in it ever pings anyone.
+Plain-text objects (modal titles, headers, option text) show text as is."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.domain import ResetRequest, State
 from bot.ports import Device, FailureCode
-from handlers.i18n import has, language, t
+from handlers.i18n import has, t
+from policy.approval import same_email
 from policy.platforms import MATRIX, Result, Scope
 
 ACTION_APPROVE = "approve"
@@ -33,17 +39,47 @@ RESULT_TEXT = {
 SCOPE_TEXT = {Scope.DEVICE: "whole device", Scope.WORK_PROFILE: "work profile only"}
 
 
+def _escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def esc(text: object, limit: int = 500) -> str:
-    """Escape &, <, > for mrkdwn and bound the length."""
+    """Our own words in mrkdwn: escape &, <, > and bound the length. Not for text a person
+    or Intune controls (``literal``): it would still format (*bold*, _italic_, links)."""
     s = str(text)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _escape(s)
+
+
+# A backtick would end the code span ``literal`` puts text in: it becomes U+02CB MODIFIER
+# LETTER GRAVE ACCENT, which looks the same and formats nothing.
+BACKTICK_STAND_IN = "\u02cb"
+EMPTY = "—"
+_LINE_BREAKS = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+# Bidirectional embeddings, overrides and isolates would reorder what follows the code span
+# on screen; each shows as U+FFFD (the replacement character) instead.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def literal(text: object, limit: int = 200) -> str:
+    """A string a person or Intune controls, shown in mrkdwn exactly as it is and unable to
+    format: inside an inline code span, with each backtick shown as U+02CB (see
+    ``BACKTICK_STAND_IN``), &, < and > escaped, line breaks folded to spaces, bidirectional
+    controls shown as U+FFFD, at most ``limit`` characters (then "…"). Empty (or only
+    spaces): "—"."""
+    s = _LINE_BREAKS.sub(" ", "" if text is None else str(text)).strip()
+    if not s:
+        return EMPTY
+    if len(s) > limit:
+        s = s[: max(limit - 1, 0)].rstrip() + "…"
+    s = _BIDI_CONTROLS.sub("\ufffd", s.replace("`", BACKTICK_STAND_IN))
+    return f"`{_escape(s)}`"
 
 
 def mention(user_id: str) -> str:
     """A user mention, only for ids we got from Slack itself (never for typed text)."""
-    return f"<@{user_id}>" if user_id.isalnum() else esc(user_id)
+    return f"<@{user_id}>" if user_id.isalnum() else literal(user_id, 40)
 
 
 def when(moment: datetime | None) -> str:
@@ -76,21 +112,62 @@ def actions(block_id: str, *elements: Block) -> Block:
 
 def device_summary(r: ResetRequest, locale: str = "en") -> str:
     expected = t(locale, f"result.{r.expected.value}") if r.expected else "—"
+    serial = literal(r.device_serial) if r.device_serial.strip() else t(locale, "unknown")
     return t(
-        locale, "summary", name=esc(r.device_name),
-        serial=esc(r.device_serial or t(locale, "unknown")), id=esc(r.device_id),
-        platform=esc(MATRIX[r.row].label), scope=t(locale, f"scope.{r.scope.value}"),
-        expected=expected,
+        locale, "summary", name=literal(r.device_name), serial=serial,
+        id=literal(r.device_id), platform=esc(MATRIX[r.row].label),
+        scope=t(locale, f"scope.{r.scope.value}"), expected=expected,
     )
+
+
+# -- the device's owner -----------------------------------------------------------------
+# Who owns the device is read and worded here only: today the device's primary user's email
+# as Intune reported it when the request was made (``device_owner_email``).
+
+OWNER_USER = "owner_user"  # request.surface: the owner's Slack user id, "" when none was found
+
+
+def owner_email(r: ResetRequest) -> str:
+    """The device's owner (its primary user) as the request recorded it; "" when userless."""
+    return r.device_owner_email.strip()
+
+
+def owner_user(r: ResetRequest) -> str:
+    """The owner's Slack user id, once the notifier has looked it up; else ""."""
+    return str(r.surface.get(OWNER_USER) or "")
+
+
+def on_behalf(r: ResetRequest) -> bool:
+    """The requester asks for someone else's device: the device has an owner, and the
+    requester is not them (emails compared as policy compares them)."""
+    return bool(owner_email(r)) and not same_email(r.requester_email, owner_email(r))
+
+
+def owner_name(r: ResetRequest) -> str:
+    """The owner as mrkdwn: a mention when they are a Slack user (the requester, when it is
+    their own device), else their email as a literal."""
+    user = owner_user(r) if on_behalf(r) else r.requester_id
+    return mention(user) if user else literal(owner_email(r))
+
+
+def owner_line(r: ResetRequest) -> str:
+    """The approvals post's line about the device's owner (English: a shared channel)."""
+    if not owner_email(r):
+        return "*Owner:* none — this device has no primary user."
+    if on_behalf(r):
+        return (f"*Owner:* {owner_name(r)} (primary user) — not the requester: "
+                f"{mention(r.requester_id)} acts on behalf of {owner_name(r)}.")
+    return f"*Owner:* {owner_name(r)} (primary user) — the requester's own device."
 
 
 # -- approval message ------------------------------------------------------------------
 
 
 def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
-    text = f"Passcode reset requested for {esc(r.device_name)} ({r.id})"
+    text = f"Passcode reset requested for {literal(r.device_name)} ({r.id})"
     blocks = [
-        section(f":key: {mention(r.requester_id)} asks for a passcode reset — *{r.id}*"),
+        section(f":key: {mention(r.requester_id)} asks for a passcode reset — *{r.id}*\n"
+                f"{owner_line(r)}"),
         section(device_summary(r)),
     ]
     if r.warning:
@@ -120,7 +197,7 @@ def outcome_line(r: ResetRequest) -> str:
         State.COMPLETED: f":white_check_mark: Approved{by}; the reset completed.",
         State.REVEALED: f":white_check_mark: Approved{by}; the reset completed.",
         State.PASSCODE_EXPIRED: f":white_check_mark: Approved{by}; the reset completed.",
-        State.FAILED: f":x: Approved{by}; the reset failed: {esc(failure_text(r))}",
+        State.FAILED: f":x: Approved{by}; the reset failed: {failure_text(r)}",
     }
     return lines.get(r.state, f"Request is {r.state.label}.")
 
@@ -129,13 +206,14 @@ def outcome_line(r: ResetRequest) -> str:
 
 
 def waiting_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
-    name = esc(r.device_name)
+    name = literal(r.device_name)
     if r.state is State.AWAITING_APPROVAL:
         text = t(locale, "dm.waiting", name=name, id=r.id)
         blocks = [section(f":hourglass: {text}"), section(device_summary(r, locale))]
     else:
         text = t(locale, "dm.title", name=name, id=r.id)
-        blocks = [section(f"*{text}*"), section(device_summary(r, locale))]
+        # Not in bold: a literal inside our own *…* could be read as closing it.
+        blocks = [section(f":memo: {text}"), section(device_summary(r, locale))]
     if r.state is State.AWAITING_APPROVAL:
         blocks.append(actions(
             f"cancel:{r.id}", button(t(locale, "button.cancel"), ACTION_CANCEL, r.id)
@@ -203,16 +281,25 @@ def failure_hint_code(r: ResetRequest) -> FailureCode | None:
     return None
 
 
+# Failures the service words itself; any other detail is the backend's, shown as a literal.
+OWN_FAILURE_WORDS = frozenset({FailureCode.TIMED_OUT.value, FailureCode.DEVICE_NOT_FOUND.value})
+
+
 def failure_text(r: ResetRequest, locale: str = "en") -> str:
-    return r.failure_detail or t(locale, "failure.generic")
+    """What failed, as mrkdwn: the backend's own detail cannot format."""
+    if not r.failure_detail.strip():
+        return esc(t(locale, "failure.generic"))
+    if r.failure_code in OWN_FAILURE_WORDS:
+        return esc(r.failure_detail)
+    return literal(r.failure_detail, 500)
 
 
 def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
     """The DM with the outcome. Never contains the passcode itself."""
-    name = esc(r.device_name)
+    name = literal(r.device_name)
     if r.state is State.FAILED:
         text = t(locale, "result.failed", name=name, id=r.id)
-        blocks = [section(f":x: {text}\n{esc(failure_text(r, locale))}")]
+        blocks = [section(f":x: {text}\n{failure_text(r, locale)}")]
         hint = failure_hint(r, locale)
         if hint:
             blocks.append(section(esc(hint)))
@@ -237,6 +324,24 @@ def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
     return text, [section(f":grey_question: {text} {t(locale, 'result.none.more')}")]
 
 
+# -- direct messages to the device's owner ----------------------------------------------
+
+OWNER_APPROVED, OWNER_RESULT = "owner_approved", "owner_result"  # which owner DM
+
+
+def owner_dm(r: ResetRequest, which: str, locale: str = "en") -> tuple[str, list[Block]]:
+    """The owner hears that someone else's reset of their device was approved (``which`` is
+    OWNER_APPROVED) or has ended (OWNER_RESULT). Never the passcode, never a button."""
+    values = {"name": literal(r.device_name), "id": r.id, "requester": mention(r.requester_id)}
+    if which == OWNER_APPROVED:
+        text = t(locale, "owner.approved", approver=mention(r.decided_by), **values)
+    elif r.state is State.FAILED:
+        text = t(locale, "owner.failed", **values)
+    else:
+        text = t(locale, "owner.completed", **values)
+    return text, [section(text), context(t(locale, "owner.unexpected"))]
+
+
 # -- modals -----------------------------------------------------------------------------
 
 
@@ -246,7 +351,7 @@ def passcode_modal(r: ResetRequest, passcode: str, locale: str = "en") -> Block:
         "title": {"type": "plain_text", "text": t(locale, "modal.passcode.title")},
         "close": {"type": "plain_text", "text": t(locale, "modal.done")},
         "blocks": [
-            section(t(locale, "modal.passcode.device", name=esc(r.device_name), id=r.id)),
+            section(t(locale, "modal.passcode.device", name=literal(r.device_name), id=r.id)),
             {"type": "header", "text": {"type": "plain_text", "text": passcode}},
             section(t(locale, f"modal.passcode.type.{r.scope.value}")),
             context(t(locale, "modal.passcode.until", until=when(r.passcode_expires_at))),
@@ -302,10 +407,11 @@ def device_options(devices: list[Device]) -> list[Block]:
 
 def status_line(r: ResetRequest, locale: str = "en") -> str:
     """One request in /passcode status (in the person's language) and App Home (English)."""
-    line = t(locale, "status.line", id=r.id, name=esc(r.device_name),
+    line = t(locale, "status.line", id=r.id, name=literal(r.device_name),
              state=t(locale, f"state.{r.state.value}"), when=when(r.created_at))
     if r.reason:
-        reason = None if language(locale) == "en" else refusal_text(r, locale, hint=False)
+        # Worded here in every language: a stored reason may quote the device (its OS version).
+        reason = refusal_text(r, locale, hint=False)
         line += f"\n>{esc(r.reason) if reason is None else reason}"
     if r.surface.get("delivery_problem"):
         line += "\n>" + t(locale, "status.delivery_problem")
@@ -383,8 +489,8 @@ def refusal_key(r: ResetRequest, key: str = "", params: Params | None = None, *,
 
 def _refusal_reason(r: ResetRequest, locale: str, key: str, values: Params,
                     escape: bool = True) -> str:
-    def e(value: object) -> str:
-        return esc(value) if escape else str(value)
+    def e(value: object) -> str:  # a value the device reported (its OS version)
+        return literal(value, 100) if escape else str(value)
 
     if key.startswith("row."):
         return t(locale, f"{key}.reason")
@@ -392,7 +498,8 @@ def _refusal_reason(r: ResetRequest, locale: str, key: str, values: Params,
         version = str(values.get("version") or "")
         return t(locale, key, version=e(version) if version else t(locale, f"{key}.none"))
     if key == _OLD_VERSION:
-        return t(locale, f"{key}.{r.scope.value}", label=e(MATRIX[r.row].label),
+        label = MATRIX[r.row].label
+        return t(locale, f"{key}.{r.scope.value}", label=esc(label) if escape else label,
                  min=values.get("min", ""), version=e(values.get("version", "")))
     return t(locale, key)
 
@@ -423,7 +530,8 @@ def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Blo
         if not queue:
             blocks.append(section("Nothing is waiting for approval."))
         for r in queue[:20]:
-            blocks.append(section(f"{mention(r.requester_id)} · *{r.id}*\n{device_summary(r)}"))
+            blocks.append(section(f"{mention(r.requester_id)} · *{r.id}*\n{owner_line(r)}\n"
+                                  f"{device_summary(r)}"))
             blocks.append(
                 actions(
                     f"home:{r.id}",

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.context import Context
-from handlers.i18n import language, t
+from handlers.i18n import t
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -35,29 +35,32 @@ _KEYS = {  # the service's message keys -> catalog keys (refusals: blocks.refusa
 
 
 def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
-    """The reply's message as mrkdwn (escaped) in the person's language. English, and any
-    outcome without a translation, is the service's own message."""
-    english = blocks.esc(reply.message, 2500)
-    if language(locale) == "en":
-        return english
-    r, esc = reply.request, blocks.esc
-    query = esc(" ".join(query.split()), 200)
-    o = reply.outcome
+    """The reply's message as mrkdwn in the person's language. A reply that names a device or
+    echoes what the person typed is worded here in every language, English too, with those
+    values as literals (``blocks.literal``); any other is the service's own message (escaped:
+    our own words), or its translation."""
+    r, o, literal = reply.request, reply.outcome, blocks.literal
+    query = " ".join(query.split())
     if o is Outcome.CREATED and r is not None:
-        return t(locale, "reply.created", id=r.id, name=esc(r.device_name))
+        return t(locale, "reply.created", id=r.id, name=literal(r.device_name))
     if o is Outcome.REFUSED and r is not None:
         refusal = blocks.refusal_text(r, locale, reply.key, reply.params, recognise=False)
-        return english if refusal is None else refusal
-    if o is Outcome.NOT_FOUND and query:
-        return t(locale, _KEYS.get(reply.key, "reply.not_found"), query=query)
-    if o is Outcome.AMBIGUOUS and query:
-        return t(locale, "reply.ambiguous", n=len(reply.matches), query=query)
+        if refusal is not None:
+            return refusal
+    if o is Outcome.NOT_FOUND:
+        if not query:  # the picker's choice: its id is not worth repeating
+            return t(locale, "reply.not_found.picked")
+        return t(locale, _KEYS.get(reply.key, "reply.not_found"), query=literal(query, 200))
+    if o is Outcome.AMBIGUOUS:
+        return t(locale, "reply.ambiguous", n=len(reply.matches), query=literal(query, 200))
     if o is Outcome.ALREADY_OPEN and r is not None:
-        return t(locale, "reply.already_open", name=esc(r.device_name), id=r.id)
+        return t(locale, "reply.already_open", name=literal(r.device_name), id=r.id)
     if o in {Outcome.LIMITED, Outcome.INVALID} and reply.key in _KEYS:
-        params = {k: esc(v) if isinstance(v, str) else v for k, v in reply.params.items()}
+        params = {k: literal(v) if isinstance(v, str) else v for k, v in reply.params.items()}
         return t(locale, _KEYS[reply.key], **params)
-    return english
+    if o is Outcome.TRY_LATER and reply.key == "try_later":
+        return t(locale, "reply.try_later", detail=literal(reply.params.get("detail", ""), 300))
+    return blocks.esc(reply.message, 2500)
 
 
 def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[blocks.Block]:
@@ -72,13 +75,13 @@ def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[bloc
     out = [blocks.section(f"{icon} {reply_text(reply, locale, query)}")]
     if reply.outcome is Outcome.REFUSED and reply.request is not None:
         out.append(blocks.context(
-            f"{blocks.esc(reply.request.device_name)} · "
+            f"{blocks.literal(reply.request.device_name)} · "
             f"{blocks.esc(MATRIX[reply.request.row].label)} · {reply.request.id}"
         ))
     if reply.matches:
         lines = [
-            f"• {blocks.esc(d.name)} · {t(locale, 'reply.serial')} {blocks.esc(d.serial or '—')}"
-            f" · `{blocks.esc(d.id)}`"
+            f"• {blocks.literal(d.name)} · {t(locale, 'reply.serial')} {blocks.literal(d.serial)}"
+            f" · {blocks.literal(d.id)}"
             for d in reply.matches[:10]
         ]
         out.append(blocks.section("\n".join(lines)))

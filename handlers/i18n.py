@@ -1,8 +1,10 @@
 """What a requester reads, in their Slack locale: English, Swedish, Italian, Romanian.
 
 ``t(locale, key, **params)`` picks the language from a Slack locale ("sv-SE" -> sv); anything
-else, and any key without a translation, is English. Templates are mrkdwn: parameters that
-carry user- or backend-supplied text must be escaped (``blocks.esc``) by the caller. The
+else, and any key without a translation, is English. Templates are mrkdwn: a parameter that
+carries user- or backend-supplied text (a device's name, serial number or id, an email, a typed
+query, a backend's failure detail, an OS version) must be filled with ``blocks.literal`` by the
+caller, which shows it in a code span of its own; our own words with ``blocks.esc``. The
 Intune documentation's own terms are used: Swedish "lösenkod", Italian "passcode", Romanian
 "cod de acces"."""
 
@@ -151,13 +153,13 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "unknown": {"en": "unknown", "sv": "okänt", "it": "sconosciuto", "ro": "necunoscut"},
     "summary": {
-        "en": "*Device:* {name}\n*Serial number:* {serial}\n*Intune device id:* `{id}`"
+        "en": "*Device:* {name}\n*Serial number:* {serial}\n*Intune device id:* {id}"
               "\n*Platform:* {platform}\n*Scope:* {scope}\n*Expected result:* {expected}",
-        "sv": "*Enhet:* {name}\n*Serienummer:* {serial}\n*Intune-enhets-id:* `{id}`"
+        "sv": "*Enhet:* {name}\n*Serienummer:* {serial}\n*Intune-enhets-id:* {id}"
               "\n*Plattform:* {platform}\n*Omfattning:* {scope}\n*Förväntat resultat:* {expected}",
-        "it": "*Dispositivo:* {name}\n*Numero di serie:* {serial}\n*ID dispositivo Intune:* `{id}`"
+        "it": "*Dispositivo:* {name}\n*Numero di serie:* {serial}\n*ID dispositivo Intune:* {id}"
               "\n*Piattaforma:* {platform}\n*Ambito:* {scope}\n*Risultato previsto:* {expected}",
-        "ro": "*Dispozitiv:* {name}\n*Număr de serie:* {serial}\n*ID dispozitiv Intune:* `{id}`"
+        "ro": "*Dispozitiv:* {name}\n*Număr de serie:* {serial}\n*ID dispozitiv Intune:* {id}"
               "\n*Platformă:* {platform}\n*Domeniu:* {scope}\n*Rezultat așteptat:* {expected}",
     },
     # -- the waiting DM and its decision line ----------------------------------------------
@@ -483,10 +485,10 @@ CATALOG: dict[str, dict[str, str]] = {
               "cerere]* — stadiul cererilor tale\n*/passcode help* — acest ajutor",
     },
     "too_long": {
-        "en": "That is too long ({n} characters). Try `/passcode reset <device name>`.",
-        "sv": "Det är för långt ({n} tecken). Försök med `/passcode reset <enhetens namn>`.",
-        "it": "È troppo lungo ({n} caratteri). Prova `/passcode reset <nome del dispositivo>`.",
-        "ro": "Este prea lung ({n} caractere). Încearcă `/passcode reset <numele dispozitivului>`.",
+        "en": "That is too long ({n} characters). Try `/passcode reset &lt;device name&gt;`.",
+        "sv": "Det är för långt ({n} tecken). Försök med `/passcode reset &lt;enhetens namn&gt;`.",
+        "it": "È troppo lungo ({n} caratteri). Prova `/passcode reset &lt;nome del dispositivo&gt;`.",
+        "ro": "Este prea lung ({n} caractere). Încearcă `/passcode reset &lt;numele dispozitivului&gt;`.",
     },
     # -- command replies (English comes from the service's own message) --------------------
     "reply.created": {
@@ -500,39 +502,55 @@ CATALOG: dict[str, dict[str, str]] = {
               "primi un mesaj direct când se ia o decizie.",
     },
     "reply.not_found": {
-        "en": "No managed device is called “{query}”. Check the name, or use the serial number "
+        "en": "No managed device is called {query}. Check the name, or use the serial number "
               "or Intune device id from the Company Portal app.",
-        "sv": "Ingen hanterad enhet heter ”{query}”. Kontrollera namnet, eller använd "
+        "sv": "Ingen hanterad enhet heter {query}. Kontrollera namnet, eller använd "
               "serienumret eller Intune-enhets-id:t från appen Företagsportal.",
-        "it": "Nessun dispositivo gestito si chiama «{query}». Controlla il nome, oppure usa il "
+        "it": "Nessun dispositivo gestito si chiama {query}. Controlla il nome, oppure usa il "
               "numero di serie o l'ID dispositivo Intune indicato nell'app Portale aziendale.",
-        "ro": "Niciun dispozitiv gestionat nu se numește „{query}”. Verifică numele sau "
+        "ro": "Niciun dispozitiv gestionat nu se numește {query}. Verifică numele sau "
               "folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația Portal "
               "companie.",
     },
     "reply.not_found.own": {
-        "en": "No device of yours matches “{query}”. Check the name, or use the serial number or "
+        "en": "No device of yours matches {query}. Check the name, or use the serial number or "
               "Intune device id from the Company Portal app. For someone else's device, ask the "
               "helpdesk.",
-        "sv": "Ingen av dina enheter matchar ”{query}”. Kontrollera namnet, eller använd "
+        "sv": "Ingen av dina enheter matchar {query}. Kontrollera namnet, eller använd "
               "serienumret eller Intune-enhets-id:t från appen Företagsportal. För någon annans "
               "enhet, kontakta helpdesk.",
-        "it": "Nessuno dei tuoi dispositivi corrisponde a «{query}». Controlla il nome, oppure "
+        "it": "Nessuno dei tuoi dispositivi corrisponde a {query}. Controlla il nome, oppure "
               "usa il numero di serie o l'ID dispositivo Intune indicato nell'app Portale "
               "aziendale. Per il dispositivo di un'altra persona, rivolgiti all'helpdesk.",
-        "ro": "Niciunul dintre dispozitivele tale nu corespunde cu „{query}”. Verifică numele "
+        "ro": "Niciunul dintre dispozitivele tale nu corespunde cu {query}. Verifică numele "
               "sau folosește numărul de serie ori ID-ul dispozitivului Intune din aplicația "
               "Portal companie. Pentru dispozitivul altcuiva, contactează helpdeskul.",
     },
     "reply.ambiguous": {
-        "en": "{n} devices match “{query}”; ask again with the serial number or Intune device id "
+        "en": "{n} devices match {query}; ask again with the serial number or Intune device id "
               "of the one you mean.",
-        "sv": "{n} enheter matchar ”{query}”; fråga igen med serienumret eller Intune-enhets-id:t "
+        "sv": "{n} enheter matchar {query}; fråga igen med serienumret eller Intune-enhets-id:t "
               "för den du menar.",
-        "it": "{n} dispositivi corrispondono a «{query}»; richiedi di nuovo indicando il numero "
+        "it": "{n} dispositivi corrispondono a {query}; richiedi di nuovo indicando il numero "
               "di serie o l'ID dispositivo Intune di quello che intendi.",
-        "ro": "{n} dispozitive corespund cu „{query}”; cere din nou folosind numărul de serie sau "
+        "ro": "{n} dispozitive corespund cu {query}; cere din nou folosind numărul de serie sau "
               "ID-ul dispozitivului Intune al celui la care te referi.",
+    },
+    "reply.not_found.picked": {
+        "en": "The device you picked is not managed by Intune any more. Pick it again from the "
+              "list, or ask the helpdesk.",
+        "sv": "Enheten du valde hanteras inte längre av Intune. Välj den igen i listan eller "
+              "kontakta helpdesk.",
+        "it": "Il dispositivo scelto non è più gestito da Intune. Sceglilo di nuovo dall'elenco "
+              "oppure rivolgiti all'helpdesk.",
+        "ro": "Dispozitivul ales nu mai este gestionat de Intune. Alege-l din nou din listă sau "
+              "contactează helpdeskul.",
+    },
+    "reply.try_later": {
+        "en": "The device service did not answer: {detail}",
+        "sv": "Tjänsten för enhetshantering svarade inte: {detail}",
+        "it": "Il servizio di gestione dei dispositivi non ha risposto: {detail}",
+        "ro": "Serviciul de gestionare a dispozitivelor nu a răspuns: {detail}",
     },
     "reply.serial": {
         "en": "serial", "sv": "serienummer", "it": "numero di serie", "ro": "număr de serie",
@@ -695,6 +713,48 @@ CATALOG: dict[str, dict[str, str]] = {
         "sv": "Begäran {id} har redan avgjorts. Status: {state}{by}.",
         "it": "La richiesta {id} è già stata decisa. Stato: {state}{by}.",
         "ro": "Cererea {id} a fost deja decisă. Stare: {state}{by}.",
+    },
+    # -- the device's owner, when someone else asked for a reset of their device -------------
+    # Never the passcode, never a button: it goes to the requester only.
+    "owner.approved": {
+        "en": ":information_source: {requester} asked for a passcode reset of your device {name} "
+              "({id}), and {approver} approved it. The reset is running now. Any new passcode "
+              "goes to {requester}, not to you.",
+        "sv": ":information_source: {requester} har begärt återställning av lösenkoden för din "
+              "enhet {name} ({id}), och {approver} har godkänt det. Återställningen pågår nu. En "
+              "eventuell ny lösenkod går till {requester}, inte till dig.",
+        "it": ":information_source: {requester} ha richiesto la reimpostazione del passcode del "
+              "tuo dispositivo {name} ({id}) e {approver} l'ha approvata. La reimpostazione è in "
+              "corso. L'eventuale nuovo passcode va a {requester}, non a te.",
+        "ro": ":information_source: {requester} a cerut resetarea codului de acces pentru "
+              "dispozitivul tău {name} ({id}), iar {approver} a aprobat-o. Resetarea este în "
+              "curs. Un eventual cod de acces nou ajunge la {requester}, nu la tine.",
+    },
+    "owner.completed": {
+        "en": ":information_source: The passcode reset of your device {name} ({id}) that "
+              "{requester} asked for has completed.",
+        "sv": ":information_source: Återställningen av lösenkoden för din enhet {name} ({id}), "
+              "som {requester} begärde, är slutförd.",
+        "it": ":information_source: La reimpostazione del passcode del tuo dispositivo {name} "
+              "({id}), richiesta da {requester}, è stata completata.",
+        "ro": ":information_source: Resetarea codului de acces pentru dispozitivul tău {name} "
+              "({id}), cerută de {requester}, s-a încheiat.",
+    },
+    "owner.failed": {
+        "en": ":information_source: The passcode reset of your device {name} ({id}) that "
+              "{requester} asked for failed.",
+        "sv": ":information_source: Återställningen av lösenkoden för din enhet {name} ({id}), "
+              "som {requester} begärde, misslyckades.",
+        "it": ":information_source: La reimpostazione del passcode del tuo dispositivo {name} "
+              "({id}), richiesta da {requester}, non è riuscita.",
+        "ro": ":information_source: Resetarea codului de acces pentru dispozitivul tău {name} "
+              "({id}), cerută de {requester}, a eșuat.",
+    },
+    "owner.unexpected": {
+        "en": "If you did not expect this, tell the helpdesk.",
+        "sv": "Om du inte väntade dig detta, kontakta helpdesk.",
+        "it": "Se non te lo aspettavi, rivolgiti all'helpdesk.",
+        "ro": "Dacă nu te așteptai la asta, contactează helpdeskul.",
     },
     # -- /passcode status (App Home stays English) ---------------------------------------------
     "status.none": {

@@ -155,7 +155,7 @@ async def status_command(w: Worker, a: Args) -> None:
     found = await w.service.status(person, request_id or None)
     locale = w.identity.locale(a["user"])
     empty = (
-        t(locale, "status.not_found", id=blocks.esc(request_id[:20]))
+        t(locale, "status.not_found", id=blocks.literal(request_id, 20))
         if request_id
         else t(locale, "status.none")
     )
@@ -231,7 +231,7 @@ async def reset_modal(w: Worker, a: Args) -> None:
     person = await w.person(user_id)
     reply = await w.service.request_reset(person, device_id=a["device"])
     locale = w.identity.locale(user_id)
-    await w.dm(user_id, blocks.esc(reply.message, 2900), reply_blocks(reply, locale))
+    await w.dm(user_id, reply_text(reply, locale)[:2900], reply_blocks(reply, locale))
 
 
 async def home_opened(w: Worker, a: Args) -> None:

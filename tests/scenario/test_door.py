@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from bot.domain import State
 from tests.scenario.harness import APPROVALS, PIXEL, SIGNING_SECRET
+from tests.scenario.test_happy_paths import approval_request_id
 from tests.scenario.test_hostile_input import (
     SETTINGS,
     ErrorLog,
@@ -40,7 +41,6 @@ from tests.scenario.test_hostile_input import (
     post_raw,
     unexpected,
 )
-from tests.scenario.test_happy_paths import approval_request_id
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -73,7 +73,7 @@ class Door(LiveStack):
     def snapshot(self) -> tuple[Any, ...]:
         """Everything an attack could have touched: the tables, Slack, Graph, the log."""
         with closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as db:
-            tables = tuple(db.execute(f"SELECT * FROM {t}").fetchall()  # noqa: S608
+            tables = tuple(db.execute(f"SELECT * FROM {t}").fetchall()
                            for t in ("requests", "audit", "jobs"))
         graph = len(self.stack.graph.requests) if self.stack.graph is not None else 0
         return tables, len(self.stack.emu.calls), graph

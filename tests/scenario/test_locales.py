@@ -13,6 +13,7 @@ import pytest
 
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.domain import State
+from handlers.blocks import literal
 from handlers.i18n import CATALOG, language, t
 from policy import approval
 from policy.platforms import MATRIX, Row
@@ -163,7 +164,7 @@ async def test_status_reads_in_swedish_and_app_home_stays_english(stack: Stack) 
     assert text == t(SV, "status.none") and t(SV, "status.none") in body
     assert "You have no" not in body
     for said in await status(stack, "USVEN", "status pr-<!here>"):
-        assert t(SV, "status.not_found", id="pr-&lt;!here&gt;") in said
+        assert t(SV, "status.not_found", id="`pr-&lt;!here&gt;`") in said
         assert "that you can see" not in said and "<!here>" not in said
 
     await ask(stack, "USVEN", "RFCW20N3ABX")  # work profile: waiting for approval
@@ -343,14 +344,14 @@ async def test_os_version_refusals_read_in_the_requesters_language(
     unknown_hint = t(locale, "refused.unknown_os_version.hint")
     expected = {
         "OLD-FULLY-MANAGED": t(locale, "refused.old_os_version.device", label=fm, min=8,
-                               version="7.1.2") + " " + old_hint,
+                               version=literal("7.1.2")) + " " + old_hint,
         "OLD-WORK-PROFILE": t(locale, "refused.old_os_version.work_profile", label=wp, min=8,
-                              version="7.0") + " " + old_hint,
+                              version=literal("7.0")) + " " + old_hint,
         "DA-NO-VERSION": t(locale, "refused.unknown_os_version",
                            version=t(locale, "refused.unknown_os_version.none")
                            ) + " " + unknown_hint,
         "FM-ODD-VERSION": t(locale, "refused.unknown_os_version",
-                            version="&lt;!channel&gt; 7&amp;x") + " " + unknown_hint,
+                            version="`&lt;!channel&gt; 7&amp;x`") + " " + unknown_hint,
     }
     for device, wanted in expected.items():
         said = await ask(stack, "ULOCAL", device)
@@ -374,7 +375,7 @@ async def test_os_version_refusals_stay_english_for_english(old_stack: Stack) ->
     said = await ask(stack, "UENG", "OLD-WORK-PROFILE")
     assert said == (
         "A work-profile passcode reset on Android Enterprise work profile (personally owned) "
-        "needs Android 8.0 or later; this device runs 7.0. Update the device's Android "
+        "needs Android 8.0 or later; this device runs `7.0`. Update the device's Android "
         "version, or ask the helpdesk to wipe and re-provision it.")
     said = await ask(stack, "UENG", "DA-NO-VERSION")
     assert said.startswith("The device reports an unknown OS version (none).")

@@ -55,8 +55,13 @@ def test_os_version_refusals_have_a_key_and_word_the_policys_english_exactly(
     r = refused(facts)
     got_key, params = _platform_refusal(decide(facts), facts)
     assert got_key == key
-    english = f"{r.reason} {r.hint}"
-    assert blocks.refusal_text(r, "en", got_key, params) == blocks.esc(english)
+    # The policy's English, with the version the device reported shown as a literal.
+    version = str(params.get("version", ""))
+    english = blocks.esc(r.reason)
+    if version:
+        head, _, tail = english.rpartition(blocks.esc(version))
+        english = f"{head}{blocks.literal(version)}{tail}"
+    assert blocks.refusal_text(r, "en", got_key, params) == f"{english} {blocks.esc(r.hint)}"
     # A stored request has no key: its reason is recognised from the English alone (a version
     # reported as "none" reads as no version, which is what the English says).
     recognised = {**params, "version": ""} if facts.os_version == "none" else params
@@ -146,18 +151,19 @@ def test_state_labels_in_english_are_the_domains() -> None:
 
 
 def test_the_english_status_line_is_unchanged() -> None:
-    """What App Home shows, and an English /passcode status: the wording from before."""
+    """What App Home shows, and an English /passcode status: the wording from before (the
+    device's name shown as a literal since issue 10)."""
     r = refused(DeviceFacts("macOS", "14", "appleBulkWithUser", "macMDM"))
     r.surface = {"delivery_problem": "waiting"}
     assert blocks.status_line(r) == (
-        f"*PR-ABCDEF* · Phone &lt;!here&gt; · refused · requested 2026-11-23 09:30 UTC"
+        f"*PR-ABCDEF* · `Phone &lt;!here&gt;` · refused · requested 2026-11-23 09:30 UTC"
         f"\n>{MATRIX[Row.MACOS].reason}"
         "\n>:warning: I could not send you a direct message about this request yet."
     )
     assert blocks.status_line(r, "en-GB") == blocks.status_line(r)
     swedish = blocks.status_line(r, "sv-SE")
     assert swedish == (
-        "*PR-ABCDEF* · Phone &lt;!here&gt; · avvisad · begärd 2026-11-23 09:30 UTC"
+        "*PR-ABCDEF* · `Phone &lt;!here&gt;` · avvisad · begärd 2026-11-23 09:30 UTC"
         f"\n>{t('sv', 'row.macos.reason')}\n>{t('sv', 'status.delivery_problem')}"
     )
     r.reason = "A reason the bot does not word <itself>."
