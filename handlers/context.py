@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -89,16 +90,45 @@ class Context:
         return False
 
 
-class PooledRespond(AsyncRespond):
-    """respond() over the bot's pooled HTTP session. Bolt's own opens a new session, hence a
-    new connection (against Slack, a TLS handshake), per call: measured with `python -m bench`,
-    about a third of the CPU a reset costs after its ack."""
+# Where Slack's response_urls point (docs.slack.dev/interactivity/handling-user-interaction);
+# GovSlack's too. An emulator's are on the host of SLACK_API_URL.
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
-    def __init__(self, response_url: str | None, session: aiohttp.ClientSession | None) -> None:
+
+def slack_hosted(url: str, api_url: str) -> bool:
+    """Whether ``url`` may receive a reply: https on one of Slack's hook hosts, or on the very
+    scheme, host and port of SLACK_API_URL (an emulator), with no credentials in it. Anything
+    else is refused, so that no request can make the bot post what it knows to another host."""
+    try:
+        target, api = urlsplit(url), urlsplit(api_url)
+        port, api_port = target.port, api.port
+    except ValueError:  # a port that is not a number
+        return False
+    if target.username is not None or target.password is not None or not target.hostname:
+        return False
+    host = target.hostname.lower()
+    if target.scheme == "https" and host in SLACK_HOOK_HOSTS and port in {None, 443}:
+        return True
+    return (target.scheme, host, port) == (api.scheme, (api.hostname or "").lower(), api_port)
+
+
+class PooledRespond(AsyncRespond):
+    """respond() over the bot's pooled HTTP session, to Slack's hosts only (``slack_hosted``).
+    Bolt's own opens a new session, hence a new connection (against Slack, a TLS handshake),
+    per call: measured with `python -m bench`, about a third of the CPU a reset costs after
+    its ack."""
+
+    def __init__(self, response_url: str | None, session: aiohttp.ClientSession | None,
+                 api_url: str) -> None:
         super().__init__(response_url=response_url)
         self._session = session
+        self._api_url = api_url
 
     async def __call__(self, *args: Any, **message: Any) -> WebhookResponse:
-        if args or self.response_url is None or self._session is None or self._session.closed:
+        url = self.response_url or ""
+        if not slack_hosted(url, self._api_url):
+            log.warning("not answering to a response_url outside Slack: %.80r", url)
+            return WebhookResponse(url=url, status_code=0, body="not a Slack host", headers={})
+        if args or self._session is None or self._session.closed:
             return await super().__call__(*args, **message)
-        return await AsyncWebhookClient(self.response_url, session=self._session).send(**message)
+        return await AsyncWebhookClient(url, session=self._session).send(**message)

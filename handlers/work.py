@@ -101,6 +101,10 @@ class Worker:
     async def person(self, user_id: str) -> Person:
         return await self.identity.person(user_id)
 
+    def respond(self, response_url: str) -> PooledRespond:
+        """Answer through a command's response_url (only ever to Slack: ``slack_hosted``)."""
+        return PooledRespond(response_url, self.client.session, self.client.base_url)
+
     def teller(self, reply_to: Args, *, mrkdwn: bool = False) -> Say:
         """Tell the person privately: by the command's response_url, ephemeral in the channel
         they clicked in, or else in a DM (App Home, the picker's modal). The message is plain
@@ -110,7 +114,7 @@ class Worker:
         async def tell(message: str) -> None:
             text = message[:2900] if mrkdwn else blocks.esc(message, 2900)
             if url:
-                await PooledRespond(url, self.client.session)(
+                await self.respond(url)(
                     response_type="ephemeral", text=text, replace_original=False)
             elif channel and user:
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
@@ -144,7 +148,7 @@ async def reset_command(w: Worker, a: Args) -> None:
     person = await w.person(user_id)
     reply = await w.service.request_reset(person, query)
     locale = w.identity.locale(user_id)
-    await PooledRespond(a["response_url"], w.client.session)(
+    await w.respond(a["response_url"])(
         response_type="ephemeral", text=reply_text(reply, locale, query)[:2900],
         blocks=reply_blocks(reply, locale, query))
 
@@ -160,7 +164,7 @@ async def status_command(w: Worker, a: Args) -> None:
         else t(locale, "status.none")
     )
     text = "\n".join(blocks.status_line(r, locale) for r in found) or empty
-    await PooledRespond(a["response_url"], w.client.session)(
+    await w.respond(a["response_url"])(
         response_type="ephemeral", text=text[:2900],
         blocks=blocks.status_blocks(found, empty, locale))
 

@@ -30,6 +30,9 @@ def test_defaults_match_the_readme() -> None:
         ({"APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT"),
         ({"APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT"),
         ({"AZURE_AUTHORITY_HOST": "http://login.example"}, "AZURE_AUTHORITY_HOST"),
+        ({"GRAPH_API_URL": "http://graph.example"}, "GRAPH_API_URL"),
+        ({"GRAPH_API_URL": "graph.microsoft.com"}, "GRAPH_API_URL"),
+        ({"PERSON_ACTIONS_PER_MINUTE": "-1"}, "PERSON_ACTIONS_PER_MINUTE"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_the_variable(
