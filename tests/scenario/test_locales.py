@@ -131,7 +131,7 @@ async def test_limits_length_and_ownership_refusals_read_in_swedish(stack: Stack
     """Replies built from the service's message key and values, not from its English text."""
     stack.emu.add_user("USVEN", name="sven", email="carol@example.com", locale="sv-SE")
     said = await ask(stack, "USVEN", "PIXEL8-ALICE")  # Alice's phone: none of hers
-    assert said == t("sv-SE", "reply.not_found.own", query="PIXEL8-ALICE")
+    assert said == t("sv-SE", "reply.not_found.own", query=literal("PIXEL8-ALICE"))
     said = await ask(stack, "USVEN", "x" * 300)
     assert said == t("sv-SE", "reply.invalid.long", n=300, max=200)
     stack.bot.services.service.config.max_requests_per_user_hour = 1
