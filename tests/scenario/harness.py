@@ -98,24 +98,29 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
             await graph.stop()
 
 
+def workspace(emu: SlackEmulator, tmp_path: Path, secret: str, **settings: Any) -> Settings:
+    """The test workspace on ``emu`` (the approvals channel, USERS) and the bot's settings for
+    it: a database in ``tmp_path``, ``secret`` as PASSCODE_BOT_SECRET, plus ``settings``."""
+    emu.add_channel(APPROVALS, name="passcode-approvals")
+    for user_id, (name, email) in USERS.items():
+        emu.add_user(user_id, name=name, email=email)
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=emu.token,
+        slack_api_url=emu.api_url,
+        approvals_channel=APPROVALS,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        passcode_bot_secret=secret,
+        **settings,
+    )
+
+
 async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: DeviceBackend | None,
                  graph: GraphEmulator | None, fleet: list[FleetEntry],
                  settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
-        emu.add_channel(APPROVALS, name="passcode-approvals")
-        for user_id, (name, email) in USERS.items():
-            emu.add_user(user_id, name=name, email=email)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=emu.token,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=emu.api_url,
-            approvals_channel=APPROVALS,
-            port=0,
-            database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-            passcode_bot_secret=secret,
-            **settings_overrides,
-        )
+        settings = workspace(emu, tmp_path, secret, slack_signing_secret=SIGNING_SECRET, port=0,
+                             **settings_overrides)
         if graph is None:
             backend = backend or SimulatedBackend(fleet, clock=clock)
         bot = await start_bot(

@@ -20,12 +20,11 @@ import pytest
 
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.domain import State
 from bot.emulators.slack import APP_TOKEN, SlackEmulator
 from bot.roles import FileRoleDirectory
 from handlers.server import RunningSocketBot, start_socket_bot
-from tests.scenario.harness import APPROVALS, ROLES, USERS
+from tests.scenario.harness import APPROVALS, ROLES, workspace
 
 
 @dataclass
@@ -70,18 +69,7 @@ def errors() -> Iterator[Errors]:
 async def sock(tmp_path: Path, secret: str) -> AsyncIterator[SocketStack]:
     clock = ManualClock()
     async with SlackEmulator() as emu:
-        emu.add_channel(APPROVALS, name="passcode-approvals")
-        for user_id, (name, email) in USERS.items():
-            emu.add_user(user_id, name=name, email=email)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=emu.token,
-            slack_app_token=APP_TOKEN,
-            slack_api_url=emu.api_url,
-            approvals_channel=APPROVALS,
-            database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-            passcode_bot_secret=secret,
-        )
+        settings = workspace(emu, tmp_path, secret, slack_app_token=APP_TOKEN)
         bot = await start_socket_bot(settings, clock=clock,
                                      backend=SimulatedBackend(demo_fleet(), clock=clock),
                                      roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
