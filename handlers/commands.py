@@ -49,7 +49,8 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
             return refusal
     if o is Outcome.NOT_FOUND:
         if not query:  # the picker's choice: its id is not worth repeating
-            return t(locale, "reply.not_found.picked")
+            own = reply.key == "not_found.own"  # and whether it is gone or not theirs, untold
+            return t(locale, "reply.not_found.own.picked" if own else "reply.not_found.picked")
         return t(locale, _KEYS.get(reply.key, "reply.not_found"), query=literal(query, 200))
     if o is Outcome.AMBIGUOUS:
         return t(locale, "reply.ambiguous", n=len(reply.matches), query=literal(query, 200))

@@ -536,6 +536,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ro": "{n} dispozitive corespund cu {query}; cere din nou folosind numărul de serie sau "
               "ID-ul dispozitivului Intune al celui la care te referi.",
     },
+    "reply.not_found.own.picked": {
+        "en": "No device of yours matches the one you picked. Pick it from the list again; for "
+              "someone else's device, ask the helpdesk.",
+        "sv": "Ingen av dina enheter matchar den du valde. Välj den i listan igen; för någon "
+              "annans enhet, kontakta helpdesk.",
+        "it": "Nessuno dei tuoi dispositivi corrisponde a quello scelto. Sceglilo di nuovo "
+              "dall'elenco; per il dispositivo di un'altra persona, rivolgiti all'helpdesk.",
+        "ro": "Niciunul dintre dispozitivele tale nu corespunde celui ales. Alege-l din nou din "
+              "listă; pentru dispozitivul altcuiva, contactează helpdeskul.",
+    },
     "reply.not_found.picked": {
         "en": "The device you picked is not managed by Intune any more. Pick it again from the "
               "list, or ask the helpdesk.",

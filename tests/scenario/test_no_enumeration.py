@@ -66,7 +66,7 @@ async def test_someone_without_a_role_asking_for_alices_device_learns_nothing_an
     await stack.driver.command("UMALLORY", f"reset {query}")
     await stack.settle()
     [reply] = stack.emu.calls_to("response_url")
-    assert f"{NOT_YOURS} “{query}”" in reply.params["text"]
+    assert f"{NOT_YOURS} `{query}`" in reply.params["text"]
     sent = sent_to_slack(stack)
     for detail in described(PIXEL_ENTRY):
         if detail != query:  # the query itself is said back; nothing else about the device
@@ -100,7 +100,7 @@ async def test_a_name_shared_by_others_devices_tells_mallory_nothing_and_bob_onl
     await stack.driver.command("UMALLORY", f"reset {LOANER}")
     await stack.settle()
     [reply] = stack.emu.calls_to("response_url")
-    assert f"{NOT_YOURS} “{LOANER}”" in reply.params["text"]
+    assert f"{NOT_YOURS} `{LOANER}`" in reply.params["text"]
     sent = sent_to_slack(stack)
     for loaner in loaners:
         for detail in described(loaner)[1:]:

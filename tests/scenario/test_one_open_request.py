@@ -69,5 +69,5 @@ async def test_requests_for_one_device_at_the_same_moment_make_one_request_and_o
     told = answers(stack)
     assert sum("waiting for an approver" in s for s in told) == 1
     # Everyone else is told one is already open, and which one.
-    assert sum(ALREADY in s and f"({request_id}," in s for s in told) == len(ways) - 1
+    assert sum(ALREADY in s and f"({request_id})" in s for s in told) == len(ways) - 1
     assert len(await stack.store.by_requester("UALICE")) == 1

@@ -60,8 +60,8 @@ async def test_someone_elses_device_is_answered_as_no_device_of_yours(stack: Sta
 
 
 @pytest.mark.parametrize(("requester", "says"), [
-    ("UALICE", "No device of yours matches “NO-SUCH-PHONE”"),
-    ("UANNA", "No managed device is called “NO-SUCH-PHONE”"),  # an approver: the whole fleet
+    ("UALICE", "No device of yours matches `NO-SUCH-PHONE`"),
+    ("UANNA", "No managed device is called `NO-SUCH-PHONE`"),  # an approver: the whole fleet
 ], ids=["requester", "approver"])
 async def test_an_unknown_device_gets_a_clear_answer_and_creates_nothing(
     stack: Stack, requester: str, says: str
