@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).
     worker_priority: Literal["idle", "low", "normal"] = "idle"
 
+    # "json" for one JSON object per log line; tokens and passcodes are redacted either way.
+    log_format: Literal["text", "json"] = "text"
+
     # Storage and secrets
     database_url: str = "sqlite:///passcode-bot.db"
     passcode_bot_secret: SecretStr | None = None
@@ -97,6 +100,11 @@ class Settings(BaseSettings):
         if not value.startswith("https://"):
             raise ValueError("must be an https:// URL (MSAL accepts no other)")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("graph_api_url")
     @classmethod

@@ -130,7 +130,6 @@ def build_app(settings: Settings, client: AsyncWebClient, ctx: Context) -> Async
     commands.register(app, ctx)
     actions.register(app, ctx)
     home.register(app, ctx)
-    app.ctx = ctx  # type: ignore[attr-defined]
     return app
 
 

@@ -30,15 +30,6 @@ CALLBACK_RESET_MODAL = "reset_modal"
 
 Block = dict[str, Any]
 
-RESULT_TEXT = {
-    Result.TEMPORARY_PASSCODE: "a temporary passcode",
-    Result.NEW_PASSCODE: "a new passcode",
-    Result.PASSCODE_REMOVED: "passcode removed (no new passcode)",
-    Result.NEW_PIN: "a new PIN",
-}
-SCOPE_TEXT = {Scope.DEVICE: "whole device", Scope.WORK_PROFILE: "work profile only"}
-
-
 def _escape(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -232,23 +223,6 @@ def decision_dm_line(r: ResetRequest, locale: str = "en") -> str:
     if r.state is State.EXPIRED:
         return t(locale, "dm.expired")
     return t(locale, "dm.approved", by=by)
-
-
-FAILURE_HINTS = {
-    FailureCode.RESET_TOKEN_NOT_ACTIVATED: (
-        "The work profile's passcode reset token was never activated. On the device, open the "
-        "notification asking you to activate passcode reset (it appears when a work-profile "
-        "password is required and set), then ask again."
-    ),
-    FailureCode.IOS_UNLOCK_TOKEN: (
-        "Intune may hold a wrong unlock token for this device. If the passcode cannot be "
-        "removed, the device may have to be wiped to regain access; talk to the helpdesk."
-    ),
-    FailureCode.NO_PASSCODE_POLICY: (
-        "The device has no device passcode policy assigned; ask the helpdesk to assign one, "
-        "then ask again."
-    ),
-}
 
 
 HINT_KEYS = {
@@ -502,13 +476,6 @@ def _refusal_reason(r: ResetRequest, locale: str, key: str, values: Params,
         return t(locale, f"{key}.{r.scope.value}", label=esc(label) if escape else label,
                  min=values.get("min", ""), version=e(values.get("version", "")))
     return t(locale, key)
-
-
-HELP_TEXT = (
-    "*/passcode reset &lt;device&gt;* — ask for a passcode reset (device name, serial number "
-    "or Intune device id)\n*/passcode reset* — pick the device from a list\n"
-    "*/passcode status [request id]* — where your requests stand\n*/passcode help* — this help"
-)
 
 
 def help_text(locale: str = "en") -> str:

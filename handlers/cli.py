@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
 from bot import cli as core_cli
@@ -44,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    setup_logging(json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json")
+    setup_logging()  # text until the settings say otherwise
     command = args.command or "serve"
     if command == "demo":
         from handlers.demo import run_demo
@@ -56,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if command in {"rotate-key", "audit", "check-db"}:
         try:
             settings = load_settings()
+            setup_logging(json_lines=settings.log_format == "json")
             if command == "check-db":
                 from bot.consistency import check_db
 
@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from handlers.worker import WorkerExited
 
     try:
-        return asyncio.run(serve(load_settings()))
+        settings = load_settings()
+        setup_logging(json_lines=settings.log_format == "json")
+        return asyncio.run(serve(settings))
     except (ConfigError, StoreError) as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2

@@ -272,8 +272,8 @@ async def run(fd: int, build: Build | None = None,
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=fd),
                                                         limit=LIMIT)
     first = json.loads(await reader.readline() or b"{}")
-    setup_logging(int(first.get("log_level") or logging.INFO),
-                  json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json")
+    log_format = str((first.get("settings") or {}).get("log_format") or "text")
+    setup_logging(int(first.get("log_level") or logging.INFO), json_lines=log_format == "json")
 
     outgoing: list[bytes] = []
 

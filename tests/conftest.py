@@ -12,7 +12,8 @@ import pytest
 from bot.config import Settings
 
 _PREFIXES = ("SLACK_", "AZURE_", "GRAPH_", "PASSCODE_BOT_", "DATABASE_URL", "ROLES_", "BACKEND",
-             "FLEET_FILE", "APPROVAL", "APPROVALS_CHANNEL", "PORT", "EXECUTION_", "PERMITTED_")
+             "FLEET_FILE", "APPROVAL", "APPROVALS_CHANNEL", "PORT", "EXECUTION_", "PERMITTED_",
+             "LOG_FORMAT", "PERSON_")
 
 
 @pytest.fixture(autouse=True)

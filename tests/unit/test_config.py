@@ -55,6 +55,14 @@ def test_a_dotenv_file_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert s.approval_timeout == timedelta(hours=1)
 
 
+def test_log_format_comes_from_the_dotenv_file_too(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was read from the process environment alone, so a .env's LOG_FORMAT did nothing."""
+    (tmp_path / ".env").write_text("LOG_FORMAT=JSON\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().log_format == "json"
+
+
 def test_a_bare_authority_host_gets_https() -> None:
     s = load_settings(_env_file=None, azure_authority_host="login.microsoftonline.us/")
     assert s.azure_authority_host == "https://login.microsoftonline.us"
