@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bench import SIGNING_SECRET
 from bench.child import rss_mb, serve_commands
 from bench.proc import pin
-from bot.emulators.slack import BOT_TOKEN
+from handlers.demo.slack_emulator import BOT_TOKEN
 
 
 def bare_app(mode: str, slack_url: str) -> AsyncApp:

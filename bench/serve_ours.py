@@ -24,8 +24,8 @@ from bench import APPROVALS, SIGNING_SECRET
 from bench.child import GcPauses, LagSampler, rss_mb, serve_commands
 from bench.proc import pin
 from bot.config import Settings
-from bot.emulators.slack import BOT_TOKEN
 from bot.logs import setup_logging
+from handlers.demo.slack_emulator import BOT_TOKEN
 from handlers.pacing import DEFAULT_BURST, DEFAULT_RATE
 from handlers.server import RunningFront, freeze_startup_heap, start_front
 

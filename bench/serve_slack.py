@@ -16,7 +16,7 @@ from bench import APPROVALS, APPROVER, people
 from bench.child import rss_mb, serve_commands
 from bench.proc import pin
 from bench.report import max_in_window
-from bot.emulators.slack import Call, SlackEmulator
+from handlers.demo.slack_emulator import Call, SlackEmulator
 from handlers.worker import lower_priority
 
 _REQUEST_ID = re.compile(r"\((PR-[0-9A-Za-z]+)\)")

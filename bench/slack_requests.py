@@ -1,5 +1,5 @@
 """Slack-signed request bodies, built ahead of a timed run so the load generator only sends.
-Same shapes and signing as bot/emulators/driver.py (which posts as it builds)."""
+Same shapes and signing as handlers/demo/driver.py (which posts as it builds)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import APPROVALS, SIGNING_SECRET
-from bot.emulators.driver import sign
+from handlers.demo.driver import sign
 
 _FORM = "application/x-www-form-urlencoded"
 _counter = itertools.count(1)

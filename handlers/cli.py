@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()  # text until the settings say otherwise
     command = args.command or "serve"
     if command == "demo":
-        from handlers.demo import run_demo
+        from handlers.demo.run import run_demo
 
         logging.getLogger().setLevel(logging.WARNING)
         return asyncio.run(run_demo())

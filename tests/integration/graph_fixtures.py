@@ -13,9 +13,9 @@ from bot.backends.graph import GraphBackend
 from bot.backends.graph_http import GraphClient, RetryPolicy
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.emulators.graph import GraphEmulator, TestCA, make_test_ca
 from bot.ports import Clock
 from bot.roles_graph import GraphRoleDirectory
+from tests.fakes.graph_api import GraphEmulator, TestCA, make_test_ca
 
 EmulatorFactory = Callable[..., Awaitable[GraphEmulator]]
 

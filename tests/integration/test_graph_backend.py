@@ -16,9 +16,9 @@ from bot.backends.devices import device_from_graph
 from bot.backends.graph import GraphBackend
 from bot.backends.graph_http import RetryPolicy
 from bot.clock import ManualClock
-from bot.emulators.graph import retry_after_date
 from bot.ports import ActionState, BackendError, Device, FailureCode
 from policy.platforms import Row, Scope, decide
+from tests.fakes.graph_api import retry_after_date
 
 if TYPE_CHECKING:
     from tests.integration.graph_fixtures import EmulatorFactory, RecordingSleep

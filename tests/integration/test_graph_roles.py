@@ -12,11 +12,11 @@ from bot.backends.graph import GraphBackend
 from bot.backends.graph_http import GraphClient
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.emulators import graph as emu
-from bot.emulators.graph import GraphEmulator
 from bot.ports import BackendError
 from bot.roles_graph import CUSTOM_RESET_ROLE, GraphRoleDirectory
 from policy.approval import RESET_PASSCODE_PERMISSION, Actor, holds_permitted_role
+from tests.fakes import graph_api as emu
+from tests.fakes.graph_api import GraphEmulator
 
 if TYPE_CHECKING:
     from tests.integration.graph_fixtures import EmulatorFactory, RecordingSleep

@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.emulators.driver import SlackDriver
-from bot.emulators.slack import SlackEmulator
+from handlers.demo.driver import SlackDriver
+from handlers.demo.slack_emulator import SlackEmulator
 from handlers.server import RunningFront, start_front
 from handlers.worker import WorkerExited, from_wire, to_wire
 from tests.served import App, free_port, until

@@ -22,10 +22,10 @@ import pytest
 
 from bot.backends.simulated import demo_fleet
 from bot.consistency import check
-from bot.emulators.driver import SlackDriver
-from bot.emulators.graph import GraphEmulator, make_test_ca
-from bot.emulators.slack import Call, SlackEmulator
 from bot.storage import Store
+from handlers.demo.driver import SlackDriver
+from handlers.demo.slack_emulator import Call, SlackEmulator
+from tests.fakes.graph_api import GraphEmulator, make_test_ca
 from tests.served import WAIT, App, free_port, until
 
 SIGNING_SECRET = "crash-safety-signing-secret-0001"

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from bot.domain import ResetRequest, State
-from bot.emulators.graph import GraphEmulator
 from bot.ports import FailureCode
 from bot.service import ServiceConfig
+from tests.fakes.graph_api import GraphEmulator
 from tests.scenario.harness import APPROVALS, Stack, make_stack
 
 PIXEL = "d7d2d617-9d12-4bb2-bb9c-9a4a1a9923be"  # PIXEL8-ALICE, Android Enterprise fully managed

@@ -11,12 +11,12 @@ from typing import Any
 from bot.backends.simulated import FleetEntry, SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.emulators.driver import SlackDriver
-from bot.emulators.graph import GraphEmulator
-from bot.emulators.slack import SlackEmulator
 from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
+from handlers.demo.driver import SlackDriver
+from handlers.demo.slack_emulator import SlackEmulator
 from handlers.server import RunningBot, start_bot
+from tests.fakes.graph_api import GraphEmulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVALS = "C0APPROVALS"

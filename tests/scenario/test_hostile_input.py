@@ -52,7 +52,7 @@ from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import State
-from bot.emulators.driver import Answer
+from handlers.demo.driver import Answer
 from handlers.identity import NotAMember
 from tests.scenario.harness import APPROVALS, SIGNING_SECRET, USERS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id

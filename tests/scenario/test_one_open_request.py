@@ -13,7 +13,7 @@ from contextlib import closing
 
 import pytest
 
-from bot.emulators.driver import Answer
+from handlers.demo.driver import Answer
 from tests.scenario.harness import APPROVALS, PIXEL, Stack
 
 ALREADY = "already has a passcode reset in progress"

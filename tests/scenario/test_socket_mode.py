@@ -21,8 +21,8 @@ import pytest
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.domain import State
-from bot.emulators.slack import APP_TOKEN, SlackEmulator
 from bot.roles import FileRoleDirectory
+from handlers.demo.slack_emulator import APP_TOKEN, SlackEmulator
 from handlers.server import RunningSocketBot, start_socket_bot
 from tests.scenario.harness import APPROVALS, ROLES, workspace
 

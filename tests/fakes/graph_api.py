@@ -1,9 +1,14 @@
 """A local fake of the Microsoft Entra token endpoint and Microsoft Graph (Intune devices,
 Entra roles, Intune RBAC), served by aiohttp over real HTTPS with a throwaway CA.
 
-Tests and `passcode-bot demo` point AZURE_AUTHORITY_HOST and GRAPH_API_URL at it. It copies
-the behaviour the fact sheet (shared/docs/intune-graph.md) describes, quirks included, so the
-adapter's defences (client-side re-check, paging, retries, token renewal) are exercised.
+Tests point AZURE_AUTHORITY_HOST and GRAPH_API_URL at it. It copies the behaviour the fact
+sheet (shared/docs/intune-graph.md) describes, quirks included, so the adapter's defences
+(client-side re-check, paging, retries, token renewal) are exercised.
+
+It imports nothing from bot/ or policy/ (tests/integration/test_graph_fake.py checks): what
+Intune does with a resetPasscode POST is its own table (RESET_PASSCODE_RULES), written from the
+fact sheet, so a classification bug in the product makes the two disagree instead of being
+copied here.
 """
 
 from __future__ import annotations
@@ -22,15 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trustme
 from aiohttp import web
-
-from bot.backends.devices import device_from_graph
-from bot.clock import SystemClock
-from bot.ports import Clock
-from policy.platforms import Scope, decide
 
 # Role template / definition ids, written out here on purpose rather than imported from the
 # client: a fake that shares the client's constants cannot catch a wrong one (fact sheet §7).
@@ -63,6 +63,152 @@ _STARTSWITH = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$", 
 _AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
 
 Json = dict[str, Any]
+
+
+class Clock(Protocol):
+    """What the fake needs of a clock (bot.clock.ManualClock fits, for tests that move time)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------- what Intune does
+
+
+@dataclass(frozen=True, slots=True)
+class ResetAnswer:
+    """What Intune does with ``POST .../resetPasscode`` for one kind of device."""
+
+    accepted: bool  # 204 and an action is queued; False: 400 BadRequest (fact sheet §1, §6)
+    passcode: bool = False  # the finished action carries a new passcode (iOS: removed, none)
+    work_profile: bool = False  # resets the work profile: needs an activated reset token
+    android: bool = False  # fails on the device without an assigned passcode policy
+
+
+REFUSED = ResetAnswer(accepted=False)
+PASSCODE_REMOVED = ResetAnswer(accepted=True)
+NEW_PIN = ResetAnswer(accepted=True, passcode=True)
+NEW_PASSCODE = ResetAnswer(accepted=True, passcode=True, android=True)
+WORK_PROFILE_PASSCODE = ResetAnswer(accepted=True, passcode=True, work_profile=True, android=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRule:
+    """A device matches when each named managedDevice property has one of the listed values
+    (case-insensitive; "" stands for absent or empty) and, where ``os_major`` is given, the
+    leading number of ``osVersion`` is in it."""
+
+    what: str
+    when: Mapping[str, tuple[str, ...]]
+    answer: ResetAnswer
+    os_major: range | None = None
+
+
+_IOS = ("iOS", "iPadOS")
+_APPLE_TYPES = ("iPhone", "iPad", "iPod")
+_APPLE_USER_ENROLLMENT = (
+    "appleUserEnrollment",
+    "appleUserEnrollmentWithServiceAccount",
+    "appleAccountDrivenUserEnrollment",
+)
+_BYOD_ENROLLMENT = ("userEnrollment", "deviceEnrollmentManager", "")
+_ANDROID_8_ON = range(8, 10_000)
+
+# First match wins; a device no rule matches is refused. Sources: fact sheet §1 (which platforms
+# the action supports), §3.1-3.2 (how the properties show the platform) and "Checked 2026-12".
+# The stored device is the truth here: beta-only properties count even when a v1.0 read hides
+# them, as the real service knows what it enrolled.
+RESET_PASSCODE_RULES: tuple[ResetRule, ...] = (
+    # No MDM channel to the device: Exchange ActiveSync only, another MDM, an agent (§3.2 row 12).
+    ResetRule(
+        "not managed through Intune MDM",
+        {"managementAgent": ("eas", "easIntuneClient", "intuneClient", "jamf",
+                             "configurationManagerClient", "msSense")},
+        REFUSED,
+    ),
+    # Apple forbids ClearPasscode in User Enrollment.
+    ResetRule("iOS/iPadOS User Enrollment",
+              {"operatingSystem": _IOS, "deviceEnrollmentType": _APPLE_USER_ENROLLMENT}, REFUSED),
+    ResetRule("iOS/iPadOS User Enrollment",
+              {"deviceType": _APPLE_TYPES, "deviceEnrollmentType": _APPLE_USER_ENROLLMENT},
+              REFUSED),
+    # "Remove passcode" is resetPasscode on iOS/iPadOS: cleared, no new passcode.
+    ResetRule("iOS/iPadOS", {"operatingSystem": _IOS}, PASSCODE_REMOVED),
+    ResetRule("iOS/iPadOS", {"deviceType": _APPLE_TYPES}, PASSCODE_REMOVED),
+    ResetRule("macOS", {"operatingSystem": ("macOS",)}, REFUSED),
+    ResetRule("macOS", {"deviceType": ("macMDM", "mac")}, REFUSED),
+    ResetRule("Windows 10 Mobile", {"deviceType": ("windowsPhone", "winMO6")}, NEW_PIN),
+    ResetRule("Windows 10 Mobile", {"operatingSystem": ("Windows Mobile",)}, NEW_PIN),
+    # No Graph action resets a Windows password or Windows Hello PIN.
+    ResetRule("Windows", {"operatingSystem": ("Windows",)}, REFUSED),
+    ResetRule(
+        "Windows",
+        {"deviceEnrollmentType": ("windowsAzureADJoin", "windowsBulkUserless",
+                                  "windowsAutoEnrollment", "windowsBulkAzureDomainJoin",
+                                  "windowsCoManagement", "windowsAzureADJoinUsingDeviceAuth",
+                                  "azureAdJoinUsingAzureVmExtension")},
+        REFUSED,
+    ),
+    ResetRule(
+        "Windows",
+        {"deviceType": ("desktop", "windowsRT", "winEmbedded", "surfaceHub", "holoLens",
+                        "cloudPC", "windows10x")},
+        REFUSED,
+    ),
+    # Android Enterprise needs Android 8.0 or later; the corporate work profile resets the
+    # work profile, the others the device.
+    ResetRule("Android Enterprise dedicated",
+              {"deviceEnrollmentType": ("androidEnterpriseDedicatedDevice",)}, NEW_PASSCODE,
+              _ANDROID_8_ON),
+    ResetRule("Android Enterprise fully managed",
+              {"deviceEnrollmentType": ("androidEnterpriseFullyManaged",)}, NEW_PASSCODE,
+              _ANDROID_8_ON),
+    ResetRule("Android Enterprise corporate-owned work profile",
+              {"deviceEnrollmentType": ("androidEnterpriseCorporateWorkProfile",)},
+              WORK_PROFILE_PASSCODE, _ANDROID_8_ON),
+    ResetRule("AOSP user-associated",
+              {"deviceEnrollmentType": ("androidAOSPUserOwnedDeviceEnrollment",)}, NEW_PASSCODE),
+    ResetRule("AOSP userless",
+              {"deviceEnrollmentType": ("androidAOSPUserlessDeviceEnrollment",)}, NEW_PASSCODE),
+    # A personally-owned work profile has no enrollment type of its own; beta deviceType says.
+    ResetRule("Android Enterprise personally-owned work profile",
+              {"deviceType": ("androidForWork",), "deviceEnrollmentType": _BYOD_ENROLLMENT},
+              WORK_PROFILE_PASSCODE, _ANDROID_8_ON),
+    # Device administrator: Google took passcode reset away from it on Android 7.0.
+    ResetRule("Android device administrator, 6.x or earlier",
+              {"deviceType": ("android",), "deviceEnrollmentType": _BYOD_ENROLLMENT},
+              NEW_PASSCODE, range(0, 7)),
+    ResetRule("Android device administrator, 7.0 or later",
+              {"deviceType": ("android",), "deviceEnrollmentType": _BYOD_ENROLLMENT},
+              REFUSED, range(7, 10_000)),
+)
+
+_LEADING_NUMBER = re.compile(r"\s*v?(\d+)")
+
+
+def reset_passcode_answer(device: Mapping[str, Any]) -> tuple[str, ResetAnswer]:
+    """The first rule a Graph-shaped managedDevice matches (its ``what``, its answer); a
+    device no rule matches is refused ("unknown")."""
+    for rule in RESET_PASSCODE_RULES:
+        if _rule_matches(rule, device):
+            return rule.what, rule.answer
+    return "unknown", REFUSED
+
+
+def _rule_matches(rule: ResetRule, device: Mapping[str, Any]) -> bool:
+    for prop, values in rule.when.items():
+        actual = str(device.get(prop) or "").strip().casefold()
+        if actual not in {v.casefold() for v in values}:
+            return False
+    if rule.os_major is not None:
+        number = _LEADING_NUMBER.match(str(device.get("osVersion") or ""))
+        if number is None or int(number.group(1)) not in rule.os_major:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -825,24 +971,23 @@ class GraphEmulator:
         if device is None:
             return _not_found(f"managedDevice {device_id}")
         self._reset_posts[device_id] = self._reset_posts.get(device_id, 0) + 1
-        decision = decide(device_from_graph(device).facts)
-        if not decision.allowed or decision.result is None:
+        _, answer = reset_passcode_answer(device)
+        if not answer.accepted:
             return _intune_error(400, "BadRequest", device_id)
         # The same ``simulate`` marks as the simulated backend's fleet file: ``fail`` (a reason,
         # or one of Graph's failure states), an inactive work-profile reset token, no passcode
         # policy on an Android device.
         simulate = self._simulate.get(device_id, {})
-        android = decision.row.name.startswith(("ANDROID", "AE_", "AOSP"))
         end_state, error_code = "done", 0
         if simulate.get("fail"):
             wanted = str(simulate["fail"])
             end_state, error_code = (wanted if wanted in TERMINAL_FAIL_STATES else "failed"), 1
-        elif decision.scope is Scope.WORK_PROFILE and simulate.get("resetTokenActivated") is False:
+        elif answer.work_profile and simulate.get("resetTokenActivated") is False:
             end_state, error_code = "failed", 2
-        elif android and simulate.get("passcodePolicy") is False:
+        elif answer.android and simulate.get("passcodePolicy") is False:
             end_state, error_code = "failed", 3
         passcode = None
-        if end_state == "done" and decision.result.carries_secret:
+        if end_state == "done" and answer.passcode:
             passcode = str(simulate.get("passcode") or f"{secrets.randbelow(10**8):08d}")
         now = self.clock.now()
         stamp = _graph_time(now)

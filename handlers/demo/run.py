@@ -14,9 +14,9 @@ from pathlib import Path
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.emulators.driver import SlackDriver
-from bot.emulators.slack import SlackEmulator
 from bot.roles import FileRoleDirectory
+from handlers.demo.driver import SlackDriver
+from handlers.demo.slack_emulator import SlackEmulator
 from handlers.server import RunningBot, start_bot
 
 SIGNING_SECRET = "demo-signing-secret"

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.emulators.slack import SlackEmulator
+from handlers.demo.slack_emulator import SlackEmulator
 
 _counter = itertools.count(1)
 

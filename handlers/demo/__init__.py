@@ -1,0 +1,3 @@
+"""`passcode-bot demo` and what it runs on: the demo itself (run.py), a local Slack Web API
+emulator (slack_emulator.py) and a driver that plays Slack's side with signed requests
+(driver.py). The tests and the benchmark use the emulator and the driver too."""
