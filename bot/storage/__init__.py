@@ -8,10 +8,14 @@ both ports, RequestStore and JobQueue, over one database file.
 
 from __future__ import annotations
 
-from bot.storage.audit import GENESIS, AuditEvent, audit_hash
+import asyncio
+
+from bot.audit import GENESIS, AuditEvent, audit_hash
+from bot.domain import JobSpec
+from bot.ports import Job, OpenRequestExists
 from bot.storage.connection import Database
-from bot.storage.jobs import Job, JobSpec, SqliteJobQueue
-from bot.storage.requests import OpenRequestExists, SqliteRequestStore
+from bot.storage.jobs import SqliteJobQueue
+from bot.storage.requests import SqliteRequestStore
 from bot.storage.schema import MIGRATIONS, PRECHECKS, StoreError
 
 __all__ = [
@@ -25,6 +29,7 @@ class Store(SqliteRequestStore, SqliteJobQueue):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._jobs_added = asyncio.Event()
         self.path = db.path
 
     @classmethod

@@ -3,39 +3,14 @@ records (so the two commit together), read back in order for `audit verify` and 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
+from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.storage.connection import Database, ts
 
-GENESIS = "0" * 64
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    seq: int
-    request_id: str
-    at: datetime
-    actor: str
-    action: str
-    from_state: str
-    to_state: str
-    detail: str
-    prev_hash: str
-    hash: str
-
-
-def audit_hash(prev_hash: str, request_id: str, at: str, actor: str, action: str,
-               from_state: str, to_state: str, detail: str) -> str:
-    """Chains an audit event to the one before it: editing, deleting or reordering any event
-    breaks every hash after it."""
-    body = json.dumps([prev_hash, request_id, at, actor, action, from_state, to_state, detail])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
+__all__ = ["GENESIS", "AuditEvent", "append", "audit_hash", "trail"]
 
 async def append(
     db: aiosqlite.Connection, request_id: str, at: datetime, actor: str, action: str,

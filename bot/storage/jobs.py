@@ -3,32 +3,17 @@ schedules them (``add``), then leased, finished, retried or deferred by the job 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
+from bot.domain import JobKind, JobSpec, NotifyEvent
+from bot.ports import Job
 from bot.storage.connection import Database, dt, ts
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """A job to schedule with a state change: ``kind`` is "execute" or "notify"."""
-
-    kind: str
-    event: str = ""
-    delay_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: int
-    kind: str
-    request_id: str
-    event: str
-    attempts: int
 
 
 async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
@@ -39,14 +24,26 @@ async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
         run_at = at.timestamp() + job.delay_s
         await db.execute(
             "INSERT OR IGNORE INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)",
-            (job.kind, request_id, job.event, ts(datetime.fromtimestamp(run_at, UTC))),
+            (job.kind.value, request_id, job.event.value if job.event else "",
+             ts(datetime.fromtimestamp(run_at, UTC))),
         )
 
 
 class SqliteJobQueue:
-    """The JobQueue port over the ``jobs`` table."""
+    """The JobQueue port over the ``jobs`` table. Wake-ups are in-process: the one process
+    that writes the database is the one that runs its jobs."""
 
     _db: Database
+    _jobs_added: asyncio.Event
+
+    def _scheduled(self) -> None:
+        """Jobs were committed: wake the runner."""
+        self._jobs_added.set()
+
+    async def wait_for_jobs(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._jobs_added.wait(), timeout=timeout)
+        self._jobs_added.clear()
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
         """Lease due jobs: a job whose lease ran out (its runner died) is due again."""
@@ -64,7 +61,8 @@ class SqliteJobQueue:
                 "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
                 [(lease, r["id"]) for r in rows],
             )
-            return [Job(r["id"], r["kind"], r["request_id"], r["event"], r["attempts"] + 1)
+            return [Job(r["id"], JobKind(r["kind"]), r["request_id"],
+                        NotifyEvent(r["event"]) if r["event"] else None, r["attempts"] + 1)
                     for r in rows]
 
         return await self._db.write(work)

@@ -4,6 +4,7 @@ callers race, one wins and the rest see that the request has moved on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -12,38 +13,30 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import ResetRequest, State, check_transition, sources_of
+from bot.domain import Audit, Change, JobSpec, NewRequest, ResetRequest, State, check_transition
+from bot.ports import OpenRequestExists
 from bot.storage import audit
 from bot.storage.audit import AuditEvent
 from bot.storage.connection import Database, ts
-from bot.storage.jobs import JobSpec, add_jobs
+from bot.storage.jobs import add_jobs
 from bot.storage.rows import COLUMNS, from_row, to_db
 from bot.storage.schema import OPEN_SQL
-
-
-class OpenRequestExists(Exception):
-    """An insert lost: the device already has an open request (``existing``)."""
-
-    def __init__(self, existing: ResetRequest) -> None:
-        super().__init__(f"device {existing.device_id} already has open request {existing.id}")
-        self.existing = existing
 
 
 class SqliteRequestStore:
     """The RequestStore port over the ``requests`` and ``audit`` tables."""
 
     _db: Database
+    _jobs_added: asyncio.Event  # set once a write that scheduled jobs has committed
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def insert(
-        self, request: ResetRequest, *, actor: str, detail: str = "",
-        jobs: Sequence[JobSpec] = (),
-    ) -> None:
+    async def add(self, new: NewRequest) -> None:
         """Store a new request (state REQUESTED moving on to ``request.state``).
 
         Raises OpenRequestExists, and writes nothing, when ``request`` is open and its device
         already has an open request: the database allows one, however many callers race."""
+        request, actor, detail, jobs = new.request, new.audit.actor, new.audit.detail, new.jobs
         check_transition(State.REQUESTED, request.state)
         cols = ", ".join(COLUMNS)
         marks = ", ".join("?" for _ in COLUMNS)
@@ -68,70 +61,87 @@ class SqliteRequestStore:
             await add_jobs(db, request.id, at, jobs)
 
         await self._db.write(work)
+        if jobs:
+            self._jobs_added.set()
 
-    async def note(self, request_id: str, *, actor: str, at: datetime, action: str,
-                   detail: str = "") -> None:
-        """An audit event and nothing else: no field or state of the request changes."""
-
-        async def work(db: aiosqlite.Connection) -> None:
-            state = await _state(db, request_id)
-            if state is not None:
-                await audit.append(db, request_id, at, actor, action, state, state, detail)
-
-        await self._db.write(work)
-
-    async def transition(
-        self,
-        request_id: str,
-        to: State,
-        *,
-        actor: str,
-        at: datetime,
-        action: str | None = None,
-        detail: str = "",
-        changes: dict[str, Any] | None = None,
+    async def insert(
+        self, request: ResetRequest, *, actor: str, detail: str = "",
         jobs: Sequence[JobSpec] = (),
-        only_from: Iterable[State] | None = None,
-    ) -> ResetRequest | None:
-        """Move a request to ``to`` if it is in a state that may reach it (or one of
-        ``only_from``). Returns the updated request, or None when another caller got there
-        first or the request is gone; the audit event and jobs are written only on success."""
-        sources = frozenset(only_from) if only_from is not None else sources_of(to)
-        for source in sources:
-            check_transition(source, to)
-        values = {"state": to, "updated_at": at, **(changes or {})}
+    ) -> None:
+        """``add`` spelt out (tests and tools)."""
+        await self.add(NewRequest(request, Audit(actor, request.state.value, detail), tuple(jobs)))
+
+    async def apply(self, change: Change) -> ResetRequest | None:
+        """Apply ``change`` if the request is in one of its ``from_states``, with its audit
+        event and jobs: one conditional UPDATE in one transaction. Returns the request as
+        changed, or None, writing nothing, when another caller got there first or it is gone."""
+        to, at = change.to, change.at
+        values: dict[str, Any] = dict(change.fields)
+        if change.touches:
+            values["updated_at"] = at
+        if to is not None:
+            values["state"] = to
         assignments = ", ".join(f"{name} = ?" for name in values)
         params = [to_db(n, v) for n, v in values.items()]
+        sources = sorted(s.value for s in change.from_states)
         placeholders = ", ".join("?" for _ in sources)
+        entry = change.audit
 
         async def work(db: aiosqlite.Connection) -> ResetRequest | None:
             async with db.execute(
                 f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})",
-                [request_id, *(s.value for s in sources)],
+                [change.request_id, *sources],
             ) as cur:
                 found = await cur.fetchone()
             if found is None:
                 return None
-            await db.execute(
-                f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
-                [*params, request_id, found["state"]],
-            )
+            if values:
+                await db.execute(
+                    f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
+                    [*params, change.request_id, found["state"]],
+                )
             await audit.append(
-                db, request_id, at, actor, action or to.value, found["state"], to.value, detail
+                db, change.request_id, at, entry.actor, entry.action, found["state"],
+                to.value if to is not None else found["state"], entry.detail,
             )
-            await add_jobs(db, request_id, at, jobs)
-            async with db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)) as cur:
+            await add_jobs(db, change.request_id, at, change.jobs)
+            async with db.execute(
+                "SELECT * FROM requests WHERE id = ?", (change.request_id,)
+            ) as cur:
                 row = await cur.fetchone()
             assert row is not None
             return from_row(row)
 
-        return await self._db.write(work)
+        changed = await self._db.write(work)
+        if changed is not None and change.jobs:
+            self._jobs_added.set()
+        return changed
+
+    # The keyword forms below build a Change: for tests and tools that have no request at hand.
+
+    async def note(self, request_id: str, *, actor: str, at: datetime, action: str,
+                   detail: str = "") -> None:
+        """An audit event and nothing else: no field or state of the request changes."""
+        await self.apply(Change(request_id, at, Audit(actor, action, detail)))
+
+    async def transition(
+        self, request_id: str, to: State, *, actor: str, at: datetime, action: str | None = None,
+        detail: str = "", changes: dict[str, Any] | None = None, jobs: Sequence[JobSpec] = (),
+        only_from: Iterable[State] | None = None,
+    ) -> ResetRequest | None:
+        """Move a request to ``to`` if it is in a state that may reach it (or one of
+        ``only_from``); None when another caller got there first or the request is gone."""
+        return await self.apply(Change(
+            request_id, at, Audit(actor, action or to.value, detail), to,
+            frozenset(only_from or ()), changes or {}, tuple(jobs),
+        ))
 
     async def update_fields(
         self, request_id: str, *, actor: str, at: datetime, action: str, detail: str = "",
         changes: dict[str, Any],
     ) -> None:
-        """Change fields without a state change (e.g. the backend's action reference), audited."""
+        """Set any columns without a state transition, audited (tests and tools: it can put a
+        row in any state, so the workflow never calls it)."""
         values = {**changes, "updated_at": at}
         assignments = ", ".join(f"{name} = ?" for name in values)
 
@@ -228,20 +238,20 @@ class SqliteRequestStore:
             )
         return int(rows[0]["n"]) if rows else 0
 
-    async def approvals_due(self, now: datetime) -> list[str]:
+    async def approvals_due(self, now: datetime) -> list[ResetRequest]:
         rows = await self._db.read(
-            "SELECT id FROM requests WHERE state = ? AND approval_deadline <= ?",
+            "SELECT * FROM requests WHERE state = ? AND approval_deadline <= ?",
             (State.AWAITING_APPROVAL.value, ts(now)),
         )
-        return [r["id"] for r in rows]
+        return [from_row(r) for r in rows]
 
-    async def passcodes_due(self, now: datetime) -> list[str]:
+    async def passcodes_due(self, now: datetime) -> list[ResetRequest]:
         rows = await self._db.read(
-            "SELECT id FROM requests WHERE sealed_passcode IS NOT NULL"
+            "SELECT * FROM requests WHERE sealed_passcode IS NOT NULL"
             " AND passcode_expires_at <= ?",
             (ts(now),),
         )
-        return [r["id"] for r in rows]
+        return [from_row(r) for r in rows]
 
     async def sealed_all(self) -> list[tuple[str, bytes]]:
         rows = await self._db.read(
