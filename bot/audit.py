@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.domain import ResetRequest
-from bot.storage import GENESIS, AuditEvent, Store, audit_hash
+
+if TYPE_CHECKING:
+    from bot.ports import RequestStore
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One event of the audit trail, as stored: ``hash`` chains it to the one before."""
+
+    seq: int
+    request_id: str
+    at: datetime
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+def audit_hash(prev_hash: str, request_id: str, at: str, actor: str, action: str,
+               from_state: str, to_state: str, detail: str) -> str:
+    """Chains an audit event to the one before it: editing, deleting or reordering any event
+    breaks every hash after it."""
+    body = json.dumps([prev_hash, request_id, at, actor, action, from_state, to_state, detail])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +78,7 @@ def verify_chain(events: Iterable[AuditEvent]) -> Verification:
     return Verification(True, count, head=previous)
 
 
-async def verify(store: Store) -> Verification:
+async def verify(store: RequestStore) -> Verification:
     return verify_chain(await store.audit_trail())
 
 
@@ -73,7 +103,7 @@ def _rows(events: list[AuditEvent], requests: dict[str, ResetRequest]) -> list[d
     return rows
 
 
-async def export(store: Store, since: datetime | None, fmt: str) -> str:
+async def export(store: RequestStore, since: datetime | None, fmt: str) -> str:
     """Audit events since ``since`` joined with their request: jsonl or csv."""
     events = [e for e in await store.audit_trail() if since is None or e.at >= since]
     requests = {}

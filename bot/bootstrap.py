@@ -156,5 +156,6 @@ async def build_services(
     store = await Store.open(settings.database_path)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
-    runner = JobRunner(service, notifier(store), sweep_every_s=sweep_every.total_seconds())
+    runner = JobRunner(service, store, store, notifier(store), clock,
+                       sweep_every_s=sweep_every.total_seconds())
     return Services(settings, store, backend, roles, service, runner, graph)

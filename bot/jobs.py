@@ -3,7 +3,9 @@ table, so work survives a restart, failures retry with backoff, and a job that k
 failing is set aside (``dead``) where `passcode-bot status` and the audit can see it.
 
 One bot process per database: at start the runner releases every lease, since whatever
-held them died with the previous process.
+held them died with the previous process. The runner works through the ports: the JobQueue
+(leases, and the wake-up when a change schedules jobs) and the RequestStore; the use cases
+it runs (execute, sweep) through the service.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ import logging
 import random
 from datetime import timedelta
 
-from bot.ports import BackendError, Later, Notifier, NotifyEvent
+from bot.domain import JobKind
+from bot.ports import BackendError, Clock, Job, JobQueue, Later, Notifier, RequestStore
 from bot.service import ResetService
-from bot.storage import Job
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0
-MAX_ATTEMPTS = {"notify": 12, "execute": 200}
+MAX_ATTEMPTS = {JobKind.NOTIFY: 12, JobKind.EXECUTE: 200}
 # An approved reset waiting out a backend outage is tried again at least once a minute, so it
 # goes ahead soon after the outage ends: with the default 5-minute cap a 10-minute outage ran
 # into EXECUTION_TIMEOUT. The service's deadline, not the number of tries, ends it (200 tries
 # at a minute apart outlast any sensible EXECUTION_TIMEOUT).
-MAX_BACKOFF_S = {"execute": 60.0}
+MAX_BACKOFF_S = {JobKind.EXECUTE: 60.0}
 # After this many failed tries (about two minutes of backoff) a notification counts as stuck:
 # the approvals channel and `/passcode status` are told, and the retries go on.
 REPORT_STUCK_AFTER = 6
@@ -39,11 +41,14 @@ def backoff_s(attempts: int, cap: float = 300.0) -> float:
 
 
 class JobRunner:
-    def __init__(self, service: ResetService, notifier: Notifier, *, sweep_every_s: float = 60.0):
+    def __init__(self, service: ResetService, store: RequestStore, queue: JobQueue,
+                 notifier: Notifier, clock: Clock, *, sweep_every_s: float = 60.0):
         self.service = service
+        self.store = store
+        self.queue = queue
         self.notifier = notifier
+        self.clock = clock
         self.sweep_every_s = sweep_every_s
-        self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -51,10 +56,9 @@ class JobRunner:
         # scheduled, and each renders the request as it is when it is sent: a slow or retried
         # "approved" update can never overwrite a later "completed" one.
         self._request_locks: dict[str, asyncio.Lock] = {}
-        service.on_jobs = self._wake.set
 
     async def start(self) -> None:
-        await self.service.store.release_leases()
+        await self.queue.release_leases()
         self._loops = [
             asyncio.create_task(self._job_loop(), name="jobs"),
             asyncio.create_task(self._sweep_loop(), name="sweep"),
@@ -68,9 +72,9 @@ class JobRunner:
 
     async def run_due(self) -> list[asyncio.Task[None]]:
         """Lease every due job and start it; returns the tasks (tests await them)."""
-        now = self.service.clock.now()
+        now = self.clock.now()
         started = []
-        for job in await self.service.store.claim_jobs(now, LEASE_S):
+        for job in await self.queue.claim_jobs(now, LEASE_S):
             if job.id in self._running:
                 continue
             self._running.add(job.id)
@@ -89,24 +93,24 @@ class JobRunner:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self, job: Job) -> None:
-        store = self.service.store
+        store, queue = self.store, self.queue
         renew = asyncio.create_task(self._keep_lease(job.id))
         try:
-            if job.kind == "execute":
+            if job.kind is JobKind.EXECUTE:
                 await self.service.execute(job.request_id)
-            elif job.kind == "notify":
+            elif job.kind is JobKind.NOTIFY and job.event is not None:
                 async with self._lock_for(job.request_id):
                     request = await store.get(job.request_id)
                     if request is not None:
-                        await self.notifier.notify(NotifyEvent(job.event), request)
+                        await self.notifier.notify(job.event, request)
                         if request.surface.get("delivery_problem") == job.event:
                             await store.save_surface(job.request_id, {"delivery_problem": None})
-            await store.finish_job(job.id, self.service.clock.now())
+            await queue.finish_job(job.id, self.clock.now())
         except asyncio.CancelledError:
             raise
         except Later as later:  # waiting for its turn, not failing: no attempt counted
-            run_at = self.service.clock.now() + timedelta(seconds=later.seconds)
-            await store.defer_job(job.id, run_at)
+            run_at = self.clock.now() + timedelta(seconds=later.seconds)
+            await queue.defer_job(job.id, run_at)
         except Exception as exc:
             dead = job.attempts >= MAX_ATTEMPTS.get(job.kind, 10)
             reason = exc.message if isinstance(exc, BackendError) else type(exc).__name__
@@ -117,9 +121,9 @@ class JobRunner:
                 log.exception("job %s %s for %s failed (attempt %d)",
                               job.kind, job.event, job.request_id, job.attempts)
             delay = backoff_s(job.attempts, MAX_BACKOFF_S.get(job.kind, 300.0))
-            run_at = self.service.clock.now() + timedelta(seconds=delay)
-            await store.retry_job(job.id, run_at, reason, dead)
-            if job.kind == "notify" and job.attempts == REPORT_STUCK_AFTER:
+            run_at = self.clock.now() + timedelta(seconds=delay)
+            await queue.retry_job(job.id, run_at, reason, dead)
+            if job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)
         finally:
             renew.cancel()
@@ -132,27 +136,25 @@ class JobRunner:
         return self._request_locks.setdefault(request_id, asyncio.Lock())
 
     async def _report_stuck(self, job: Job, reason: str) -> None:
-        store = self.service.store
-        now = self.service.clock.now()
-        await store.update_fields(
-            job.request_id, actor="passcode-bot", at=now, action="delivery_failed",
-            detail=f"{job.event}: {reason}"[:500],
-            changes={},
-        )
-        await store.save_surface(job.request_id, {"delivery_problem": job.event})
+        store, event = self.store, job.event
+        request = await store.get(job.request_id)
+        if request is None or event is None:
+            return
+        await store.apply(request.delivery_failed(event, reason, self.clock.now()))
+        await store.save_surface(job.request_id, {"delivery_problem": event})
         request = await store.get(job.request_id)
         if request is None:
             return
         try:
-            await self.notifier.delivery_failed(NotifyEvent(job.event), request, reason)
+            await self.notifier.delivery_failed(event, request, reason)
         except Exception:
             log.exception("could not report a stuck notification for %s", job.request_id)
 
     async def _keep_lease(self, job_id: int) -> None:
         while True:
             await asyncio.sleep(LEASE_S / 3)
-            until = self.service.clock.now() + timedelta(seconds=LEASE_S)
-            await self.service.store.renew_lease(job_id, until)
+            until = self.clock.now() + timedelta(seconds=LEASE_S)
+            await self.queue.renew_lease(job_id, until)
 
     async def _job_loop(self) -> None:
         while True:
@@ -163,18 +165,14 @@ class JobRunner:
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError from None
                 log.exception("job loop iteration failed")
-            self._wake.clear()
-            idle = await self._idle_s()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            except TimeoutError:
-                pass
+            # Woken as soon as a change schedules a job, else when the next one falls due.
+            await self.queue.wait_for_jobs(await self._idle_s())
 
     async def _idle_s(self) -> float:
-        next_at = await self.service.store.next_job_at()
+        next_at = await self.queue.next_job_at()
         if next_at is None:
             return 5.0
-        wait = (next_at - self.service.clock.now()).total_seconds()
+        wait = (next_at - self.clock.now()).total_seconds()
         return min(max(wait, 0.05), 5.0)
 
     async def _sweep_loop(self) -> None:

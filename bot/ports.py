@@ -1,17 +1,31 @@
-"""The boundaries of the core: what a device backend, a role directory, a notifier and a
-clock must offer. Adapters implement these; the service layer only talks to them."""
+"""The boundaries of the core: what a request store, a job queue, a device backend, a role
+directory, a notifier and a clock must offer. Adapters implement these; the use cases only
+talk to them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
+from bot.audit import AuditEvent
+from bot.domain import (
+    Change,
+    JobKind,
+    NewRequest,
+    NotifyEvent,
+    ResetRequest,
+    State,
+)
 from policy.platforms import DeviceFacts, Scope
 
-if TYPE_CHECKING:
-    from bot.domain import ResetRequest
+__all__ = [
+    "ActionRef", "ActionState", "ActionStatus", "BackendError", "Clock", "Device",
+    "DeviceBackend", "FailureCode", "Job", "JobQueue", "Later", "Notifier", "NotifyEvent",
+    "OpenRequestExists", "RequestStore", "RoleDirectory",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +136,6 @@ class RoleDirectory(Protocol):
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]: ...
 
 
-class NotifyEvent(StrEnum):
-    APPROVAL_REQUESTED = "approval_requested"
-    DECIDED = "decided"  # approved or denied
-    CANCELLED = "cancelled"
-    APPROVAL_EXPIRED = "approval_expired"
-    RESULT = "result"  # completed or failed
-    PASSCODE_EXPIRED = "passcode_expired"
-
-
 class Later(Exception):  # not an error: a request to be called again
     """Raised by a notifier that must wait its turn (a channel's rate limit) for longer than
     is worth holding a task for: the job queue runs the job again in ``seconds``, without
@@ -156,3 +161,124 @@ class Notifier(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC now."""
+
+
+# -- storage -------------------------------------------------------------------------------
+# Shaped for SQL databases in general (SQLite now, PostgreSQL next): times are aware datetimes
+# and ids plain values, no method hands out a connection, a cursor or SQL, and every write is
+# one transaction the adapter opens and closes itself.
+
+
+class OpenRequestExists(Exception):
+    """An insert lost: the device already has an open request (``existing``)."""
+
+    def __init__(self, existing: ResetRequest) -> None:
+        super().__init__(f"device {existing.device_id} already has open request {existing.id}")
+        self.existing = existing
+
+
+class RequestStore(Protocol):
+    """Requests and their audit trail.
+
+    Guarantees: each write is one transaction. A change, its audit event and the jobs it
+    schedules commit together or not at all, so no step is ever done without its record or
+    its follow-up work. A conditional change (``Change.from_states``) is checked and written
+    atomically: of any number of callers racing to move one request, exactly one wins and
+    the others get None. At most one request per device is open (OPEN_STATES), however many
+    callers race to add one. A read sees every write committed before it started.
+    """
+
+    async def add(self, new: NewRequest) -> None:
+        """Store a new request with its first audit events and jobs. Raises
+        OpenRequestExists, writing nothing, when it is open and its device already has an
+        open request."""
+
+    async def apply(self, change: Change) -> ResetRequest | None:
+        """Apply ``change`` if the request is in one of its ``from_states``: returns the
+        request as changed, or None (nothing written) when it is not, or is gone."""
+
+    async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
+        """Merge the notifier's message references into the request (not audited)."""
+
+    async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
+        """Replace sealed passcodes (key rotation), all in one transaction."""
+
+    async def checkpoint(self) -> bool:
+        """Make content deleted so far (a purged passcode) unrecoverable from the database's
+        files (SQLite: empty the WAL). False when it must be tried again later."""
+
+    async def get(self, request_id: str) -> ResetRequest | None: ...
+
+    async def sealed_passcode(self, request_id: str) -> bytes | None: ...
+
+    async def sealed_all(self) -> list[tuple[str, bytes]]: ...
+
+    async def by_requester(self, requester_id: str, limit: int = 10) -> list[ResetRequest]:
+        """The requester's most recent requests, newest first."""
+
+    async def in_states(self, states: Iterable[State], limit: int = 100) -> list[ResetRequest]:
+        """Requests in any of ``states``, newest first."""
+
+    async def open_for_device(self, device_id: str) -> ResetRequest | None: ...
+
+    async def count_since(self, *, since: datetime, requester_id: str | None = None,
+                          device_id: str | None = None) -> int:
+        """Requests made after ``since`` by a requester (refusals included) or for a device
+        (refusals excluded)."""
+
+    async def approvals_due(self, now: datetime) -> list[ResetRequest]:
+        """Requests awaiting approval whose deadline is at or before ``now``."""
+
+    async def passcodes_due(self, now: datetime) -> list[ResetRequest]:
+        """Requests holding a sealed passcode that expires at or before ``now``."""
+
+    async def audit_trail(self, request_id: str | None = None) -> list[AuditEvent]:
+        """The audit events (of one request, or all), in the order they were written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A leased job: ``attempts`` counts this try."""
+
+    id: int
+    kind: JobKind
+    request_id: str
+    event: NotifyEvent | None
+    attempts: int
+
+
+class JobQueue(Protocol):
+    """The durable job queue: jobs are scheduled with the changes that need them (through
+    RequestStore) and run by the job runner.
+
+    Guarantees: a claimed job is leased to its claimer until the lease runs out; no other
+    claim takes it meanwhile, and once the lease runs out (its runner died) it is due again.
+    A job is done once (finish), or tried again later (retry, counting the attempt; defer,
+    not counting it), or set aside as dead after too many attempts.
+    """
+
+    async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
+        """Lease up to ``limit`` due jobs for ``lease_s`` seconds, oldest first."""
+
+    async def renew_lease(self, job_id: int, until: datetime) -> None: ...
+
+    async def release_leases(self) -> None:
+        """Every lease ends now (at start: whatever held them died with the last process)."""
+
+    async def finish_job(self, job_id: int, at: datetime) -> None: ...
+
+    async def retry_job(self, job_id: int, run_at: datetime, error: str, dead: bool) -> None:
+        """Run it again at ``run_at`` (or never, ``dead``); ``error`` is kept (500 chars)."""
+
+    async def defer_job(self, job_id: int, run_at: datetime) -> None:
+        """Run it again at ``run_at``; the try that asked for it does not count."""
+
+    async def next_job_at(self) -> datetime | None:
+        """When the next job falls due (a run time or a lease's end), if any is pending."""
+
+    async def pending_jobs(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        """Jobs not done (dead ones included), as plain records, for status and checks."""
+
+    async def wait_for_jobs(self, timeout: float) -> None:
+        """Return when jobs may have been scheduled since the last call (a change with jobs
+        was committed), or after ``timeout`` seconds; a wake-up is never lost."""

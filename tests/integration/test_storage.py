@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import ResetRequest, State, new_request_id
-from bot.storage import MIGRATIONS, JobSpec, OpenRequestExists, Store, StoreError
+from bot.domain import NotifyEvent, ResetRequest, State, new_request_id, notify
+from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
 from policy.platforms import Result, Row, Scope
 
 
@@ -100,7 +100,7 @@ async def test_the_database_itself_allows_one_open_request_per_device(tmp_path: 
     try:
         racing = [replace(new_request(1), id=new_request_id()) for _ in range(8)]
         results = await asyncio.gather(
-            *(store.insert(r, actor="U1", jobs=[JobSpec("notify", "approval_requested")])
+            *(store.insert(r, actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
               for r in racing),
             return_exceptions=True)
         stored = [r for r, result in zip(racing, results, strict=True) if result is None]

@@ -1,0 +1,42 @@
+"""The hash-chained audit trail in SQLite: appended inside the transaction of the change it
+records (so the two commit together), read back in order for `audit verify` and export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.audit import GENESIS, AuditEvent, audit_hash
+from bot.storage.connection import Database, ts
+
+__all__ = ["GENESIS", "AuditEvent", "append", "audit_hash", "trail"]
+
+async def append(
+    db: aiosqlite.Connection, request_id: str, at: datetime, actor: str, action: str,
+    from_state: str, to_state: str, detail: str,
+) -> None:
+    """Append one event, chained to the last; call inside a write transaction."""
+    async with db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") as cur:
+        last = await cur.fetchone()
+    prev = last["hash"] if last else GENESIS
+    at_s = ts(at) or ""
+    digest = audit_hash(prev, request_id, at_s, actor, action, from_state, to_state, detail)
+    await db.execute(
+        "INSERT INTO audit (request_id, at, actor, action, from_state, to_state, detail,"
+        " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+        (request_id, at_s, actor, action, from_state, to_state, detail, prev, digest),
+    )
+
+
+async def trail(db: Database, request_id: str | None = None) -> list[AuditEvent]:
+    where, params = ("WHERE request_id = ?", (request_id,)) if request_id else ("", ())
+    rows = await db.read(f"SELECT * FROM audit {where} ORDER BY seq", params)
+    return [
+        AuditEvent(
+            r["seq"], r["request_id"], datetime.fromisoformat(r["at"]), r["actor"],
+            r["action"], r["from_state"], r["to_state"], r["detail"], r["prev_hash"],
+            r["hash"],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,107 @@
+"""The durable job queue in SQLite: jobs are inserted in the transaction of the change that
+schedules them (``add``), then leased, finished, retried or deferred by the job runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import JobKind, JobSpec, NotifyEvent
+from bot.ports import Job
+from bot.storage.connection import Database, dt, ts
+
+
+async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
+              jobs: Iterable[JobSpec]) -> None:
+    """Schedule jobs inside the caller's write transaction; a job already scheduled (same
+    kind, request and event) is not scheduled twice."""
+    for job in jobs:
+        run_at = at.timestamp() + job.delay_s
+        await db.execute(
+            "INSERT OR IGNORE INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)",
+            (job.kind.value, request_id, job.event.value if job.event else "",
+             ts(datetime.fromtimestamp(run_at, UTC))),
+        )
+
+
+class SqliteJobQueue:
+    """The JobQueue port over the ``jobs`` table. Wake-ups are in-process: the one process
+    that writes the database is the one that runs its jobs."""
+
+    _db: Database
+    _jobs_added: asyncio.Event
+
+    def _scheduled(self) -> None:
+        """Jobs were committed: wake the runner."""
+        self._jobs_added.set()
+
+    async def wait_for_jobs(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._jobs_added.wait(), timeout=timeout)
+        self._jobs_added.clear()
+
+    async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
+        """Lease due jobs: a job whose lease ran out (its runner died) is due again."""
+        lease = ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
+
+        async def work(db: aiosqlite.Connection) -> list[Job]:
+            async with db.execute(
+                "SELECT id, kind, request_id, event, attempts FROM jobs"
+                " WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?",
+                (ts(now), ts(now), limit),
+            ) as cur:
+                rows = await cur.fetchall()
+            await db.executemany(
+                "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                [(lease, r["id"]) for r in rows],
+            )
+            return [Job(r["id"], JobKind(r["kind"]), r["request_id"],
+                        NotifyEvent(r["event"]) if r["event"] else None, r["attempts"] + 1)
+                    for r in rows]
+
+        return await self._db.write(work)
+
+    async def release_leases(self) -> None:
+        await self._db.execute("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL")
+
+    async def renew_lease(self, job_id: int, until: datetime) -> None:
+        await self._db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (ts(until), job_id))
+
+    async def finish_job(self, job_id: int, at: datetime) -> None:
+        await self._db.execute("UPDATE jobs SET done_at = ?, lease_until = NULL WHERE id = ?",
+                               (ts(at), job_id))
+
+    async def retry_job(self, job_id: int, run_at: datetime, error: str, dead: bool) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET run_at = ?, lease_until = NULL, last_error = ?, dead = ?"
+            " WHERE id = ?",
+            (ts(run_at), error[:500], int(dead), job_id),
+        )
+
+    async def defer_job(self, job_id: int, run_at: datetime) -> None:
+        """Run the job again at ``run_at``; the try that asked for it does not count."""
+        await self._db.execute(
+            "UPDATE jobs SET run_at = ?, lease_until = NULL, attempts = MAX(attempts - 1, 0)"
+            " WHERE id = ?",
+            (ts(run_at), job_id),
+        )
+
+    async def pending_jobs(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        where = "WHERE done_at IS NULL" + (" AND request_id = ?" if request_id else "")
+        rows = await self._db.read(
+            f"SELECT * FROM jobs {where} ORDER BY id", (request_id,) if request_id else ()
+        )
+        return [dict(r) for r in rows]
+
+    async def next_job_at(self) -> datetime | None:
+        rows = await self._db.read(
+            "SELECT MIN(COALESCE(lease_until, run_at)) AS t FROM jobs"
+            " WHERE done_at IS NULL AND dead = 0"
+        )
+        return dt(rows[0]["t"]) if rows and rows[0]["t"] else None

@@ -1,0 +1,149 @@
+"""The SQLite schema: numbered migrations, checks that must pass before one applies, and the
+code that runs them at start (each in its own IMMEDIATE transaction, recorded in
+``schema_version``). Migrations are plain SQL and only ever added to."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: requests, audit trail, jobs
+    """
+    CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        requester_id TEXT NOT NULL,
+        requester_email TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        device_name TEXT NOT NULL,
+        device_serial TEXT NOT NULL,
+        device_owner_email TEXT NOT NULL,
+        row TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        expected TEXT,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        hint TEXT NOT NULL DEFAULT '',
+        warning TEXT NOT NULL DEFAULT '',
+        approval_deadline TEXT,
+        decided_by TEXT NOT NULL DEFAULT '',
+        decided_at TEXT,
+        action_ref TEXT NOT NULL DEFAULT '',
+        action_started_at TEXT,
+        completed_at TEXT,
+        passcode_expires_at TEXT,
+        has_passcode INTEGER NOT NULL DEFAULT 0,
+        sealed_passcode BLOB,
+        failure_code TEXT NOT NULL DEFAULT '',
+        failure_detail TEXT NOT NULL DEFAULT '',
+        reveal_count INTEGER NOT NULL DEFAULT 0,
+        surface TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX requests_by_state ON requests (state);
+    CREATE INDEX requests_by_requester ON requests (requester_id, created_at);
+    CREATE INDEX requests_by_device ON requests (device_id, state);
+    CREATE INDEX requests_sealed ON requests (passcode_expires_at) WHERE sealed_passcode IS NOT NULL;
+
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_request ON audit (request_id, seq);
+
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        event TEXT NOT NULL DEFAULT '',
+        run_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until TEXT,
+        done_at TEXT,
+        dead INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, request_id, event)
+    );
+    CREATE INDEX jobs_due ON jobs (run_at) WHERE done_at IS NULL AND dead = 0;
+    """,
+    # 2: when the backend's action was recorded (it was read from the audit trail before)
+    """
+    ALTER TABLE requests ADD COLUMN action_recorded_at TEXT;
+    UPDATE requests SET action_recorded_at = (
+        SELECT at FROM audit WHERE audit.request_id = requests.id
+        AND audit.action = 'backend_action' ORDER BY seq DESC LIMIT 1
+    ) WHERE action_ref != '';
+    """,
+    # 3: at most one open request per device, enforced by the database itself (the service's
+    # check before the insert is only the fast path: two requests racing both pass it)
+    """
+    CREATE UNIQUE INDEX requests_one_open_per_device ON requests (device_id)
+        WHERE state IN ('awaiting_approval', 'approved', 'executing');
+    """,
+]
+
+# The open states as SQL (bot.domain.OPEN_STATES), as migration 3's index spells them.
+OPEN_SQL = "('awaiting_approval', 'approved', 'executing')"
+
+# Checks run before a migration, in the same transaction: a query whose rows mean the migration
+# cannot apply, and the one-line message naming them. Plain SQL, as the migrations are.
+PRECHECKS: dict[int, tuple[str, str]] = {
+    3: (
+        f"SELECT device_id, id, state FROM requests WHERE state IN {OPEN_SQL} AND device_id IN ("
+        f" SELECT device_id FROM requests WHERE state IN {OPEN_SQL}"
+        " GROUP BY device_id HAVING COUNT(*) > 1) ORDER BY device_id, created_at, id",
+        "the database holds more than one open request for one device ({found}); a device may "
+        "have only one. Keep one per device (deny, cancel or finish the others with the "
+        "version that wrote them), then start this version again. Nothing was changed.",
+    ),
+}
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is (e.g. a migration cannot apply); one line."""
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    """Apply every migration the database has not had yet, each all or nothing."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    async with db.execute("SELECT MAX(version) AS v FROM schema_version") as cur:
+        row = await cur.fetchone()
+    current = (row["v"] if row else None) or 0
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await _precheck(db, version)
+            for statement in (s.strip() for s in script.split(";")):
+                if statement:
+                    await db.execute(statement)
+            await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+
+async def _precheck(db: aiosqlite.Connection, version: int) -> None:
+    check = PRECHECKS.get(version)
+    if check is None:
+        return
+    sql, message = check
+    async with db.execute(sql) as cur:
+        rows = await cur.fetchall()
+    if rows:
+        by_device: dict[str, list[str]] = {}
+        for row in rows:
+            by_device.setdefault(row["device_id"], []).append(f"{row['id']} {row['state']}")
+        found = "; ".join(f"device {d}: {', '.join(ids)}" for d, ids in by_device.items())
+        raise StoreError(f"cannot apply database migration {version}: "
+                         + message.format(found=found))

@@ -1,0 +1,120 @@
+"""What every use case works with: the ports, the settings that shape the workflow, and the
+shapes of what a use case answers (Person in, Reply out)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.domain import ResetRequest
+from bot.ports import BackendError, Clock, Device, DeviceBackend, RequestStore, RoleDirectory
+from bot.vault import Vault
+from policy import approval
+
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone acting through the bot, identified by their chat user id and email."""
+
+    user_id: str
+    email: str
+    name: str = ""
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    REFUSED = "refused"
+    NOT_FOUND = "not_found"
+    AMBIGUOUS = "ambiguous"
+    ALREADY_OPEN = "already_open"
+    LIMITED = "limited"
+    INVALID = "invalid"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    NOT_ALLOWED = "not_allowed"
+    ALREADY_DECIDED = "already_decided"
+    EXPIRED = "expired"
+    UNKNOWN_REQUEST = "unknown_request"
+    SHOWN = "shown"
+    UNAVAILABLE = "unavailable"
+    NOT_SHOWN = "not_shown"  # the passcode's modal did not open; nothing was revealed
+    TRY_LATER = "try_later"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What happened, with a plain-text message for the person who acted."""
+
+    outcome: Outcome
+    message: str
+    request: ResetRequest | None = None
+    matches: list[Device] = field(default_factory=list)
+    passcode: str | None = field(default=None, repr=False)
+    # Which message this is and its values, for a surface that words it in the person's own
+    # language; ``message`` is the English wording.
+    key: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in {
+            Outcome.CREATED, Outcome.APPROVED, Outcome.DENIED, Outcome.CANCELLED, Outcome.SHOWN,
+        }
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ServiceConfig:
+    permitted_roles: frozenset[str] = approval.DEFAULT_PERMITTED_ROLES
+    approval_timeout: timedelta = timedelta(hours=24)
+    passcode_ttl: timedelta = timedelta(days=7)
+    execution_timeout: timedelta = timedelta(minutes=15)
+    max_requests_per_user_hour: int = 5
+    max_requests_per_device_day: int = 3
+
+
+@dataclass(slots=True)
+class Core:
+    """The ports and settings the use cases run on (cosmicpython's unit of work, minus the
+    transaction: each RequestStore write is its own)."""
+
+    store: RequestStore
+    backend: DeviceBackend
+    roles: RoleDirectory
+    vault: Vault
+    clock: Clock
+    config: ServiceConfig = field(default_factory=ServiceConfig)
+    sleep: Sleep = asyncio.sleep
+    # A purge's WAL checkpoint is still to do (it was held up, or a restart came between):
+    # the first sweep checkpoints in any case.
+    checkpoint_due: bool = True
+
+
+async def actor(core: Core, person: Person) -> approval.Actor:
+    roles = await core.roles.roles_for(person.user_id, person.email)
+    return approval.Actor(person.user_id, person.email, roles)
+
+
+async def is_approver(core: Core, person: Person) -> bool:
+    try:
+        found = await actor(core, person)
+    except BackendError:
+        return False
+    return approval.holds_permitted_role(found, core.config.permitted_roles)
+
+
+def own(person: Person, devices: list[Device]) -> list[Device]:
+    """The devices whose primary user is the person (their email, as the policy compares)."""
+    return [d for d in devices if approval.same_email(person.email, d.primary_email)]
+
+
+def unknown_request() -> Reply:
+    return Reply(Outcome.UNKNOWN_REQUEST, "That request does not exist.")

@@ -1,0 +1,69 @@
+"""Deciding a request: an approver approves or denies (four eyes: never their own), or the
+requester cancels; exactly one decision wins however many race."""
+
+from __future__ import annotations
+
+from bot.ports import BackendError
+from bot.usecases.core import Core, Outcome, Person, Reply, actor, unknown_request
+from bot.usecases.expire import approval_lapsed, expire_approval
+from policy import approval
+
+
+async def decide(core: Core, request_id: str, person: Person, *, approve: bool) -> Reply:
+    """Approve or deny: a permitted role, never one's own request, exactly once."""
+    request = await core.store.get(request_id)
+    if request is None:
+        return unknown_request()
+    try:
+        who = await actor(core, person)
+    except BackendError:
+        return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
+    verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
+                                  requester_email=request.requester_email)
+    if not verdict:
+        params: dict[str, str | int] = {}
+        if verdict.code == "no_role":
+            params["roles"] = ", ".join(sorted(core.config.permitted_roles))
+        return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
+                     key=f"not_allowed.{verdict.code}", params=params)
+    now = core.clock.now()
+    if approval_lapsed(request, now):
+        await expire_approval(core, request, now)
+        return Reply(Outcome.EXPIRED, "This request expired before it was decided.", request)
+    step = request.approve if approve else request.deny
+    updated = await core.store.apply(step(person.user_id, now))
+    if updated is None:
+        return await already_decided(core, request_id)
+    verb = "approved" if approve else "denied"
+    return Reply(
+        Outcome.APPROVED if approve else Outcome.DENIED,
+        f"You {verb} request {request_id} ({updated.device_name}).",
+        request=updated,
+    )
+
+
+async def cancel(core: Core, request_id: str, person: Person) -> Reply:
+    """The requester withdraws their own pending request."""
+    request = await core.store.get(request_id)
+    if request is None:
+        return unknown_request()
+    verdict = approval.may_cancel(approval.Actor(person.user_id, person.email),
+                                  request.requester_id)
+    if not verdict:
+        return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
+                     key=f"not_allowed.{verdict.code}")
+    updated = await core.store.apply(request.cancel(person.user_id, core.clock.now()))
+    if updated is None:
+        return await already_decided(core, request_id)
+    return Reply(Outcome.CANCELLED, f"You cancelled request {request_id}.", request=updated)
+
+
+async def already_decided(core: Core, request_id: str) -> Reply:
+    current = await core.store.get(request_id)
+    assert current is not None
+    who = f" by {current.decided_by}" if current.decided_by else ""
+    return Reply(
+        Outcome.ALREADY_DECIDED,
+        f"Request {request_id} was already decided: it is {current.state.label}{who}.",
+        request=current,
+    )

@@ -1,0 +1,166 @@
+"""Executing an approved request: one backend action, whatever crashes or repeats happen, then
+polling it to its end and recording the result (the passcode sealed at once)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot import logs
+from bot.domain import ResetRequest, State
+from bot.ports import ActionRef, ActionState, BackendError, FailureCode
+from bot.usecases.core import Core
+
+log = logging.getLogger("bot.service")
+
+# Backend polling after the reset starts: quick at first so a fast result reaches the
+# requester within seconds, then backing off (product.md "Timing").
+POLL_DELAYS = (1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
+
+
+async def execute(core: Core, request_id: str) -> None:
+    """Run the reset of an approved request: one backend action, whatever crashes or repeats
+    happen. Raises BackendError(retryable) to be tried again by the job queue."""
+    request = await core.store.get(request_id)
+    if request is None:
+        return
+    fresh = False
+    if request.state is State.APPROVED:
+        claimed = await core.store.apply(request.start_execution(core.clock.now()))
+        if claimed is not None:
+            request, fresh = claimed, True
+        else:
+            request = await core.store.get(request_id)
+    if request is None or request.state is not State.EXECUTING:
+        return
+    assert request.action_started_at is not None
+    timeout = core.config.execution_timeout
+    # Until the reset is started, an outage may hold it up for EXECUTION_TIMEOUT from the
+    # approval; once started, the device has EXECUTION_TIMEOUT from then to confirm it.
+    deadline = request.action_started_at + timeout
+    ref: ActionRef | None = None
+    try:
+        ref = await _start_once(core, request, fresh, deadline)
+        if ref is None:
+            return
+        deadline = max(deadline, await _recorded_at(core, request.id) + timeout)
+        await _await_result(core, request, ref, deadline)
+    except BackendError as exc:
+        if exc.retryable and core.clock.now() < deadline:
+            raise
+        if not exc.retryable:
+            await _finish_failed(core, request, exc.failure, exc.message)
+            return
+        # The service stayed unreachable: say so plainly; the technical detail is logged.
+        log.warning("request %s: giving up after %s: %s", request_id, timeout, exc.message)
+        started = True if ref is not None or request.action_ref else None
+        await _finish_failed(core, request, FailureCode.TIMED_OUT, _unreachable(timeout, started))
+
+
+async def _start_once(
+    core: Core, request: ResetRequest, fresh: bool, deadline: datetime
+) -> ActionRef | None:
+    assert request.action_started_at is not None
+    if request.action_ref:
+        return ActionRef(request.device_id, request.action_started_at, request.action_ref)
+    if not fresh:
+        # A restart, or a retry after an error: the reset may have started before we could
+        # record it. Read the backend's action list instead of starting a second reset.
+        # (Any reset of ours started after action_started_at; the backend allows for its
+        # own clock's skew.)
+        found = await core.backend.find_started_action(
+            request.device_id, request.action_started_at
+        )
+        if found is not None:
+            await _record_action(core, request, found, "found after restart")
+            return found
+    if core.clock.now() >= deadline:
+        # Intune came back too late: a reset started now would outlive the request.
+        await _finish_failed(
+            core, request, FailureCode.TIMED_OUT,
+            _unreachable(core.config.execution_timeout, started=False),
+        )
+        return None
+    device = await core.backend.get_device(request.device_id)
+    if device is None:
+        await _finish_failed(core, request, FailureCode.DEVICE_NOT_FOUND,
+                             "The device is no longer managed by Intune.")
+        return None
+    ref = await core.backend.start_reset(device, request.scope)
+    await _record_action(core, request, ref, "reset started")
+    return ref
+
+
+async def _record_action(core: Core, request: ResetRequest, ref: ActionRef, detail: str) -> None:
+    await core.store.apply(request.record_action(ref.ref, core.clock.now(), detail))
+
+
+async def _recorded_at(core: Core, request_id: str) -> datetime:
+    """When the reset was recorded as started (just after the backend took it)."""
+    request = await core.store.get(request_id)
+    recorded = request.action_recorded_at if request is not None else None
+    return recorded or core.clock.now()
+
+
+async def _await_result(
+    core: Core, request: ResetRequest, ref: ActionRef, deadline: datetime
+) -> None:
+    delays = iter(POLL_DELAYS)
+    while True:
+        status = await core.backend.action_status(ref)
+        if status.state is ActionState.DONE:
+            await _finish_done(core, request, status.passcode)
+            return
+        if status.state is ActionState.FAILED:
+            await _finish_failed(core, request, status.failure or FailureCode.BACKEND_ERROR,
+                                 status.detail)
+            return
+        if core.clock.now() >= deadline:
+            await _finish_failed(
+                core, request, FailureCode.TIMED_OUT,
+                "The device did not confirm the reset in time. It may still apply when "
+                "the device next checks in; ask the helpdesk to look in the Intune admin "
+                "center before trying again.",
+            )
+            return
+        await core.sleep(next(delays, POLL_DELAYS[-1]))
+
+
+async def _finish_done(core: Core, request: ResetRequest, passcode: str | None) -> None:
+    now = core.clock.now()
+    sealed = None
+    if passcode:
+        logs.remember(passcode)
+        # Sealed at once: the plain passcode never reaches the database or a log.
+        sealed = core.vault.seal(request.id, passcode)
+    await core.store.apply(request.complete(now, sealed, now + core.config.passcode_ttl))
+
+
+async def _finish_failed(
+    core: Core, request: ResetRequest, failure: FailureCode, detail: str
+) -> None:
+    await core.store.apply(request.fail(failure.value, detail, core.clock.now()))
+
+
+def _unreachable(timeout: timedelta, started: bool | None) -> str:
+    """Why a reset failed when Intune stayed out of reach; ``started`` None: not known."""
+    lead = f"Intune, the device-management service, could not be reached for {_span(timeout)}"
+    if started is False:
+        return (f"{lead}, so the passcode was not reset. Ask again, or call the helpdesk if it "
+                "is urgent.")
+    if started:
+        return (f"{lead}, so the result of the passcode reset is unknown. The helpdesk can see "
+                "it in the Intune admin center.")
+    return (f"{lead}, so the bot cannot tell whether the passcode was reset. Ask the helpdesk "
+            "to check the device in the Intune admin center before asking again, so it is not "
+            "reset twice.")
+
+
+def _span(duration: timedelta) -> str:
+    """A duration as a person says it: "15 minutes", "90 seconds", "2 hours"."""
+    seconds = int(duration.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 7200:
+        return f"{seconds // 3600} hours"
+    if seconds % 60 == 0 and seconds >= 120:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"

@@ -1,0 +1,192 @@
+"""Asking for a reset: find the device (the person's own, or any for an approver), apply the
+platform matrix and the four-eyes rules, the limits, and store the request or its refusal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.domain import ResetRequest, State, new_request_id
+from bot.ports import BackendError, Device, OpenRequestExists
+from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
+from policy import approval
+from policy.platforms import MATRIX, Decision, DeviceFacts, parse_major
+from policy.platforms import decide as decide_platform
+
+
+async def find_devices(core: Core, person: Person, text: str, limit: int = 100) -> list[Device]:
+    """Devices the person may pick: their own, or the whole fleet for an approver."""
+    mine = None if await is_approver(core, person) else person.email
+    if mine is not None and not mine.strip():
+        return []
+    found = await core.backend.search_devices(text[:MAX_QUERY], primary_email=mine, limit=limit)
+    return found if mine is None else own(person, found)
+
+
+async def request_reset(
+    core: Core, person: Person, query: str = "", *, device_id: str | None = None
+) -> Reply:
+    """Ask for a passcode reset of one device, named by the person or picked by id."""
+    query = " ".join(query.split())
+    if not device_id and not query:
+        return Reply(Outcome.INVALID, "Name the device: its name, serial number or Intune id.",
+                     key="invalid.empty")
+    if len(query) > MAX_QUERY:
+        return Reply(
+            Outcome.INVALID,
+            f"That device name is too long ({len(query)} characters); names, serial "
+            f"numbers and Intune ids are at most {MAX_QUERY}.",
+            key="invalid.long", params={"n": len(query), "max": MAX_QUERY},
+        )
+    try:
+        who = await actor(core, person)
+        approver = approval.holds_permitted_role(who, core.config.permitted_roles)
+        # Without a role a person sees their own devices only: anyone else's is answered
+        # exactly as a device that does not exist, so nothing about it can be learnt.
+        mine = None if approver else person.email
+        if device_id:
+            device = await core.backend.get_device(device_id[:MAX_QUERY])
+            matches = [device] if device else []
+        elif mine is not None and not mine.strip():
+            matches = []
+        else:
+            matches = await core.backend.find_devices(query, primary_email=mine, limit=10)
+    except BackendError as exc:
+        return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
+                     key="try_later", params={"detail": exc.message})
+    if not approver:
+        matches = own(person, matches)
+    if not matches and not approver:
+        return Reply(
+            Outcome.NOT_FOUND,
+            f"No device of yours matches “{query or device_id}”. Check the name, or use "
+            "the serial number or Intune device id from the Company Portal app. For "
+            "someone else's device, ask the helpdesk.",
+            key="not_found.own",
+        )
+    if not matches:
+        return Reply(
+            Outcome.NOT_FOUND,
+            f"No managed device is called “{query or device_id}”. Check the name, or use "
+            "the serial number or Intune device id from the Company Portal app.",
+        )
+    if len(matches) > 1:
+        return Reply(
+            Outcome.AMBIGUOUS,
+            f"{len(matches)} devices match “{query}”; ask again with the serial number or "
+            "Intune device id of the one you mean.",
+            matches=matches,
+        )
+    return await _create(core, who, person, matches[0])
+
+
+async def _create(core: Core, who: approval.Actor, person: Person, device: Device) -> Reply:
+    now = core.clock.now()
+    decision = decide_platform(device.facts)
+    verdict = approval.may_request(
+        who, device.primary_email, userless=decision.userless or not device.primary_email,
+        permitted=core.config.permitted_roles,
+    )
+    # The person's own cap first, refusals included, so that refusals too are bounded:
+    # past it nothing more is written for them, whatever they ask for.
+    refusal = await _over_person_limit(core, person, now)
+    if refusal is None and decision.allowed and verdict:
+        refusal = await _over_limits(core, device, now)
+    if refusal is not None:
+        return refusal
+    warning = decision.warning
+    if decision.warning and device.has_passcode_policy is True:
+        warning = ""
+    elif decision.warning and device.has_passcode_policy is False:
+        warning = "No device passcode policy is assigned to this device, so the reset will fail."
+    request = ResetRequest(
+        id=new_request_id(),
+        requester_id=person.user_id,
+        requester_email=person.email,
+        device_id=device.id,
+        device_name=device.name,
+        device_serial=device.serial,
+        device_owner_email=device.primary_email,
+        row=decision.row,
+        scope=decision.scope,
+        expected=decision.result,
+        state=State.AWAITING_APPROVAL,
+        created_at=now,
+        updated_at=now,
+        warning=warning,
+        approval_deadline=now + core.config.approval_timeout,
+    )
+    if not decision.allowed or not verdict:
+        await core.store.add(request.refuse(
+            person.user_id,
+            reason=decision.reason if not decision.allowed else verdict.reason,
+            hint=decision.hint if not decision.allowed else "",
+        ))
+        text = request.reason + (f" {request.hint}" if request.hint else "")
+        key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
+            platform_refusal(decision, device.facts))
+        return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
+    try:
+        await core.store.add(request.submit(person.user_id))
+    except OpenRequestExists as lost:  # another request for the device got in first
+        return already_open(device, lost.existing)
+    return Reply(
+        Outcome.CREATED,
+        f"Request {request.id}: a passcode reset of {device.name} is waiting for an "
+        "approver. You will get a direct message when it is decided.",
+        request=request,
+    )
+
+
+async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:
+    """At most so many requests an hour per person, refused ones included."""
+    cap = core.config.max_requests_per_user_hour
+    if await core.store.count_since(since=now - timedelta(hours=1),
+                                    requester_id=person.user_id) >= cap:
+        return Reply(
+            Outcome.LIMITED,
+            f"You have asked for {cap} passcode resets in the last hour, the most allowed. "
+            "Try again later, or ask the helpdesk.",
+            key="limited.user", params={"cap": cap},
+        )
+    return None
+
+
+async def _over_limits(core: Core, device: Device, now: datetime) -> Reply | None:
+    """The device's limits: one open request (checked here as the fast path; the store's
+    insert is the guarantee), and a cap per day."""
+    open_request = await core.store.open_for_device(device.id)
+    if open_request is not None:
+        return already_open(device, open_request)
+    cap = core.config.max_requests_per_device_day
+    if await core.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
+        return Reply(
+            Outcome.LIMITED,
+            f"{device.name} has had {cap} passcode reset requests in the last 24 hours, the "
+            "most allowed. Ask the helpdesk to look at the device.",
+            key="limited.device", params={"cap": cap, "name": device.name},
+        )
+    return None
+
+
+def already_open(device: Device, existing: ResetRequest) -> Reply:
+    return Reply(
+        Outcome.ALREADY_OPEN,
+        f"{device.name} already has a passcode reset in progress "
+        f"({existing.id}, {existing.state.label}).",
+        request=existing,
+    )
+
+
+def platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:
+    """The message key and values of a platform refusal that is not its row's own reason (the
+    row names that one): the OS version is unreadable, or older than the row supports."""
+    info = MATRIX[decision.row]
+    if decision.allowed or decision.reason == info.reason:
+        return "", {}
+    version = facts.os_version.strip()
+    major = parse_major(facts.os_version)
+    if major is None:
+        return "refused.unknown_os_version", {"version": version}
+    if info.min_major is not None and major < info.min_major:
+        return "refused.old_os_version", {"version": version, "min": info.min_major}
+    return "", {}

@@ -1,0 +1,57 @@
+"""A DeviceBackend and a RoleDirectory over dicts (fakes of our own ports), for use-case
+tests that need no fleet, no Graph and no HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.clock import ManualClock
+from bot.ports import ActionRef, ActionState, ActionStatus, Device
+from policy.platforms import Scope
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, clock: ManualClock, *devices: Device, passcode: str = "482913") -> None:
+        self.clock = clock
+        self.devices = {d.id: d for d in devices}
+        self.passcode = passcode
+        self.resets: list[str] = []  # device ids, one per start_reset
+
+    async def find_devices(self, query: str, *, primary_email: str | None = None,
+                           limit: int = 10) -> list[Device]:
+        q = query.casefold()
+        return [d for d in self.devices.values()
+                if q in (d.id.casefold(), d.serial.casefold(), d.name.casefold())
+                and (primary_email is None or d.primary_email == primary_email)][:limit]
+
+    async def search_devices(self, text: str, *, primary_email: str | None = None,
+                             limit: int = 100) -> list[Device]:
+        t = text.casefold()
+        return [d for d in self.devices.values() if t in d.name.casefold()
+                and (primary_email is None or d.primary_email == primary_email)][:limit]
+
+    async def get_device(self, device_id: str) -> Device | None:
+        return self.devices.get(device_id)
+
+    async def start_reset(self, device: Device, scope: Scope) -> ActionRef:
+        self.resets.append(device.id)
+        return ActionRef(device.id, self.clock.now(), f"action-{len(self.resets)}")
+
+    async def action_status(self, ref: ActionRef) -> ActionStatus:
+        return ActionStatus(ActionState.DONE, passcode=self.passcode)
+
+    async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FakeRoles:
+    def __init__(self, roles: dict[str, frozenset[str]]) -> None:
+        self.roles = roles
+
+    async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
+        return self.roles.get(user_id, frozenset())
