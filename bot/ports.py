@@ -61,6 +61,7 @@ class FailureCode(StrEnum):
     IOS_UNLOCK_TOKEN = "ios_unlock_token"
     NOT_SUPPORTED = "not_supported"
     DEVICE_NOT_FOUND = "device_not_found"
+    OWNER_CHANGED = "owner_changed"  # the primary user is not the one the approver saw
     TIMED_OUT = "timed_out"
     BACKEND_ERROR = "backend_error"
 
@@ -134,6 +135,11 @@ class RoleDirectory(Protocol):
     """Where approver roles come from: ROLES_FILE, or Entra ID / Intune RBAC."""
 
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]: ...
+
+    async def principal_of(self, user_id: str, email: str) -> str:
+        """The directory's own id for the person ("" when it has none, or does not know
+        them): two Slack accounts with one principal are one person (four eyes)."""
+        ...
 
 
 class Later(Exception):  # not an error: a request to be called again

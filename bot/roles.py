@@ -53,6 +53,10 @@ class FileRoleDirectory:
             )
         return cls(roles)
 
+    async def principal_of(self, user_id: str, email: str) -> str:
+        """A roles file names people by Slack id and email only: no principal of its own."""
+        return ""
+
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
         found: set[str] = set()
         for key in (_key(user_id), email_key(email)):

@@ -48,6 +48,7 @@ class GraphRoleDirectory:
         self._clock: Clock = clock or graph.clock
         self._ttl = ttl
         self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._principals: dict[str, tuple[datetime, str]] = {}
         self._rbac: tuple[datetime, dict[str, frozenset[str]]] | None = None
 
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
@@ -65,9 +66,24 @@ class GraphRoleDirectory:
         logger.debug("roles for %s (%s): %s", user_id, key, ", ".join(sorted(roles)) or "none")
         return roles
 
+    async def principal_of(self, user_id: str, email: str) -> str:
+        """The Entra object id the email leads to (by UPN, else by mail), "" for none; cached
+        for the TTL. A second Slack account under the person's UPN, mail or any alias leads
+        to the same id: four eyes compares these."""
+        key = email_key(email)
+        if not key:
+            return ""
+        now = self._clock.now()
+        cached = self._principals.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        principal = await self._user_id(email.strip()) or ""
+        self._principals[key] = (now + self._ttl, principal)
+        return principal
+
     async def _lookup(self, email: str) -> frozenset[str]:
-        principal = await self._user_id(email)
-        if principal is None:
+        principal = await self.principal_of("", email)
+        if not principal:
             return frozenset()
         roles = set(await self._entra_roles(principal))
         rbac = await self._intune_role_groups()

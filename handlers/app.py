@@ -72,7 +72,9 @@ class Deliveries:
     ``event_id``, which Slack keeps across retries; anything else by a digest of its body,
     since a fresh command or click always differs (trigger_id, action_ts)."""
 
-    def __init__(self, window_s: float = REPEAT_WINDOW_S, size: int = 10_000) -> None:
+    def __init__(self, window_s: float = REPEAT_WINDOW_S, size: int = 200_000) -> None:
+        # ``size``: more than five minutes of Slack's deliveries at any real rate (signatures
+        # older than that are refused anyway), so one sender cannot flush what it would replay.
         self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._window = window_s
         self._size = size

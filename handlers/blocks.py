@@ -77,12 +77,23 @@ def when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def fit(text: str, limit: int = 3000) -> str:
+    """mrkdwn cut to Slack's ``limit`` without cutting a literal's code span in half: the rest
+    of a half span would be read as markup (``literal`` spans hold no backtick inside)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.count("`") % 2:
+        cut = cut[: cut.rindex("`")]
+    return cut + "…"
+
+
 def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text)}}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(text)}]}
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:

@@ -86,9 +86,12 @@ class Identity:
         self._home_lock = asyncio.Lock()
         self._lookups: dict[str, asyncio.Future[_Entry]] = {}
 
-    async def person(self, user_id: str) -> Person:
-        """The member behind ``user_id``; NotAMember when they are none (or Slack did not say)."""
-        entry = await self._entry(user_id)
+    async def person(self, user_id: str, *, fresh: bool = False) -> Person:
+        """The member behind ``user_id``; NotAMember when they are none (or Slack did not say).
+        ``fresh``: asked of Slack again even when known (a decision or a reveal: an account
+        deactivated or made a guest a minute ago must not act); a refusal still stands for
+        its minute, so this bounds nothing less."""
+        entry = await self._entry(user_id, fresh=fresh)
         if entry.person is None:
             raise NotAMember(entry.why or NotMember.UNKNOWN)
         return entry.person
@@ -126,9 +129,9 @@ class Identity:
                                        str(answer.get("enterprise_id") or ""))
             return self._home
 
-    async def _entry(self, user_id: str) -> _Entry:
+    async def _entry(self, user_id: str, *, fresh: bool = False) -> _Entry:
         hit = self._cache.get(user_id)
-        if hit is not None and hit.until > time.monotonic():
+        if hit is not None and hit.until > time.monotonic() and not (fresh and hit.person):
             return hit
         running = self._lookups.get(user_id)  # one lookup at a time per person
         if running is None:

@@ -98,8 +98,8 @@ class Worker:
         if self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
-    async def person(self, user_id: str) -> Person:
-        return await self.identity.person(user_id)
+    async def person(self, user_id: str, *, fresh: bool = False) -> Person:
+        return await self.identity.person(user_id, fresh=fresh)
 
     def respond(self, response_url: str) -> PooledRespond:
         """Answer through a command's response_url (only ever to Slack: ``slack_hosted``)."""
@@ -186,7 +186,7 @@ async def learn_locale(w: Worker, a: Args) -> None:
 
 async def decide(w: Worker, a: Args) -> None:
     """Approve or Deny: checked at click time (role, four eyes), decided exactly once."""
-    person = await w.person(a["user"])
+    person = await w.person(a["user"], fresh=True)  # still a member, this minute
     reply = await w.service.decide(a["request"], person, approve=a["verdict"] == "approve")
     if not reply.ok:
         locale = w.identity.locale(a["user"])
@@ -207,7 +207,7 @@ async def reveal(w: Worker, a: Args) -> None:
     """Show passcode: a modal for the requester only. The reveal counts once the modal is open;
     if Slack refuses it (the trigger_id is spent by then), the person is told to click again."""
     user_id = a["user"]
-    person = await w.person(user_id)
+    person = await w.person(user_id, fresh=True)
     locale = w.identity.locale(user_id)
 
     async def show(request: ResetRequest, passcode: str) -> None:

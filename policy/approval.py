@@ -48,6 +48,7 @@ class Actor:
     user_id: str
     email: str
     roles: frozenset[str] = frozenset()
+    principal: str = ""  # the directory's id for the person (Entra object id), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +103,15 @@ def may_decide(
     permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
     *,
     requester_email: str,
+    requester_principal: str = "",
 ) -> Verdict:
     """Approve and deny need a permitted role, and never on one's own request (four eyes):
-    not from the requester's Slack account, nor from a second account with their email."""
+    not from the requester's Slack account, nor from a second account with their email or
+    (with a directory) one that leads to the same principal."""
     permitted = tuple(permitted)  # read twice below; a one-shot iterator would name no roles
-    if actor.user_id == requester_id or maybe_same_person(actor.email, requester_email):
+    same_principal = bool(actor.principal) and actor.principal == requester_principal
+    if (actor.user_id == requester_id or maybe_same_person(actor.email, requester_email)
+            or same_principal):
         return Verdict(
             False,
             "You cannot approve or deny your own request; another approver has to decide it.",

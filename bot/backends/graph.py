@@ -110,8 +110,9 @@ class GraphBackend:
         return hits
 
     async def get_device(self, device_id: str) -> Device | None:
-        """The device with this Intune id, or None if Intune does not know it."""
-        if not device_id.strip():
+        """The device with this Intune id, or None if Intune does not know it. An id that is
+        no Intune id (a GUID's characters) is not sent: ``..`` would be a path step."""
+        if not _INTUNE_ID.fullmatch(device_id.strip()):
             return None
         status, body = await self.graph.get_json(
             f"{MANAGED_DEVICES}/{quote(device_id.strip(), safe='')}",
@@ -263,6 +264,9 @@ def matches_key(device: Device, key: str) -> bool:
         device.serial.casefold(),
         device.name.casefold(),
     }
+
+
+_INTUNE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 def owned_by(devices: Iterable[Device], primary_email: str | None) -> Iterable[Device]:

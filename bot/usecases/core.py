@@ -98,9 +98,12 @@ class Core:
     checkpoint_due: bool = True
 
 
-async def actor(core: Core, person: Person) -> approval.Actor:
+async def actor(core: Core, person: Person, *, principal: bool = False) -> approval.Actor:
+    """The person as policy sees them: their roles, and with ``principal`` the directory's id
+    for them (four eyes)."""
     roles = await core.roles.roles_for(person.user_id, person.email)
-    return approval.Actor(person.user_id, person.email, roles)
+    found = await core.roles.principal_of(person.user_id, person.email) if principal else ""
+    return approval.Actor(person.user_id, person.email, roles, found)
 
 
 async def is_approver(core: Core, person: Person) -> bool:

@@ -15,11 +15,13 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
     if request is None:
         return unknown_request()
     try:
-        who = await actor(core, person)
+        who = await actor(core, person, principal=True)
+        requester = await core.roles.principal_of(request.requester_id, request.requester_email)
     except BackendError:
         return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
     verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
-                                  requester_email=request.requester_email)
+                                  requester_email=request.requester_email,
+                                  requester_principal=requester)
     if not verdict:
         params: dict[str, str | int] = {}
         if verdict.code == "no_role":

@@ -10,6 +10,7 @@ from bot import logs
 from bot.domain import ResetRequest, State
 from bot.ports import ActionRef, ActionState, BackendError, FailureCode
 from bot.usecases.core import Core
+from policy.membership import maybe_same_person
 
 log = logging.getLogger("bot.service")
 
@@ -86,9 +87,24 @@ async def _start_once(
         await _finish_failed(core, request, FailureCode.DEVICE_NOT_FOUND,
                              "The device is no longer managed by Intune.")
         return None
+    if _owner_changed(request.device_owner_email, device.primary_email):
+        # The approver approved a reset of this owner's device, and an end user may ask only
+        # for their own: a device that changed hands since is somebody else's now.
+        await _finish_failed(core, request, FailureCode.OWNER_CHANGED,
+                             "The device's primary user changed after this request was made, "
+                             "so nothing was reset. Ask again if you still need it.")
+        return None
     ref = await core.backend.start_reset(device, request.scope)
     await _record_action(core, request, ref, "reset started")
     return ref
+
+
+def _owner_changed(recorded: str, now: str) -> bool:
+    """Whether the device's primary user is another than the request recorded (none and none
+    are the same; so are two spellings of one address)."""
+    if not recorded.strip() and not now.strip():
+        return False
+    return not maybe_same_person(recorded, now)
 
 
 async def _record_action(core: Core, request: ResetRequest, ref: ActionRef, detail: str) -> None:

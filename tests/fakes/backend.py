@@ -50,8 +50,13 @@ class FakeBackend:
 
 
 class FakeRoles:
-    def __init__(self, roles: dict[str, frozenset[str]]) -> None:
+    def __init__(self, roles: dict[str, frozenset[str]],
+                 principals: dict[str, str] | None = None) -> None:
         self.roles = roles
+        self.principals = principals or {}  # Slack user id -> directory id
 
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
         return self.roles.get(user_id, frozenset())
+
+    async def principal_of(self, user_id: str, email: str) -> str:
+        return self.principals.get(user_id, "")

@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.blocks import BACKTICK_STAND_IN, EMPTY, literal
+from handlers.blocks import BACKTICK_STAND_IN, EMPTY, fit, literal, section
 from handlers.i18n import CATALOG
 
 LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -63,3 +63,14 @@ def test_no_catalog_template_holds_markup_of_its_own() -> None:
         for language, template in entry.items():
             assert "<" not in template and ">" not in template, (key, language)
             assert not ENTITY.search(template), (key, language)
+
+
+@given(st.lists(st.text(max_size=300), max_size=12), st.integers(20, 3000))
+def test_a_long_message_is_never_cut_inside_a_literal(names: list[str], limit: int) -> None:
+    """Names full of "&" grow fivefold when escaped: ten of them overflow a section, and a cut
+    inside a code span would let the rest of the name format (the attacker review, 2026-12)."""
+    text = "\n".join(f"• {literal(name)} · serial {literal(name, 100)}" for name in names)
+    cut = fit(text, limit)
+    assert len(cut) <= limit
+    assert cut.count("`") % 2 == 0
+    assert section(text)["text"]["text"] == fit(text)
