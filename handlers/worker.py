@@ -75,7 +75,7 @@ def to_wire(settings: Settings) -> dict[str, Any]:
 
 
 def from_wire(data: dict[str, Any]) -> Settings:
-    return Settings(_env_file=None, **data)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **data)
 
 
 def _line(message: dict[str, Any]) -> bytes:

@@ -101,7 +101,7 @@ def rendered(stack: Stack) -> list[tuple[str, str]]:
 
 def leaks(stack: Stack) -> list[tuple[str, str, str]]:
     """(method, marker, text) wherever a hostile piece is left outside the code spans."""
-    found = []
+    found: list[tuple[str, str, str]] = []
     for method, text in rendered(stack):
         outside = CODE_SPAN.sub("", text)
         found.extend((method, m, text[:300]) for m in MARKERS if m in outside)
