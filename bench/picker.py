@@ -128,7 +128,7 @@ def print_costs(costs: Costs, tally: Tally) -> str:
     fleets = sorted(next(iter(costs.values())))
     pairs = list(itertools.pairwise(fleets))
     header = ["query", *[f"{n:,} µs" for n in fleets],
-              *[f"×{b // a} growth (n log n: {_nlogn(b) / _nlogn(a):.1f})" for a, b in pairs]]
+              *[f"×{b // a} growth (n log n: {_nlogn(b) / _nlogn(a):.1f})" for a, b in pairs]]  # noqa: RUF001 - the multiplication sign is intended
     rows, worst = [], 0.0
     for name, by_n in costs.items():
         growth = [by_n[b] / by_n[a] for a, b in pairs]

@@ -95,8 +95,10 @@ def _rows(events: list[AuditEvent], requests: dict[str, ResetRequest]) -> list[d
             "at": e.at.isoformat(), "request_id": e.request_id, "action": e.action,
             "actor": e.actor, "from_state": e.from_state, "to_state": e.to_state,
             "detail": e.detail,
-            "requester": r.requester_id if r else "", "requester_email": r.requester_email if r else "",
-            "device_name": r.device_name if r else "", "device_serial": r.device_serial if r else "",
+            "requester": r.requester_id if r else "",
+            "requester_email": r.requester_email if r else "",
+            "device_name": r.device_name if r else "",
+            "device_serial": r.device_serial if r else "",
             "device_id": r.device_id if r else "", "platform": r.row.value if r else "",
             "decided_by": r.decided_by if r else "", "outcome": r.state.value if r else "",
         })

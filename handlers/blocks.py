@@ -504,7 +504,9 @@ def home_view(mine: list[ResetRequest], queue: list[ResetRequest] | None) -> Blo
     ]
     if queue is not None:
         blocks.append({"type": "divider"})
-        blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Waiting for approval"}})
+        blocks.append(
+            {"type": "header", "text": {"type": "plain_text", "text": "Waiting for approval"}}
+        )
         if not queue:
             blocks.append(section("Nothing is waiting for approval."))
         for r in queue[:20]:

@@ -19,8 +19,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Slack bot for approved, audited passcode resets of Intune-managed devices.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN")
-    sub.add_parser("demo", help="a scripted conversation on a local Slack emulator; no tokens needed")
+    sub.add_parser(
+        "serve",
+        help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN",
+    )
+    sub.add_parser(
+        "demo",
+        help="a scripted conversation on a local Slack emulator; no tokens needed",
+    )
     sub.add_parser("check-config", help="validate the settings and print a summary")
     sub.add_parser(
         "check-db",
@@ -35,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="verify or export the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser("verify", help="check the hash chain: edited, deleted or reordered events")
-    export = audit_sub.add_parser("export", help="who requested, who approved, which device, when, outcome")
+    export = audit_sub.add_parser(
+        "export", help="who requested, who approved, which device, when, outcome"
+    )
     export.add_argument("--since", help="only events at or after this date/time (ISO 8601)")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     return parser

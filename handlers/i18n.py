@@ -183,7 +183,8 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "by": {"en": " by {who}", "sv": " av {who}", "it": " da {who}", "ro": " de {who}"},
     "dm.denied": {
-        "en": ":no_entry: Your request was denied{by}. Talk to the helpdesk if you still need help.",
+        "en": ":no_entry: Your request was denied{by}. Talk to the helpdesk if you still need "
+              "help.",
         "sv": ":no_entry: Din begäran avslogs{by}. Kontakta helpdesk om du fortfarande behöver "
               "hjälp.",
         "it": ":no_entry: La tua richiesta è stata rifiutata{by}. Rivolgiti all'helpdesk se hai "
@@ -487,8 +488,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "too_long": {
         "en": "That is too long ({n} characters). Try `/passcode reset &lt;device name&gt;`.",
         "sv": "Det är för långt ({n} tecken). Försök med `/passcode reset &lt;enhetens namn&gt;`.",
-        "it": "È troppo lungo ({n} caratteri). Prova `/passcode reset &lt;nome del dispositivo&gt;`.",
-        "ro": "Este prea lung ({n} caractere). Încearcă `/passcode reset &lt;numele dispozitivului&gt;`.",
+        "it": "È troppo lungo ({n} caratteri). Prova "
+              "`/passcode reset &lt;nome del dispositivo&gt;`.",
+        "ro": "Este prea lung ({n} caractere). Încearcă "
+              "`/passcode reset &lt;numele dispozitivului&gt;`.",
     },
     # -- command replies (English comes from the service's own message) --------------------
     "reply.created": {
@@ -841,7 +844,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "row.android_device_admin_7_plus.reason": {
         "en": "Google removed passcode reset from device-administrator apps on Android 7.0 and "
               "later, for every device-management vendor.",
-        "sv": "Google har tagit bort återställning av lösenkoden från appar för enhetsadministratör "
+        "sv": "Google har tagit bort återställning av lösenkoden från appar för "
+              "enhetsadministratör "
               "på Android 7.0 och senare, för alla leverantörer av enhetshantering.",
         "it": "Google ha rimosso la reimpostazione del passcode dalle app di amministrazione del "
               "dispositivo su Android 7.0 e versioni successive, per tutti i fornitori di "

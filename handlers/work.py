@@ -33,7 +33,9 @@ from handlers.identity import Identity, NotAMember
 
 log = logging.getLogger("handlers")
 
-APOLOGY = "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
+APOLOGY = (
+    "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
+)
 
 Args = dict[str, str]
 Say = Callable[[str], Awaitable[None]]

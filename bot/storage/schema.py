@@ -43,7 +43,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX requests_by_state ON requests (state);
     CREATE INDEX requests_by_requester ON requests (requester_id, created_at);
     CREATE INDEX requests_by_device ON requests (device_id, state);
-    CREATE INDEX requests_sealed ON requests (passcode_expires_at) WHERE sealed_passcode IS NOT NULL;
+    CREATE INDEX requests_sealed ON requests (passcode_expires_at)"""
+    """ WHERE sealed_passcode IS NOT NULL;
 
     CREATE TABLE audit (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -67,7 +67,9 @@ class SlackDriver:
         sent = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": signature if signature is not None else sign(self.secret, body, ts),
+            "X-Slack-Signature": (
+                signature if signature is not None else sign(self.secret, body, ts)
+            ),
             **(headers or {}),
         }
         async with self._session.post(self.url, data=body.encode(), headers=sent) as resp:

@@ -42,7 +42,9 @@ class Narrator:
         self.seen = 0
         self.step_no = 0
 
-    async def step(self, title: str, action: Callable[[], Awaitable[object]], who: str = "") -> None:
+    async def step(
+        self, title: str, action: Callable[[], Awaitable[object]], who: str = ""
+    ) -> None:
         self.step_no += 1
         self.out(f"\n{self.step_no}. {title}")
         await action()

@@ -248,7 +248,8 @@ class SlackEmulator:
         return trigger_id
 
     def response_url(self, token: str, *, channel: str | None = None, ts: str | None = None) -> str:
-        """A response_url; with channel and ts, replace_original/delete_original act on that message."""
+        ("""A response_url; with channel and ts, replace_original/delete_original act on """
+         """that message.""")
         if channel and ts:
             self._responses[token] = (channel, ts)
         return f"{self.base_url}response/{token}"
@@ -435,10 +436,8 @@ class SlackEmulator:
             if fault.fails:
                 self._record(Call(method, params, headers, at, failed=True))
             if fault.delay:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), fault.delay)
-                except TimeoutError:
-                    pass
             if fault.drop_connection:
                 if request.transport is not None:
                     request.transport.abort()
@@ -464,10 +463,8 @@ class SlackEmulator:
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
         for key in _JSON_FIELDS:
             if isinstance(params.get(key), str):
-                try:
+                with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])
-                except ValueError:
-                    pass
         return params
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -534,7 +531,8 @@ class SlackEmulator:
         return self._dms[key]
 
     def _resolve_channel(self, channel: str) -> str | None:
-        """A channel id for a channel id, #name or user id (that user's DM); None if unknown user."""
+        ("""A channel id for a channel id, #name or user id (that user's DM); None if unknown """
+         """user.""")
         if channel[:1] in ("U", "W"):
             return self._dm_channel([channel]) if channel in self._users else None
         name = channel.lstrip("#")

@@ -1,4 +1,5 @@
-"""The `passcode-bot` command as a person runs it: help, check-config, serve without tokens, demo."""
+"""The `passcode-bot` command as a person runs it: help, check-config, serve without tokens, \
+demo."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def test_serve_without_tokens_says_which_variable_in_one_line(tmp_path: Path) ->
     ],
     ids=["nothing-set", "no-secret", "bad-secret", "missing-fleet-file"],
 )
-def test_check_config_names_the_first_problem(tmp_path: Path, env: dict[str, str], says: str) -> None:
+def test_check_config_names_the_first_problem(
+    tmp_path: Path, env: dict[str, str], says: str
+) -> None:
     result = run("check-config", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1

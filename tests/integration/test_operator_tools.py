@@ -61,7 +61,9 @@ async def test_rotate_key_without_the_old_key_changes_nothing(
     before = await world.services.store.sealed_passcode(request_id)
     await world.services.aclose()
     new = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    assert await cli.rotate_key(settings.model_copy(update={"passcode_bot_secret": SecretStr(new)})) == 1
+    assert await cli.rotate_key(
+        settings.model_copy(update={"passcode_bot_secret": SecretStr(new)})
+    ) == 1
     assert "nothing was changed" in capsys.readouterr().err
     with sqlite3.connect(settings.database_path) as db:
         after = db.execute("SELECT sealed_passcode FROM requests WHERE id = ?",
@@ -130,7 +132,8 @@ def test_the_redaction_filter_scrubs_tokens_and_known_passcodes(
     except ValueError:
         log.exception("boom")
     text = caplog.text + "".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
-    for secret in ("73519264", "xoxb-123-456-abc", "eyJhbGciOiJIUzI1NiJ9", "s3cr3t-value", "99887766"):
+    for secret in ("73519264", "xoxb-123-456-abc", "eyJhbGciOiJIUzI1NiJ9", "s3cr3t-value",
+                   "99887766"):
         assert secret not in text, secret
     assert "[redacted]" in text
 

@@ -64,7 +64,9 @@ async def world(settings: Settings, db_path: Path) -> AsyncIterator[World]:
     await services.aclose()
 
 
-async def test_a_full_lifecycle_from_request_to_expiry(world: World, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_full_lifecycle_from_request_to_expiry(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     service, runner = world.service, world.services.runner
 

@@ -9,7 +9,9 @@ from tests.scenario.harness import Stack, make_stack
 
 
 @pytest.fixture(params=["simulated", "intune"])
-async def stack(request: pytest.FixtureRequest, tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
+async def stack(
+    request: pytest.FixtureRequest, tmp_path: Path, secret: str
+) -> AsyncIterator[Stack]:
     """The whole Slack flow, on the simulated fleet and on Intune (the Graph emulator)."""
     async for s in make_stack(tmp_path, secret, kind=request.param):
         yield s

@@ -65,7 +65,9 @@ async def test_reset_alone_opens_the_picker_and_a_pick_becomes_a_request(stack: 
     names = [o["text"]["text"] for o in answer.json()["options"]]
     assert names and all("ALICE" in n.upper() for n in names)  # only her own devices
     answer = await stack.driver.options("UANNA", "device_pick", "kiosk")
-    assert [o["value"] for o in answer.json()["options"]] == ["09783e57-dd7c-4a32-99a8-66d90ede5b0f"]
+    assert [o["value"] for o in answer.json()["options"]] == [
+        "09783e57-dd7c-4a32-99a8-66d90ede5b0f"
+    ]
 
     pixel = "d7d2d617-9d12-4bb2-bb9c-9a4a1a9923be"
     answer = await stack.driver.submit_view("UALICE", "reset_modal", {

@@ -21,8 +21,10 @@ against it from a synchronous ``@given`` function; each example is one coroutine
 The logging rule, decided here: hostile input may make *Slack* refuse the bot's follow-up calls
 (an unknown user id, a forged trigger_id or channel). The listeners catch that on purpose and log it
 — the apology path ``… failed (ref …)``, ``could not tell the person about a failure``, ``device
-options failed`` — with a ``SlackApiError`` or ``NotAMember`` attached. Any other ERROR record from the
-``handlers``, ``bot``, ``slack_bolt``, ``aiohttp`` or ``asyncio`` loggers, or one of those deliberate
+options failed`` — with a ``SlackApiError`` or ``NotAMember`` attached. Any other ERROR \
+record from the
+``handlers``, ``bot``, ``slack_bolt``, ``aiohttp`` or ``asyncio`` loggers, or one of those \
+deliberate
 messages carrying any other exception (TypeError, KeyError, JSONDecodeError …), means our code broke
 on the input, and the test fails.
 """
@@ -408,7 +410,8 @@ _sent = itertools.count(1)
 
 def unique(payload: dict[str, Any], key: str = "nonce") -> dict[str, Any]:
     """A fresh value per send, as Slack's action_ts / event_id are: hypothesis replays an
-    example while shrinking, and the app rightly answers byte-identical repeats with an empty 200."""
+    example while shrinking, and the app rightly answers byte-identical repeats with an \
+empty 200."""
     return {**payload, key: f"n{next(_sent)}"}
 
 
@@ -594,7 +597,9 @@ def test_unknown_and_broken_events_change_nothing(live: LiveStack) -> None:
     @given(envelope=events())
     def deliver(envelope: dict[str, Any]) -> None:
         body = json.dumps(unique(envelope, "event_id"))
-        live.run(live.changes_nothing(lambda: stack.driver.post(body, content_type="application/json")))
+        live.run(live.changes_nothing(
+            lambda: stack.driver.post(body, content_type="application/json")
+        ))
 
     deliver()
     live.run(live.healthy())
@@ -612,7 +617,9 @@ def test_malformed_bodies_and_content_types_are_rejected_cleanly(live: LiveStack
         if signed:
             live.run(live.changes_nothing(lambda: post_signed(stack, body, content_type)))
         else:
-            live.run(live.changes_nothing(lambda: post_raw(stack, body, {"Content-Type": content_type})))
+            live.run(live.changes_nothing(
+                lambda: post_raw(stack, body, {"Content-Type": content_type})
+            ))
 
     send()
     live.run(live.healthy())

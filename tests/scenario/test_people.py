@@ -60,7 +60,8 @@ async def test_a_lookalike_address_never_owns_a_device(tmp_path: Any, secret: st
     not. Nor is the Kelvin sign a "k"."""
     fleet = [*demo_fleet()]
     owned = [{**d, "userPrincipalName": "strasse@example.com", "emailAddress":
-              "strasse@example.com", "deviceName": f"STRASSE-{i}", "id": f"0000000{i}-0000-4000-8000-00000000000{i}",
+              "strasse@example.com", "deviceName": f"STRASSE-{i}",
+              "id": f"0000000{i}-0000-4000-8000-00000000000{i}",
               "serialNumber": f"SER-STR-{i}"}
              for i, d in enumerate(d for d in fleet if d["deviceName"] == "PIXEL8-ALICE")]
     async for stack in make_stack(tmp_path, secret,

@@ -36,7 +36,8 @@ async def pending_request(stack: Stack, requester: str = "UALICE",
         ("UERIN", "erin-ubuntu-dev", "not one this bot knows"),
         ("UERIN", "Erin's Galaxy A14", "not one this bot knows"),
     ],
-    ids=["device-admin-7+", "ios-user-enrollment", "macos", "windows", "linux", "ambiguous-android"],
+    ids=["device-admin-7+", "ios-user-enrollment", "macos", "windows", "linux",
+         "ambiguous-android"],
 )
 async def test_an_ineligible_device_is_refused_privately_with_no_approval_and_no_backend_call(
     stack: Stack, requester: str, device: str, says: str

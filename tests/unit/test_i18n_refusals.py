@@ -86,7 +86,8 @@ def test_a_rows_own_reason_and_other_platform_refusals_get_no_key() -> None:
 
 def test_an_unrecognised_reason_stays_english() -> None:
     r = refused(VERSION_REFUSALS[0][0])
-    for reason in ("Something else.", r.reason + " ", r.reason.replace("fully managed", "dedicated"),
+    for reason in ("Something else.", r.reason + " ",
+                   r.reason.replace("fully managed", "dedicated"),
                    "The device reports an unknown OS version ().", ""):
         r.reason = reason
         assert blocks.refusal_text(r, "sv-SE") is None
