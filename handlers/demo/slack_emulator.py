@@ -248,8 +248,8 @@ class SlackEmulator:
         return trigger_id
 
     def response_url(self, token: str, *, channel: str | None = None, ts: str | None = None) -> str:
-        ("""A response_url; with channel and ts, replace_original/delete_original act on """
-         """that message.""")
+        """A response_url; with channel and ts, replace_original/delete_original act on
+        that message."""
         if channel and ts:
             self._responses[token] = (channel, ts)
         return f"{self.base_url}response/{token}"
@@ -531,8 +531,8 @@ class SlackEmulator:
         return self._dms[key]
 
     def _resolve_channel(self, channel: str) -> str | None:
-        ("""A channel id for a channel id, #name or user id (that user's DM); None if unknown """
-         """user.""")
+        """A channel id for a channel id, #name or user id (that user's DM); None if the
+        user is unknown."""
         if channel[:1] in ("U", "W"):
             return self._dm_channel([channel]) if channel in self._users else None
         name = channel.lstrip("#")

@@ -1,4 +1,4 @@
-"""The `passcode-bot` command as a person runs it: help, check-config, serve without tokens, \
+"""The `passcode-bot` command as a person runs it: help, check-config, serve without tokens,
 demo."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The whole bot over real HTTP: Slack emulator <- app -> simulated fleet, driven by signed \
+"""The whole bot over real HTTP: Slack emulator <- app -> simulated fleet, driven by signed
 requests."""
 
 from __future__ import annotations

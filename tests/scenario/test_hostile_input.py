@@ -21,12 +21,10 @@ against it from a synchronous ``@given`` function; each example is one coroutine
 The logging rule, decided here: hostile input may make *Slack* refuse the bot's follow-up calls
 (an unknown user id, a forged trigger_id or channel). The listeners catch that on purpose and log it
 — the apology path ``… failed (ref …)``, ``could not tell the person about a failure``, ``device
-options failed`` — with a ``SlackApiError`` or ``NotAMember`` attached. Any other ERROR \
-record from the
-``handlers``, ``bot``, ``slack_bolt``, ``aiohttp`` or ``asyncio`` loggers, or one of those \
-deliberate
-messages carrying any other exception (TypeError, KeyError, JSONDecodeError …), means our code broke
-on the input, and the test fails.
+options failed`` — with a ``SlackApiError`` or ``NotAMember`` attached. Any other ERROR
+record from the ``handlers``, ``bot``, ``slack_bolt``, ``aiohttp`` or ``asyncio`` loggers, or one
+of those deliberate messages carrying any other exception (TypeError, KeyError, JSONDecodeError
+…), means our code broke on the input, and the test fails.
 """
 
 from __future__ import annotations
@@ -410,8 +408,8 @@ _sent = itertools.count(1)
 
 def unique(payload: dict[str, Any], key: str = "nonce") -> dict[str, Any]:
     """A fresh value per send, as Slack's action_ts / event_id are: hypothesis replays an
-    example while shrinking, and the app rightly answers byte-identical repeats with an \
-empty 200."""
+    example while shrinking, and the app rightly answers byte-identical repeats with an
+    empty 200."""
     return {**payload, key: f"n{next(_sent)}"}
 
 
