@@ -90,7 +90,8 @@ class Identity:
         """The member behind ``user_id``; NotAMember when they are none (or Slack did not say).
         ``fresh``: asked of Slack again even when known (a decision or a reveal: an account
         deactivated or made a guest a minute ago must not act); a refusal still stands for
-        its minute, so this bounds nothing less."""
+        its minute, so this bounds nothing less, and when Slack does not answer, the member
+        known from minutes ago stands."""
         entry = await self._entry(user_id, fresh=fresh)
         if entry.person is None:
             raise NotAMember(entry.why or NotMember.UNKNOWN)
@@ -167,6 +168,12 @@ class Identity:
             log.warning("users.info or auth.test failed for %s: %s", user_id[:20],
                         type(exc).__name__)
             why = NotMember.UNKNOWN
+        known = self._cache.get(user_id)
+        if why is NotMember.UNKNOWN and known is not None and known.person is not None and (
+                known.until > time.monotonic()):
+            # Slack did not answer this time (a fresh look at a decision): what it said of this
+            # member minutes ago stands; only an answer, deleted or guest, takes it back.
+            return known
         ttl = self._ttl if person is not None else self._refused_ttl
         entry = _Entry(time.monotonic() + ttl, person, why, locale)
         if len(self._cache) >= SIZE:
