@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import APPROVER, people
+from bench.intune import graph_backend
 from bench.load import Run, closed_loop, session
 from bench.report import Tally, f, table
 from bench.slack_requests import Prepared, Signer
 from bench.stack import Processes
 from bot.backends.simulated import SimulatedBackend
+from bot.ports import DeviceBackend
 from handlers import blocks
 
 P95_TARGET_MS = 50.0
@@ -54,14 +56,16 @@ Costs = dict[str, dict[int, float]]  # query class -> fleet size -> median micro
 
 
 async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: int,
-                  tally: Tally) -> tuple[dict[int, dict[int, Run]], Costs]:
-    """Per fleet size: options loads over HTTP, then (our server stopped) the in-process cost."""
+                  tally: Tally, backend: str = "simulated",
+                  ) -> tuple[dict[int, dict[int, Run]], Costs]:
+    """Per fleet size: options loads over HTTP, then (our server stopped) the in-process cost;
+    ``backend`` "intune" runs both on the Intune backend over a fake Graph of the fleet."""
     signer = Signer(procs.slack_url.removesuffix("api/"))
     results: dict[int, dict[int, Run]] = {}
     costs: Costs = {name: {} for name in QUERY_CLASSES}
     for n in fleets:
         entries = people.fleet(n)
-        ours = await procs.ours(fleet=n)
+        ours = await procs.ours(fleet=n, backend=backend)
         try:
             results[n] = {}
             async with session(max(CONCURRENCY)) as http:
@@ -79,7 +83,7 @@ async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: i
                   f"max loop lag {f(lag['max_ms'])} ms")
         finally:
             await procs.stop(ours)
-        for name, micros in (await query_costs(entries, reps)).items():
+        for name, micros in (await query_costs(entries, reps, backend)).items():
             costs[name][n] = micros
         del entries
     return results, costs
@@ -108,9 +112,17 @@ QUERY_CLASSES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
 }
 
 
-async def query_costs(entries: list[dict[str, Any]], reps: int) -> dict[str, float]:
+async def query_costs(entries: list[dict[str, Any]], reps: int,
+                      backend: str = "simulated") -> dict[str, float]:
     """Median microseconds of one search plus building its options, per query class."""
-    backend = SimulatedBackend(entries)
+    if backend == "intune":
+        async with graph_backend(entries) as intune:
+            return await _costs(intune, entries, reps)
+    return await _costs(SimulatedBackend(entries), entries, reps)
+
+
+async def _costs(backend: DeviceBackend, entries: list[dict[str, Any]],
+                 reps: int) -> dict[str, float]:
     out = {}
     for name, pick in QUERY_CLASSES.items():
         query, samples = pick(entries), []

@@ -32,12 +32,13 @@ class Processes:
         return str(self.slack.ready["api_url"])
 
     async def ours(self, fleet: int, *, post_rate: float = DEFAULT_RATE,
-                   pending_for: float = 0.2) -> Child:
+                   pending_for: float = 0.2, backend: str = "simulated") -> Child:
         n = next(_n)
         return await Child.start(
             f"ours{n}", "bench.serve_ours", "--slack-url", self.slack_url, "--fleet", str(fleet),
             "--db", str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
-            "--pending-for", str(pending_for), log_dir=self.work, cpu=layout()[1],
+            "--pending-for", str(pending_for), "--backend", backend, log_dir=self.work,
+            cpu=layout()[1],
         )
 
     async def bare(self, mode: str) -> Child:
