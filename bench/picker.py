@@ -65,28 +65,44 @@ async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: i
     costs: Costs = {name: {} for name in QUERY_CLASSES}
     for n in fleets:
         entries = people.fleet(n)
-        ours = await procs.ours(fleet=n, backend=backend)
+        graph = await procs.graph(n) if backend == "intune" else None
         try:
-            results[n] = {}
-            async with session(max(CONCURRENCY)) as http:
-                await closed_loop(http, ours.url, requests_for(signer, entries, 20), 1, 30)
-                for conc in CONCURRENCY:
-                    run = await closed_loop(http, ours.url, requests_for(signer, entries, requests),
-                                            conc, 60)
-                    if run.errors:
-                        tally.error(f"picker n={n} c={conc}: {run.errors} answers not 2xx")
-                    results[n][conc] = run
-            lag = await ours.ask("lag")
-            stats = await ours.ask("stats")
-            print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "
-                  f"{ours.ready['rss_mb']:.0f} MB (after: {stats['rss_mb']:.0f} MB), "
-                  f"max loop lag {f(lag['max_ms'])} ms")
+            results[n] = await _http_runs(procs, signer, entries, requests, tally,
+                                          graph.ready if graph else None)
+            measured = await query_costs(entries, reps, graph.ready if graph else None)
         finally:
-            await procs.stop(ours)
-        for name, micros in (await query_costs(entries, reps, backend)).items():
+            if graph is not None:
+                await procs.stop(graph)
+        for name, micros in measured.items():
             costs[name][n] = micros
         del entries
     return results, costs
+
+
+async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, Any]],
+                     requests: int, tally: Tally, graph: dict[str, Any] | None,
+                     ) -> dict[int, Run]:
+    """Options loads over HTTP against our server, at each concurrency, for one fleet."""
+    n = len(entries)
+    ours = await procs.ours(fleet=n, graph=graph)
+    try:
+        runs: dict[int, Run] = {}
+        async with session(max(CONCURRENCY)) as http:
+            await closed_loop(http, ours.url, requests_for(signer, entries, 20), 1, 30)
+            for conc in CONCURRENCY:
+                run = await closed_loop(http, ours.url, requests_for(signer, entries, requests),
+                                        conc, 60)
+                if run.errors:
+                    tally.error(f"picker n={n} c={conc}: {run.errors} answers not 2xx")
+                runs[conc] = run
+        lag = await ours.ask("lag")
+        stats = await ours.ask("stats")
+        print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "
+              f"{ours.ready['rss_mb']:.0f} MB (after: {stats['rss_mb']:.0f} MB), "
+              f"max loop lag {f(lag['max_ms'])} ms")
+        return runs
+    finally:
+        await procs.stop(ours)
 
 
 def print_http(results: dict[int, dict[int, Run]], tally: Tally) -> str:
@@ -113,10 +129,11 @@ QUERY_CLASSES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
 
 
 async def query_costs(entries: list[dict[str, Any]], reps: int,
-                      backend: str = "simulated") -> dict[str, float]:
-    """Median microseconds of one search plus building its options, per query class."""
-    if backend == "intune":
-        async with graph_backend(entries) as intune:
+                      graph: dict[str, Any] | None = None) -> dict[str, float]:
+    """Median microseconds of one search plus building its options, per query class; on the
+    Intune backend over the Graph emulator ``graph`` names, if given."""
+    if graph is not None:
+        async with graph_backend(graph) as intune:
             return await _costs(intune, entries, reps)
     return await _costs(SimulatedBackend(entries), entries, reps)
 

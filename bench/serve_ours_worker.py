@@ -1,14 +1,15 @@
 """`python -m bench.serve_ours_worker` (started by bench.serve_ours, never by hand): our
 worker process exactly as `passcode-bot serve` runs it (handlers/worker.py), on the simulated
-backend with a synthetic fleet (or, with ``--backend intune``, the Intune backend on a fake
-Graph of that fleet, for the picker), a recording pacer, a loop-lag sampler, and the benchmark's
-own questions (stats, lag, lag-reset, settle-work) answered over the worker's socket."""
+backend with a synthetic fleet (with ``--graph``: the Intune backend over bench.serve_graph,
+for the picker), a recording pacer, a loop-lag sampler, and the benchmark's own questions
+(stats, lag, lag-reset, settle-work) answered over the worker's socket."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--pending-for", type=float, default=0.2)
     parser.add_argument("--post-rate", type=float, required=True)
     parser.add_argument("--post-burst", type=int, required=True)
-    parser.add_argument("--backend", choices=("simulated", "intune"), default="simulated")
+    parser.add_argument("--graph", help="bench.serve_graph's ready line: use the Intune backend")
     return parser.parse_known_args()[0]
 
 
@@ -71,8 +72,9 @@ def builder(probes: Probes) -> product.Build:
         entries = people.fleet(probes.args.fleet)
         probes.device_ids = [str(e["id"]) for e in entries]
         backend: DeviceBackend
-        if probes.args.backend == "intune":  # the fake Graph lives as long as this process
-            backend = await probes.resources.enter_async_context(graph_backend(entries))
+        if probes.args.graph:  # open as long as this process
+            graph = json.loads(probes.args.graph)
+            backend = await probes.resources.enter_async_context(graph_backend(graph))
         else:
             backend = probes.backend = SimulatedBackend(
                 entries, pending_for=timedelta(seconds=probes.args.pending_for))
