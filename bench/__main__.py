@@ -30,6 +30,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma-separated phases among {', '.join(PHASES)} (default: all)")
     parser.add_argument("--requests", type=int, help="requests per ack cell (1000; quick 100)")
     parser.add_argument("--fleets", default="1000,10000,100000", help="picker fleet sizes")
+    parser.add_argument("--picker-backend", choices=("simulated", "intune"), default="simulated",
+                        help="the picker's backend: the simulated fleet, or the Intune backend "
+                             "on a fake Graph serving the same devices")
     parser.add_argument("--e2e-requests", type=int, help="end-to-end requests (1000; quick 200)")
     parser.add_argument("--post-rate", type=float, default=50.0,
                         help="approvals posts per second in the end-to-end run (the product "
@@ -65,7 +68,7 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
             print("\n== Device picker: options loads over HTTP ==")
             by_fleet, costs = await picker.measure(
                 procs, fleets, requests=100 if args.quick else 1000,
-                reps=15 if args.quick else 50, tally=tally)
+                reps=15 if args.quick else 50, tally=tally, backend=args.picker_backend)
             picker.print_http(by_fleet, tally)
             print("\n  cost of one query in-process (search + options), median of repeats:")
             picker.print_costs(costs, tally)

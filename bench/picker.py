@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import APPROVER, people
+from bench.intune import graph_backend
 from bench.load import Run, closed_loop, session
 from bench.report import Tally, f, table
 from bench.slack_requests import Prepared, Signer
 from bench.stack import Processes
 from bot.backends.simulated import SimulatedBackend
+from bot.ports import DeviceBackend
 from handlers import blocks
 
 P95_TARGET_MS = 50.0
@@ -54,35 +56,53 @@ Costs = dict[str, dict[int, float]]  # query class -> fleet size -> median micro
 
 
 async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: int,
-                  tally: Tally) -> tuple[dict[int, dict[int, Run]], Costs]:
-    """Per fleet size: options loads over HTTP, then (our server stopped) the in-process cost."""
+                  tally: Tally, backend: str = "simulated",
+                  ) -> tuple[dict[int, dict[int, Run]], Costs]:
+    """Per fleet size: options loads over HTTP, then (our server stopped) the in-process cost;
+    ``backend`` "intune" runs both on the Intune backend over a fake Graph of the fleet."""
     signer = Signer(procs.slack_url.removesuffix("api/"))
     results: dict[int, dict[int, Run]] = {}
     costs: Costs = {name: {} for name in QUERY_CLASSES}
     for n in fleets:
         entries = people.fleet(n)
-        ours = await procs.ours(fleet=n)
+        graph = await procs.graph(n) if backend == "intune" else None
         try:
-            results[n] = {}
-            async with session(max(CONCURRENCY)) as http:
-                await closed_loop(http, ours.url, requests_for(signer, entries, 20), 1, 30)
-                for conc in CONCURRENCY:
-                    run = await closed_loop(http, ours.url, requests_for(signer, entries, requests),
-                                            conc, 60)
-                    if run.errors:
-                        tally.error(f"picker n={n} c={conc}: {run.errors} answers not 2xx")
-                    results[n][conc] = run
-            lag = await ours.ask("lag")
-            stats = await ours.ask("stats")
-            print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "
-                  f"{ours.ready['rss_mb']:.0f} MB (after: {stats['rss_mb']:.0f} MB), "
-                  f"max loop lag {f(lag['max_ms'])} ms")
+            results[n] = await _http_runs(procs, signer, entries, requests, tally,
+                                          graph.ready if graph else None)
+            measured = await query_costs(entries, reps, graph.ready if graph else None)
         finally:
-            await procs.stop(ours)
-        for name, micros in (await query_costs(entries, reps)).items():
+            if graph is not None:
+                await procs.stop(graph)
+        for name, micros in measured.items():
             costs[name][n] = micros
         del entries
     return results, costs
+
+
+async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, Any]],
+                     requests: int, tally: Tally, graph: dict[str, Any] | None,
+                     ) -> dict[int, Run]:
+    """Options loads over HTTP against our server, at each concurrency, for one fleet."""
+    n = len(entries)
+    ours = await procs.ours(fleet=n, graph=graph)
+    try:
+        runs: dict[int, Run] = {}
+        async with session(max(CONCURRENCY)) as http:
+            await closed_loop(http, ours.url, requests_for(signer, entries, 20), 1, 30)
+            for conc in CONCURRENCY:
+                run = await closed_loop(http, ours.url, requests_for(signer, entries, requests),
+                                        conc, 60)
+                if run.errors:
+                    tally.error(f"picker n={n} c={conc}: {run.errors} answers not 2xx")
+                runs[conc] = run
+        lag = await ours.ask("lag")
+        stats = await ours.ask("stats")
+        print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "
+              f"{ours.ready['rss_mb']:.0f} MB (after: {stats['rss_mb']:.0f} MB), "
+              f"max loop lag {f(lag['max_ms'])} ms")
+        return runs
+    finally:
+        await procs.stop(ours)
 
 
 def print_http(results: dict[int, dict[int, Run]], tally: Tally) -> str:
@@ -108,9 +128,18 @@ QUERY_CLASSES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
 }
 
 
-async def query_costs(entries: list[dict[str, Any]], reps: int) -> dict[str, float]:
-    """Median microseconds of one search plus building its options, per query class."""
-    backend = SimulatedBackend(entries)
+async def query_costs(entries: list[dict[str, Any]], reps: int,
+                      graph: dict[str, Any] | None = None) -> dict[str, float]:
+    """Median microseconds of one search plus building its options, per query class; on the
+    Intune backend over the Graph emulator ``graph`` names, if given."""
+    if graph is not None:
+        async with graph_backend(graph) as intune:
+            return await _costs(intune, entries, reps)
+    return await _costs(SimulatedBackend(entries), entries, reps)
+
+
+async def _costs(backend: DeviceBackend, entries: list[dict[str, Any]],
+                 reps: int) -> dict[str, float]:
     out = {}
     for name, pick in QUERY_CLASSES.items():
         query, samples = pick(entries), []

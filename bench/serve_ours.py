@@ -38,6 +38,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--post-rate", type=float, default=DEFAULT_RATE)
     parser.add_argument("--post-burst", type=int, default=DEFAULT_BURST)
     parser.add_argument("--pending-for", type=float, default=0.2, help="seconds a reset pends")
+    parser.add_argument("--graph", default="",
+                        help="bench.serve_graph's ready line (JSON): the Intune backend over it")
     parser.add_argument("--profile", help="write a cProfile of the front to this file")
     return parser.parse_args()
 
@@ -60,7 +62,8 @@ async def start(args: argparse.Namespace) -> RunningFront:
     return await start_front(settings, host="127.0.0.1", module="bench.serve_ours_worker",
                              extra=("--fleet", str(args.fleet), "--pending-for",
                                     str(args.pending_for), "--post-rate", str(args.post_rate),
-                                    "--post-burst", str(args.post_burst)))
+                                    "--post-burst", str(args.post_burst),
+                                    *(("--graph", args.graph) if args.graph else ())))
 
 
 async def main() -> None:

@@ -1,12 +1,15 @@
 """`python -m bench.serve_ours_worker` (started by bench.serve_ours, never by hand): our
 worker process exactly as `passcode-bot serve` runs it (handlers/worker.py), on the simulated
-backend with a synthetic fleet, a recording pacer, a loop-lag sampler, and the benchmark's
-own questions (stats, lag, lag-reset, settle-work) answered over the worker's socket."""
+backend with a synthetic fleet (with ``--graph``: the Intune backend over bench.serve_graph,
+for the picker), a recording pacer, a loop-lag sampler, and the benchmark's own questions
+(stats, lag, lag-reset, settle-work) answered over the worker's socket."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -16,10 +19,12 @@ from typing import Any
 
 from bench import APPROVALS, APPROVER, people
 from bench.child import GcPauses, LagSampler, rss_mb
+from bench.intune import graph_backend
 from bench.report import max_in_window
 from bot.backends.simulated import SimulatedBackend
 from bot.bootstrap import Services
 from bot.config import Settings
+from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
 from handlers import worker as product
 from handlers.pacing import ChannelPacer
@@ -43,7 +48,8 @@ class RecordingPacer(ChannelPacer):
 @dataclass
 class Probes:
     args: argparse.Namespace
-    backend: SimulatedBackend | None = None
+    backend: SimulatedBackend | None = None  # the simulated backend, when it is the one
+    resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     pacer: RecordingPacer | None = None
     device_ids: list[str] = field(default_factory=list)
     lag: LagSampler = field(default_factory=LagSampler)
@@ -56,6 +62,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--pending-for", type=float, default=0.2)
     parser.add_argument("--post-rate", type=float, required=True)
     parser.add_argument("--post-burst", type=int, required=True)
+    parser.add_argument("--graph", help="bench.serve_graph's ready line: use the Intune backend")
     return parser.parse_known_args()[0]
 
 
@@ -64,11 +71,16 @@ def builder(probes: Probes) -> product.Build:
                     on_locale: Callable[[str, str], None]) -> tuple[Services, Worker]:
         entries = people.fleet(probes.args.fleet)
         probes.device_ids = [str(e["id"]) for e in entries]
-        probes.backend = SimulatedBackend(
-            entries, pending_for=timedelta(seconds=probes.args.pending_for))
+        backend: DeviceBackend
+        if probes.args.graph:  # open as long as this process
+            graph = json.loads(probes.args.graph)
+            backend = await probes.resources.enter_async_context(graph_backend(graph))
+        else:
+            backend = probes.backend = SimulatedBackend(
+                entries, pending_for=timedelta(seconds=probes.args.pending_for))
         del entries
         services, worker = await product.build_worker(
-            settings, on_locale=on_locale, backend=probes.backend,
+            settings, on_locale=on_locale, backend=backend,
             roles=FileRoleDirectory({"Helpdesk Operator": [APPROVER]}))
         probes.pacer = RecordingPacer(probes.args.post_rate, probes.args.post_burst)
         services.runner.notifier.pacer = probes.pacer  # type: ignore[attr-defined]
@@ -82,8 +94,10 @@ def builder(probes: Probes) -> product.Build:
 def operations(probes: Probes) -> Callable[[Services, Worker], dict[str, product.Op]]:
     def ops(services: Services, worker: Worker) -> dict[str, product.Op]:
         async def stats(_: dict[str, Any]) -> dict[str, Any]:
-            assert probes.backend is not None and probes.pacer is not None
+            assert probes.pacer is not None
             backend = probes.backend
+            if backend is None:  # the Intune backend: only the picker runs on it
+                return {"rss_mb": rss_mb(), "tasks": len(worker.tasks)}
             doubled = sum(len(backend.actions_for(d)) > 1 for d in probes.device_ids)
             return {"rss_mb": rss_mb(), "resets_started": backend.resets_started,
                     "devices_reset_twice": doubled, "tasks": len(worker.tasks),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.proc import Child, layout
 from handlers.pacing import DEFAULT_RATE
@@ -32,13 +34,22 @@ class Processes:
         return str(self.slack.ready["api_url"])
 
     async def ours(self, fleet: int, *, post_rate: float = DEFAULT_RATE,
-                   pending_for: float = 0.2) -> Child:
+                   pending_for: float = 0.2, graph: dict[str, Any] | None = None) -> Child:
+        """Our server; on the Intune backend over the Graph emulator ``graph`` names, if given
+        (the ready line of ``graph()``)."""
         n = next(_n)
         return await Child.start(
             f"ours{n}", "bench.serve_ours", "--slack-url", self.slack_url, "--fleet", str(fleet),
             "--db", str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
-            "--pending-for", str(pending_for), log_dir=self.work, cpu=layout()[1],
+            "--pending-for", str(pending_for),
+            *(("--graph", json.dumps(graph)) if graph else ()), log_dir=self.work,
+            cpu=layout()[1],
         )
+
+    async def graph(self, fleet: int) -> Child:
+        """The Graph emulator serving the fleet: remote, so on the load generator's CPU."""
+        return await Child.start(f"graph{next(_n)}", "bench.serve_graph", "--fleet", str(fleet),
+                                 log_dir=self.work, cpu=layout()[0])
 
     async def bare(self, mode: str) -> Child:
         return await Child.start(f"bare-{mode}", "bench.serve_bare", "--mode", mode,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient, OutcomeUnknown
+from bot.backends.index import DeviceIndex, matches_key, owned_by
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -23,7 +25,6 @@ from bot.ports import (
     Device,
     FailureCode,
 )
-from policy.membership import same_email
 from policy.platforms import Scope, decide
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class GraphBackend:
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self._index_refresh = index_refresh
-        self._index: list[Device] | None = None
+        self._index: DeviceIndex | None = None
         self._index_built_at: datetime | None = None
         self._index_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
@@ -87,27 +88,14 @@ class GraphBackend:
                         # device, so each result is checked here (§4).
                         if matches_key(device, key):
                             found.setdefault(device.id, device)
-        return list(owned_by(found.values(), primary_email))[:limit]
+        return list(itertools.islice(owned_by(found.values(), primary_email), limit))
 
     async def search_devices(
         self, text: str, *, primary_email: str | None = None, limit: int = 100
     ) -> list[Device]:
         """Devices whose name or serial contains ``text``, from the cached device index."""
-        needle = text.strip().casefold()
-        hits: list[Device] = []
-        if limit <= 0:
-            return hits
-        for device in owned_by(await self._device_index(), primary_email):
-            if (
-                needle
-                and needle not in device.name.casefold()
-                and (needle not in device.serial.casefold())
-            ):
-                continue
-            hits.append(device)
-            if len(hits) >= limit:
-                break
-        return hits
+        index = await self._device_index()
+        return index.search(text, primary_email=primary_email, limit=limit)
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is
@@ -137,12 +125,12 @@ class GraphBackend:
             MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
         ):
             devices.extend(device_from_graph(row) for row in rows)
-        devices.sort(key=lambda d: (d.name.casefold(), d.serial.casefold(), d.id))
-        self._index, self._index_built_at = devices, started
-        logger.info("device index refreshed: %d devices", len(devices))
+        index = DeviceIndex(devices)
+        self._index, self._index_built_at = index, started
+        logger.info("device index refreshed: %d devices", len(index))
 
-    async def _device_index(self) -> list[Device]:
-        """The cached device list: built on first use, refreshed in the background when
+    async def _device_index(self) -> DeviceIndex:
+        """The cached device index: built on first use, refreshed in the background when
         older than ``index_refresh`` (the picker must answer within Slack's 3 s)."""
         if self._index is None:
             async with self._index_lock:
@@ -256,27 +244,7 @@ def odata_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def matches_key(device: Device, key: str) -> bool:
-    """Exact, case-insensitive match of id, serial or name."""
-    wanted = key.strip().casefold()
-    return bool(wanted) and wanted in {
-        device.id.casefold(),
-        device.serial.casefold(),
-        device.name.casefold(),
-    }
-
-
 _INTUNE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-
-
-def owned_by(devices: Iterable[Device], primary_email: str | None) -> Iterable[Device]:
-    """The devices whose primary user is ``primary_email``; all of them when it is None."""
-    if primary_email is None:
-        yield from devices
-        return
-    for device in devices:
-        if same_email(primary_email, device.primary_email):
-            yield device
 
 
 def parse_graph_time(value: object) -> datetime | None:

@@ -6,15 +6,13 @@ without a tenant. Resets stay pending for a moment, then complete or fail as eac
 from __future__ import annotations
 
 import base64
-import bisect
 import itertools
 import logging
 import random
 import secrets
 import string
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,17 +21,9 @@ from typing import Any
 import yaml
 
 from bot.backends.devices import device_from_graph
+from bot.backends.index import DeviceIndex
 from bot.clock import SystemClock
-from bot.ports import (
-    ActionRef,
-    ActionState,
-    ActionStatus,
-    BackendError,
-    Clock,
-    Device,
-    FailureCode,
-)
-from policy.membership import email_key, same_email
+from bot.ports import ActionRef, ActionState, ActionStatus, BackendError, Clock, Device, FailureCode
 from policy.platforms import Decision, Result, Row, Scope, decide
 
 log = logging.getLogger(__name__)
@@ -73,14 +63,6 @@ _NO_PASSCODE_POLICY = (
     "Assign a passcode policy in Intune, let the device check in, then ask again."
 )
 
-# Substring search scans one string holding "name<US>serial<LF>" of every device in name
-# order with str.find: a C loop over ~4 MB at 100,000 devices rather than 100,000 Python
-# comparisons. Worst case O(total characters), stopping at the ``limit``-th hit; each hit
-# finds its device by bisecting the record start offsets, O(log n).
-_FIELD_END = "\x1f"
-_RECORD_END = "\n"
-
-
 @dataclass(frozen=True, slots=True)
 class _Marks:
     """How a device's reset should go wrong, from its ``simulate`` mapping."""
@@ -117,13 +99,7 @@ class SimulatedBackend:
         self.pending_for = pending_for
         self.resets_started = 0
         self._marks: dict[str, _Marks] = {}
-        self._fleet = sorted(map(self._admit, devices), key=lambda d: (d.name.casefold(), d.id))
-        self._by_id: dict[str, Device] = {}
-        self._by_key: defaultdict[str, list[Device]] = defaultdict(list)
-        self._by_email: defaultdict[str, list[Device]] = defaultdict(list)
-        for device in self._fleet:  # in name order, so every index list is in name order too
-            self._index(device)
-        self._haystack, self._starts = _haystack(self._fleet)
+        self._devices = DeviceIndex(map(self._admit, devices))
         self._actions: dict[str, list[ActionRef]] = {}
         self._outcomes: dict[str, _Action] = {}
 
@@ -131,76 +107,37 @@ class SimulatedBackend:
         """Map one fleet entry to a Device, keeping its simulate marks aside."""
         marks = _marks_of(entry)
         device = device_from_graph(entry, has_passcode_policy=marks.passcode_policy)
-        self._marks[device.id] = marks
-        return device
-
-    def _index(self, device: Device) -> None:
-        """Add a device to the id, exact-match and per-user indexes."""
-        key = device.id.casefold()
-        if key in self._by_id:
+        if device.id.casefold() in self._marks:
             raise ValueError(f"the fleet lists device id {device.id} twice")
-        self._by_id[key] = device
-        for exact in {key, device.serial.casefold(), device.name.casefold()}:
-            if exact:
-                self._by_key[exact].append(device)
-        owner = email_key(device.primary_email)  # "" for none, or one that matches nobody
-        if owner:
-            self._by_email[owner].append(device)
+        self._marks[device.id.casefold()] = marks
+        return device
 
     async def find_devices(
         self, query: str, *, primary_email: str | None = None, limit: int = 10
     ) -> list[Device]:
         """Devices whose id, serial or name equals ``query``, case-insensitive; O(1) lookup."""
-        matches = self._by_key.get(query.strip().casefold(), [])
-        return list(itertools.islice(self._owned(matches, primary_email), max(limit, 0)))
+        return self._devices.find(query, primary_email=primary_email, limit=limit)
 
     async def search_devices(
         self, text: str, *, primary_email: str | None = None, limit: int = 100
     ) -> list[Device]:
         """Devices whose name or serial contains ``text``, in name order."""
-        needle = text.strip().casefold()
-        if primary_email is not None:
-            owner = email_key(primary_email)
-            mine = self._by_email.get(owner, []) if owner else []
-            hits = (d for d in mine if _contains(d, needle))
-            return list(itertools.islice(hits, max(limit, 0)))
-        if not needle:
-            return self._fleet[: max(limit, 0)]
-        return self._scan(needle, limit)
-
-    def _scan(self, needle: str, limit: int) -> list[Device]:
-        """The whole fleet's substring matches, first ``limit`` in name order."""
-        if _FIELD_END in needle or _RECORD_END in needle:
-            return []
-        found: list[Device] = []
-        at = self._haystack.find(needle)
-        while at != -1 and len(found) < limit:
-            i = bisect.bisect_right(self._starts, at) - 1
-            found.append(self._fleet[i])
-            at = self._haystack.find(needle, self._starts[i + 1])
-        return found
-
-    @staticmethod
-    def _owned(devices: Iterable[Device], primary_email: str | None) -> Iterable[Device]:
-        """The devices whose primary user is ``primary_email``, or all when it is None."""
-        if primary_email is None:
-            return devices
-        return (d for d in devices if same_email(primary_email, d.primary_email))
+        return self._devices.search(text, primary_email=primary_email, limit=limit)
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, case-insensitive."""
-        return self._by_id.get(device_id.strip().casefold())
+        return self._devices.get(device_id)
 
     async def start_reset(self, device: Device, scope: Scope) -> ActionRef:
         """Record a reset whose outcome is fixed now and reported after ``pending_for``."""
-        known = self._by_id.get(device.id.casefold())
+        known = self._devices.get(device.id)
         if known is None:
             raise BackendError(
                 f"The device {device.id} is not in the simulated fleet.",
                 failure=FailureCode.DEVICE_NOT_FOUND,
             )
         ref = ActionRef(known.id, self._clock.now(), str(uuid.uuid4()))
-        outcome = _outcome(decide(known.facts, scope), self._marks[known.id])
+        outcome = _outcome(decide(known.facts, scope), self._marks[known.id.casefold()])
         self._outcomes[ref.ref] = _Action(ref, outcome)
         self._actions.setdefault(known.id.casefold(), []).append(ref)
         self.resets_started += 1
@@ -227,22 +164,6 @@ class SimulatedBackend:
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-
-def _haystack(fleet: Sequence[Device]) -> tuple[str, list[int]]:
-    """The search string of the whole fleet and where each device's record starts."""
-    records = [
-        f"{_searchable(d.name)}{_FIELD_END}{_searchable(d.serial)}{_RECORD_END}" for d in fleet
-    ]
-    return "".join(records), list(itertools.accumulate(map(len, records), initial=0))
-
-
-def _searchable(text: str) -> str:
-    return text.casefold().replace(_FIELD_END, " ").replace(_RECORD_END, " ")
-
-
-def _contains(device: Device, needle: str) -> bool:
-    return needle in device.name.casefold() or needle in device.serial.casefold()
 
 
 def _outcome(decision: Decision, marks: _Marks) -> ActionStatus:

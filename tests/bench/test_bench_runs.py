@@ -23,3 +23,15 @@ def test_a_small_run_of_every_phase_has_no_errors() -> None:
     for section in ("Ack latency", "Steady stream", "Device picker", "End to end: 30 requests"):
         assert section in out, out
     assert "database: {'completed': 30}" in out, out
+
+
+def test_the_picker_runs_on_the_intune_backend_over_a_fake_graph() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "picker", "--fleets", "1000",
+         "--picker-backend", "intune"],
+        cwd=REPO, capture_output=True, text=True, timeout=170, check=False,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert " 0 error(s)" in out, out
+    assert "1,000 devices: server ready" in out, out
