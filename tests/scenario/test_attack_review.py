@@ -1,5 +1,5 @@
-"""Attacks found in a review of the trust boundary (branch ``attack``): each test here fails on
-the code as it stands and shows one hole, over real HTTP against the running app."""
+"""Holes found by an attacker's review of the trust boundary (2026-12), each tried again here
+over real HTTP against the running app; each test failed before its fix."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ async def test_with_graph_roles_a_second_account_under_the_upn_cannot_approve_it
     """Four eyes with ROLES_SOURCE=graph (product.md: "compare user ids, normalised emails and,
     with Entra, object ids"). anna's Slack account has her mail address; her second Slack
     account has her UPN. Both resolve to the one Entra user (UPN first, then mail) and so hold
-    Intune Administrator, yet the bot compares only Slack ids and emails: the second account
-    approves anna's own request, and the device is reset."""
+    Intune Administrator; comparing Slack ids and emails alone let the second account approve
+    anna's own request. The Entra object ids are the same: refused."""
     stack = graph_stack
     stack.emu.add_user("UANNA2", name="anna-admin", email=ANNA_UPN)
 
@@ -91,8 +91,8 @@ async def test_a_device_that_changed_hands_before_the_approval_is_not_reset_for_
 ) -> None:
     """alice (no role) asks for a reset of her Pixel; before anyone decides, Intune hands the
     device to bob (its primary user is now bob). anna approves what the post still calls
-    alice's device. Nothing checks ownership again when the reset runs: the device, now bob's,
-    is reset, and its new passcode goes to alice, while bob, its owner, is never told."""
+    alice's device. Without a second look at the owner when the reset runs, bob's device was
+    reset and its passcode went to alice; now the request fails and nothing is reset."""
     stack = intune_stack
     await stack.driver.command("UALICE", "reset PIXEL8-ALICE")
     await stack.settle()
@@ -122,9 +122,9 @@ async def test_a_deactivated_approver_cannot_approve_in_the_minutes_after(
     simulated_stack: Stack,
 ) -> None:
     """anna (Intune Administrator) checks her queue, then is off-boarded: her Slack account is
-    deactivated (or made a guest). Identity remembers her as a member for TTL_S (10 minutes), so
-    a click she sends in that window (an open client, a script with her session) still
-    approves a reset; membership is not looked up again for a decision."""
+    deactivated (or made a guest). Identity remembers members for TTL_S (10 minutes), so a
+    click in that window (an open client, a script with her session) approved a reset; a
+    decision now asks Slack again who is clicking."""
     stack = simulated_stack
     await stack.driver.command("UANNA", "status")  # anna acts: she is looked up, a member
     await stack.driver.command("UALICE", "reset PIXEL8-ALICE")
