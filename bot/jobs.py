@@ -12,32 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from datetime import timedelta
 
 from bot.domain import JobKind
 from bot.ports import BackendError, Clock, Job, JobQueue, Later, Notifier, RequestStore
+from bot.retry import JOB_EXECUTE, JOB_NOTIFY, Backoff
 from bot.service import ResetService
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0
-MAX_ATTEMPTS = {JobKind.NOTIFY: 12, JobKind.EXECUTE: 200}
-# An approved reset waiting out a backend outage is tried again at least once a minute, so it
-# goes ahead soon after the outage ends: with the default 5-minute cap a 10-minute outage ran
-# into EXECUTION_TIMEOUT. The service's deadline, not the number of tries, ends it (200 tries
-# at a minute apart outlast any sensible EXECUTION_TIMEOUT).
-MAX_BACKOFF_S = {JobKind.EXECUTE: 60.0}
+# How often each kind of job is tried and how long it waits between tries (bot/retry.py says
+# why: an approved reset is tried again at least once a minute).
+POLICIES: dict[JobKind, Backoff] = {JobKind.NOTIFY: JOB_NOTIFY, JobKind.EXECUTE: JOB_EXECUTE}
 # After this many failed tries (about two minutes of backoff) a notification counts as stuck:
 # the approvals channel and `/passcode status` are told, and the retries go on.
 REPORT_STUCK_AFTER = 6
-
-
-def backoff_s(attempts: int, cap: float = 300.0) -> float:
-    """2, 4, 8, ... seconds, capped (5 minutes by default), with jitter so retries do not
-    bunch up."""
-    base: float = min(2.0**attempts, cap)
-    return base * random.uniform(0.8, 1.2)
 
 
 class JobRunner:
@@ -112,7 +102,8 @@ class JobRunner:
             run_at = self.clock.now() + timedelta(seconds=later.seconds)
             await queue.defer_job(job.id, run_at)
         except Exception as exc:
-            dead = job.attempts >= MAX_ATTEMPTS.get(job.kind, 10)
+            policy = POLICIES[job.kind]
+            dead = not policy.may_retry(job.attempts)
             reason = exc.message if isinstance(exc, BackendError) else type(exc).__name__
             if isinstance(exc, BackendError):
                 log.warning("job %s %s for %s failed (attempt %d): %s",
@@ -120,7 +111,7 @@ class JobRunner:
             else:
                 log.exception("job %s %s for %s failed (attempt %d)",
                               job.kind, job.event, job.request_id, job.attempts)
-            delay = backoff_s(job.attempts, MAX_BACKOFF_S.get(job.kind, 300.0))
+            delay = policy.delay(job.attempts)
             run_at = self.clock.now() + timedelta(seconds=delay)
             await queue.retry_job(job.id, run_at, reason, dead)
             if job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:

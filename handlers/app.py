@@ -16,14 +16,19 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.async_handler import RetryState
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import retry
 from bot.config import ConfigError, Settings
 from handlers import actions, commands, home
 from handlers.context import Context
@@ -33,18 +38,49 @@ log = logging.getLogger(__name__)
 REPEAT_WINDOW_S = 300.0
 
 
+class _SlackBackoff(BackoffRetryIntervalCalculator):
+    """slack_sdk's own backoff (0.5 s doubling, plus up to 1 s); no wait under
+    bot.retry.set_testing."""
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return 0.0 if retry.is_testing() else super().calculate_sleep_duration(current_attempt)
+
+
+class _SlackRateLimit(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (Retry-After, plus up to 1 s); no wait under
+    bot.retry.set_testing."""
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if not retry.is_testing() or response is None:
+            await super().prepare_for_next_attempt_async(
+                state=state, request=request, response=response, error=error
+            )
+            return
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+
 def build_client(settings: Settings) -> AsyncWebClient:
     """Every Web API call goes to SLACK_API_URL (GovSlack, or a local emulator), with
-    slack_sdk's retries for 429 (honouring Retry-After), 5xx and dropped connections."""
+    slack_sdk's retries for 429 (honouring Retry-After), 5xx and dropped connections (how
+    often, and why this layer retries them: bot/retry.py)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    backoff = _SlackBackoff()
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            _SlackRateLimit(max_retry_count=retry.SLACK_RATE_LIMIT_RETRIES),
+            AsyncServerErrorRetryHandler(retry.SLACK_SERVER_ERROR_RETRIES, backoff),
+            AsyncConnectionErrorRetryHandler(retry.SLACK_CONNECTION_ERROR_RETRIES, backoff),
         ],
     )
 

@@ -9,11 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from bot import retry
 from bot.config import Settings
 
 _PREFIXES = ("SLACK_", "AZURE_", "GRAPH_", "PASSCODE_BOT_", "DATABASE_URL", "ROLES_", "BACKEND",
              "FLEET_FILE", "APPROVAL", "APPROVALS_CHANNEL", "PORT", "EXECUTION_", "PERMITTED_",
              "LOG_FORMAT", "PERSON_")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def retry_without_waiting() -> Iterator[None]:
+    """Retries wait no real time in tests (bot/retry.py's switch, after stamina's
+    set_testing); the delays are still computed and reach any injected sleep."""
+    retry.set_testing(True)
+    yield
+    retry.set_testing(False)
 
 
 @pytest.fixture(autouse=True)

@@ -176,8 +176,9 @@ class GraphBackend:
                 return ActionRef(device.id, posted_at, "")
             except OutcomeUnknown as exc:
                 logger.warning("resetPasscode for %s: %s; checking the device", device.id, exc)
-            delay = policy.backoff(tries)
-            may_resend = tries < policy.attempts and waited + delay <= policy.max_wait
+            # Never a blind resend (bot/retry.py): wait a step, look, POST only if nothing shows.
+            delay = policy.delay(tries)
+            may_resend = policy.may_retry(tries, waited, delay)
             if may_resend:
                 # Give Intune a moment to list the action before looking for it.
                 await self.graph.sleep(delay)

@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import re
 import ssl
 import time
@@ -26,6 +25,8 @@ import requests
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.ports import BackendError, Clock, FailureCode
+from bot.retry import GRAPH, Backoff
+from bot.retry import wait as retry_wait
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +56,6 @@ WELL_KNOWN_AUTHORITY_HOSTS = frozenset(
 TOKEN_RENEW_MARGIN = 300.0
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 _OPERATION_ID = re.compile(r"Operation ID[^:]*:\s*([0-9a-fA-F-]{36})")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard one Graph call tries before giving up (fact sheet §6)."""
-
-    attempts: int = 5  # tries per call, the first included
-    max_wait: float = 60.0  # total seconds spent waiting between tries
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-
-    def backoff(self, retry: int) -> float:
-        """Jittered exponential delay before retry number ``retry`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
-        return ceiling * random.uniform(0.5, 1.0)
 
 
 class OutcomeUnknown(BackendError):
@@ -232,7 +218,7 @@ class GraphClient:
         ca_bundle: str | os.PathLike[str] | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff = GRAPH,
         timeout: float = 30.0,
     ) -> None:
         authority_host = authority_host.strip().rstrip("/")
@@ -247,8 +233,8 @@ class GraphClient:
         self._ca_bundle = resolve_ca_bundle(ca_bundle)
         self._timeout = timeout
         self.clock: Clock = clock or SystemClock()
-        self.sleep: Sleep = sleep or asyncio.sleep
-        self.retry = retry or RetryPolicy()
+        self.sleep: Sleep = sleep or retry_wait
+        self.retry = retry  # bot/retry.py: what Graph calls retry, and why
         host = (urlsplit(authority_host).hostname or "").lower()
         self._instance_discovery = host in WELL_KNOWN_AUTHORITY_HOSTS
         verify: ssl.SSLContext | bool = True
@@ -386,7 +372,7 @@ class GraphClient:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing was sent: safe to retry even a POST.
-                delay = self.retry.backoff(retries + 1)
+                delay = self.retry.delay(retries + 1)
                 problem = f"could not connect ({type(exc).__name__})"
                 final = BackendError(
                     f"Could not reach Microsoft Graph for {what} ({type(exc).__name__}). "
@@ -399,7 +385,7 @@ class GraphClient:
                     raise OutcomeUnknown(
                         f"Microsoft Graph gave no answer for {what} ({type(exc).__name__})."
                     ) from None
-                delay = self.retry.backoff(retries + 1)
+                delay = self.retry.delay(retries + 1)
                 final = BackendError(
                     f"Microsoft Graph did not answer for {what} ({type(exc).__name__}). "
                     "Try again in a few minutes.",
@@ -419,23 +405,19 @@ class GraphClient:
                     response.headers.get("Retry-After"), self.clock.now()
                 )
                 if status == 429:
-                    delay = (
-                        retry_after if retry_after is not None else self.retry.backoff(retries + 1)
-                    )
+                    delay = self.retry.delay(retries + 1, retry_after, throttled=True)
                 elif status in TRANSIENT_STATUSES:
                     # A POST is resent only on 429 or 503 with Retry-After: other 5xx may
                     # mean it went through (§6, resetPasscode is not idempotent).
                     if not idempotent and not (status == 503 and retry_after is not None):
                         raise OutcomeUnknown(f"Microsoft Graph answered HTTP {status} for {what}.")
-                    delay = (
-                        retry_after if retry_after is not None else self.retry.backoff(retries + 1)
-                    )
+                    delay = self.retry.delay(retries + 1, retry_after)
                 else:
                     raise error_for(response, what)
                 problem = f"HTTP {status}"
                 final = error_for(response, what)
             retries += 1
-            if retries >= self.retry.attempts or waited + delay > self.retry.max_wait:
+            if not self.retry.may_retry(retries, waited, delay):
                 logger.warning("graph %s %s: giving up after %s", method, what, problem)
                 raise final
             logger.info("graph %s %s: %s; retrying in %.1fs", method, what, problem, delay)

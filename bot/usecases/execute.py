@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from bot import logs
 from bot.domain import ResetRequest, State
 from bot.ports import ActionRef, ActionState, BackendError, FailureCode
+from bot.retry import POLL
 from bot.usecases.core import Core
 from policy.membership import maybe_same_person
 
 log = logging.getLogger("bot.service")
 
 # Backend polling after the reset starts: quick at first so a fast result reaches the
-# requester within seconds, then backing off (product.md "Timing").
-POLL_DELAYS = (1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
+# requester within seconds, then backing off (product.md "Timing"; bot/retry.py's POLL).
+POLL_DELAYS = POLL.delays
 
 
 async def execute(core: Core, request_id: str) -> None:
@@ -121,8 +122,9 @@ async def _recorded_at(core: Core, request_id: str) -> datetime:
 async def _await_result(
     core: Core, request: ResetRequest, ref: ActionRef, deadline: datetime
 ) -> None:
-    delays = iter(POLL_DELAYS)
+    reads = 0
     while True:
+        reads += 1
         status = await core.backend.action_status(ref)
         if status.state is ActionState.DONE:
             await _finish_done(core, request, status.passcode)
@@ -139,7 +141,7 @@ async def _await_result(
                 "center before trying again.",
             )
             return
-        await core.sleep(next(delays, POLL_DELAYS[-1]))
+        await core.sleep(POLL.delay(reads))
 
 
 async def _finish_done(core: Core, request: ResetRequest, passcode: str | None) -> None:

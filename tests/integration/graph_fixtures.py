@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.backends.graph import GraphBackend
-from bot.backends.graph_http import GraphClient, RetryPolicy
+from bot.backends.graph_http import GraphClient
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.ports import Clock
+from bot.retry import GRAPH, Backoff
 from bot.roles_graph import GraphRoleDirectory
 from tests.fakes.graph_api import GraphEmulator, TestCA, make_test_ca
 
@@ -88,14 +90,14 @@ async def make_backend(
         emulator: GraphEmulator,
         *,
         clock: Clock | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         **kwargs: Any,
     ) -> GraphBackend:
         graph = GraphClient.from_settings(
             settings_for(emulator, **kwargs.pop("settings", {})),
             clock=clock,
             sleep=sleep,
-            retry=retry or RetryPolicy(attempts=4, max_wait=60.0),
+            retry=retry or replace(GRAPH, attempts=4),
             ca_bundle=kwargs.pop("ca_bundle", None),
         )
         backend = GraphBackend(graph, clock=clock, **kwargs)
@@ -118,7 +120,7 @@ async def make_directory(
     def make(emulator: GraphEmulator, **kwargs: Any) -> GraphRoleDirectory:
         graph = GraphClient.from_settings(
             settings_for(emulator), sleep=sleep,
-            retry=kwargs.pop("retry", RetryPolicy(attempts=3, max_wait=10.0)),
+            retry=kwargs.pop("retry", replace(GRAPH, attempts=3, max_wait=10.0)),
             clock=kwargs.get("clock"),
         )
         directory = GraphRoleDirectory(graph, **kwargs)

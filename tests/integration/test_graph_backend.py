@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +15,9 @@ import pytest
 
 from bot.backends.devices import device_from_graph
 from bot.backends.graph import GraphBackend
-from bot.backends.graph_http import RetryPolicy
 from bot.clock import ManualClock
 from bot.ports import ActionState, BackendError, Device, FailureCode
+from bot.retry import GRAPH
 from policy.platforms import Row, Scope, decide
 from tests.fakes.graph_api import retry_after_date
 
@@ -616,7 +617,7 @@ async def test_429_without_retry_after_backs_off_exponentially(
 ) -> None:
     phone = device("pixel")
     emulator = await make_emulator([phone])
-    backend = make_backend(emulator, retry=RetryPolicy(attempts=5, base_delay=1.0, max_delay=30))
+    backend = make_backend(emulator, retry=replace(GRAPH, base_delay=1.0, max_delay=30))
     target = await backend.get_device(phone["id"])
     assert target is not None
     emulator.fail_next("resetPasscode", 429, times=3)
@@ -673,7 +674,7 @@ async def test_persistent_503_gives_up_after_the_bound_as_retryable(
 ) -> None:
     phone = device("pixel")
     emulator = await make_emulator([phone])
-    backend = make_backend(emulator, retry=RetryPolicy(attempts=3, max_wait=60))
+    backend = make_backend(emulator, retry=replace(GRAPH, attempts=3))
     await backend.get_device(phone["id"])
     emulator.set_down(True)
     with pytest.raises(BackendError) as caught:
@@ -689,7 +690,7 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once(
 ) -> None:
     phone = device("pixel")
     emulator = await make_emulator([phone])
-    backend = make_backend(emulator, retry=RetryPolicy(attempts=5, max_wait=10))
+    backend = make_backend(emulator, retry=replace(GRAPH, max_wait=10))
     await backend.get_device(phone["id"])
     emulator.fail_next("managedDevices", 429, retry_after=3600)
     with pytest.raises(BackendError) as caught:
@@ -734,7 +735,7 @@ async def test_504_on_every_post_ends_retryable_with_no_duplicate(
 ) -> None:
     phone = device("pixel")
     emulator = await make_emulator([phone])
-    backend = make_backend(emulator, retry=RetryPolicy(attempts=3, max_wait=60))
+    backend = make_backend(emulator, retry=replace(GRAPH, attempts=3))
     target = await backend.get_device(phone["id"])
     assert target is not None
     emulator.fail_next("resetPasscode", 504, times=10)
