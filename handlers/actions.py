@@ -11,6 +11,7 @@ from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.context import Context
 from handlers.i18n import language, t
+from handlers.work_items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -22,10 +23,13 @@ def _user_id(body: dict[str, Any]) -> str:
     return str(_obj(body.get("user")).get("id") or "")
 
 
-def _clicked(body: dict[str, Any]) -> tuple[str, str]:
-    """(user id, request id) of a button click; the request id is the button's value."""
+def _clicked(body: dict[str, Any]) -> tuple[str, str, ReplyTo]:
+    """Who clicked which request's button (its value), and where to tell them privately:
+    ephemeral in the channel, or in a DM when the click came from App Home or a DM."""
     action = _obj((body.get("actions") or [{}])[0])
-    return _user_id(body), str(action.get("value") or "")[:64]
+    reply_to = ReplyTo(channel=str(_obj(body.get("channel")).get("id") or ""),
+                       from_home=_obj(body.get("container")).get("type") == "view")
+    return _user_id(body), str(action.get("value") or "")[:64], reply_to
 
 
 def unavailable_text(reply: Reply, locale: str) -> str:
@@ -85,28 +89,33 @@ def register(app: AsyncApp, ctx: Context) -> None:
         """Approve: checked at click time (role, four eyes), decided exactly once."""
         await ack()
         if ctx.admit(_user_id(body)):
-            ctx.later("decide", verdict="approve", **_click(body))
+            user_id, request_id, reply_to = _clicked(body)
+            ctx.later(Decide(user_id, request_id, approve=True, reply_to=reply_to))
 
     @app.action(blocks.ACTION_DENY)
     async def handle_deny(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Deny: the same checks as Approve."""
         await ack()
         if ctx.admit(_user_id(body)):
-            ctx.later("decide", verdict="deny", **_click(body))
+            user_id, request_id, reply_to = _clicked(body)
+            ctx.later(Decide(user_id, request_id, approve=False, reply_to=reply_to))
 
     @app.action(blocks.ACTION_CANCEL)
     async def handle_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The requester withdraws a pending request from their DM."""
         await ack()
         if ctx.admit(_user_id(body)):
-            ctx.later("cancel", **_click(body))
+            user_id, request_id, reply_to = _clicked(body)
+            ctx.later(Cancel(user_id, request_id, reply_to=reply_to))
 
     @app.action(blocks.ACTION_REVEAL)
     async def handle_reveal(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Show passcode: a modal for the requester only; trigger_id is good for 3 s."""
         await ack()
         if ctx.admit(_user_id(body)):
-            ctx.later("reveal", trigger_id=str(body.get("trigger_id") or ""), **_click(body))
+            user_id, request_id, reply_to = _clicked(body)
+            trigger_id = str(body.get("trigger_id") or "")
+            ctx.later(Reveal(user_id, request_id, trigger_id=trigger_id, reply_to=reply_to))
 
     @app.options(blocks.ACTION_DEVICE_PICK)
     async def handle_device_options(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -131,15 +140,4 @@ def register(app: AsyncApp, ctx: Context) -> None:
                       errors={blocks.BLOCK_DEVICE: t(ctx.identity.locale(user_id), key)})
             return
         await ack()
-        ctx.later("reset_modal", user=user_id, device=device_id)
-
-
-def _click(body: dict[str, Any]) -> dict[str, str]:
-    """Who clicked which request's button, and where to tell them privately: ephemeral in the
-    channel, or in a DM when the click came from App Home or a DM."""
-    user_id, request_id = _clicked(body)
-    args = {"user": user_id, "request": request_id,
-            "channel": str(_obj(body.get("channel")).get("id") or "")}
-    if _obj(body.get("container")).get("type") == "view":
-        args["from_home"] = "1"
-    return args
+        ctx.later(PickerSubmitted(user_id, device=device_id))

@@ -10,6 +10,7 @@ from bot.service import Outcome, Reply
 from handlers import blocks
 from handlers.context import Context
 from handlers.i18n import t
+from handlers.work_items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
 from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
@@ -112,12 +113,14 @@ def register(app: AsyncApp, ctx: Context) -> None:
             await ack(response_type="ephemeral", text=blocks.help_text(locale),
                       blocks=blocks.help_blocks(locale))
             if not locale and user_id:
-                ctx.later("learn_locale", user=user_id)
+                ctx.later(LearnLocale(user_id))
             return
         await ack()
         response_url = str(body.get("response_url") or "")
         if verb == "reset" and not rest:
-            ctx.later("open_picker", user=user_id, trigger_id=str(body.get("trigger_id") or ""),
-                      response_url=response_url)
+            trigger_id = str(body.get("trigger_id") or "")
+            ctx.later(OpenPicker(user_id, trigger_id=trigger_id, response_url=response_url))
+        elif verb == "reset":
+            ctx.later(ResetCommand(user_id, query=rest, response_url=response_url))
         else:
-            ctx.later(verb, user=user_id, query=rest, response_url=response_url)
+            ctx.later(StatusCommand(user_id, query=rest, response_url=response_url))

@@ -16,6 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings
 from handlers.identity import Identity
+from handlers.work_items import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 class Background(Protocol):
     """Where the work after an ack runs: handlers.work.Worker or handlers.worker.WorkerProcess."""
 
-    def later(self, name: str, args: dict[str, str]) -> None:
-        """Start the work item ``name`` (see handlers.work.WORK); never blocks, never raises."""
+    def later(self, item: WorkItem) -> None:
+        """Start the work ``item`` (see handlers.work.HANDLERS); never blocks, never raises."""
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
         """The device picker's options for ``query`` (an options load answers with them)."""
@@ -78,8 +79,8 @@ class Context:
         return cls(identity, background, PersonLimiter.per_minute_of(per_minute),
                    PersonLimiter.per_minute_of(per_minute, 4))
 
-    def later(self, name: str, **args: str) -> None:
-        self.background.later(name, args)
+    def later(self, item: WorkItem) -> None:
+        self.background.later(item)
 
     def admit(self, user_id: str, *, options: bool = False) -> bool:
         """Whether to act for this person now (PersonLimiter); logged when not."""

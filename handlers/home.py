@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from handlers.context import Context
+from handlers.work_items import HomeOpened
 
 
 def register(app: AsyncApp, ctx: Context) -> None:
@@ -17,4 +18,4 @@ def register(app: AsyncApp, ctx: Context) -> None:
         user_id = str(event.get("user") or "")
         if event.get("tab", "home") != "home" or not user_id or not ctx.admit(user_id):
             return
-        ctx.later("home", user=user_id)
+        ctx.later(HomeOpened(user_id))

@@ -1,11 +1,11 @@
 """The work after an ack: what each command, click and submission does once Slack has its
-HTTP 200, by name, with plain-data arguments.
+HTTP 200, one handler per kind of work item (handlers/work_items.py), chosen by its type.
 
-Listeners only ack and name the work (``ctx.later("reset", user=..., query=...)``), so the
+Listeners only ack and build the item (``ctx.later(ResetCommand(user, query, url))``), so the
 work can run on the same event loop (``inline``) or in a worker process of its own (see
 handlers/worker.py) without the listeners knowing which. Every item is guarded: a failure is
 logged with a reference id and the person gets a short apology with that id, never a stack
-trace. ``reply_to`` says where that apology (and any refusal) goes: the command's
+trace. ``WorkItem.answer_to`` says where that apology (and any refusal) goes: the command's
 response_url, an ephemeral message in the clicked channel, or a DM.
 """
 
@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -30,6 +30,19 @@ from handlers.commands import reply_blocks, reply_text
 from handlers.context import PooledRespond
 from handlers.i18n import t
 from handlers.identity import Identity, NotAMember
+from handlers.work_items import (
+    Cancel,
+    Decide,
+    HomeOpened,
+    LearnLocale,
+    OpenPicker,
+    PickerSubmitted,
+    ReplyTo,
+    ResetCommand,
+    Reveal,
+    StatusCommand,
+    WorkItem,
+)
 
 log = logging.getLogger("handlers")
 
@@ -37,13 +50,12 @@ APOLOGY = (
     "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
 )
 
-Args = dict[str, str]
 Say = Callable[[str], Awaitable[None]]
 
 
 @dataclass
 class Worker:
-    """Runs named work items against the core (service, job runner) and Slack's Web API.
+    """Runs work items against the core (service, job runner) and Slack's Web API.
     It is the Background (handlers/context.py) of BACKGROUND_WORK=inline: the work runs on
     the front's own event loop. handlers/worker.py runs one in a worker process instead."""
 
@@ -55,24 +67,24 @@ class Worker:
     on_locale: Callable[[str, str], None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def later(self, name: str, args: Args) -> None:
-        task = asyncio.create_task(self.run(name, args), name=name)
+    def later(self, item: WorkItem) -> None:
+        task = asyncio.create_task(self.run(item), name=type(item).__name__)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def run(self, name: str, args: Args) -> None:
-        work, what = WORK.get(name, (None, name))
-        tell = _nobody if name in QUIET else self.teller(args)
+    async def run(self, item: WorkItem) -> None:
+        work = HANDLERS.get(type(item))
         if work is None:
-            log.error("no such work: %r", name[:40])
+            log.error("no such work: %r", type(item).__name__[:40])
             return
+        tell = _nobody if item.quiet else self.teller(item.user, item.answer_to())
         try:
-            await work(self, args)
+            await work(self, item)
         except NotAMember as exc:
-            await _quietly(tell(exc.text(self.identity.locale(args.get("user", "")))))
+            await _quietly(tell(exc.text(self.identity.locale(item.user))))
         except Exception:
             ref = secrets.token_hex(4)
-            log.exception("%s failed (ref %s)", what, ref)
+            log.exception("%s failed (ref %s)", item.what, ref)
             await _quietly(tell(APOLOGY.format(ref=ref)))
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
@@ -107,11 +119,11 @@ class Worker:
         """Answer through a command's response_url (only ever to Slack: ``slack_hosted``)."""
         return PooledRespond(response_url, self.client.session, self.client.base_url)
 
-    def teller(self, reply_to: Args, *, mrkdwn: bool = False) -> Say:
-        """Tell the person privately: by the command's response_url, ephemeral in the channel
+    def teller(self, user: str, reply_to: ReplyTo, *, mrkdwn: bool = False) -> Say:
+        """Tell ``user`` privately: by the command's response_url, ephemeral in the channel
         they clicked in, or else in a DM (App Home, the picker's modal). The message is plain
         text (escaped here), or with ``mrkdwn`` already escaped mrkdwn."""
-        url, channel, user = (reply_to.get(k, "") for k in ("response_url", "channel", "user"))
+        url, channel = reply_to.response_url, reply_to.channel
 
         async def tell(message: str) -> None:
             text = message[:2900] if mrkdwn else blocks.esc(message, 2900)
@@ -142,106 +154,130 @@ async def _quietly(sending: Awaitable[None]) -> None:
         log.exception("could not tell the person about a failure")
 
 
+Item = TypeVar("Item", bound=WorkItem)
+Work = Callable[[Worker, Item], Awaitable[None]]
+
+HANDLERS: dict[type[WorkItem], Work[Any]] = {}  # kind of item -> what does it
+
+
+def handles(kind: type[Item]) -> Callable[[Work[Item]], Work[Item]]:
+    """Register the work for one kind of item (one each: tests/unit/test_work_items.py)."""
+
+    def register(work: Work[Item]) -> Work[Item]:
+        if kind in HANDLERS:
+            raise TypeError(f"{kind.__name__} has work already")
+        HANDLERS[kind] = work
+        return work
+
+    return register
+
+
 # --- /passcode ------------------------------------------------------------------------------
 
-async def reset_command(w: Worker, a: Args) -> None:
+@handles(ResetCommand)
+async def reset_command(w: Worker, item: ResetCommand) -> None:
     """/passcode reset <device>: a request, or why not, for the requester's eyes only."""
-    user_id, query = a["user"], a["query"]
-    person = await w.person(user_id)
-    reply = await w.service.request_reset(person, query)
-    locale = w.identity.locale(user_id)
-    await w.respond(a["response_url"])(
-        response_type="ephemeral", text=reply_text(reply, locale, query)[:2900],
-        blocks=reply_blocks(reply, locale, query))
+    person = await w.person(item.user)
+    reply = await w.service.request_reset(person, item.query)
+    locale = w.identity.locale(item.user)
+    await w.respond(item.response_url)(
+        response_type="ephemeral", text=reply_text(reply, locale, item.query)[:2900],
+        blocks=reply_blocks(reply, locale, item.query))
 
 
-async def status_command(w: Worker, a: Args) -> None:
-    person = await w.person(a["user"])
-    request_id = a.get("query", "")
+@handles(StatusCommand)
+async def status_command(w: Worker, item: StatusCommand) -> None:
+    person = await w.person(item.user)
+    request_id = item.query
     found = await w.service.status(person, request_id or None)
-    locale = w.identity.locale(a["user"])
+    locale = w.identity.locale(item.user)
     empty = (
         t(locale, "status.not_found", id=blocks.literal(request_id, 20))
         if request_id
         else t(locale, "status.none")
     )
     text = "\n".join(blocks.status_line(r, locale) for r in found) or empty
-    await w.respond(a["response_url"])(
+    await w.respond(item.response_url)(
         response_type="ephemeral", text=text[:2900],
         blocks=blocks.status_blocks(found, empty, locale))
 
 
-async def open_picker(w: Worker, a: Args) -> None:
+@handles(OpenPicker)
+async def open_picker(w: Worker, item: OpenPicker) -> None:
     """/passcode reset with no device: the picker modal (trigger_id is good for 3 s)."""
-    locale = await w.identity.locale_of(a["user"])
-    await w.client.views_open(trigger_id=a["trigger_id"], view=blocks.reset_modal(locale))
+    locale = await w.identity.locale_of(item.user)
+    await w.client.views_open(trigger_id=item.trigger_id, view=blocks.reset_modal(locale))
 
 
-async def learn_locale(w: Worker, a: Args) -> None:
+@handles(LearnLocale)
+async def learn_locale(w: Worker, item: LearnLocale) -> None:
     """Someone's first /passcode help was answered in English: look their locale up."""
-    locale = await w.identity.locale_of(a["user"])
+    locale = await w.identity.locale_of(item.user)
     if w.on_locale is not None:
-        w.on_locale(a["user"], locale)
+        w.on_locale(item.user, locale)
 
 
 # --- clicks and the picker's modal -----------------------------------------------------------
 
-async def decide(w: Worker, a: Args) -> None:
+@handles(Decide)
+async def decide(w: Worker, item: Decide) -> None:
     """Approve or Deny: checked at click time (role, four eyes), decided exactly once."""
-    person = await w.person(a["user"], fresh=True)  # still a member, this minute
-    reply = await w.service.decide(a["request"], person, approve=a["verdict"] == "approve")
+    person = await w.person(item.user, fresh=True)  # still a member, this minute
+    reply = await w.service.decide(item.request, person, approve=item.approve)
     if not reply.ok:
-        locale = w.identity.locale(a["user"])
-        await w.teller(a, mrkdwn=True)(click_refusal_text(reply, locale))
-    if a.get("from_home"):
-        await publish_home(w, a["user"])
+        locale = w.identity.locale(item.user)
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(click_refusal_text(reply, locale))
+    if item.reply_to.from_home:
+        await publish_home(w, item.user)
 
 
-async def cancel(w: Worker, a: Args) -> None:
-    person = await w.person(a["user"])
-    reply = await w.service.cancel(a["request"], person)
+@handles(Cancel)
+async def cancel(w: Worker, item: Cancel) -> None:
+    person = await w.person(item.user)
+    reply = await w.service.cancel(item.request, person)
     if not reply.ok:
-        locale = w.identity.locale(a["user"])
-        await w.teller(a, mrkdwn=True)(click_refusal_text(reply, locale))
+        locale = w.identity.locale(item.user)
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(click_refusal_text(reply, locale))
 
 
-async def reveal(w: Worker, a: Args) -> None:
+@handles(Reveal)
+async def reveal(w: Worker, item: Reveal) -> None:
     """Show passcode: a modal for the requester only. The reveal counts once the modal is open;
     if Slack refuses it (the trigger_id is spent by then), the person is told to click again."""
-    user_id = a["user"]
-    person = await w.person(user_id, fresh=True)
-    locale = w.identity.locale(user_id)
+    person = await w.person(item.user, fresh=True)
+    locale = w.identity.locale(item.user)
 
     async def show(request: ResetRequest, passcode: str) -> None:
         try:
-            await w.client.views_open(trigger_id=a["trigger_id"],
+            await w.client.views_open(trigger_id=item.trigger_id,
                                       view=blocks.passcode_modal(request, passcode, locale))
         except SlackApiError as exc:
             raise ShowFailed(str(exc.response.get("error") or "slack_error")) from None
 
-    reply = await w.service.reveal(a["request"], person, show)
+    reply = await w.service.reveal(item.request, person, show)
     if reply.outcome is Outcome.SHOWN:
         return
     if reply.outcome is Outcome.NOT_SHOWN:
-        await w.teller(a, mrkdwn=True)(t(locale, "reveal.not_shown",
-                                                  button=t(locale, "button.show")))
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(
+            t(locale, "reveal.not_shown", button=t(locale, "button.show")))
         return
     view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
                                unavailable_text(reply, locale), locale)
-    await w.client.views_open(trigger_id=a["trigger_id"], view=view)
+    await w.client.views_open(trigger_id=item.trigger_id, view=view)
 
 
-async def reset_modal(w: Worker, a: Args) -> None:
+@handles(PickerSubmitted)
+async def picker_submitted(w: Worker, item: PickerSubmitted) -> None:
     """The picker's modal was submitted (and closed): the answer comes as a DM."""
-    user_id = a["user"]
-    person = await w.person(user_id)
-    reply = await w.service.request_reset(person, device_id=a["device"])
-    locale = w.identity.locale(user_id)
-    await w.dm(user_id, reply_text(reply, locale)[:2900], reply_blocks(reply, locale))
+    person = await w.person(item.user)
+    reply = await w.service.request_reset(person, device_id=item.device)
+    locale = w.identity.locale(item.user)
+    await w.dm(item.user, reply_text(reply, locale)[:2900], reply_blocks(reply, locale))
 
 
-async def home_opened(w: Worker, a: Args) -> None:
-    await publish_home(w, a["user"])
+@handles(HomeOpened)
+async def home_opened(w: Worker, item: HomeOpened) -> None:
+    await publish_home(w, item.user)
 
 
 async def publish_home(w: Worker, user_id: str) -> None:
@@ -256,21 +292,3 @@ async def publish_home(w: Worker, user_id: str) -> None:
     mine = await w.service.status(person)
     queue = await w.service.queue() if await w.service.is_approver(person) else None
     await w.client.views_publish(user_id=user_id, view=blocks.home_view(mine, queue))
-
-
-Work = Callable[[Worker, Args], Awaitable[None]]
-
-WORK: dict[str, tuple[Work, str]] = {  # name -> (work, what a log line calls it)
-    "reset": (reset_command, "reset command"),
-    "status": (status_command, "status command"),
-    "open_picker": (open_picker, "open device picker"),
-    "learn_locale": (learn_locale, "locale lookup"),
-    "decide": (decide, "decision click"),
-    "cancel": (cancel, "cancel click"),
-    "reveal": (reveal, "reveal click"),
-    "reset_modal": (reset_modal, "reset modal"),
-    "home": (home_opened, "app home"),
-}
-
-QUIET = frozenset({"learn_locale", "home"})  # nobody asked: a failure is only logged
-

@@ -11,10 +11,14 @@ priority than the front.
 
 The two talk over a socket pair, one JSON object per line:
 
-  front -> worker   {"op": "settings", ...} first; then {"op": "work", "name", "args"},
+  front -> worker   {"op": "settings", ...} first; then {"op": "work", "item"},
                     {"op": "options" | "settle" | <an extra op>, "id", ...}, {"op": "quit"}
   worker -> front   {"op": "ready"} or {"op": "error", "error"} first; then
                     {"op": "reply", "id", "result"}, {"op": "locale", "user", "locale"}
+
+A work item travels as its type name and fields (handlers/work_items.py ``encode``) and is
+rebuilt in the worker through the same table of known kinds: an unknown kind, or a field of
+the wrong type, is refused there with one log line.
 
 They live and die together: the worker gets SIGKILL when the front dies (Linux), and leaves
 when the socket closes; the front stops serving when the worker exits. The database and the
@@ -49,6 +53,7 @@ from handlers.app import build_client, close_pool, pooled
 from handlers.identity import Identity
 from handlers.notifier import SlackNotifier
 from handlers.work import Worker
+from handlers.work_items import BadItem, WorkItem, decode, encode
 
 log = logging.getLogger("handlers.worker")  # also when run as __main__
 
@@ -147,10 +152,10 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.proc.pid
 
-    def later(self, name: str, args: dict[str, str]) -> None:
+    def later(self, item: WorkItem) -> None:
         """Queue the work for the worker. It goes out once the current step is done, so
         after the ack this work follows (and together with any other queued meanwhile)."""
-        self._queued.append(_line({"op": "work", "name": name, "args": args}))
+        self._queued.append(_line({"op": "work", "item": encode(item)}))
         if len(self._queued) == 1:
             asyncio.get_running_loop().call_soon(self._flush)
 
@@ -326,7 +331,10 @@ async def run(fd: int, build: Build | None = None,
             if op == "quit":
                 break
             if op == "work":
-                worker.later(str(message["name"]), dict(message["args"]))
+                try:
+                    worker.later(decode(message.get("item")))
+                except BadItem as exc:
+                    log.error("refused a work item: %s", exc)
                 continue
             ident = int(message.pop("id", 0))
             if op == "options":

@@ -5,6 +5,7 @@ The last tests run `passcode-bot serve` itself, to see the two live and die toge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -54,8 +55,8 @@ def settings_for(emu: SlackEmulator, tmp_path: Path, secret: str, **extra: Any) 
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
         emu.add_user("UALICE", name="alice", email="alice@example.com")
@@ -69,6 +70,12 @@ async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
                 yield World(emu, front, driver, tmp_path / "bot.db")
         finally:
             await front.stop()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
+    async with open_world(tmp_path, secret) as opened:
+        yield opened
 
 
 def test_settings_cross_to_the_worker_unchanged(tmp_path: Path, secret: str) -> None:
@@ -138,6 +145,28 @@ async def test_a_failure_in_the_worker_reaches_the_person_as_an_apology(world: W
     await world.front.settle()
     [said] = [c.params["text"] for c in world.emu.calls_to("response_url")]
     assert "Slack did not tell me who you are" in said and "Traceback" not in said
+
+
+async def test_a_forged_work_item_is_refused_in_one_line_and_the_worker_carries_on(
+    tmp_path: Path, secret: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Over the socket, an unknown kind or a field of the wrong type is refused, not run.
+    (The worker starts here, not in a fixture, so that capfd holds its stderr.)"""
+    forged = [{"type": "Nope", "fields": {"user": "UALICE"}},
+              {"type": "Decide", "fields": {"user": "UHELEN", "request": "R-1", "approve": "1",
+                                            "reply_to": {}}}]
+    async with open_world(tmp_path, secret) as world:
+        for item in forged:
+            world.front.worker._send({"op": "work", "item": item})
+        await world.front.settle()
+        refused = [line for line in capfd.readouterr().err.splitlines() if "work item" in line]
+        assert len(refused) == 2
+        assert "no such work: 'Nope'" in refused[0] and "approve is not a bool" in refused[1]
+        assert not world.emu.calls and world.front.worker.proc.returncode is None
+
+        await world.driver.command("UALICE", "reset PIXEL8-ALICE")
+        await world.front.settle()
+        assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
 
 
 async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
