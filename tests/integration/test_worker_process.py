@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -93,33 +94,39 @@ def test_settings_cross_to_the_worker_unchanged(tmp_path: Path, secret: str) -> 
 
 
 async def test_a_reset_goes_from_command_to_passcode_through_the_worker(
-    world: World, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, secret: str, capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    front, emu, driver = world.front, world.emu, world.driver
-    # The front holds no core of its own: the worker is another process.
-    assert front.worker.pid != os.getpid() and front.worker.proc.returncode is None
+    """The worker starts inside the test, at INFO, so what it logs to stderr is in this
+    test's capture (a fixture's worker writes to the setup phase's, which capfd never reads)."""
+    caplog.set_level(logging.INFO)  # the worker takes the front's level
+    async with open_world(tmp_path, secret) as world:
+        front, emu, driver = world.front, world.emu, world.driver
+        # The front holds no core of its own: the worker is another process.
+        assert front.worker.pid != os.getpid() and front.worker.proc.returncode is None
 
-    answer = await driver.command("UALICE", "reset PIXEL8-ALICE")
-    assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
-    await front.settle()
-    [post] = emu.messages(APPROVALS)
-    request_id = next(b["elements"][0]["value"] for b in post["blocks"] if b["type"] == "actions")
-    assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
+        answer = await driver.command("UALICE", "reset PIXEL8-ALICE")
+        assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
+        await front.settle()
+        [post] = emu.messages(APPROVALS)
+        request_id = next(b["elements"][0]["value"] for b in post["blocks"] if b["type"] == "actions")
+        assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
 
-    answer = await driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
-    assert answer.status == 200
-    await until("the request to complete", lambda: world.db_rows(
-        "SELECT 1 FROM requests WHERE state = 'completed'"))
-    await until("the result DM", lambda: "Show passcode" in json.dumps(emu.messages("UALICE")))
+        answer = await driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
+        assert answer.status == 200
+        await until("the request to complete", lambda: world.db_rows(
+            "SELECT 1 FROM requests WHERE state = 'completed'"))
+        await until("the result DM", lambda: "Show passcode" in json.dumps(emu.messages("UALICE")))
 
-    await driver.click("UALICE", "reveal", request_id, channel_id="D-ignored")
-    await front.settle()
-    modal = emu.calls_to("views.open")[-1].params["view"]
-    passcode = next(b["text"]["text"] for b in modal["blocks"] if b["type"] == "header")
-    assert passcode.isdigit()
-    logs = capfd.readouterr()
-    assert passcode not in logs.out + logs.err  # the worker logs to the same stderr
-    assert passcode not in json.dumps([c.params for c in emu.calls if c.method != "views.open"])
+        await driver.click("UALICE", "reveal", request_id, channel_id="D-ignored")
+        await front.settle()
+        modal = emu.calls_to("views.open")[-1].params["view"]
+        passcode = next(b["text"]["text"] for b in modal["blocks"] if b["type"] == "header")
+        assert passcode.isdigit()
+        logs = capfd.readouterr()
+        assert " INFO " in logs.err, logs.err  # the worker's own log lines are in the capture
+        assert passcode not in logs.out + logs.err  # the worker logs to the same stderr
+        assert passcode not in json.dumps([c.params for c in emu.calls if c.method != "views.open"])
 
 
 async def test_picker_options_come_from_the_worker(world: World) -> None:
