@@ -109,7 +109,8 @@ async def test_a_reset_goes_from_command_to_passcode_through_the_worker(
         assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
         await front.settle()
         [post] = emu.messages(APPROVALS)
-        request_id = next(b["elements"][0]["value"] for b in post["blocks"] if b["type"] == "actions")
+        request_id = next(b["elements"][0]["value"] for b in post["blocks"]
+                          if b["type"] == "actions")
         assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
 
         answer = await driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
