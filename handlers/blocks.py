@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain import ResetRequest, State
 from bot.ports import Device, FailureCode
 from handlers.i18n import has, t
+from handlers.i18n import when as moment_text
 from policy.approval import same_email
 from policy.platforms import MATRIX, Result, Scope
 
@@ -73,8 +74,9 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>" if user_id.isalnum() else literal(user_id, 40)
 
 
-def when(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: datetime | None, locale: str | None = "en") -> str:
+    """A moment as the reader's language writes it (``i18n.when``, Babel)."""
+    return moment_text(locale, moment)
 
 
 def fit(text: str, limit: int = 3000) -> str:
@@ -297,7 +299,7 @@ def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
         text = t(locale, "result.ready", kind=kind[:1].upper() + kind[1:], name=name, id=r.id)
         blocks = [
             section(f":key: {text} {t(locale, f'result.type.{r.scope.value}')}"),
-            context(t(locale, "result.only_you", until=when(r.passcode_expires_at))),
+            context(t(locale, "result.only_you", until=when(r.passcode_expires_at, locale))),
             actions(f"reveal:{r.id}",
                     button(t(locale, "button.show"), ACTION_REVEAL, r.id, "primary")),
         ]
@@ -339,7 +341,7 @@ def passcode_modal(r: ResetRequest, passcode: str, locale: str = "en") -> Block:
             section(t(locale, "modal.passcode.device", name=literal(r.device_name), id=r.id)),
             {"type": "header", "text": {"type": "plain_text", "text": passcode}},
             section(t(locale, f"modal.passcode.type.{r.scope.value}")),
-            context(t(locale, "modal.passcode.until", until=when(r.passcode_expires_at))),
+            context(t(locale, "modal.passcode.until", until=when(r.passcode_expires_at, locale))),
         ],
     }
 
@@ -393,7 +395,7 @@ def device_options(devices: list[Device]) -> list[Block]:
 def status_line(r: ResetRequest, locale: str = "en") -> str:
     """One request in /passcode status (in the person's language) and App Home (English)."""
     line = t(locale, "status.line", id=r.id, name=literal(r.device_name),
-             state=t(locale, f"state.{r.state.value}"), when=when(r.created_at))
+             state=t(locale, f"state.{r.state.value}"), when=when(r.created_at, locale))
     if r.reason:
         # Worded here in every language: a stored reason may quote the device (its OS version).
         reason = refusal_text(r, locale, hint=False)

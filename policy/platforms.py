@@ -10,7 +10,8 @@ not recognise is refused as "unknown", never guessed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -258,6 +259,17 @@ def parse_major(version: str | None) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """Which rule refused, as a code and the values its wording needs; the words live in the
+    catalogs (handlers/locale), filed under the code. Codes: ``row.<row>`` (the row itself is
+    unsupported), ``unknown_os_version`` (``version``), ``old_os_version`` (``version``,
+    ``min``), ``scope.device_on_work_profile``, ``scope.no_work_profile``."""
+
+    code: str
+    params: Mapping[str, str | int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Whether a passcode reset may be requested for a device, and what it would do."""
 
@@ -268,6 +280,7 @@ class Decision:
     reason: str = ""
     hint: str = ""
     warning: str = ""
+    refusal: Refusal | None = None  # set exactly when not allowed
 
     @property
     def label(self) -> str:
@@ -294,29 +307,34 @@ def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
     row = classify(facts)
     info = MATRIX[row]
 
-    def refuse(reason: str, hint: str) -> Decision:
-        return Decision(row, False, info.scope, None, reason, hint)
+    def refuse(reason: str, hint: str, code: str, **params: str | int) -> Decision:
+        return Decision(row, False, info.scope, None, reason, hint, refusal=Refusal(code, params))
 
+    version = facts.os_version.strip()
     if row is Row.UNKNOWN and _is_device_admin(facts):
         # Device administrator is split on the OS version; say that it is unreadable, rather
         # than calling the platform unknown.
-        return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT)
+        return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT, "unknown_os_version",
+                      version=version)
     if info.result is None:
-        return refuse(info.reason, info.hint)
+        return refuse(info.reason, info.hint, f"row.{row.value}")
     if scope is not None and scope is not info.scope:
         if info.scope is Scope.WORK_PROFILE:
             return refuse(
                 "A device-level passcode reset is not supported on Android work-profile devices.",
                 "Request a work-profile passcode reset instead.",
+                "scope.device_on_work_profile",
             )
         return refuse(
             f"{info.label} devices have no separate work profile to reset.",
             "Request a device passcode reset instead.",
+            "scope.no_work_profile",
         )
     if info.min_major is not None:
         major = parse_major(facts.os_version)
         if major is None:
-            return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT)
+            return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT, "unknown_os_version",
+                          version=version)
         if major < info.min_major:
             what = "work-profile" if info.scope is Scope.WORK_PROFILE else "device"
             return refuse(
@@ -324,6 +342,7 @@ def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
                 f"later; this device runs {facts.os_version.strip()}.",
                 "Update the device's Android version, or ask the helpdesk to wipe and "
                 "re-provision it.",
+                "old_os_version", version=version, min=info.min_major,
             )
     warning = ""
     if info.needs_passcode_policy:

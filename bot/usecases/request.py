@@ -9,7 +9,7 @@ from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from policy import approval
-from policy.platforms import MATRIX, Decision, DeviceFacts, parse_major
+from policy.platforms import Decision, DeviceFacts
 from policy.platforms import decide as decide_platform
 
 
@@ -179,14 +179,11 @@ def already_open(device: Device, existing: ResetRequest) -> Reply:
 
 def platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:
     """The message key and values of a platform refusal that is not its row's own reason (the
-    row names that one): the OS version is unreadable, or older than the row supports."""
-    info = MATRIX[decision.row]
-    if decision.allowed or decision.reason == info.reason:
+    row names that one): the OS version is unreadable, or older than the row supports. Read
+    from policy's refusal code, never from its words."""
+    refusal = decision.refusal
+    if decision.allowed or refusal is None:
         return "", {}
-    version = facts.os_version.strip()
-    major = parse_major(facts.os_version)
-    if major is None:
-        return "refused.unknown_os_version", {"version": version}
-    if info.min_major is not None and major < info.min_major:
-        return "refused.old_os_version", {"version": version, "min": info.min_major}
+    if refusal.code in ("unknown_os_version", "old_os_version"):
+        return f"refused.{refusal.code}", dict(refusal.params)
     return "", {}
