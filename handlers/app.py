@@ -216,8 +216,8 @@ def bare_ssl_check(text: str, headers: Mapping[str, str]) -> bool:
     """Slack's SSL check of the request URL: an unsigned form of ``ssl_check=1`` (and a
     ``token``), nothing that Bolt would route. Any other field makes it an ordinary request,
     which must be signed."""
-    if _bolt_reads_json(text, headers):
-        return False
+    if "ssl_check" not in text or len(text) > 1000 or _bolt_reads_json(text, headers):
+        return False  # (without parsing a body that cannot be one)
     form = parse_qsl(text, keep_blank_values=True)
     return dict(form).get("ssl_check") == "1" and {k for k, _ in form} <= {"ssl_check", "token"}
 
@@ -231,20 +231,14 @@ def for_bolt(text: str, headers: Mapping[str, str]) -> str:
     signed."""
     if "payload" not in text or _bolt_reads_json(text, headers):
         return text
-    if any(key == "payload" for key, _ in parse_qsl(text, keep_blank_values=True)):
+    if text.startswith("payload=") or "&payload=" in text:  # a payload field, as Slack sends it
         return text
     return text.replace("payload", "p%61yload")
 
 
-def parsed(text: str, headers: Mapping[str, str]) -> Any:
-    """A body (as ``for_bolt`` gives it) parsed by Bolt's rule, so that its shape can be
-    checked before Bolt builds its request: Bolt reads team, user and channel out of the body
-    while it builds one, and a field of another type crashes it there. ValueError when it
-    does not parse."""
-    if _bolt_reads_json(text, headers):
-        return json.loads(text)
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    return json.loads(form["payload"]) if "payload" in form else form
+# What Bolt raises building its request from a body it cannot read (malformed or absurdly
+# nested JSON; a field of another type than Slack's where it looks): answered 400.
+_UNREADABLE = (ValueError, RecursionError, TypeError, AttributeError, KeyError, IndexError)
 
 
 def _refuse(status: int, error: str) -> web.Response:
@@ -288,15 +282,17 @@ def web_app(app: AsyncApp, settings: Settings,
             signed = False
         if not signed:
             return _refuse(401, "invalid request")
-        text_for_bolt = for_bolt(text, headers)
         try:
-            body = parsed(text_for_bolt, headers)
-        except (ValueError, RecursionError):  # malformed or absurdly nested JSON
+            # Bolt parses the text, and reads team, user and channel out of the body while
+            # it builds its request: a body that does not parse, or has a field of another
+            # type there, raises.
+            bolt_request = AsyncBoltRequest(body=for_bolt(text, headers),
+                                            query=request.query_string, headers={**headers})
+        except _UNREADABLE:
             return _refuse(400, "malformed body")
+        body = bolt_request.body
         if not well_formed(body):
             return _refuse(400, "malformed body")
-        bolt_request = AsyncBoltRequest(body=text_for_bolt, query=request.query_string,
-                                        headers={**headers})
         key = delivery_key(body, text)
         if key is not None and not deliveries.first(key):
             return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
