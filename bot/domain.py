@@ -233,10 +233,6 @@ class ResetRequest:
     # Where the notifier put its messages (channel ids, timestamps): opaque to the core.
     surface: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def device_label(self) -> str:
-        return f"{self.device_name} (serial {self.device_serial or 'unknown'})"
-
     def passcode_available(self, now: datetime) -> bool:
         return (
             self.has_passcode

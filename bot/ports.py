@@ -42,10 +42,6 @@ class Device:
     # None when it cannot (then the approver is warned for rows that need one).
     has_passcode_policy: bool | None = None
 
-    @property
-    def model_label(self) -> str:
-        return f"{self.name} (serial {self.serial or 'unknown'})"
-
 
 class ActionState(StrEnum):
     PENDING = "pending"
