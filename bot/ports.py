@@ -22,8 +22,9 @@ from bot.domain import (
 from policy.platforms import DeviceFacts, Scope
 
 __all__ = [
-    "ActionRef", "ActionState", "ActionStatus", "BackendError", "Clock", "Device",
-    "DeviceBackend", "FailureCode", "Job", "JobQueue", "Later", "Notifier", "NotifyEvent",
+    "ActionRef", "ActionState", "ActionStatus", "ApprovalCheck", "Approvers", "BackendError",
+    "Clock", "Device", "DeviceBackend", "FailureCode", "Identity", "Job", "JobQueue", "Later",
+    "Notifier", "NotifyEvent",
     "OpenRequestExists", "RequestStore", "RoleDirectory",
 ]
 
@@ -36,11 +37,47 @@ class Device:
     name: str
     serial: str
     facts: DeviceFacts
-    primary_email: str = ""  # empty: userless (kiosk, AOSP userless)
+    # The device's user fields as Intune lists them (userPrincipalName / emailAddress): they
+    # can name the enrolling or a former user, so they are shown, never trusted for ownership.
+    primary_email: str = ""  # empty: no user shown (kiosk, AOSP userless)
     primary_name: str = ""
+    # The primary user's directory (Entra object) id when the backend read it with the device
+    # (DeviceBackend.owner_of reads it live); "" when not read, or userless.
+    primary_user_id: str = ""
     # True / False when the backend can tell whether a device passcode policy is assigned;
     # None when it cannot (then the approver is warned for rows that need one).
     has_passcode_policy: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Whom an email leads to in the backend's directory: one user's id, or why no one
+    (``policy.membership.NoDirectoryUser``: none, or more than one, never a guess)."""
+
+    user_id: str = ""
+    refusal: str = ""  # a NoDirectoryUser value when user_id is ""
+    upn: str = ""
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCheck:
+    """Whether a person may decide on a request for one device, as the role source says:
+    the roles that let them (empty: refused), and what they lack (an intune_rbac.Missing
+    value, with the role or assignment names it is about)."""
+
+    roles: frozenset[str] = frozenset()
+    missing: str = ""
+    detail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Approvers:
+    """Who can approve a request for one device: role names, and where the role source
+    names people (ROLES_FILE), the people."""
+
+    roles: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
 
 
 class ActionState(StrEnum):
@@ -124,13 +161,34 @@ class DeviceBackend(Protocol):
         """A reset of this device started at or after ``since``, if the backend knows one:
         how a restart after a crash finds the action instead of starting a second one."""
 
+    async def identify(self, email: str) -> Identity:
+        """The backend's directory user for a person's email (Entra: UPN, then mail; the
+        fleet file's users), live or cached briefly."""
+
+    async def owner_of(self, device: Device) -> str:
+        """The device's primary user's directory id, read live ("" for userless)."""
+
+    async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
+        """The devices whose primary user is ``user_id``, read live (a device enrolled a
+        minute ago is among them), whose name or serial contains ``text``; each with
+        ``primary_user_id`` set."""
+
     async def aclose(self) -> None: ...
 
 
 class RoleDirectory(Protocol):
     """Where approver roles come from: ROLES_FILE, or Entra ID / Intune RBAC."""
 
-    async def roles_for(self, user_id: str, email: str) -> frozenset[str]: ...
+    async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
+        """The roles the person holds, wherever they apply (who counts as the helpdesk)."""
+
+    async def approval_for(
+        self, user_id: str, email: str, device_id: str, permitted: frozenset[str]
+    ) -> ApprovalCheck:
+        """Whether the person may decide for this device, read again at every click."""
+
+    async def approvers_for(self, device_id: str, permitted: frozenset[str]) -> Approvers:
+        """Who can approve for this device (for the approvals post)."""
 
     async def principal_of(self, user_id: str, email: str) -> str:
         """The directory's own id for the person ("" when it has none, or does not know

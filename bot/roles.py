@@ -7,7 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from policy.approval import canonical_role
+from bot.ports import ApprovalCheck, Approvers
+from policy.approval import Actor as PolicyActor
+from policy.approval import canonical_role, holds_permitted_role
 from policy.membership import email_key
 
 
@@ -30,11 +32,15 @@ class FileRoleDirectory:
 
     def __init__(self, roles: Mapping[str, Sequence[str]]) -> None:
         self._members: dict[str, set[str]] = {}
+        self._people: dict[str, list[str]] = {}  # canonical role -> members as the file has them
         for role, members in roles.items():
             for member in members:
                 key = _key(str(member))
                 if key:
                     self._members.setdefault(key, set()).add(canonical_role(str(role)))
+                    people = self._people.setdefault(canonical_role(str(role)), [])
+                    if key not in people:
+                        people.append(key)
 
     @classmethod
     def from_file(cls, path: Path) -> FileRoleDirectory:
@@ -63,3 +69,21 @@ class FileRoleDirectory:
             if key:
                 found |= self._members.get(key, set())
         return frozenset(found)
+
+    async def approval_for(
+        self, user_id: str, email: str, device_id: str, permitted: frozenset[str]
+    ) -> ApprovalCheck:
+        """A roles file knows no scopes: a permitted role counts for every device."""
+        roles = await self.roles_for(user_id, email)
+        if holds_permitted_role(PolicyActor(user_id, email, roles), permitted):
+            return ApprovalCheck(roles)
+        return ApprovalCheck(missing="no_role")
+
+    async def approvers_for(self, device_id: str, permitted: frozenset[str]) -> Approvers:
+        """The permitted roles, and the people the file gives them (Slack ids or emails)."""
+        wanted = {canonical_role(r).lower() for r in permitted}
+        people: list[str] = []
+        for role, members in sorted(self._people.items()):
+            if role.lower() in wanted:
+                people.extend(m for m in members if m not in people)
+        return Approvers(tuple(sorted(canonical_role(r) for r in permitted)), tuple(people))

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from policy.membership import maybe_same_person
 from policy.membership import same_email as same_email  # re-exported: callers match emails
 
-# The four roles the Intune admin centre accepts for the passcode reset action (product.md).
-# What the Graph role directory calls a custom Intune role that carries the "Remote tasks /
-# Reset passcode" permission; newer Intune documents accept such roles for this action.
-CUSTOM_RESET_PASSCODE_ROLE = "Intune custom role with Reset passcode"
+# What the Graph role directory adds to the names of an Intune role (built-in or custom) that
+# allows "Remote tasks / Reset passcode" for the device: current Intune documents accept any
+# such role for this action (policy/intune_rbac.py).
+RESET_PASSCODE_ROLE = "Intune role with Reset passcode"
+CUSTOM_RESET_PASSCODE_ROLE = RESET_PASSCODE_ROLE  # its former name
+
+# ROLES_FILE mode: the four roles the source documents name for the passcode reset action
+# (product.md), and a role the roles file may give that name.
 
 DEFAULT_PERMITTED_ROLES: frozenset[str] = frozenset(
     {
@@ -19,8 +23,14 @@ DEFAULT_PERMITTED_ROLES: frozenset[str] = frozenset(
         "Intune Administrator",
         "Helpdesk Operator",
         "Role Administrator",
-        CUSTOM_RESET_PASSCODE_ROLE,
+        RESET_PASSCODE_ROLE,
     }
+)
+# ROLES_SOURCE=graph mode, PERMITTED_ROLES unset: as Intune decides, by permission and scope
+# (Entra Global / Intune Administrator tenant-wide, or a role allowing Reset passcode whose
+# assignment covers the device). Intune Role Administrator has no remote tasks: not here.
+GRAPH_PERMITTED_ROLES: frozenset[str] = frozenset(
+    {"Global Administrator", "Intune Administrator", RESET_PASSCODE_ROLE}
 )
 
 # Older and newer names of the same roles, so a ROLES_FILE or the directory may use either.
@@ -29,6 +39,7 @@ ROLE_ALIASES: dict[str, str] = {
     "help desk operator": "Helpdesk Operator",
     "intune role administrator": "Role Administrator",
     "global admin": "Global Administrator",
+    "intune custom role with reset passcode": RESET_PASSCODE_ROLE,
 }
 
 # Custom Intune roles holding this resource action count as permitted (fact sheet §7.2).
@@ -75,9 +86,12 @@ def may_request(
     *,
     userless: bool = False,
     permitted: Iterable[str] = DEFAULT_PERMITTED_ROLES,
+    owner_principal: str | None = None,
 ) -> Verdict:
-    """Anyone may ask for their own device (primary user = their email, ``same_email``);
-    role holders may ask for any device, userless ones included."""
+    """Anyone may ask for their own device; role holders may ask for any device, userless
+    ones included. Own: with ``owner_principal`` (the primary user's directory id, as the
+    backend reports it) the actor's principal is that id, both non-empty; without one (a
+    backend with no directory) the primary user's email is theirs (``same_email``)."""
     if holds_permitted_role(actor, permitted):
         return ALLOW
     if userless:
@@ -87,7 +101,11 @@ def may_request(
             "passcode reset for it.",
             "userless",
         )
-    if not same_email(actor.email, device_primary_email):
+    if owner_principal is not None:
+        mine = bool(actor.principal) and actor.principal == owner_principal
+    else:
+        mine = same_email(actor.email, device_primary_email)
+    if not mine:
         return Verdict(
             False,
             "This device is not registered to you. You can request a reset only for a device "

@@ -6,6 +6,7 @@ Pure rules over facts the Slack surface reads from ``users.info`` and ``auth.tes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -100,3 +101,42 @@ def not_member(user: SlackUser, home: Workspace) -> NotMember | None:
     if not user.email_confirmed:
         return NotMember.UNCONFIRMED_EMAIL
     return None
+
+
+# -- the directory's user for a Slack email (product.md, "Who a person is") ------------------
+
+
+class NoDirectoryUser(StrEnum):
+    """Why an email leads to no one directory user; each has its own words at the surface."""
+
+    NONE = "no_directory_user"  # no user's UPN nor mail is this address
+    AMBIGUOUS = "ambiguous_directory_user"  # more than one user has it: never a guess
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """A directory user as the directory reports them (Entra: id, userPrincipalName, mail)."""
+
+    id: str
+    upn: str = ""
+    mail: str = ""
+    display_name: str = ""
+
+
+def match_directory_user(
+    email: str, candidates: Iterable[DirectoryEntry]
+) -> DirectoryEntry | NoDirectoryUser:
+    """The one user whose UPN is ``email`` (``email_key``, exact), else the one whose mail is;
+    more than one at either step is AMBIGUOUS, none at both is NONE. The directory's own
+    filter may match loosely (case, a substring): every candidate is re-checked here."""
+    key = email_key(email)
+    rows = [c for c in candidates if c.id]
+    if not key:
+        return NoDirectoryUser.NONE
+    for field_of in (lambda c: c.upn, lambda c: c.mail):
+        found = {c.id: c for c in rows if email_key(field_of(c)) == key}
+        if len(found) > 1:
+            return NoDirectoryUser.AMBIGUOUS
+        if found:
+            return next(iter(found.values()))
+    return NoDirectoryUser.NONE

@@ -16,6 +16,8 @@ from urllib.parse import quote
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient, OutcomeUnknown
 from bot.backends.index import DeviceIndex, matches_key, owned_by
+from bot.backends.owners import GraphOwners
+from bot.people import GraphPeople
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -24,6 +26,7 @@ from bot.ports import (
     Clock,
     Device,
     FailureCode,
+    Identity,
 )
 from policy.platforms import Scope, decide
 
@@ -51,15 +54,33 @@ class GraphBackend:
         *,
         clock: Clock | None = None,
         index_refresh: timedelta = timedelta(minutes=15),
+        people: GraphPeople | None = None,
     ) -> None:
-        """``graph`` is shared (one token, one connection pool); whoever made it closes it."""
+        """``graph`` is shared (one token, one connection pool); whoever made it closes it;
+        so is ``people`` (the Entra user lookup the Graph roles use too)."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
+        self.people = people or GraphPeople(graph, clock=self._clock)
+        self._owners = GraphOwners(graph)
         self._index_refresh = index_refresh
         self._index: DeviceIndex | None = None
         self._index_built_at: datetime | None = None
         self._index_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ people and owners
+
+    async def identify(self, email: str) -> Identity:
+        """The one Entra user for the email (UPN, then mail), cached briefly."""
+        return await self.people.identify(email)
+
+    async def owner_of(self, device: Device) -> str:
+        """The primary user's Entra object id from managedDevices/{id}/users, read live."""
+        return await self._owners.owner_of(device.id)
+
+    async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
+        """The person's own devices, read live (not from the 15-minute index)."""
+        return await self._owners.devices_of(user_id, text, limit)
 
     # ------------------------------------------------------------------ lookups
 

@@ -1,0 +1,86 @@
+"""Whose device it is, as Intune says: the primary user from ``managedDevices/{id}/users``, and a
+person's own devices read live (fact sheet "Checked 2026-12", Ownership).
+
+A managedDevice's ``userPrincipalName`` / ``emailAddress`` can name the enrolling or a former
+user, and a list and a GET can disagree: they are display only. The primary user is the
+``users`` navigation, compared by Entra object id."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from typing import Any
+from urllib.parse import quote
+
+from bot.backends.devices import SELECT_FIELDS, device_from_graph
+from bot.backends.graph_http import GraphClient
+from bot.backends.index import contains
+from bot.ports import BackendError, Device
+
+logger = logging.getLogger(__name__)
+
+GRAPH_VERSION = "beta"  # as bot/backends/graph.py: deviceType exists only there
+# A person has a few devices; the users/{id}/managedDevices navigation may also list devices
+# they only enrolled, each of which is checked against its primary user.
+MAX_OWN_CANDIDATES = 50
+_INTUNE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+class GraphOwners:
+    """Primary users and a person's own devices, read live through Graph."""
+
+    def __init__(self, graph: GraphClient) -> None:
+        self.graph = graph
+
+    async def owner_of(self, device_id: str) -> str:
+        """The device's primary user's Entra object id; "" when it has none (userless) or
+        Intune no longer knows the device. More than one is a BackendError: never a guess."""
+        if not _INTUNE_ID.fullmatch(device_id.strip()):
+            return ""
+        status, body = await self.graph.get_json(
+            f"{GRAPH_VERSION}/deviceManagement/managedDevices/"
+            f"{quote(device_id.strip(), safe='')}/users",
+            params={"$select": "id"}, accept={404}, what=f"device {device_id}'s primary user",
+        )
+        if status == 404:
+            return ""
+        ids = sorted({str(r["id"]) for r in _rows(body) if isinstance(r.get("id"), str)
+                      and r["id"].strip()})
+        if len(ids) > 1:
+            raise BackendError(
+                f"Intune names more than one primary user for device {device_id}; the bot "
+                "will not guess whose device it is."
+            )
+        return ids[0] if ids else ""
+
+    async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
+        """The devices whose primary user is ``user_id``, read live: the user's managedDevices
+        navigation, each candidate confirmed by its own primary user."""
+        if not user_id or limit <= 0:
+            return []
+        needle = text.strip().casefold()
+        candidates: list[Device] = []
+        async for page in self.graph.pages(
+            f"{GRAPH_VERSION}/users/{quote(user_id, safe='')}/managedDevices",
+            params={"$select": ",".join(SELECT_FIELDS)}, what="your devices",
+        ):
+            candidates.extend(device_from_graph(row) for row in page if isinstance(row, dict))
+            if len(candidates) >= MAX_OWN_CANDIDATES:
+                break
+        mine: list[Device] = []
+        seen: set[str] = set()
+        for device in sorted(candidates, key=lambda d: (d.name.casefold(), d.id)):
+            if device.id in seen or not contains(device, needle):
+                continue
+            seen.add(device.id)
+            if await self.owner_of(device.id) == user_id:
+                mine.append(dataclasses.replace(device, primary_user_id=user_id))
+                if len(mine) >= limit:
+                    break
+        return mine
+
+
+def _rows(body: Any) -> list[dict[str, Any]]:
+    value = body.get("value") if isinstance(body, dict) else None
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
