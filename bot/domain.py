@@ -232,6 +232,15 @@ class ResetRequest:
     reveal_count: int = 0
     # Where the notifier put its messages (channel ids, timestamps): opaque to the core.
     surface: dict[str, Any] = field(default_factory=dict)
+    # The device's primary user's directory id as the backend reported it at the request
+    # ("" userless); None for a request stored before the bot read it (its owner is then
+    # device_owner_email). The reset runs only while the primary user is still this one.
+    device_owner_id: str | None = None
+    requester_principal: str = ""  # the requester's directory id, "" when not known
+    # Who can approve, as the role source said at the request: role names, and (ROLES_FILE)
+    # the people holding them, each one a line.
+    approver_roles: str = ""
+    approver_people: str = ""
 
     def passcode_available(self, now: datetime) -> bool:
         return (

@@ -165,8 +165,8 @@ class DeviceBackend(Protocol):
         """The backend's directory user for a person's email (Entra: UPN, then mail; the
         fleet file's users), live or cached briefly."""
 
-    async def owner_of(self, device: Device) -> str:
-        """The device's primary user's directory id, read live ("" for userless)."""
+    async def owner_of(self, device: Device) -> Identity:
+        """The device's primary user, read live (user_id "" for userless)."""
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The devices whose primary user is ``user_id``, read live (a device enrolled a

@@ -133,8 +133,8 @@ def match_directory_user(
     rows = [c for c in candidates if c.id]
     if not key:
         return NoDirectoryUser.NONE
-    for field_of in (lambda c: c.upn, lambda c: c.mail):
-        found = {c.id: c for c in rows if email_key(field_of(c)) == key}
+    for by_mail in (False, True):
+        found = {c.id: c for c in rows if email_key(c.mail if by_mail else c.upn) == key}
         if len(found) > 1:
             return NoDirectoryUser.AMBIGUOUS
         if found:

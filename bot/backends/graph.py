@@ -74,8 +74,8 @@ class GraphBackend:
         """The one Entra user for the email (UPN, then mail), cached briefly."""
         return await self.people.identify(email)
 
-    async def owner_of(self, device: Device) -> str:
-        """The primary user's Entra object id from managedDevices/{id}/users, read live."""
+    async def owner_of(self, device: Device) -> Identity:
+        """The primary user from managedDevices/{id}/users, read live."""
         return await self._owners.owner_of(device.id)
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient
 from bot.backends.index import contains
-from bot.ports import BackendError, Device
+from bot.ports import BackendError, Device, Identity
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +33,32 @@ class GraphOwners:
     def __init__(self, graph: GraphClient) -> None:
         self.graph = graph
 
-    async def owner_of(self, device_id: str) -> str:
-        """The device's primary user's Entra object id; "" when it has none (userless) or
-        Intune no longer knows the device. More than one is a BackendError: never a guess."""
+    async def owner_of(self, device_id: str) -> Identity:
+        """The device's primary user (Entra object id, UPN, name); user_id "" when it has none
+        (userless) or Intune no longer knows the device. More than one is a BackendError:
+        never a guess."""
         if not _INTUNE_ID.fullmatch(device_id.strip()):
-            return ""
+            return Identity()
         status, body = await self.graph.get_json(
             f"{GRAPH_VERSION}/deviceManagement/managedDevices/"
             f"{quote(device_id.strip(), safe='')}/users",
-            params={"$select": "id"}, accept={404}, what=f"device {device_id}'s primary user",
+            params={"$select": "id,userPrincipalName,displayName"}, accept={404},
+            what=f"device {device_id}'s primary user",
         )
         if status == 404:
-            return ""
-        ids = sorted({str(r["id"]) for r in _rows(body) if isinstance(r.get("id"), str)
-                      and r["id"].strip()})
-        if len(ids) > 1:
+            return Identity()
+        rows = {str(r["id"]): r for r in _rows(body) if isinstance(r.get("id"), str)
+                and r["id"].strip()}
+        if len(rows) > 1:
             raise BackendError(
                 f"Intune names more than one primary user for device {device_id}; the bot "
                 "will not guess whose device it is."
             )
-        return ids[0] if ids else ""
+        if not rows:
+            return Identity()
+        user_id, row = next(iter(rows.items()))
+        return Identity(user_id, upn=str(row.get("userPrincipalName") or ""),
+                        display_name=str(row.get("displayName") or ""))
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The devices whose primary user is ``user_id``, read live: the user's managedDevices
@@ -74,7 +80,7 @@ class GraphOwners:
             if device.id in seen or not contains(device, needle):
                 continue
             seen.add(device.id)
-            if await self.owner_of(device.id) == user_id:
+            if (await self.owner_of(device.id)).user_id == user_id:
                 mine.append(dataclasses.replace(device, primary_user_id=user_id))
                 if len(mine) >= limit:
                     break

@@ -145,10 +145,14 @@ class SimulatedBackend:
             return Identity(refusal=found.value)
         return Identity(found.id, upn=found.upn, display_name=found.display_name)
 
-    async def owner_of(self, device: Device) -> str:
-        """The primary user the fleet names for the device ("" userless or unknown)."""
+    async def owner_of(self, device: Device) -> Identity:
+        """The primary user the fleet names for the device (user_id "": userless)."""
         known = self._devices.get(device.id)
-        return known.primary_user_id if known is not None else ""
+        owner = known.primary_user_id if known is not None else ""
+        user = self._users.get(owner) if owner else None
+        if user is None:
+            return Identity(owner)
+        return Identity(owner, upn=user.upn, display_name=user.display_name)
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The user's devices whose name or serial contains ``text``, in name order."""

@@ -89,6 +89,14 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX requests_one_open_per_device ON requests (device_id)
         WHERE state IN ('awaiting_approval', 'approved', 'executing');
     """,
+    # 4: the device's primary user by directory id (NULL: a request stored before), the
+    # requester's, and who can approve
+    """
+    ALTER TABLE requests ADD COLUMN device_owner_id TEXT;
+    ALTER TABLE requests ADD COLUMN requester_principal TEXT NOT NULL DEFAULT '';
+    ALTER TABLE requests ADD COLUMN approver_roles TEXT NOT NULL DEFAULT '';
+    ALTER TABLE requests ADD COLUMN approver_people TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 # The open states as SQL (bot.domain.OPEN_STATES), as migration 3's index spells them.

@@ -114,9 +114,12 @@ async def is_approver(core: Core, person: Person) -> bool:
     return approval.holds_permitted_role(found, core.config.permitted_roles)
 
 
-def own(person: Person, devices: list[Device]) -> list[Device]:
-    """The devices whose primary user is the person (their email, as the policy compares)."""
-    return [d for d in devices if approval.same_email(person.email, d.primary_email)]
+async def own(core: Core, principal: str, devices: list[Device]) -> list[Device]:
+    """The devices whose primary user, read live from the backend, is ``principal`` (the
+    person's directory id): the device's own user fields are never asked."""
+    if not principal:
+        return []
+    return [d for d in devices if (await core.backend.owner_of(d)).user_id == principal]
 
 
 def unknown_request() -> Reply:

@@ -4,9 +4,10 @@ requester cancels; exactly one decision wins however many race."""
 from __future__ import annotations
 
 from bot.ports import BackendError
-from bot.usecases.core import Core, Outcome, Person, Reply, actor, unknown_request
+from bot.usecases.core import Core, Outcome, Person, Reply, unknown_request
 from bot.usecases.expire import approval_lapsed, expire_approval
 from policy import approval
+from policy.intune_rbac import RESET_PASSCODE, Missing
 
 
 async def decide(core: Core, request_id: str, person: Person, *, approve: bool) -> Reply:
@@ -14,20 +15,32 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
     request = await core.store.get(request_id)
     if request is None:
         return unknown_request()
+    permitted = core.config.permitted_roles
     try:
-        who = await actor(core, person, principal=True)
-        requester = await core.roles.principal_of(request.requester_id, request.requester_email)
+        # Read again at every click, for this device: a role, its scope, the person's groups.
+        check = await core.roles.approval_for(person.user_id, person.email, request.device_id,
+                                              permitted)
+        mine = await _principal(core, person.user_id, person.email)
+        requester = request.requester_principal or await _principal(
+            core, request.requester_id, request.requester_email)
     except BackendError:
-        return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
-    verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
+        return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.",
+                     key="try_later.role")
+    who = approval.Actor(person.user_id, person.email, check.roles, mine)
+    verdict = approval.may_decide(who, request.requester_id, permitted,
                                   requester_email=request.requester_email,
                                   requester_principal=requester)
     if not verdict:
         params: dict[str, str | int] = {}
+        key = f"not_allowed.{verdict.code}"
         if verdict.code == "no_role":
-            params["roles"] = ", ".join(sorted(core.config.permitted_roles))
+            params["roles"] = ", ".join(sorted(permitted))
+            params["permission"] = RESET_PASSCODE
+            params["detail"] = ", ".join(check.detail)
+            if check.missing in _MISSING:
+                key = f"not_allowed.{check.missing}"
         return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
-                     key=f"not_allowed.{verdict.code}", params=params)
+                     key=key, params=params)
     now = core.clock.now()
     if approval_lapsed(request, now):
         await expire_approval(core, request, now)
@@ -42,6 +55,16 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
         f"You {verb} request {request_id} ({updated.device_name}).",
         request=updated,
     )
+
+
+# What a refused approver lacks, each its own words: the role's permission, or its scope.
+_MISSING = frozenset({Missing.PERMISSION.value, Missing.SCOPE.value, Missing.SCOPE_TAG.value})
+
+
+async def _principal(core: Core, user_id: str, email: str) -> str:
+    """The person's directory id for four eyes: the role source's, else the backend's."""
+    found = await core.roles.principal_of(user_id, email)
+    return found or (await core.backend.identify(email)).user_id
 
 
 async def cancel(core: Core, request_id: str, person: Person) -> Reply:

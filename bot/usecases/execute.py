@@ -88,7 +88,8 @@ async def _start_once(
         await _finish_failed(core, request, FailureCode.DEVICE_NOT_FOUND,
                              "The device is no longer managed by Intune.")
         return None
-    if _owner_changed(request.device_owner_email, device.primary_email):
+    owner = await core.backend.owner_of(device)  # live, by directory id (ports.owner_of)
+    if _owner_changed(request, owner.user_id, device.primary_email):
         # The approver approved a reset of this owner's device, and an end user may ask only
         # for their own: a device that changed hands since is somebody else's now.
         await _finish_failed(core, request, FailureCode.OWNER_CHANGED,
@@ -100,12 +101,16 @@ async def _start_once(
     return ref
 
 
-def _owner_changed(recorded: str, now: str) -> bool:
-    """Whether the device's primary user is another than the request recorded (none and none
-    are the same; so are two spellings of one address)."""
-    if not recorded.strip() and not now.strip():
+def _owner_changed(request: ResetRequest, owner_id: str, shown_email: str) -> bool:
+    """Whether the device's primary user is another than the request recorded: compared by
+    directory id (none and none are the same). A request stored before the bot read ids
+    (``device_owner_id`` None) compares the email it recorded with the device's, as then."""
+    if request.device_owner_id is not None:
+        return request.device_owner_id != owner_id
+    recorded = request.device_owner_email
+    if not recorded.strip() and not shown_email.strip():
         return False
-    return not maybe_same_person(recorded, now)
+    return not maybe_same_person(recorded, shown_email)
 
 
 async def _record_action(core: Core, request: ResetRequest, ref: ActionRef, detail: str) -> None:

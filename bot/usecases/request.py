@@ -3,23 +3,30 @@ platform matrix and the four-eyes rules, the limits, and store the request or it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from policy import approval
+from policy.membership import NoDirectoryUser
 from policy.platforms import Decision, DeviceFacts
 from policy.platforms import decide as decide_platform
 
 
 async def find_devices(core: Core, person: Person, text: str, limit: int = 100) -> list[Device]:
-    """Devices the person may pick: their own, or the whole fleet for an approver."""
-    mine = None if await is_approver(core, person) else person.email
-    if mine is not None and not mine.strip():
+    """Devices the person may pick: their own (read live, by their directory id), or the
+    whole fleet for an approver."""
+    if await is_approver(core, person):
+        return await core.backend.search_devices(text[:MAX_QUERY], limit=limit)
+    try:
+        me = await core.backend.identify(person.email)
+        if not me.user_id:
+            return []
+        return await core.backend.devices_of(me.user_id, text[:MAX_QUERY], limit)
+    except BackendError:
         return []
-    found = await core.backend.search_devices(text[:MAX_QUERY], primary_email=mine, limit=limit)
-    return found if mine is None else own(person, found)
 
 
 async def request_reset(
@@ -40,21 +47,25 @@ async def request_reset(
     try:
         who = await actor(core, person)
         approver = approval.holds_permitted_role(who, core.config.permitted_roles)
-        # Without a role a person sees their own devices only: anyone else's is answered
-        # exactly as a device that does not exist, so nothing about it can be learnt.
-        mine = None if approver else person.email
+        # Who the person is in the backend's directory: their own devices are those whose
+        # primary user is this id (product.md, "Whose device it is").
+        me = await core.backend.identify(person.email)
+        if not approver and not me.user_id:
+            return Reply(Outcome.NOT_ALLOWED, _NO_IDENTITY[me.refusal or _NONE],
+                         key=f"identity.{me.refusal or _NONE}")
+        who = replace(who, principal=me.user_id)
         if device_id:
             device = await core.backend.get_device(device_id[:MAX_QUERY])
             matches = [device] if device else []
-        elif mine is not None and not mine.strip():
-            matches = []
         else:
-            matches = await core.backend.find_devices(query, primary_email=mine, limit=10)
+            matches = await core.backend.find_devices(query, limit=10)
+        # Without a role a person sees their own devices only: anyone else's is answered
+        # exactly as a device that does not exist, so nothing about it can be learnt.
+        if not approver:
+            matches = await own(core, me.user_id, matches)
     except BackendError as exc:
         return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
                      key="try_later", params={"detail": exc.message})
-    if not approver:
-        matches = own(person, matches)
     if not matches and not approver:
         return Reply(
             Outcome.NOT_FOUND,
@@ -76,15 +87,31 @@ async def request_reset(
             "Intune device id of the one you mean.",
             matches=matches,
         )
-    return await _create(core, who, person, matches[0])
+    try:
+        return await _create(core, who, person, matches[0])
+    except BackendError as exc:
+        return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
+                     key="try_later", params={"detail": exc.message})
+
+
+_NONE = NoDirectoryUser.NONE.value
+_NO_IDENTITY = {
+    NoDirectoryUser.NONE.value:
+        "Your Slack email does not match any user in the organisation's directory, so the "
+        "bot cannot tell which devices are yours. Ask the helpdesk.",
+    NoDirectoryUser.AMBIGUOUS.value:
+        "Your Slack email matches more than one user in the organisation's directory, so the "
+        "bot cannot tell which devices are yours. Ask the helpdesk.",
+}
 
 
 async def _create(core: Core, who: approval.Actor, person: Person, device: Device) -> Reply:
     now = core.clock.now()
     decision = decide_platform(device.facts)
+    owner = await core.backend.owner_of(device)  # live: never the device's own user fields
     verdict = approval.may_request(
-        who, device.primary_email, userless=decision.userless or not device.primary_email,
-        permitted=core.config.permitted_roles,
+        who, device.primary_email, userless=decision.userless or not owner.user_id,
+        permitted=core.config.permitted_roles, owner_principal=owner.user_id,
     )
     # The person's own cap first, refusals included, so that refusals too are bounded:
     # past it nothing more is written for them, whatever they ask for.
@@ -105,7 +132,9 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         device_id=device.id,
         device_name=device.name,
         device_serial=device.serial,
-        device_owner_email=device.primary_email,
+        device_owner_email=owner.upn if owner.user_id else "",
+        device_owner_id=owner.user_id,
+        requester_principal=who.principal,
         row=decision.row,
         scope=decision.scope,
         expected=decision.result,
@@ -125,6 +154,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
             platform_refusal(decision, device.facts))
         return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
+    request.approver_roles, request.approver_people = await _approvers(core, device)
     try:
         await core.store.add(request.submit(person.user_id))
     except OpenRequestExists as lost:  # another request for the device got in first
@@ -135,6 +165,15 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         "approver. You will get a direct message when it is decided.",
         request=request,
     )
+
+
+async def _approvers(core: Core, device: Device) -> tuple[str, str]:
+    """Who can approve, for the approvals post; unknown (empty) when the source cannot say."""
+    try:
+        found = await core.roles.approvers_for(device.id, core.config.permitted_roles)
+    except BackendError:
+        return "", ""
+    return "\n".join(found.roles), "\n".join(found.people)
 
 
 async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:
