@@ -18,9 +18,11 @@ from bot.roles import FileRoleDirectory, RolesFileError
 from bot.service import ResetService, ServiceConfig, Sleep
 from bot.storage import Store
 from bot.vault import Vault
+from policy.approval import GRAPH_PERMITTED_ROLES
 
 if TYPE_CHECKING:
     from bot.backends.graph_http import GraphClient
+    from bot.people import GraphPeople
 
 
 @dataclass
@@ -84,31 +86,33 @@ def build_graph(settings: Settings, clock: Clock, sleep: Sleep | None) -> GraphC
 
 
 def build_backend(
-    settings: Settings, clock: Clock, graph: GraphClient | None = None
+    settings: Settings, clock: Clock, graph: GraphClient | None = None,
+    people: GraphPeople | None = None,
 ) -> DeviceBackend:
     if settings.backend == "intune":
         from bot.backends.graph import GraphBackend
 
         assert graph is not None, "build_services makes the shared Graph client"
-        return GraphBackend(graph, clock=clock)
-    from bot.backends.simulated import SimulatedBackend, demo_fleet, load_fleet
+        return GraphBackend(graph, clock=clock, people=people)
+    from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users, load_fleet_file
 
     if settings.fleet_file is not None:
         try:
-            devices = load_fleet(settings.fleet_file)
+            fleet = load_fleet_file(settings.fleet_file)
         except ValueError as exc:
             raise ConfigError(f"FLEET_FILE: {exc}") from None
-    else:
-        devices = demo_fleet()
-    return SimulatedBackend(devices, clock=clock)
+        return SimulatedBackend(fleet.devices, users=fleet.users, clock=clock)
+    return SimulatedBackend(demo_fleet(), users=demo_users(), clock=clock)
 
 
-def build_roles(settings: Settings, graph: GraphClient | None = None) -> RoleDirectory:
+def build_roles(
+    settings: Settings, graph: GraphClient | None = None, people: GraphPeople | None = None
+) -> RoleDirectory:
     if settings.roles_source == "graph":
         from bot.roles_graph import GraphRoleDirectory
 
         assert graph is not None, "build_services makes the shared Graph client"
-        return GraphRoleDirectory(graph)
+        return GraphRoleDirectory(graph, people=people, named=_named_roles(settings))
     if settings.roles_file is None:
         return FileRoleDirectory({})
     try:
@@ -117,9 +121,24 @@ def build_roles(settings: Settings, graph: GraphClient | None = None) -> RoleDir
         raise ConfigError(str(exc)) from None
 
 
+def _named_roles(settings: Settings) -> frozenset[str]:
+    """PERMITTED_ROLES as set explicitly (empty when left at its default)."""
+    if "permitted_roles" not in settings.model_fields_set:
+        return frozenset()
+    return frozenset(settings.permitted_roles)
+
+
+def permitted_roles(settings: Settings) -> frozenset[str]:
+    """PERMITTED_ROLES, or its default for the role source: ROLES_FILE, the four roles of the
+    source documents; Graph, as Intune decides (GRAPH_PERMITTED_ROLES)."""
+    if settings.roles_source == "graph" and not _named_roles(settings):
+        return GRAPH_PERMITTED_ROLES
+    return frozenset(settings.permitted_roles)
+
+
 def service_config(settings: Settings) -> ServiceConfig:
     return ServiceConfig(
-        permitted_roles=frozenset(settings.permitted_roles),
+        permitted_roles=permitted_roles(settings),
         approval_timeout=settings.approval_timeout,
         passcode_ttl=settings.passcode_ttl,
         execution_timeout=settings.execution_timeout,
@@ -151,8 +170,13 @@ async def build_services(
         roles is None and settings.roles_source == "graph"
     ):
         graph = build_graph(settings, clock, sleep)
-    roles = roles or build_roles(settings, graph)
-    backend = backend or build_backend(settings, clock, graph)
+    people = None
+    if graph is not None:
+        from bot.people import GraphPeople
+
+        people = GraphPeople(graph, clock=clock)  # one Entra user lookup (and cache) for both
+    roles = roles or build_roles(settings, graph, people)
+    backend = backend or build_backend(settings, clock, graph, people)
     store = await Store.open(settings.database_path)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)

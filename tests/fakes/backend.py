@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import ManualClock
-from bot.ports import ActionRef, ActionState, ActionStatus, Device
+from bot.ports import (
+    ActionRef,
+    ActionState,
+    ActionStatus,
+    ApprovalCheck,
+    Approvers,
+    Device,
+    Identity,
+)
 from policy.platforms import Scope
 
 
@@ -45,6 +53,21 @@ class FakeBackend:
     async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
         return None
 
+    async def identify(self, email: str) -> Identity:
+        """Each distinct email is one directory user, its id the email itself (lowered)."""
+        key = email.strip().lower()
+        return Identity(f"id:{key}", upn=key) if key else Identity(refusal="no_directory_user")
+
+    async def owner_of(self, device: Device) -> Identity:
+        if device.primary_user_id:
+            return Identity(device.primary_user_id)
+        known = self.devices.get(device.id, device)
+        return await self.identify(known.primary_email) if known.primary_email else Identity()
+
+    async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
+        return [d for d in await self.search_devices(text, limit=limit)
+                if (await self.owner_of(d)).user_id == user_id]
+
     async def aclose(self) -> None:
         return None
 
@@ -60,3 +83,11 @@ class FakeRoles:
 
     async def principal_of(self, user_id: str, email: str) -> str:
         return self.principals.get(user_id, "")
+
+    async def approval_for(self, user_id: str, email: str, device_id: str,
+                           permitted: frozenset[str]) -> ApprovalCheck:
+        roles = self.roles.get(user_id, frozenset())
+        return ApprovalCheck(roles) if roles else ApprovalCheck(missing="no_role")
+
+    async def approvers_for(self, device_id: str, permitted: frozenset[str]) -> Approvers:
+        return Approvers(tuple(sorted(permitted)))

@@ -311,6 +311,10 @@ class _RoleAssignment:
     role_definition_id: str
     members: list[str]
     resource_scopes: list[str] = field(default_factory=list)
+    # beta only (fact sheet "Checked 2026-12", RBAC scope): v1.0 answers without them.
+    scope_type: str = "resourceScope"
+    scope_members: list[str] = field(default_factory=list)
+    role_scope_tag_ids: list[str] = field(default_factory=list)
 
 
 class GraphEmulator:
@@ -366,6 +370,11 @@ class GraphEmulator:
 
         self._devices: dict[str, Json] = {}
         self._simulate: dict[str, Mapping[str, Any]] = {}
+        # Primary users (managedDevices/{id}/users), set by a device's "primaryUserId" or
+        # set_primary_user; a device missing here has as primary user the user whose UPN is
+        # its userPrincipalName (the enrolling user, the common case), if any.
+        self._primary_users: dict[str, str | None] = {}
+        self._entra_devices: dict[str, str] = {}  # Entra device object id -> deviceId
         self._static_results: dict[str, list[Json]] = {}
         self._actions: dict[str, list[_Action]] = {}
         self._reset_posts: dict[str, int] = {}
@@ -408,6 +417,10 @@ class GraphEmulator:
                 list(ra.get("members", [])),
                 id=ra.get("id"),
                 display_name=ra.get("displayName"),
+                resource_scopes=ra.get("resourceScopes", ()),
+                scope_type=ra.get("scopeType", "resourceScope"),
+                scope_members=ra.get("scopeMembers", ()),
+                role_scope_tag_ids=ra.get("roleScopeTagIds", ()),
             )
 
         self._runner: web.AppRunner | None = None
@@ -473,6 +486,8 @@ class GraphEmulator:
         data = dict(device)
         device_id = str(data.get("id") or uuid.uuid4())
         data["id"] = device_id
+        if "primaryUserId" in data:
+            self._primary_users[device_id] = data.pop("primaryUserId") or None
         self._simulate[device_id] = data.pop("simulate", None) or {}
         self._static_results[device_id] = list(data.pop("deviceActionResults", None) or [])
         self._devices[device_id] = data
@@ -536,13 +551,22 @@ class GraphEmulator:
         *,
         id: str | None = None,
         display_name: str | None = None,
+        resource_scopes: Iterable[str] = (),
+        scope_type: str = "resourceScope",
+        scope_members: Iterable[str] = (),
+        role_scope_tag_ids: Iterable[str] = (),
     ) -> str:
-        """An Intune role assignment whose ``members`` are Entra group ids (fact sheet §7.2)."""
+        """An Intune role assignment whose ``members`` are Entra group ids (fact sheet §7.2),
+        scoped to ``resource_scopes`` groups (or ``scope_type`` allDevices...) and tags."""
         assignment = _RoleAssignment(
             str(id or uuid.uuid4()),
             display_name or f"assignment {len(self._role_assignments) + 1}",
             role_definition_id,
             list(members),
+            list(resource_scopes),
+            scope_type,
+            list(scope_members),
+            list(role_scope_tag_ids),
         )
         self._role_assignments[assignment.id] = assignment
         return assignment.id
@@ -782,6 +806,9 @@ class GraphEmulator:
         route = re.sub(r"managedDevices\('([^']*)'\)", r"managedDevices/\1", route)
         parts = route.split("/")
 
+        owned = self._people_route(request, version, parts)
+        if owned is not None:
+            return await owned if asyncio.iscoroutine(owned) else owned
         if parts[:2] == ["deviceManagement", "managedDevices"]:
             if len(parts) == 2 and method == "GET":
                 return self._list_devices(version, query)
@@ -811,7 +838,7 @@ class GraphEmulator:
             if len(parts) == 2:
                 return _collection(
                     [
-                        self._role_assignment_json(ra, expand)
+                        self._role_assignment_json(ra, expand, version)
                         for ra in self._role_assignments.values()
                     ],
                 )
@@ -819,13 +846,16 @@ class GraphEmulator:
                 assignment = self._role_assignments.get(parts[2])
                 if assignment is None:
                     return _not_found(f"roleAssignment {parts[2]}")
-                return web.json_response(self._role_assignment_json(assignment, expand))
+                return web.json_response(
+                    self._role_assignment_json(assignment, expand, version))
         if parts[:2] == ["roleManagement", "directory"] and method == "GET" and len(parts) == 3:
             if parts[2] == "roleAssignments":
                 return self._directory_assignments(request, transitive=False)
             if parts[2] == "transitiveRoleAssignments":
-                # beta only, and without ConsistencyLevel: eventual the API answers 404 (§7.1).
-                if version != "beta" or request.headers.get("ConsistencyLevel") != "eventual":
+                # beta only, and without ConsistencyLevel: eventual and $count=true the API
+                # answers 404 (§7.1, "Checked 2026-12").
+                if (version != "beta" or request.headers.get("ConsistencyLevel") != "eventual"
+                        or query.get("$count", "").lower() != "true"):
                     return _graph_error(
                         404, "Request_ResourceNotFound", "Resource not found for the segment."
                     )
@@ -1092,7 +1122,9 @@ class GraphEmulator:
             body["@odata.count"] = len(rows)
         return web.json_response(body)
 
-    def _role_assignment_json(self, assignment: _RoleAssignment, expand: bool) -> Json:
+    def _role_assignment_json(
+        self, assignment: _RoleAssignment, expand: bool, version: str = "v1.0"
+    ) -> Json:
         body: Json = {
             "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment",
             "id": assignment.id,
@@ -1101,9 +1133,86 @@ class GraphEmulator:
             "members": list(assignment.members),
             "resourceScopes": list(assignment.resource_scopes),
         }
+        if version == "beta":
+            body["scopeType"] = assignment.scope_type
+            body["scopeMembers"] = list(assignment.scope_members)
+            body["roleScopeTagIds"] = list(assignment.role_scope_tag_ids)
         if expand:
             body["roleDefinition"] = self._role_definitions.get(assignment.role_definition_id)
         return body
+
+
+    # ------------------------------------------------------------------ people and owners
+    # (issue 12, points 1-3: who a person is, whose device it is, what a scope holds)
+
+    def set_primary_user(self, device_id: str, user_id: str | None) -> None:
+        """Make ``user_id`` the device's primary user (None: userless), as the admin centre's
+        "Change primary user" does; the device's userPrincipalName/emailAddress stay."""
+        self._primary_users[device_id] = user_id
+
+    def add_entra_device(self, device_id: str, *, object_id: str | None = None) -> str:
+        """The Entra device object for a managedDevice's azureADDeviceId ``device_id``; its
+        object id (a different GUID) is what groups hold."""
+        object_id = str(object_id or uuid.uuid4())
+        self._entra_devices[object_id] = device_id
+        return object_id
+
+    def primary_user_of(self, device_id: str) -> str | None:
+        if device_id in self._primary_users:
+            return self._primary_users[device_id]
+        upn = str(self._devices.get(device_id, {}).get("userPrincipalName") or "").casefold()
+        found = [u.id for u in self._users.values() if upn and u.upn.casefold() == upn]
+        return found[0] if len(found) == 1 else None
+
+    def _people_route(self, request: web.Request, version: str, parts: list[str]) -> Any:
+        """The routes of this section, or None for the others."""
+        method = request.method
+        if (parts[:2] == ["deviceManagement", "managedDevices"] and len(parts) == 4
+                and parts[3] == "users" and method == "GET"):
+            device_id = self._resolve(parts[2])
+            if device_id not in self._devices:
+                return _not_found(f"managedDevice {device_id}")
+            owner = self.primary_user_of(device_id)
+            user = self._users.get(owner) if owner else None
+            rows = [_user_json(user)] if user is not None else []
+            return web.json_response({"value": [_select(r, request.query.get("$select"))
+                                                 for r in rows]})
+        if parts[0] == "users" and len(parts) == 3 and parts[2] == "managedDevices":
+            user = self._find_user(parts[1])
+            if user is None or method != "GET":
+                return _graph_error(404, "Request_ResourceNotFound", "Resource not found.")
+            # The navigation lists the devices the user enrolled (their UPN on the device)
+            # as well as those they are primary user of: it can include a former owner's.
+            ids = [i for i, d in self._devices.items()
+                   if str(d.get("userPrincipalName") or "").casefold() == user.upn.casefold()
+                   or self.primary_user_of(i) == user.id]
+            select, bad = self._parse_select(version, request.query.get("$select"))
+            if bad:
+                return _graph_error(400, "BadRequest", f"Could not find a property '{bad}'.")
+            return _collection([self._device_json(version, i, select) for i in ids])
+        if parts[0] == "devices" and len(parts) == 1 and method == "GET":
+            match = _EQ.match(request.query.get("$filter", "").strip())
+            if match is None or match.group(1) != "deviceId":
+                return _graph_error(400, "Request_UnsupportedQuery", "Unsupported query.")
+            wanted = match.group(2).casefold()
+            return _collection([{"id": o, "deviceId": d} for o, d in self._entra_devices.items()
+                                if d.casefold() == wanted])
+        if parts[0] == "devices" and len(parts) == 3 and parts[2] == "checkMemberGroups":
+            if parts[1] not in self._entra_devices or method != "POST":
+                return _graph_error(404, "Request_ResourceNotFound", "Resource not found.")
+            return self._check_groups_of(request, parts[1])
+        return None
+
+    async def _check_groups_of(self, request: web.Request, principal_id: str) -> web.Response:
+        try:
+            body = await request.json()
+            group_ids = [str(g) for g in body["groupIds"]]
+        except (ValueError, KeyError, TypeError):
+            return _graph_error(400, "Request_BadRequest", "groupIds is required.")
+        if len(group_ids) > 20:
+            return _graph_error(400, "Request_BadRequest", "At most 20 groupIds per request.")
+        mine = self._groups_of(principal_id)
+        return web.json_response({"value": [g for g in group_ids if g in mine]})
 
 
 # ---------------------------------------------------------------------- helpers

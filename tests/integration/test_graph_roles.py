@@ -13,8 +13,14 @@ from bot.backends.graph_http import GraphClient
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.ports import BackendError
-from bot.roles_graph import CUSTOM_RESET_ROLE, GraphRoleDirectory
-from policy.approval import RESET_PASSCODE_PERMISSION, Actor, holds_permitted_role
+from bot.roles_graph import GraphRoleDirectory
+from policy.approval import (
+    GRAPH_PERMITTED_ROLES,
+    RESET_PASSCODE_PERMISSION,
+    RESET_PASSCODE_ROLE,
+    Actor,
+    holds_permitted_role,
+)
 from tests.fakes import graph_api as emu
 from tests.fakes.graph_api import GraphEmulator
 
@@ -29,9 +35,12 @@ HELPDESK_GROUP = "aaaaaaaa-0000-4000-8000-000000000001"
 NESTED_GROUP = "aaaaaaaa-0000-4000-8000-000000000002"
 
 
+RESET_ROLE = RESET_PASSCODE_ROLE
+
+
 def permitted(roles: frozenset[str]) -> bool:
-    """What the approval policy (default permitted roles) makes of these roles."""
-    return holds_permitted_role(Actor("U1", "x@example.com", roles))
+    """What the approval policy (graph mode's default permitted roles) makes of these."""
+    return holds_permitted_role(Actor("U1", "x@example.com", roles), GRAPH_PERMITTED_ROLES)
 
 
 async def test_global_administrator_comes_from_entra(
@@ -92,10 +101,13 @@ async def test_helpdesk_operator_through_intune_rbac_group_membership(
     emulator.assign_intune_role(emu.SCHOOL_ADMINISTRATOR, [readers])
     directory = make_directory(emulator)
 
-    assert await directory.roles_for("U4", "hana@example.com") == frozenset({"Helpdesk Operator"})
-    assert await directory.roles_for("U5", "rob@example.com") == frozenset({"Role Administrator"})
-    # Read Only Operator and School Administrator are not among the permitted roles.
-    assert await directory.roles_for("U6", "reader@example.com") == frozenset()
+    assert await directory.roles_for("U4", "hana@example.com") == frozenset(
+        {"Helpdesk Operator", RESET_ROLE})
+    # Intune Role Administrator has no remote tasks (ref-built-in-roles.md 02/2026): nothing.
+    assert await directory.roles_for("U5", "rob@example.com") == frozenset()
+    # School Administrator is judged by its permissions too: it allows Reset passcode.
+    assert await directory.roles_for("U6", "reader@example.com") == frozenset(
+        {"School Administrator", RESET_ROLE})
     checks = [p for m, p, _, _ in emulator.requests if p.endswith("/checkMemberGroups")]
     assert checks and all(p.startswith("/v1.0/users/") for p in checks)
 
@@ -113,7 +125,7 @@ async def test_custom_role_with_the_reset_permission_counts(
     emulator.assign_intune_role(squad, [group])
     directory = make_directory(emulator)
     roles = await directory.roles_for("U7", "cleo@example.com")
-    assert roles == frozenset({"Intune custom role: Reset Squad", CUSTOM_RESET_ROLE})
+    assert roles == frozenset({"Intune custom role: Reset Squad", RESET_ROLE})
     assert permitted(roles)
 
 
