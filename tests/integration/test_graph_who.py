@@ -33,7 +33,8 @@ ANY = GRAPH_PERMITTED_ROLES
 
 def phone(device_id: str = PHONE, upn: str = "alice@example.com", **extra: Any) -> dict[str, Any]:
     return {
-        "id": device_id, "deviceName": f"PIXEL-{device_id[-2:]}", "serialNumber": f"S{device_id[-4:]}",
+        "id": device_id, "deviceName": f"PIXEL-{device_id[-2:]}",
+        "serialNumber": f"S{device_id[-4:]}",
         "operatingSystem": "Android", "osVersion": "14",
         "deviceEnrollmentType": "androidEnterpriseFullyManaged", "deviceType": "androidEnterprise",
         "managementAgent": "mdm", "managedDeviceOwnerType": "company",
