@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,9 @@ GRAPH_VERSION = "beta"  # as bot/backends/graph.py: deviceType exists only there
 # A person has a few devices; the users/{id}/managedDevices navigation may also list devices
 # they only enrolled, each of which is checked against its primary user.
 MAX_OWN_CANDIDATES = 50
+# How long a person's own devices, once read, answer the picker's keystrokes: short enough that
+# a phone enrolled a minute ago is there, long enough that typing a name costs one read.
+OWN_FOR = timedelta(seconds=10)
 _INTUNE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
@@ -32,6 +36,7 @@ class GraphOwners:
 
     def __init__(self, graph: GraphClient) -> None:
         self.graph = graph
+        self._own: dict[str, tuple[datetime, list[Device]]] = {}
 
     async def owner_of(self, device_id: str) -> Identity:
         """The device's primary user (Entra object id, UPN, name); user_id "" when it has none
@@ -62,10 +67,19 @@ class GraphOwners:
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The devices whose primary user is ``user_id``, read live: the user's managedDevices
-        navigation, each candidate confirmed by its own primary user."""
+        navigation, each candidate confirmed by its own primary user. Kept ``OWN_FOR`` so a
+        person typing in the picker costs one read, not one per keystroke."""
         if not user_id or limit <= 0:
             return []
+        now = self.graph.clock.now()
+        cached = self._own.get(user_id)
+        if cached is None or now >= cached[0]:
+            cached = (now + OWN_FOR, await self._read_own(user_id))
+            self._own[user_id] = cached
         needle = text.strip().casefold()
+        return [d for d in cached[1] if contains(d, needle)][:limit]
+
+    async def _read_own(self, user_id: str) -> list[Device]:
         candidates: list[Device] = []
         async for page in self.graph.pages(
             f"{GRAPH_VERSION}/users/{quote(user_id, safe='')}/managedDevices",
@@ -77,13 +91,11 @@ class GraphOwners:
         mine: list[Device] = []
         seen: set[str] = set()
         for device in sorted(candidates, key=lambda d: (d.name.casefold(), d.id)):
-            if device.id in seen or not contains(device, needle):
+            if device.id in seen:
                 continue
             seen.add(device.id)
             if (await self.owner_of(device.id)).user_id == user_id:
                 mine.append(dataclasses.replace(device, primary_user_id=user_id))
-                if len(mine) >= limit:
-                    break
         return mine
 
 

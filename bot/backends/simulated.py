@@ -140,6 +140,9 @@ class SimulatedBackend:
         """The fleet's user for this email: by UPN, then mail, exactly one or a refusal."""
         key = email_key(email)
         candidates = self._by_address.get(key, []) if key else []
+        if not candidates and key and self._listed is None:
+            # A fleet without users: every address is a user of its own (fleet.py).
+            candidates = [made_up_user(key)]
         found = match_directory_user(email, candidates)
         if isinstance(found, NoDirectoryUser):
             return Identity(refusal=found.value)

@@ -85,6 +85,8 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
     graph: GraphEmulator | None = None
     if kind == "intune":
         graph = GraphEmulator.with_test_ca(fleet)
+        for _, email in USERS.values():  # the workspace's people are the tenant's users
+            graph.add_user(email)
         await graph.start()
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             os.environ[name] = str(graph.ca_bundle)
