@@ -59,9 +59,23 @@ _CLICK_KEYS = {  # the service's message keys -> catalog keys
 }
 
 
+# What a refused approver lacks for this device (policy.intune_rbac.Missing): worded from the
+# catalog in every language, English too.
+_MISSING_KEYS = {
+    "not_allowed.permission": "click.not_allowed.permission",
+    "not_allowed.scope": "click.not_allowed.scope",
+    "not_allowed.scope_tag": "click.not_allowed.scope_tag",
+}
+
+
 def click_refusal_text(reply: Reply, locale: str) -> str:
     """Why an Approve, Deny or Cancel click changed nothing, for the clicker's eyes only: mrkdwn
     (escaped) in their language. English, and anything untranslated, is the service's message."""
+    if reply.outcome is Outcome.NOT_ALLOWED and reply.key in _MISSING_KEYS:
+        params = {k: blocks.esc(v, 500) if isinstance(v, str) else v
+                  for k, v in reply.params.items()}
+        params["detail"] = params.get("detail") or "—"
+        return t(locale, _MISSING_KEYS[reply.key], **params)
     english = blocks.esc(reply.message, 2900)
     if language(locale) == "en":
         return english

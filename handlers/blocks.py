@@ -176,6 +176,9 @@ def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
     ]
     if r.warning:
         blocks.append(section(f":warning: {esc(r.warning)}"))
+    who_approves = approvers_line(r)
+    if who_approves:
+        blocks.append(context(who_approves))
     blocks.append(context(f"Undecided requests expire at {when(r.approval_deadline)}."))
     if r.state is State.AWAITING_APPROVAL:
         blocks.append(
@@ -188,6 +191,22 @@ def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
     else:
         blocks.append(section(outcome_line(r)))
     return text, blocks
+
+
+def approvers_line(r: ResetRequest, locale: str = "en") -> str:
+    """Who can approve this request, as the role source said when it was made: the roles,
+    and with ROLES_FILE the people (a Slack id as a mention, an email as a literal)."""
+    roles = [x for x in r.approver_roles.split("\n") if x.strip()]
+    people = [x for x in r.approver_people.split("\n") if x.strip()]
+    if not roles:
+        return ""
+    named = ", ".join(esc(role, 100) for role in roles[:12])
+    if not people:
+        return t(locale, "approvers.roles", roles=named)
+    shown = ", ".join(literal(p, 100) if "@" in p else mention(p) for p in people[:20])
+    if len(people) > 20:
+        shown += ", …"
+    return t(locale, "approvers.people", people=shown, roles=named)
 
 
 def outcome_line(r: ResetRequest) -> str:

@@ -60,6 +60,8 @@ def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
     if o in {Outcome.LIMITED, Outcome.INVALID} and reply.key in _KEYS:
         params = {k: literal(v) if isinstance(v, str) else v for k, v in reply.params.items()}
         return t(locale, _KEYS[reply.key], **params)
+    if o is Outcome.NOT_ALLOWED and reply.key.startswith("identity."):
+        return t(locale, f"reply.{reply.key}")
     if o is Outcome.TRY_LATER and reply.key == "try_later":
         return t(locale, "reply.try_later", detail=literal(reply.params.get("detail", ""), 300))
     return blocks.esc(reply.message, 2500)

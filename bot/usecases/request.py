@@ -51,8 +51,8 @@ async def request_reset(
         # primary user is this id (product.md, "Whose device it is").
         me = await core.backend.identify(person.email)
         if not approver and not me.user_id:
-            return Reply(Outcome.NOT_ALLOWED, _NO_IDENTITY[me.refusal or _NONE],
-                         key=f"identity.{me.refusal or _NONE}")
+            code = me.refusal if me.refusal in _NO_IDENTITY else _NONE
+            return Reply(Outcome.NOT_ALLOWED, _NO_IDENTITY[code], key=f"identity.{code}")
         who = replace(who, principal=me.user_id)
         if device_id:
             device = await core.backend.get_device(device_id[:MAX_QUERY])
