@@ -83,7 +83,9 @@ class FileRoleDirectory:
         """The permitted roles, and the people the file gives them (Slack ids or emails)."""
         wanted = {canonical_role(r).lower() for r in permitted}
         people: list[str] = []
+        roles: list[str] = []
         for role, members in sorted(self._people.items()):
             if role.lower() in wanted:
+                roles.append(role)
                 people.extend(m for m in members if m not in people)
-        return Approvers(tuple(sorted(canonical_role(r) for r in permitted)), tuple(people))
+        return Approvers(tuple(roles), tuple(people))

@@ -1157,6 +1157,16 @@ class GraphEmulator:
         self._entra_devices[object_id] = device_id
         return object_id
 
+    def user_id_of(self, upn: str) -> str:
+        """The id of the user with this UPN (case-insensitive); KeyError if none."""
+        user = self._find_user(upn)
+        if user is None:
+            raise KeyError(upn)
+        return user.id
+
+    def remove_group_member(self, group_id: str, member_id: str) -> None:
+        self._groups.get(group_id, set()).discard(member_id)
+
     def primary_user_of(self, device_id: str) -> str | None:
         if device_id in self._primary_users:
             return self._primary_users[device_id]
