@@ -23,7 +23,10 @@ async def main() -> None:
     parser.add_argument("--fleet", type=int, default=1000)
     args = parser.parse_args()
     lower_priority("idle")  # as the Slack emulator: never takes CPU from the bot or the load
-    emulator = GraphEmulator(people.fleet(args.fleet), page_size=PAGE_SIZE)
+    entries = people.fleet(args.fleet)
+    emulator = GraphEmulator(entries, page_size=PAGE_SIZE)
+    for email in people.users(entries).values():  # the fleet's people are the tenant's users
+        emulator.add_user(email)
     async with emulator:  # its CA is removed at the end
         await serve_commands({"settings": emulator.settings_overrides(),
                               "ca_bundle": str(emulator.ca_bundle)}, {})

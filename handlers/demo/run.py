@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bot.backends.simulated import SimulatedBackend, demo_fleet
+from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.roles import FileRoleDirectory
@@ -81,7 +81,7 @@ async def run_demo(out: Print = print) -> int:
                 "database_url": f"sqlite:///{Path(tmp) / 'demo.db'}",
                 "passcode_bot_secret": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             })
-            backend = SimulatedBackend(demo_fleet(), clock=clock)
+            backend = SimulatedBackend(demo_fleet(), users=demo_users(), clock=clock)
             bot = await start_bot(settings, host="127.0.0.1", clock=clock, backend=backend,
                                   roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
             try:

@@ -1193,9 +1193,10 @@ class GraphEmulator:
                 return _graph_error(404, "Request_ResourceNotFound", "Resource not found.")
             # The navigation lists the devices the user enrolled (their UPN on the device)
             # as well as those they are primary user of: it can include a former owner's.
+            upn = user.upn.casefold()
             ids = [i for i, d in self._devices.items()
-                   if str(d.get("userPrincipalName") or "").casefold() == user.upn.casefold()
-                   or self.primary_user_of(i) == user.id]
+                   if str(d.get("userPrincipalName") or "").casefold() == upn
+                   or self._primary_users.get(i) == user.id]
             select, bad = self._parse_select(version, request.query.get("$select"))
             if bad:
                 return _graph_error(400, "BadRequest", f"Could not find a property '{bad}'.")
