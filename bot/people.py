@@ -76,7 +76,8 @@ class GraphPeople:
             rows.extend(await self._users_where(prop, key))
             found = match_directory_user(key, rows)
             if isinstance(found, DirectoryEntry):
-                return Identity(found.id, upn=found.upn, display_name=found.display_name)
+                return Identity(found.id, upn=found.upn, display_name=found.display_name,
+                                mail=found.mail)
             if found is NoDirectoryUser.AMBIGUOUS:
                 return Identity(refusal=found.value)
         return Identity(refusal=NoDirectoryUser.NONE.value)

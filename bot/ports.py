@@ -58,6 +58,12 @@ class Identity:
     refusal: str = ""  # a NoDirectoryUser value when user_id is ""
     upn: str = ""
     display_name: str = ""
+    mail: str = ""
+
+    @property
+    def email(self) -> str:
+        """Where to reach them: their mail, else their UPN."""
+        return self.mail or self.upn
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,10 @@ def owner_user(r: ResetRequest) -> str:
 
 def on_behalf(r: ResetRequest) -> bool:
     """The requester asks for someone else's device: the device has an owner, and the
-    requester is not them (emails compared as policy compares them)."""
+    requester is not them (by directory id when both were recorded, else emails compared as
+    policy compares them)."""
+    if r.device_owner_id is not None and r.requester_principal:
+        return bool(r.device_owner_id) and r.device_owner_id != r.requester_principal
     return bool(owner_email(r)) and not same_email(r.requester_email, owner_email(r))
 
 

@@ -47,7 +47,7 @@ class GraphOwners:
         status, body = await self.graph.get_json(
             f"{GRAPH_VERSION}/deviceManagement/managedDevices/"
             f"{quote(device_id.strip(), safe='')}/users",
-            params={"$select": "id,userPrincipalName,displayName"}, accept={404},
+            params={"$select": "id,userPrincipalName,mail,displayName"}, accept={404},
             what=f"device {device_id}'s primary user",
         )
         if status == 404:
@@ -63,7 +63,8 @@ class GraphOwners:
             return Identity()
         user_id, row = next(iter(rows.items()))
         return Identity(user_id, upn=str(row.get("userPrincipalName") or ""),
-                        display_name=str(row.get("displayName") or ""))
+                        display_name=str(row.get("displayName") or ""),
+                        mail=str(row.get("mail") or ""))
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The devices whose primary user is ``user_id``, read live: the user's managedDevices

@@ -146,7 +146,8 @@ class SimulatedBackend:
         found = match_directory_user(email, candidates)
         if isinstance(found, NoDirectoryUser):
             return Identity(refusal=found.value)
-        return Identity(found.id, upn=found.upn, display_name=found.display_name)
+        return Identity(found.id, upn=found.upn, display_name=found.display_name,
+                        mail=found.mail)
 
     async def owner_of(self, device: Device) -> Identity:
         """The primary user the fleet names for the device (user_id "": userless)."""
@@ -155,7 +156,7 @@ class SimulatedBackend:
         user = self._users.get(owner) if owner else None
         if user is None:
             return Identity(owner)
-        return Identity(owner, upn=user.upn, display_name=user.display_name)
+        return Identity(owner, upn=user.upn, display_name=user.display_name, mail=user.mail)
 
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The user's devices whose name or serial contains ``text``, in name order."""

@@ -132,7 +132,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         device_id=device.id,
         device_name=device.name,
         device_serial=device.serial,
-        device_owner_email=owner.upn if owner.user_id else "",
+        device_owner_email=owner.email if owner.user_id else "",
         device_owner_id=owner.user_id,
         requester_principal=who.principal,
         row=decision.row,
