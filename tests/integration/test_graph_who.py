@@ -263,3 +263,19 @@ async def test_permitted_roles_can_name_a_role_explicitly(
     directory = make_directory(emulator, named=named)
     check = await directory.approval_for("UROB", "rob@example.com", PHONE, named)
     assert check.roles == frozenset({"Role Administrator"})
+
+
+async def test_the_fake_answers_transitive_role_assignments_only_as_documented(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend
+) -> None:
+    """Without ConsistencyLevel: eventual and $count=true, transitiveRoleAssignments is a 404."""
+    emulator = await make_emulator()
+    backend = make_backend(emulator)
+    path = "beta/roleManagement/directory/transitiveRoleAssignments"
+    query = {"$filter": "principalId eq 'x'"}
+    status, _ = await backend.graph.get_json(
+        path, params=query, headers={"ConsistencyLevel": "eventual"}, accept={404})
+    assert status == 404
+    status, _ = await backend.graph.get_json(
+        path, params={**query, "$count": "true"}, headers={"ConsistencyLevel": "eventual"})
+    assert status == 200

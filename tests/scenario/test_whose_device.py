@@ -15,7 +15,7 @@ import pytest
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.domain import State
-from handlers.demo.driver import SlackDriver
+from handlers.demo.driver import Answer, SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
 from handlers.server import start_bot
 from policy.membership import DirectoryEntry
@@ -83,6 +83,14 @@ async def test_a_former_owner_is_refused_and_the_current_owner_accepted(
     await stack.settle()
     request = await stack.store.get(request_id)
     assert request.state is State.COMPLETED and stack.resets() == 1
+
+
+async def test_the_picker_offers_the_phone_to_its_current_owner_only(handed_over: Stack) -> None:
+    def offered(answer: Answer) -> str:
+        return json.dumps(answer.json())
+
+    assert PIXEL not in offered(await handed_over.driver.options("UALICE", "device_pick", "PIX"))
+    assert PIXEL in offered(await handed_over.driver.options("UBOB", "device_pick", "PIX"))
 
 
 async def test_the_owner_check_before_the_reset_compares_directory_ids(
