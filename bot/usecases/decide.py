@@ -62,9 +62,9 @@ _MISSING = frozenset({Missing.PERMISSION.value, Missing.SCOPE.value, Missing.SCO
 
 
 async def _principal(core: Core, user_id: str, email: str) -> str:
-    """The person's directory id for four eyes: the role source's, else the backend's."""
-    found = await core.roles.principal_of(user_id, email)
-    return found or (await core.backend.identify(email)).user_id
+    """The person's directory id for four eyes, as the role source knows it ("" for a roles
+    file: Slack ids and emails are compared then, and a click needs no Graph)."""
+    return await core.roles.principal_of(user_id, email)
 
 
 async def cancel(core: Core, request_id: str, person: Person) -> Reply:

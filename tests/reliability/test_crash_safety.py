@@ -99,6 +99,8 @@ class World:
 async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
     ca = make_test_ca(tmp_path)
     graph = GraphEmulator.with_test_ca(demo_fleet(), ca=ca)
+    for email in ("alice@example.com", "anna@example.com"):  # the people are tenant users
+        graph.add_user(email)
     await graph.start()
     roles = tmp_path / "roles.yaml"
     roles.write_text(ROLES_YAML, encoding="utf-8")
