@@ -6,11 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.domain import OPEN_STATES, State
-from bot.service import Outcome, Reply
-from handlers import blocks
+from bot.service import Reply
+from handlers import blocks, words
 from handlers.context import Context
-from handlers.i18n import language, t
+from handlers.i18n import t
 from handlers.work_items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
 
 
@@ -34,53 +33,13 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, ReplyTo]:
 
 def unavailable_text(reply: Reply, locale: str) -> str:
     """Why the passcode cannot be shown (plain text), in the person's language."""
-    r = reply.request
-    if language(locale) == "en":
-        return reply.message
-    if reply.outcome is Outcome.UNKNOWN_REQUEST or (reply.outcome is Outcome.UNAVAILABLE
-                                                    and r is None):
-        return t(locale, "unavailable.unknown_request")
-    if reply.outcome is Outcome.NOT_ALLOWED:
-        return t(locale, "unavailable.not_requester")
-    if reply.outcome is Outcome.UNAVAILABLE and r is not None:
-        if r.state is State.PASSCODE_EXPIRED:
-            return t(locale, "unavailable.expired")
-        if r.state in OPEN_STATES:
-            return t(locale, "unavailable.open")
-        if r.state in {State.COMPLETED, State.REVEALED} and not r.has_passcode:
-            return t(locale, "unavailable.none")
-    return reply.message
-
-
-_CLICK_KEYS = {  # the service's message keys -> catalog keys
-    "not_allowed.own_request": "click.not_allowed.own_request",
-    "not_allowed.no_role": "click.not_allowed.no_role",
-    "not_allowed.not_requester": "click.not_allowed.not_requester",
-}
+    return words.reply_plain(reply, locale)
 
 
 def click_refusal_text(reply: Reply, locale: str) -> str:
     """Why an Approve, Deny or Cancel click changed nothing, for the clicker's eyes only: mrkdwn
-    (escaped) in their language. English, and anything untranslated, is the service's message."""
-    english = blocks.esc(reply.message, 2900)
-    if language(locale) == "en":
-        return english
-    o, r = reply.outcome, reply.request
-    if o is Outcome.NOT_ALLOWED and reply.key in _CLICK_KEYS:
-        params = {k: blocks.esc(v, 2000) if isinstance(v, str) else v
-                  for k, v in reply.params.items()}
-        return t(locale, _CLICK_KEYS[reply.key], **params)
-    if o is Outcome.UNKNOWN_REQUEST:
-        return t(locale, "unavailable.unknown_request")
-    if o is Outcome.EXPIRED:
-        return t(locale, "click.expired")
-    if o is Outcome.TRY_LATER:
-        return t(locale, "click.try_later")
-    if o is Outcome.ALREADY_DECIDED and r is not None:
-        by = t(locale, "by", who=blocks.mention(r.decided_by)) if r.decided_by else ""
-        return t(locale, "click.already_decided", id=blocks.esc(r.id),
-                 state=t(locale, f"state.{r.state.value}"), by=by)
-    return english
+    in their language."""
+    return words.reply_text(reply, locale)
 
 
 def register(app: AsyncApp, ctx: Context) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.service import Outcome, Reply
-from handlers import blocks
+from handlers import blocks, cards, words
 from handlers.context import Context
 from handlers.i18n import t
 from handlers.work_items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
@@ -26,43 +26,10 @@ def parse(text: str) -> tuple[str, str]:
     return verb, rest
 
 
-_KEYS = {  # the service's message keys -> catalog keys (refusals: blocks.refusal_text)
-    "limited.user": "reply.limited.user",
-    "limited.device": "reply.limited.device",
-    "invalid.long": "reply.invalid.long",
-    "invalid.empty": "reply.invalid.empty",
-    "not_found.own": "reply.not_found.own",
-}
-
-
 def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
-    """The reply's message as mrkdwn in the person's language. A reply that names a device or
-    echoes what the person typed is worded here in every language, English too, with those
-    values as literals (``blocks.literal``); any other is the service's own message (escaped:
-    our own words), or its translation."""
-    r, o, literal = reply.request, reply.outcome, blocks.literal
-    query = " ".join(query.split())
-    if o is Outcome.CREATED and r is not None:
-        return t(locale, "reply.created", id=r.id, name=literal(r.device_name))
-    if o is Outcome.REFUSED and r is not None:
-        refusal = blocks.refusal_text(r, locale, reply.key, reply.params, recognise=False)
-        if refusal is not None:
-            return refusal
-    if o is Outcome.NOT_FOUND:
-        if not query:  # the picker's choice: its id is not worth repeating
-            own = reply.key == "not_found.own"  # and whether it is gone or not theirs, untold
-            return t(locale, "reply.not_found.own.picked" if own else "reply.not_found.picked")
-        return t(locale, _KEYS.get(reply.key, "reply.not_found"), query=literal(query, 200))
-    if o is Outcome.AMBIGUOUS:
-        return t(locale, "reply.ambiguous", n=len(reply.matches), query=literal(query, 200))
-    if o is Outcome.ALREADY_OPEN and r is not None:
-        return t(locale, "reply.already_open", name=literal(r.device_name), id=r.id)
-    if o in {Outcome.LIMITED, Outcome.INVALID} and reply.key in _KEYS:
-        params = {k: literal(v) if isinstance(v, str) else v for k, v in reply.params.items()}
-        return t(locale, _KEYS[reply.key], **params)
-    if o is Outcome.TRY_LATER and reply.key == "try_later":
-        return t(locale, "reply.try_later", detail=literal(reply.params.get("detail", ""), 300))
-    return blocks.esc(reply.message, 2500)
+    """The reply as mrkdwn in the person's language (handlers/words.py words every reply;
+    ``query`` is the reply's own, kept for callers)."""
+    return words.reply_text(reply, locale)
 
 
 def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[blocks.Block]:
@@ -110,8 +77,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
             # Answered at once, so in the locale already known; the first time, in English
             # while the locale is looked up for next time.
             locale = ctx.identity.locale(user_id)
-            await ack(response_type="ephemeral", text=blocks.help_text(locale),
-                      blocks=blocks.help_blocks(locale))
+            await ack(response_type="ephemeral", text=cards.help_text(locale),
+                      blocks=cards.help_blocks(locale))
             if not locale and user_id:
                 ctx.later(LearnLocale(user_id))
             return

@@ -14,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
-from handlers import blocks
+from handlers import blocks, cards, dms
+from handlers.i18n import t
 from handlers.identity import Identity
 from handlers.pacing import ChannelPacer
 from policy.approval import same_email
@@ -48,38 +49,36 @@ class SlackNotifier:
             # and when this job comes back the DM is not sent or updated again.
             if not request.surface.get("waiting_ts"):
                 locale = await self.identity.locale_of(request.requester_id)
-                await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
+                await self._dm(request, "waiting", dms.waiting_dm(request, locale))
             await self._approval_message(request)  # a shared channel: stays English
         elif event in {NotifyEvent.DECIDED, NotifyEvent.CANCELLED, NotifyEvent.APPROVAL_EXPIRED}:
             await self._approval_message(request)
             locale = await self.identity.locale_of(request.requester_id)
-            await self._dm(request, "waiting", blocks.waiting_dm(request, locale))
+            await self._dm(request, "waiting", dms.waiting_dm(request, locale))
             if event is NotifyEvent.DECIDED and request.state not in _NOT_APPROVED:
-                await self._owner_dm(request, blocks.OWNER_APPROVED)
+                await self._owner_dm(request, dms.OWNER_APPROVED)
         elif event is NotifyEvent.RESULT:
             await self._approval_message(request)
             locale = await self.identity.locale_of(request.requester_id)
-            await self._dm(request, "result", blocks.result_dm(request, locale))
+            await self._dm(request, "result", dms.result_dm(request, locale))
             if request.state in _ENDED:
-                await self._owner_dm(request, blocks.OWNER_RESULT)
+                await self._owner_dm(request, dms.OWNER_RESULT)
         elif event is NotifyEvent.PASSCODE_EXPIRED:
             locale = await self.identity.locale_of(request.requester_id)
-            await self._dm(request, "result", blocks.result_dm(request, locale))
+            await self._dm(request, "result", dms.result_dm(request, locale))
 
     async def delivery_failed(self, event: NotifyEvent, request: ResetRequest, error: str) -> None:
         """A DM to the requester keeps failing: ask the approvers to reach them another way."""
-        text = (
-            f":warning: I have not been able to message {blocks.mention(request.requester_id)} "
-            f"about request {request.id} ({blocks.literal(request.device_name)}, "
-            f"{request.state.label}) for a few minutes: {blocks.literal(error)}. I keep trying; "
-            "please reach them another way."
-        )
+        # The approvals channel is shared: worded in English, as its card is.
+        text = t("en", "notify.unreachable", requester=blocks.mention(request.requester_id),
+                 id=request.id, name=blocks.literal(request.device_name),
+                 state=t("en", f"state.{request.state.value}"), error=blocks.literal(error))
         await self.pacer.wait(self.approvals_channel)
         await self.client.chat_postMessage(channel=self.approvals_channel, text=text)
 
     async def _approval_message(self, r: ResetRequest) -> None:
         await self._find_owner(r)  # the post names the owner: a mention when found
-        text, body = blocks.approval_message(r)
+        text, body = cards.approval_message(r)
         ts = r.surface.get("approval_ts")
         if ts:
             await self.client.chat_update(
@@ -119,11 +118,11 @@ class SlackNotifier:
         member of this workspace). When Slack cannot answer just now: None, or with ``must``
         the error (the job is tried again). Nobody to look up (the requester's own device, or
         no primary user): ""."""
-        if not blocks.on_behalf(r):
+        if not cards.on_behalf(r):
             return ""
-        if blocks.OWNER_USER in r.surface:
-            return blocks.owner_user(r)
-        email = blocks.owner_email(r)
+        if cards.OWNER_USER in r.surface:
+            return cards.owner_user(r)
+        email = cards.owner_email(r)
         try:
             answer = (await self.client.users_lookupByEmail(email=email)).get("user")
         except SlackApiError as exc:
@@ -144,21 +143,21 @@ class SlackNotifier:
         else:
             log.info("request %s: the device's owner is not a member of this Slack workspace; "
                      "they get no message", r.id)
-        await self.store.save_surface(r.id, {blocks.OWNER_USER: found})
-        r.surface[blocks.OWNER_USER] = found
+        await self.store.save_surface(r.id, {cards.OWNER_USER: found})
+        r.surface[cards.OWNER_USER] = found
         return found
 
     async def _owner_dm(self, r: ResetRequest, which: str) -> None:
         """Tell the owner of the device about someone else's request, once per ``which``
-        (blocks.OWNER_APPROVED, OWNER_RESULT); never the passcode."""
+        (OWNER_APPROVED, OWNER_RESULT); never the passcode."""
         key = f"{which}_ts"
-        if r.surface.get(key) or not blocks.on_behalf(r):
+        if r.surface.get(key) or not cards.on_behalf(r):
             return
         owner = await self._find_owner(r, must=True)
         if not owner or owner == r.requester_id:
             return
         locale = await self.identity.locale_of(owner)
-        text, body = blocks.owner_dm(r, which, locale)
+        text, body = dms.owner_dm(r, which, locale)
         try:
             channel = r.surface.get("owner_channel")
             if not channel:

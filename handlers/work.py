@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import ResetRequest
 from bot.jobs import JobRunner
 from bot.service import Outcome, Person, ResetService, ShowFailed
-from handlers import blocks
+from handlers import blocks, cards, dms, words
 from handlers.actions import click_refusal_text, unavailable_text
 from handlers.commands import reply_blocks, reply_text
 from handlers.context import PooledRespond
@@ -45,10 +45,6 @@ from handlers.work_items import (
 )
 
 log = logging.getLogger("handlers")
-
-APOLOGY = (
-    "Sorry, something went wrong on my side. The helpdesk can look it up with reference {ref}."
-)
 
 Say = Callable[[str], Awaitable[None]]
 
@@ -85,7 +81,7 @@ class Worker:
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("%s failed (ref %s)", item.what, ref)
-            await _quietly(tell(APOLOGY.format(ref=ref)))
+            await _quietly(tell(t(self.identity.locale(item.user), "apology", ref=ref)))
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
         """The device picker's options: the person's own devices, or the fleet for approvers."""
@@ -97,7 +93,7 @@ class Worker:
         except Exception:  # an options load can only answer with options
             log.exception("device options failed")
             devices = []
-        return blocks.device_options(devices)
+        return dms.device_options(devices)
 
     async def settle(self, rounds: int = 20) -> None:
         """Wait until every work item and every due job has finished (tests, the demo)."""
@@ -196,17 +192,17 @@ async def status_command(w: Worker, item: StatusCommand) -> None:
         if request_id
         else t(locale, "status.none")
     )
-    text = "\n".join(blocks.status_line(r, locale) for r in found) or empty
+    text = "\n".join(cards.status_line(r, locale) for r in found) or empty
     await w.respond(item.response_url)(
         response_type="ephemeral", text=text[:2900],
-        blocks=blocks.status_blocks(found, empty, locale))
+        blocks=cards.status_blocks(found, empty, locale))
 
 
 @handles(OpenPicker)
 async def open_picker(w: Worker, item: OpenPicker) -> None:
     """/passcode reset with no device: the picker modal (trigger_id is good for 3 s)."""
     locale = await w.identity.locale_of(item.user)
-    await w.client.views_open(trigger_id=item.trigger_id, view=blocks.reset_modal(locale))
+    await w.client.views_open(trigger_id=item.trigger_id, view=dms.reset_modal(locale))
 
 
 @handles(LearnLocale)
@@ -250,7 +246,7 @@ async def reveal(w: Worker, item: Reveal) -> None:
     async def show(request: ResetRequest, passcode: str) -> None:
         try:
             await w.client.views_open(trigger_id=item.trigger_id,
-                                      view=blocks.passcode_modal(request, passcode, locale))
+                                      view=dms.passcode_modal(request, passcode, locale))
         except SlackApiError as exc:
             raise ShowFailed(str(exc.response.get("error") or "slack_error")) from None
 
@@ -259,9 +255,9 @@ async def reveal(w: Worker, item: Reveal) -> None:
         return
     if reply.outcome is Outcome.NOT_SHOWN:
         await w.teller(item.user, item.reply_to, mrkdwn=True)(
-            t(locale, "reveal.not_shown", button=t(locale, "button.show")))
+            words.reply_text(reply, locale))
         return
-    view = blocks.notice_modal(t(locale, "modal.unavailable.title"),
+    view = dms.notice_modal(t(locale, "modal.unavailable.title"),
                                unavailable_text(reply, locale), locale)
     await w.client.views_open(trigger_id=item.trigger_id, view=view)
 
@@ -286,9 +282,9 @@ async def publish_home(w: Worker, user_id: str) -> None:
     try:
         person = await w.person(user_id)
     except NotAMember as exc:
-        view = blocks.notice_home(exc.text(w.identity.locale(user_id)))
+        view = cards.notice_home(exc.text(w.identity.locale(user_id)))
         await w.client.views_publish(user_id=user_id, view=view)
         return
     mine = await w.service.status(person)
     queue = await w.service.queue() if await w.service.is_approver(person) else None
-    await w.client.views_publish(user_id=user_id, view=blocks.home_view(mine, queue))
+    await w.client.views_publish(user_id=user_id, view=cards.home_view(mine, queue))
