@@ -67,7 +67,7 @@ async def test_a_requester_reads_dms_modal_refusal_and_help_in_their_language(
 
     said = await ask(stack, "ULOCAL", "Carol's MacBook Pro")  # macOS: refused
     assert refusal in said and "Intune cannot" not in said
-    assert t(locale, "row.macos.hint") in said
+    assert t(locale, "refused.row.macos.hint") in said
 
     answer = await stack.driver.command("ULOCAL", "help")
     help_text = json.loads(answer.body)["text"]
@@ -136,7 +136,7 @@ async def test_limits_length_and_ownership_refusals_read_in_swedish(stack: Stack
     assert said == t("sv-SE", "reply.invalid.long", n=300, max=200)
     stack.bot.services.service.config.max_requests_per_user_hour = 1
     said = await ask(stack, "USVEN", "Carol's MacBook Pro")  # a platform refusal, counted
-    assert said.startswith(t("sv-SE", "row.macos.reason"))
+    assert said.startswith(t("sv-SE", "refused.row.macos"))
     said = await ask(stack, "USVEN", "RFCW20N3ABX")  # the cap comes before anything else
     assert said == t("sv-SE", "reply.limited.user", cap=1)
     stack.emu.add_user("USVEN2", name="sven2", email="alice@example.com", locale="sv-SE")
@@ -174,7 +174,7 @@ async def test_status_reads_in_swedish_and_app_home_stays_english(stack: Stack) 
         assert waiting_id in said
         assert f" · {t(SV, 'state.awaiting_approval')} · begärd " in said
         assert f" · {t(SV, 'state.refused')} · begärd " in said
-        assert ">" + t(SV, "row.macos.reason") in said.replace("&gt;", ">").replace("\\n", "\n")
+        assert ">" + t(SV, "refused.row.macos") in said.replace("&gt;", ">").replace("\\n", "\n")
         for english in ("awaiting approval", " refused ", "requested ", "Intune cannot"):
             assert english not in said
 
