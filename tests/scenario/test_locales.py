@@ -239,24 +239,24 @@ async def test_refused_clicks_are_explained_in_the_clickers_language(stack: Stac
     await stack.driver.click("UMALSV", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
     roles = ", ".join(sorted(stack.service.config.permitted_roles))
-    assert told(stack, "UMALSV") == t(SV, "click.not_allowed.no_role", roles=roles)
+    assert told(stack, "UMALSV") == t(SV, "reply.not_allowed.no_role", roles=roles)
 
     await stack.driver.click("UANNASV", "cancel", request_id, channel_id="DANNASV")
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.not_allowed.not_requester")
+    assert told(stack, "UANNASV") == t(SV, "reply.not_allowed.not_requester")
 
     await stack.driver.click("UANNASV", "deny", "PR-NOSUCH", channel_id=APPROVALS)
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "unavailable.unknown_request")
+    assert told(stack, "UANNASV") == t(SV, "reply.unknown_request")
 
     await ask(stack, "UANNASV", "KIOSK-LOBBY-01")  # a role holder asks for the kiosk ...
     own = approval_request_id(stack)
     await stack.driver.click("UANNASV", "approve", own, channel_id=APPROVALS)  # ... and tries
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.not_allowed.own_request")
+    assert told(stack, "UANNASV") == t(SV, "reply.not_allowed.own_request")
     await stack.driver.click("UANNASV", "deny", own, in_home=True)  # from App Home: told in a DM
     await stack.settle()
-    assert stack.dm("UANNASV")[-1]["text"] == t(SV, "click.not_allowed.own_request")
+    assert stack.dm("UANNASV")[-1]["text"] == t(SV, "reply.not_allowed.own_request")
 
     await stack.driver.click("UANNA", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
@@ -264,11 +264,11 @@ async def test_refused_clicks_are_explained_in_the_clickers_language(stack: Stac
     await stack.settle()
     state = (await stack.store.get(request_id)).state
     assert told(stack, "UANNASV") == t(
-        SV, "click.already_decided", id=request_id, state=t(SV, f"state.{state.value}"),
+        SV, "reply.already_decided", id=request_id, state=t(SV, f"state.{state.value}"),
         by=t(SV, "by", who="<@UANNA>"))
     await stack.driver.click("USVEN", "cancel", request_id, channel_id="DSVEN")
     await stack.settle()
-    assert told(stack, "USVEN").startswith(t(SV, "click.already_decided", id=request_id,
+    assert told(stack, "USVEN").startswith(t(SV, "reply.already_decided", id=request_id,
                                              state="X", by="").split("X")[0])
 
     for user in ("UMALSV", "UANNASV", "USVEN"):
@@ -286,7 +286,7 @@ async def test_a_click_on_a_lapsed_request_is_explained_in_swedish(stack: Stack)
     stack.clock.advance(timedelta(hours=24))
     await stack.driver.click("UANNASV", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.expired")
+    assert told(stack, "UANNASV") == t(SV, "reply.expired")
 
 
 async def test_clicks_refused_in_english_stay_word_for_word(stack: Stack) -> None:
