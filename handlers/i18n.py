@@ -1,17 +1,19 @@
 """What a person reads, in their Slack locale: English, Swedish, Italian, Romanian.
 
 Every word the bot says lives in one gettext catalog per language,
-``handlers/locale/<lang>/LC_MESSAGES/passcode.po``, English included; this module is the one
-place that renders them. The catalogs are compiled with Babel when this module is imported
-(``read_po`` then ``write_mo`` into memory, read back as ``babel.support.Translations``), so a
-fresh ``pip install .`` needs no separate compile step and no .mo file is kept in git.
+``handlers/locale/<lang>/LC_MESSAGES/passcode.po``, English included; this module reads them
+(``t``), and handlers/words.py is the one place that turns the core's and policy's codes (a
+``Reply``'s key, a stored refusal, warning or failure) into them. The catalogs are compiled
+with Babel when this module is imported (``read_po`` then ``write_mo`` into memory, read back
+as ``babel.support.Translations``), so a fresh ``pip install .`` needs no separate compile step
+and no .mo file is kept in git.
 
 The msgid is the message *key* (``"refused.not_yours"``), not the English text: the code,
-policy's refusal codes and the stored request all name a message by a stable key, English is
-one translation among four (so changing an English wording touches the English catalog only,
-and never the key the others are filed under), and the catalogs can be checked against each
-other key by key (tests/unit/test_catalogs.py: same keys, same placeholders in every
-language). A translator reads the English in ``locale/en``.
+policy's refusal codes and the stored request (which keeps codes, never words) all name a
+message by a stable key, English is one translation among four (so changing an English
+wording touches the English catalog only, and never the key the others are filed under), and
+the catalogs can be checked against each other key by key (tests/unit/test_catalogs.py: same
+keys, same placeholders in every language). A translator reads the English in ``locale/en``.
 
 ``t(locale, key, **params)`` picks the language from a Slack locale ("sv-SE" -> sv); anything
 else, and any key without a translation, is English. Templates are Python ``str.format``

@@ -89,7 +89,9 @@ def test_a_stored_text_no_rule_is_known_for_is_shown_as_a_literal() -> None:
     r = refused(VERSION_REFUSALS[0][0])
     r.refusal, r.refusal_params = "legacy", {"text": "Old *words* <!here>", "hint": "Ask `x`."}
     for locale in ("en", "sv-SE"):
-        assert words.refusal_text(r, locale) == "`Old *words* &lt;!here&gt;` `Ask ˋxˋ.`"
+        assert words.refusal_text(r, locale) == (
+            f"`Old *words* &lt;!here&gt;` `Ask {blocks.BACKTICK_STAND_IN}x"
+            f"{blocks.BACKTICK_STAND_IN}.`")
         assert words.refusal_text(r, locale, hint=False) == "`Old *words* &lt;!here&gt;`"
 
 
