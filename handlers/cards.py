@@ -20,9 +20,8 @@ from handlers.blocks import (
     when,
 )
 from handlers.i18n import has, t
-from handlers.words import failure_text, refusal_text, warning_text
+from handlers.words import failure_text, platform, refusal_text, warning_text
 from policy.approval import same_email
-from policy.platforms import MATRIX
 
 
 def device_summary(r: ResetRequest, locale: str = "en") -> str:
@@ -30,7 +29,7 @@ def device_summary(r: ResetRequest, locale: str = "en") -> str:
     serial = literal(r.device_serial) if r.device_serial.strip() else t(locale, "unknown")
     return t(
         locale, "summary", name=literal(r.device_name), serial=serial,
-        id=literal(r.device_id), platform=esc(MATRIX[r.row].label),
+        id=literal(r.device_id), platform=esc(platform(r.row, locale)),
         scope=t(locale, f"scope.{r.scope.value}"), expected=expected,
     )
 

@@ -11,7 +11,6 @@ from handlers import blocks, cards, words
 from handlers.context import Context
 from handlers.i18n import t
 from handlers.work_items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
-from policy.platforms import MATRIX
 
 MAX_COMMAND = 1000
 
@@ -45,7 +44,7 @@ def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[bloc
     if reply.outcome is Outcome.REFUSED and reply.request is not None:
         out.append(blocks.context(
             f"{blocks.literal(reply.request.device_name)} · "
-            f"{blocks.esc(MATRIX[reply.request.row].label)} · {reply.request.id}"
+            f"{blocks.esc(words.platform(reply.request.row, locale))} · {reply.request.id}"
         ))
     if reply.matches:
         lines = [

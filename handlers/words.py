@@ -15,7 +15,7 @@ from bot.ports import FailureCode
 from bot.service import Reply
 from handlers.blocks import esc, literal, mention
 from handlers.i18n import has, t
-from policy.platforms import MATRIX, Result, Scope
+from policy.platforms import MATRIX, Result, Row, Scope
 
 Params = Mapping[str, str | int]
 
@@ -56,6 +56,11 @@ def reply_plain(reply: Reply, locale: str = "en") -> str:
     return t(locale, f"reply.{reply.key}", **_values(locale, reply.params, plain=True))
 
 
+def platform(row: Row, locale: str = "en") -> str:
+    """The name of a row's platform (plain text)."""
+    return t(locale, f"platform.{row.value}")
+
+
 # -- a refused request --------------------------------------------------------------------
 
 
@@ -75,7 +80,7 @@ def refusal_text(r: ResetRequest, locale: str = "en", *, hint: bool = True) -> s
     values = _values(locale, params)
     if params.get("version") == "" and has(f"{key}.none"):
         values["version"] = t(locale, f"{key}.none")
-    values["label"] = esc(MATRIX[r.row].label)
+    values["label"] = esc(platform(r.row, locale))
     scoped = f"{key}.{r.scope.value}"
     text = t(locale, scoped if has(scoped) else key, **values)
     if hint and has(f"{key}.hint"):

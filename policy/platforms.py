@@ -67,7 +67,9 @@ class DeviceFacts:
 
 @dataclass(frozen=True, slots=True)
 class RowInfo:
-    label: str
+    """A row's facts (its words, the platform's name included, live in the catalogs under
+    ``platform.<row>`` and ``refused.row.<row>``)."""
+
     scope: Scope
     result: Result | None  # None: unsupported
     min_major: int | None = None  # lowest supported OS major version, where the row has one
@@ -77,80 +79,66 @@ class RowInfo:
 
 MATRIX: dict[Row, RowInfo] = {
     Row.ANDROID_DA_LEGACY: RowInfo(
-        "Android device administrator (6.x or earlier)",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
     ),
     Row.ANDROID_DA_MODERN: RowInfo(
-        "Android device administrator (7.0 or later)",
         Scope.DEVICE,
         None,
     ),
     Row.AE_FULLY_MANAGED: RowInfo(
-        "Android Enterprise fully managed",
         Scope.DEVICE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AE_DEDICATED: RowInfo(
-        "Android Enterprise dedicated device (kiosk)",
         Scope.DEVICE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
         userless=True,
     ),
     Row.AE_WORK_PROFILE_PERSONAL: RowInfo(
-        "Android Enterprise work profile (personally owned)",
         Scope.WORK_PROFILE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AE_WORK_PROFILE_CORPORATE: RowInfo(
-        "Android Enterprise work profile (corporate owned)",
         Scope.WORK_PROFILE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AOSP_USER_ASSOCIATED: RowInfo(
-        "AOSP corporate-owned, user-associated",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
         needs_passcode_policy=True,
     ),
     Row.AOSP_USERLESS: RowInfo(
-        "AOSP corporate-owned, userless",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
         needs_passcode_policy=True,
         userless=True,
     ),
     Row.IOS_DEVICE_ENROLLMENT: RowInfo(
-        "iOS/iPadOS (device enrollment)",
         Scope.DEVICE,
         Result.PASSCODE_REMOVED,
     ),
     Row.IOS_USER_ENROLLMENT: RowInfo(
-        "iOS/iPadOS User Enrollment",
         Scope.DEVICE,
         None,
     ),
     Row.MACOS: RowInfo(
-        "macOS",
         Scope.DEVICE,
         None,
     ),
     Row.WINDOWS: RowInfo(
-        "Windows",
         Scope.DEVICE,
         None,
     ),
     Row.WINDOWS_MOBILE: RowInfo(
-        "Windows 10 Mobile (legacy)",
         Scope.DEVICE,
         Result.NEW_PIN,
     ),
     Row.UNKNOWN: RowInfo(
-        "unknown platform",
         Scope.DEVICE,
         None,
     ),
@@ -260,10 +248,6 @@ class Decision:
     result: Result | None
     warning: str = ""  # a warning's code (NEEDS_PASSCODE_POLICY), for the approver
     refusal: Refusal | None = None  # set exactly when not allowed
-
-    @property
-    def label(self) -> str:
-        return MATRIX[self.row].label
 
     @property
     def userless(self) -> bool:

@@ -16,7 +16,7 @@ from bot.domain import State
 from handlers.blocks import literal
 from handlers.i18n import CATALOG, language, t
 from policy import approval
-from policy.platforms import MATRIX, Row
+from policy.platforms import Row
 from tests.scenario.harness import APPROVALS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id, reveal
 
@@ -339,7 +339,8 @@ async def test_os_version_refusals_read_in_the_requesters_language(
 ) -> None:
     stack = old_stack
     stack.emu.add_user("ULOCAL", name="local", email="carol@example.com", locale=locale)
-    fm, wp = MATRIX[Row.AE_FULLY_MANAGED].label, MATRIX[Row.AE_WORK_PROFILE_PERSONAL].label
+    fm, wp = (t(locale, f"platform.{row.value}")
+              for row in (Row.AE_FULLY_MANAGED, Row.AE_WORK_PROFILE_PERSONAL))
     old_hint = t(locale, "refused.old_os_version.hint")
     unknown_hint = t(locale, "refused.unknown_os_version.hint")
     expected = {

@@ -169,3 +169,12 @@ def test_the_status_line_reads_as_before() -> None:
     assert cards.status_line(r, "sv-SE").split("\n")[1] == (
         ">`A reason from before &lt;itself&gt;.`")
     assert blocks.literal("x") == "`x`"
+
+
+def test_the_platform_is_named_in_the_readers_language() -> None:
+    r = refused(VERSION_REFUSALS[0][0])
+    assert "*Platform:* Android Enterprise fully managed" in cards.device_summary(r)
+    swedish = cards.device_summary(r, "sv-SE")
+    assert t("sv", "platform.android_enterprise_fully_managed") in swedish
+    assert "fully managed" not in swedish
+    assert "fully managed" not in words.refusal_text(r, "it")
