@@ -52,10 +52,8 @@ async def execute(core: Core, request_id: str) -> None:
         if exc.retryable and core.clock.now() < deadline:
             raise
         if not exc.retryable:
-            if exc.failure is FailureCode.NOT_SUPPORTED:  # policy refused it: our own words
-                await _finish_failed(core, request, exc.failure, words="not_supported")
-            else:
-                await _finish_failed(core, request, exc.failure, exc.message)
+            await _finish_failed(core, request, exc.failure, exc.message,
+                                 words=_own_words(exc.failure, exc.message))
             return
         # The service stayed unreachable: say so plainly; the technical detail is logged.
         log.warning("request %s: giving up after %s: %s", request_id, timeout, exc.message)
@@ -131,10 +129,8 @@ async def _await_result(
             return
         if status.state is ActionState.FAILED:
             failure = status.failure or FailureCode.BACKEND_ERROR
-            if failure is FailureCode.NOT_SUPPORTED and not status.detail:
-                await _finish_failed(core, request, failure, words="not_supported")
-            else:
-                await _finish_failed(core, request, failure, status.detail)
+            await _finish_failed(core, request, failure, status.detail,
+                                 words=_own_words(failure, status.detail))
             return
         if core.clock.now() >= deadline:
             await _finish_failed(core, request, FailureCode.TIMED_OUT, words="unconfirmed")
@@ -162,6 +158,12 @@ async def _finish_failed(
     if seconds is not None:
         params["seconds"] = seconds
     await core.store.apply(request.fail(failure.value, detail, core.clock.now(), params))
+
+
+def _own_words(failure: FailureCode, detail: str) -> str:
+    """Our words for a failure the backend gave no words for: a reset policy refuses (the
+    backends check policy before they call Intune) is worded by the service."""
+    return "not_supported" if failure is FailureCode.NOT_SUPPORTED and not detail else ""
 
 
 def _unreachable(timeout: timedelta, started: bool | None) -> dict[str, Any]:
