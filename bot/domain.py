@@ -38,10 +38,6 @@ class State(StrEnum):
         """Still heading for a reset: blocks a second request for the same device."""
         return self in OPEN_STATES
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
 
 OPEN_STATES = frozenset({State.AWAITING_APPROVAL, State.APPROVED, State.EXECUTING})
 
@@ -56,25 +52,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REVEALED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
 }
 
-_LABELS = {
-    State.REQUESTED: "requested",
-    State.REFUSED: "refused",
-    State.AWAITING_APPROVAL: "awaiting approval",
-    State.APPROVED: "approved",
-    State.DENIED: "denied",
-    State.CANCELLED: "cancelled",
-    State.EXPIRED: "expired without a decision",
-    State.EXECUTING: "resetting",
-    State.COMPLETED: "completed",
-    State.FAILED: "failed",
-    State.REVEALED: "completed (passcode shown)",
-    State.PASSCODE_EXPIRED: "completed (passcode expired)",
-}
-
-
 class IllegalTransition(Exception):
     def __init__(self, current: State, target: State) -> None:
-        super().__init__(f"a request that is {current.label} cannot become {target.label}")
+        super().__init__(f"a request that is {current.value} cannot become {target.value}")
         self.current = current
         self.target = target
 
