@@ -26,8 +26,8 @@ from bench.proc import pin
 from bot.config import Settings
 from bot.logs import setup_logging
 from handlers.demo.slack_emulator import BOT_TOKEN
-from handlers.pacing import DEFAULT_BURST, DEFAULT_RATE
-from handlers.server import RunningFront, freeze_startup_heap, start_front
+from handlers.runtime.server import RunningFront, freeze_startup_heap, start_front
+from handlers.slack.pacing import DEFAULT_BURST, DEFAULT_RATE
 
 
 def arguments() -> argparse.Namespace:

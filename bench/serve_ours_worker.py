@@ -26,9 +26,9 @@ from bot.bootstrap import Services
 from bot.config import Settings
 from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
-from handlers import worker as product
-from handlers.pacing import ChannelPacer
-from handlers.work import Worker
+from handlers.runtime import worker as product
+from handlers.slack.pacing import ChannelPacer
+from handlers.work.worker import Worker
 
 
 class RecordingPacer(ChannelPacer):

@@ -15,8 +15,8 @@ from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
 from handlers import blocks
-from handlers.identity import Identity
-from handlers.pacing import ChannelPacer
+from handlers.slack.identity import Identity
+from handlers.slack.pacing import ChannelPacer
 from policy.approval import same_email
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.roles import FileRoleDirectory
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningBot, start_bot
+from handlers.runtime.server import RunningBot, start_bot
 
 SIGNING_SECRET = "demo-signing-secret"
 APPROVALS = "C0APPROVALS"

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import retry
 from bot.config import Settings
-from handlers.app import build_client
 from handlers.demo.slack_emulator import BOT_TOKEN, SlackEmulator
+from handlers.slack.app import build_client
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ import pytest
 from bot.config import ConfigError, Settings
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningFront, start_front
-from handlers.worker import WorkerExited, from_wire, to_wire
+from handlers.runtime.server import RunningFront, start_front
+from handlers.runtime.worker import WorkerExited, from_wire, to_wire
 from tests.served import App, free_port, until
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

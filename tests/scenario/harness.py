@@ -16,7 +16,7 @@ from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningBot, start_bot
+from handlers.runtime.server import RunningBot, start_bot
 from tests.fakes.graph_api import GraphEmulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

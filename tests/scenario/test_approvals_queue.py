@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.pacing import ChannelPacer
+from handlers.slack.pacing import ChannelPacer
 from tests.scenario.harness import Stack, make_stack
 
 REQUESTS = [("UALICE", "PIXEL8-ALICE"), ("UBOB", "NAVIGATOR-BOB"), ("UCAROL", "RFCW20N3ABX")]

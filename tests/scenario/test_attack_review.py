@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.domain import State
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import start_bot
+from handlers.runtime.server import start_bot
 from tests.fakes import graph_api as emu
 from tests.fakes.graph_api import GraphEmulator
 from tests.scenario.harness import APPROVALS, PIXEL, SIGNING_SECRET, Stack, make_stack, workspace

@@ -23,7 +23,7 @@ from bot.clock import ManualClock
 from bot.domain import State
 from bot.roles import FileRoleDirectory
 from handlers.demo.slack_emulator import APP_TOKEN, SlackEmulator
-from handlers.server import RunningSocketBot, start_socket_bot
+from handlers.runtime.server import RunningSocketBot, start_socket_bot
 from tests.scenario.harness import APPROVALS, ROLES, workspace
 
 

@@ -15,14 +15,15 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings
-from handlers.identity import Identity
-from handlers.work_items import WorkItem
+from handlers.slack.identity import Identity
+from handlers.work.items import WorkItem
 
 log = logging.getLogger(__name__)
 
 
 class Background(Protocol):
-    """Where the work after an ack runs: handlers.work.Worker or handlers.worker.WorkerProcess."""
+    """Where the work after an ack runs: handlers.work.worker.Worker or
+    handlers.runtime.worker.WorkerProcess."""
 
     def later(self, item: WorkItem) -> None:
         """Start the work ``item`` (see handlers.work.HANDLERS); never blocks, never raises."""

@@ -25,12 +25,12 @@ from bot.domain import ResetRequest
 from bot.jobs import JobRunner
 from bot.service import Outcome, Person, ResetService, ShowFailed
 from handlers import blocks
-from handlers.actions import click_refusal_text, unavailable_text
-from handlers.commands import reply_blocks, reply_text
-from handlers.context import PooledRespond
 from handlers.i18n import t
-from handlers.identity import Identity, NotAMember
-from handlers.work_items import (
+from handlers.listeners.actions import click_refusal_text, unavailable_text
+from handlers.listeners.commands import reply_blocks, reply_text
+from handlers.slack.context import PooledRespond
+from handlers.slack.identity import Identity, NotAMember
+from handlers.work.items import (
     Cancel,
     Decide,
     HomeOpened,

@@ -49,13 +49,13 @@ from pydantic import SecretStr
 from bot.bootstrap import Services, build_services
 from bot.config import ConfigError, Settings
 from bot.logs import setup_logging
-from handlers.app import build_client, close_pool, pooled
-from handlers.identity import Identity
 from handlers.notifier import SlackNotifier
-from handlers.work import Worker
-from handlers.work_items import BadItem, WorkItem, decode, encode
+from handlers.slack.app import build_client, close_pool, pooled
+from handlers.slack.identity import Identity
+from handlers.work.items import BadItem, WorkItem, decode, encode
+from handlers.work.worker import Worker
 
-log = logging.getLogger("handlers.worker")  # also when run as __main__
+log = logging.getLogger("handlers.runtime.worker")  # also when run as __main__
 
 LIMIT = 1 << 24  # the longest line either side accepts (options replies are the largest)
 OPTIONS_TIMEOUT_S = 2.5  # Slack waits 3 s for an options load; an empty list beats none
@@ -115,7 +115,7 @@ class WorkerProcess:
 
     @classmethod
     async def start(cls, settings: Settings, identity: Identity,
-                    module: str = "handlers.worker", *extra: str) -> WorkerProcess:
+                    module: str = "handlers.runtime.worker", *extra: str) -> WorkerProcess:
         """Start the worker and wait until it is ready; ConfigError if it refused the
         settings, WorkerExited if it died."""
         front, back = socket.socketpair()

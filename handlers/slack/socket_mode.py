@@ -18,7 +18,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from handlers.app import Deliveries, delivery_key, well_formed
+from handlers.slack.app import Deliveries, delivery_key, well_formed
 
 log = logging.getLogger(__name__)
 

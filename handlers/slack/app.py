@@ -30,8 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import retry
 from bot.config import ConfigError, Settings
-from handlers import actions, commands, home
-from handlers.context import Context
+from handlers.listeners import actions, commands, home
+from handlers.slack.context import Context
 
 log = logging.getLogger(__name__)
 

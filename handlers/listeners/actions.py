@@ -9,9 +9,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.domain import OPEN_STATES, State
 from bot.service import Outcome, Reply
 from handlers import blocks
-from handlers.context import Context
 from handlers.i18n import language, t
-from handlers.work_items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
+from handlers.slack.context import Context
+from handlers.work.items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
 
 
 def _obj(value: Any) -> dict[str, Any]:

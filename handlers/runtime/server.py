@@ -17,12 +17,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.bootstrap import Services
 from bot.config import ConfigError, Settings, require
-from handlers.app import build_app, build_client, close_pool, pooled, web_app
-from handlers.context import Context
-from handlers.identity import Identity
-from handlers.socket_mode import GuardedSocketModeHandler
-from handlers.work import Worker
-from handlers.worker import WorkerProcess, build_worker, close_worker, freeze_startup_heap
+from handlers.runtime.worker import WorkerProcess, build_worker, close_worker, freeze_startup_heap
+from handlers.slack.app import build_app, build_client, close_pool, pooled, web_app
+from handlers.slack.context import Context
+from handlers.slack.identity import Identity
+from handlers.slack.socket_mode import GuardedSocketModeHandler
+from handlers.work.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, **overrides:
 
 
 async def start_front(settings: Settings, *, host: str | None = None,
-                      module: str = "handlers.worker", extra: tuple[str, ...] = ()) -> RunningFront:
+                      module: str = "handlers.runtime.worker",
+                      extra: tuple[str, ...] = ()) -> RunningFront:
     """Start the worker process (``module``), then serve HTTP: BACKGROUND_WORK=process."""
     require(settings, "slack_signing_secret", "approvals_channel")
     client = build_client(settings)
