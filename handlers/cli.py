@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, StoreError) as exc:
             print(f"passcode-bot: {exc}", file=sys.stderr)
             return 2
-    from handlers.runtime.server import serve
-    from handlers.runtime.worker import WorkerExited
+    from handlers.bootstrap import serve
+    from handlers.runtime.process import WorkerExited
 
     try:
         settings = load_settings()

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import retry
 from bot.config import Settings
 from handlers.demo.slack_emulator import BOT_TOKEN, SlackEmulator
-from handlers.slack.app import build_client
+from handlers.slack.client import build_client
 
 
 @pytest.fixture
