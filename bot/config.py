@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     graph_api_url: str = "https://graph.microsoft.com"
     # How long execution waits for the backend's result before the request fails.
     execution_timeout: timedelta = timedelta(minutes=15)
+    # The CA bundle Graph's TLS is checked against (a corporate proxy's CA, a test CA): the
+    # standard variables OpenSSL and requests read, SSL_CERT_FILE first; unset, the system's.
+    ssl_cert_file: str = ""
+    requests_ca_bundle: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -131,6 +135,10 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration such as 24h, 90m, 7d or 3600 (seconds)")
         return value
+
+    @property
+    def ca_bundle(self) -> str | None:
+        return self.ssl_cert_file.strip() or self.requests_ca_bundle.strip() or None
 
     @property
     def database_path(self) -> str:
