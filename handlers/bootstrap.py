@@ -95,7 +95,11 @@ async def start(settings: Settings, *, host: str | None = None,
 
     async def here() -> Runtime:
         work = await compose_work(settings, client, identity, **core)
-        await work.start()
+        try:
+            await work.start()
+        except BaseException:
+            await work.aclose()
+            raise
         return work
 
     try:
