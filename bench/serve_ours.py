@@ -60,6 +60,7 @@ async def start(args: argparse.Namespace, probes: str) -> tuple[Running, WorkerP
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=args.slack_url,
         approvals_channel=APPROVALS,
+        host="127.0.0.1",
         port=0,
         database_url=f"sqlite:///{args.db}",
         passcode_bot_secret=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
@@ -79,7 +80,7 @@ async def start(args: argparse.Namespace, probes: str) -> tuple[Running, WorkerP
         started.append(await WorkerProcess.start(settings, identity.learn, command))
         return started[0]
 
-    front = await start_bot(settings, host="127.0.0.1", runtime=runtime)
+    front = await start_bot(settings, runtime=runtime)
     return front, started[0]
 
 

@@ -77,10 +77,10 @@ async def compose_work(settings: Settings, client: AsyncWebClient, identity: Ide
                                           on_locale))
 
 
-async def start(settings: Settings, *, host: str | None = None,
-                runtime: StartRuntime = start_runtime, **core: Any) -> Running:
+async def start(settings: Settings, *, runtime: StartRuntime = start_runtime,
+                **core: Any) -> Running:
     """Build the bot and let Slack reach it: through Socket Mode when SLACK_APP_TOKEN is set,
-    else over HTTP on ``settings.port`` (0: any free port; ``host`` overrides HOST).
+    else over HTTP on HOST and PORT (0: any free port).
 
     ``runtime`` chooses where the work runs (handlers/runtime/base.py ``start_runtime``, by
     BACKGROUND_WORK); ``core`` reaches bot/bootstrap.py ``build_services`` when the work runs
@@ -116,7 +116,7 @@ async def start(settings: Settings, *, host: str | None = None,
         else:
             bot.runner, bot.port = await listen(app, settings, lambda: {
                 "ok": not started.stopped.is_set(), "backend": settings.backend,
-                "background_work": started.kind}, host)
+                "background_work": started.kind})
     except BaseException:
         await bot.stop()
         raise

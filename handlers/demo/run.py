@@ -78,13 +78,14 @@ async def run_demo(out: Print = print) -> int:
                 "slack_signing_secret": SIGNING_SECRET,
                 "slack_api_url": emu.api_url,
                 "approvals_channel": APPROVALS,
+                "host": "127.0.0.1",
                 "port": 0,
                 "database_url": f"sqlite:///{Path(tmp) / 'demo.db'}",
                 "passcode_bot_secret": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 "background_work": "inline",  # the demo reads the core's state as it goes
             })
             backend = SimulatedBackend(demo_fleet(), clock=clock)
-            bot = await start(settings, host="127.0.0.1", clock=clock, backend=backend,
+            bot = await start(settings, clock=clock, backend=backend,
                               roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
             try:
                 async with SlackDriver(bot.url, SIGNING_SECRET, emu) as slack:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ConfigError, Settings
+from handlers.runtime import RuntimeGone
 from handlers.runtime.link import LIMIT, line, to_wire
 from handlers.work.items import WorkItem, encode
 
@@ -38,8 +39,8 @@ START_TIMEOUT_S = 120.0
 WORKER_COMMAND = (sys.executable, "-m", "handlers.runtime.worker")
 
 
-class WorkerExited(RuntimeError):
-    pass
+class WorkerExited(RuntimeGone):
+    """The worker process could not start, or has exited."""
 
 
 class WorkerProcess:

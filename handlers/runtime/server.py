@@ -67,13 +67,13 @@ class Running:
         await close_pool(self.client)
 
 
-async def listen(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, Any]],
-                 host: str | None) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` behind the door (handlers/slack/app.py) on ``settings.port`` (0: any
-    free port); the runner and the port."""
+async def listen(app: AsyncApp, settings: Settings,
+                 health: Callable[[], dict[str, Any]]) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` behind the door (handlers/slack/app.py) on HOST and PORT (0: any free
+    port); the runner and the port."""
     runner = web.AppRunner(web_app(app, settings, health), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host or settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
     except OSError:

@@ -57,6 +57,7 @@ def settings_for(emu: SlackEmulator, tmp_path: Path, secret: str, **extra: Any) 
     values: dict[str, Any] = {
         "slack_bot_token": emu.token, "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": emu.api_url, "approvals_channel": APPROVALS, "port": 0,
+        "host": "127.0.0.1",
         "database_url": f"sqlite:///{tmp_path / 'bot.db'}", "passcode_bot_secret": secret,
         "roles_file": roles, **extra,
     }
@@ -72,7 +73,7 @@ async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
         settings = settings_for(emu, tmp_path, secret)
         assert settings.background_work == "process"  # the default
-        front = await start(settings, host="127.0.0.1")
+        front = await start(settings)
         try:
             async with SlackDriver(front.url, SIGNING_SECRET, emu) as driver:
                 yield World(emu, front, driver, tmp_path / "bot.db")
@@ -190,7 +191,7 @@ async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
     async with SlackEmulator() as emu:
         settings = settings_for(emu, tmp_path, secret, fleet_file=tmp_path / "missing.yaml")
         with pytest.raises(ConfigError, match=r"^FLEET_FILE: ") as refused:
-            await start(settings, host="127.0.0.1")
+            await start(settings)
         assert "\n" not in str(refused.value)
     assert not _children(os.getpid())
 
@@ -219,7 +220,7 @@ async def test_a_worker_that_cannot_start_is_reported_in_one_line(tmp_path: Path
         settings = settings_for(emu, tmp_path, secret, database_url=f"sqlite:///{tmp_path}")
         with pytest.raises(WorkerExited, match=r"^the worker process could not start: "
                                                r"OperationalError: unable to open database"):
-            await start(settings, host="127.0.0.1")
+            await start(settings)
     assert not _children(os.getpid())
 
 

@@ -131,11 +131,11 @@ async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: Devic
                  settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
         settings = workspace(emu, tmp_path, secret, slack_signing_secret=SIGNING_SECRET, port=0,
-                             background_work="inline", **settings_overrides)
+                             host="127.0.0.1", background_work="inline", **settings_overrides)
         if graph is None:
             backend = backend or SimulatedBackend(fleet, clock=clock)
         bot = await start(
-            settings, host="127.0.0.1", clock=clock, backend=backend,
+            settings, clock=clock, backend=backend,
             roles=FileRoleDirectory(ROLES), sleep=clock.sleep,
         )
         try:

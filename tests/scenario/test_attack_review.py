@@ -37,10 +37,11 @@ async def graph_roles_stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]
     try:
         async with SlackEmulator() as slack:
             settings = workspace(slack, tmp_path, secret, slack_signing_secret=SIGNING_SECRET,
-                                 port=0, backend="intune", roles_source="graph",
+                                 port=0, host="127.0.0.1", backend="intune",
+                                 roles_source="graph",
                                  background_work="inline",
                                  **graph.settings_overrides())
-            bot = await start(settings, host="127.0.0.1", clock=clock, sleep=clock.sleep)
+            bot = await start(settings, clock=clock, sleep=clock.sleep)
             try:
                 async with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
                     yield Stack(slack, bot, driver, clock, bot.services.backend, graph, fleet)
