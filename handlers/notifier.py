@@ -16,8 +16,8 @@ from bot.ports import NotifyEvent
 from bot.storage import Store
 from handlers import blocks, cards, dms
 from handlers.i18n import t
-from handlers.identity import Identity
-from handlers.pacing import ChannelPacer
+from handlers.slack.identity import Identity
+from handlers.slack.pacing import ChannelPacer
 from policy.approval import same_email
 
 log = logging.getLogger(__name__)

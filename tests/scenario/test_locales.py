@@ -107,7 +107,7 @@ async def test_a_failing_locale_lookup_still_sends_the_dm_in_english(stack: Stac
     stack.emu.add_user("ULOCAL", name="local", email="carol@example.com", locale="sv-SE")
     await ask(stack, "ULOCAL", "RFCW20N3ABX")
     assert "väntar på godkännande" in text_of(stack.dm("ULOCAL")[-1])
-    identity = stack.bot.worker.identity
+    identity = stack.worker.identity
     await identity.person("UANNA")  # the approver is known; the requester's locale is not
     identity._cache.pop("ULOCAL", None)
     identity._locales.pop("ULOCAL", None)

@@ -1,5 +1,5 @@
-"""What every listener shares: the person's locale, and the background that does the work
-after an ack (on this event loop, or in a worker process)."""
+"""What every listener shares: the person's locale and limits, the background that does the
+work after an ack, and answers to Slack's hosts only (``PooledRespond``)."""
 
 from __future__ import annotations
 
@@ -15,25 +15,22 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings
-from handlers.identity import Identity
-from handlers.work_items import WorkItem
+from handlers.slack.identity import Identity
+from handlers.work.items import WorkItem
 
 log = logging.getLogger(__name__)
 
 
 class Background(Protocol):
-    """Where the work after an ack runs: handlers.work.Worker or handlers.worker.WorkerProcess."""
+    """Where listeners hand the work after an ack (a Runtime, handlers/runtime/base.py). They
+    never learn where it runs: on this event loop or in a worker process."""
 
     def later(self, item: WorkItem) -> None:
-        """Start the work ``item`` (see handlers.work.HANDLERS); never blocks, never raises."""
+        """Start the work ``item`` (see handlers.work.worker.HANDLERS); never blocks, never
+        raises."""
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
         """The device picker's options for ``query`` (an options load answers with them)."""
-
-    async def settle(self) -> None:
-        """Wait until the work started so far, and every job it made due, has finished."""
-
-    async def aclose(self) -> None: ...
 
 
 class PersonLimiter:

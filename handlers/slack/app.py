@@ -1,4 +1,6 @@
-"""The composition root of the Slack app: AsyncApp, listeners, retry guard, /healthz."""
+"""The HTTP door of the Slack app (``web_app``): the one signature check, the shape check,
+Slack's retries and redeliveries recognised, /healthz. What Slack's Socket Mode delivers gets
+the same guarantees in handlers/slack/socket_mode.py."""
 
 from __future__ import annotations
 
@@ -11,92 +13,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.http_retry.async_handler import RetryState
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import retry
 from bot.config import ConfigError, Settings
-from handlers import actions, commands, home
-from handlers.context import Context
 
 log = logging.getLogger(__name__)
 
 REPEAT_WINDOW_S = 300.0
-
-
-class _SlackBackoff(BackoffRetryIntervalCalculator):
-    """slack_sdk's own backoff (0.5 s doubling, plus up to 1 s); no wait under
-    bot.retry.set_testing."""
-
-    def calculate_sleep_duration(self, current_attempt: int) -> float:
-        return 0.0 if retry.is_testing() else super().calculate_sleep_duration(current_attempt)
-
-
-class _SlackRateLimit(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (Retry-After, plus up to 1 s); no wait under
-    bot.retry.set_testing."""
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if not retry.is_testing() or response is None:
-            await super().prepare_for_next_attempt_async(
-                state=state, request=request, response=response, error=error
-            )
-            return
-        state.next_attempt_requested = True
-        state.increment_current_attempt()
-
-
-def build_client(settings: Settings) -> AsyncWebClient:
-    """Every Web API call goes to SLACK_API_URL (GovSlack, or a local emulator), with
-    slack_sdk's retries for 429 (honouring Retry-After), 5xx and dropped connections (how
-    often, and why this layer retries them: bot/retry.py)."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    backoff = _SlackBackoff()
-    return AsyncWebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[
-            _SlackRateLimit(max_retry_count=retry.SLACK_RATE_LIMIT_RETRIES),
-            AsyncServerErrorRetryHandler(retry.SLACK_SERVER_ERROR_RETRIES, backoff),
-            AsyncConnectionErrorRetryHandler(retry.SLACK_CONNECTION_ERROR_RETRIES, backoff),
-        ],
-    )
-
-
-def pooled(client: AsyncWebClient) -> AsyncWebClient:
-    """Give the Web API client one aiohttp session for all its calls. Without one, slack_sdk
-    opens a session, hence a new TCP (and, against Slack, TLS) connection, for every call:
-    measured with `python -m bench`, about a third of the CPU a click or a reset costs after
-    its ack. Call inside the event loop."""
-    client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
-    return client
-
-
-async def close_pool(client: AsyncWebClient) -> None:
-    if client.session is not None:
-        await client.session.close()
 
 
 class Deliveries:
@@ -145,30 +72,6 @@ def delivery_key(body: dict[str, Any], text: str | None = None) -> bytes | None:
     if text is None:  # Socket Mode: the payload as an object
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).digest()
-
-
-def build_app(settings: Settings, client: AsyncWebClient, ctx: Context) -> AsyncApp:
-    signing = settings.slack_signing_secret
-    app = AsyncApp(
-        client=client,
-        signing_secret=signing.get_secret_value() if signing else None,
-        # Listeners ack and name the work to do later (handlers/work.py), so answering after
-        # the listener returns costs nothing and avoids Bolt's 10 ms ack polling.
-        process_before_response=True,
-        raise_error_for_unhandled_request=False,
-        # The door in web_app() is the one check of every HTTP request's signature and
-        # timestamp, before Bolt or any of our code reads it (its docstring says why it is
-        # not Bolt's); Socket Mode needs none (handlers/socket_mode.py).
-        request_verification_enabled=False,
-    )
-    @app.error
-    async def handle_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("unhandled error in a listener: %s", type(error).__name__, exc_info=error)
-
-    commands.register(app, ctx)
-    actions.register(app, ctx)
-    home.register(app, ctx)
-    return app
 
 
 # Where Slack sends an object (or a list of objects), Bolt's parsers, extractors and matchers

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.context import Context
-from handlers.work_items import HomeOpened
+from handlers.slack.context import Context
+from handlers.work.items import HomeOpened
 
 
 def register(app: AsyncApp, ctx: Context) -> None:

@@ -1,9 +1,9 @@
 """The work after an ack: what each command, click and submission does once Slack has its
-HTTP 200, one handler per kind of work item (handlers/work_items.py), chosen by its type.
+HTTP 200, one handler per kind of work item (handlers/work/items.py), chosen by its type.
 
-Listeners only ack and build the item (``ctx.later(ResetCommand(user, query, url))``), so the
-work can run on the same event loop (``inline``) or in a worker process of its own (see
-handlers/worker.py) without the listeners knowing which. Every item is guarded: a failure is
+Listeners only ack and build the item (``ctx.later(ResetCommand(user, query, url))``); the
+runtime (handlers/runtime/) decides where a Worker runs it, and neither the listeners nor
+the work know which process that is. Every item is guarded: a failure is
 logged with a reference id and the person gets a short apology with that id, never a stack
 trace. ``WorkItem.answer_to`` says where that apology (and any refusal) goes: the command's
 response_url, an ephemeral message in the clicked channel, or a DM.
@@ -25,12 +25,12 @@ from bot.domain import ResetRequest
 from bot.jobs import JobRunner
 from bot.service import Outcome, Person, ResetService, ShowFailed
 from handlers import blocks, cards, dms, words
-from handlers.actions import click_refusal_text, unavailable_text
-from handlers.commands import reply_blocks, reply_text
-from handlers.context import PooledRespond
 from handlers.i18n import t
-from handlers.identity import Identity, NotAMember
-from handlers.work_items import (
+from handlers.listeners.actions import click_refusal_text, unavailable_text
+from handlers.listeners.commands import reply_blocks, reply_text
+from handlers.slack.context import PooledRespond
+from handlers.slack.identity import Identity, NotAMember
+from handlers.work.items import (
     Cancel,
     Decide,
     HomeOpened,
@@ -51,15 +51,15 @@ Say = Callable[[str], Awaitable[None]]
 
 @dataclass
 class Worker:
-    """Runs work items against the core (service, job runner) and Slack's Web API.
-    It is the Background (handlers/context.py) of BACKGROUND_WORK=inline: the work runs on
-    the front's own event loop. handlers/worker.py runs one in a worker process instead."""
+    """Runs work items against the core (service, job runner) and Slack's Web API, on this
+    event loop (the runtime wraps it: handlers/runtime/inline.py)."""
 
     service: ResetService
     identity: Identity
     client: AsyncWebClient
     runner: JobRunner
-    # Process mode: tell the front which locale a user has, for the answers it gives at once.
+    # Hears each locale looked up (for the answers given with the ack, when those are given
+    # by another Identity than this one).
     on_locale: Callable[[str, str], None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

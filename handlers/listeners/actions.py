@@ -8,9 +8,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.service import Reply
 from handlers import blocks, words
-from handlers.context import Context
 from handlers.i18n import t
-from handlers.work_items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
+from handlers.slack.context import Context
+from handlers.work.items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
 
 
 def _obj(value: Any) -> dict[str, Any]:

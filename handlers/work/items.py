@@ -1,12 +1,12 @@
 """The work after an ack, as typed items: what a listener asks for, one frozen dataclass per
 kind, with real types (``approve: bool``, not ``verdict="approve"``).
 
-Listeners build an item and hand it to ``Context.later``; handlers/work.py runs it, chosen by
-its type (``handles``). Each kind carries what a log line calls it (``what``) and whether a
-failure is only logged (``quiet``: nobody asked, so nobody is told). In BACKGROUND_WORK=process
-an item crosses to the worker as its type name and its fields (``encode``), and is rebuilt
-there through the one table of known kinds (``decode``), which refuses an unknown name and a
-field of the wrong type.
+Listeners build an item and hand it to ``Context.later``; handlers/work/worker.py runs it,
+chosen by its type (``handles``). Each kind carries what a log line calls it (``what``) and
+whether a failure is only logged (``quiet``: nobody asked, so nobody is told). Where the work
+runs in another process (handlers/runtime/), an item crosses as its type name and its fields
+(``encode``), and is rebuilt there through the one table of known kinds (``decode``), which
+refuses an unknown name and a field of the wrong type.
 """
 
 from __future__ import annotations

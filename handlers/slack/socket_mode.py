@@ -1,4 +1,4 @@
-"""Socket Mode with the guarantees of the HTTP door (handlers/app.py): an envelope delivered
+"""Socket Mode with the guarantees of the HTTP door (handlers/slack/app.py): an envelope delivered
 twice (the same ``envelope_id``, or the same payload again on a new connection after Slack's
 ``refresh_requested`` disconnect) changes nothing, and an envelope of the wrong shape is
 acknowledged and refused in one log line, without a traceback and without reaching Bolt.
@@ -18,7 +18,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from handlers.app import Deliveries, delivery_key, well_formed
+from handlers.slack.app import Deliveries, delivery_key, well_formed
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.service import Outcome, Reply
 from handlers import blocks, cards, words
-from handlers.context import Context
 from handlers.i18n import t
-from handlers.work_items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
+from handlers.slack.context import Context
+from handlers.work.items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
 
 MAX_COMMAND = 1000
 
@@ -59,7 +59,7 @@ def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[bloc
 def register(app: AsyncApp, ctx: Context) -> None:
     @app.command("/passcode")
     async def handle_passcode(ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Acknowledge at once; everything slow happens after the ack (handlers.work)."""
+        """Acknowledge at once; everything slow happens after the ack (handlers.work.worker)."""
         text = str(body.get("text") or "")
         user_id = str(body.get("user_id") or "")
         if not ctx.admit(user_id):
