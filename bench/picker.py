@@ -20,7 +20,7 @@ from bench.slack_requests import Prepared, Signer
 from bench.stack import Processes
 from bot.backends.simulated import SimulatedBackend
 from bot.ports import DeviceBackend
-from handlers import dms
+from handlers.views import dms
 
 P95_TARGET_MS = 50.0
 CONCURRENCY = (1, 10)

@@ -20,13 +20,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bootstrap import build_services
 from bot.config import Settings, require
 from handlers.listeners import actions, commands, home
-from handlers.notifier import SlackNotifier
 from handlers.runtime.base import Runtime, StartRuntime, start_runtime
 from handlers.runtime.inline import InlineRuntime
 from handlers.runtime.server import Running, connect, listen, until_stopped
 from handlers.slack.client import build_client, close_pool, pooled
 from handlers.slack.context import Background, Context
 from handlers.slack.identity import Identity
+from handlers.slack.notifier import SlackNotifier
 from handlers.work.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.service import Reply
-from handlers import blocks, words
-from handlers.i18n import t
 from handlers.slack.context import Context
+from handlers.views import blocks
+from handlers.views.i18n import t
 from handlers.work.items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
 
 
@@ -29,17 +28,6 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, ReplyTo]:
     reply_to = ReplyTo(channel=str(_obj(body.get("channel")).get("id") or ""),
                        from_home=_obj(body.get("container")).get("type") == "view")
     return _user_id(body), str(action.get("value") or "")[:64], reply_to
-
-
-def unavailable_text(reply: Reply, locale: str) -> str:
-    """Why the passcode cannot be shown (plain text), in the person's language."""
-    return words.reply_plain(reply, locale)
-
-
-def click_refusal_text(reply: Reply, locale: str) -> str:
-    """Why an Approve, Deny or Cancel click changed nothing, for the clicker's eyes only: mrkdwn
-    in their language."""
-    return words.reply_text(reply, locale)
 
 
 def register(app: AsyncApp, ctx: Context) -> None:

@@ -6,10 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.service import Outcome, Reply
-from handlers import blocks, cards, words
-from handlers.i18n import t
 from handlers.slack.context import Context
+from handlers.views import cards
+from handlers.views.i18n import t
 from handlers.work.items import LearnLocale, OpenPicker, ResetCommand, StatusCommand
 
 MAX_COMMAND = 1000
@@ -23,37 +22,6 @@ def parse(text: str) -> tuple[str, str]:
     if verb not in {"reset", "status", "help"}:
         return "help", ""
     return verb, rest
-
-
-def reply_text(reply: Reply, locale: str = "en", query: str = "") -> str:
-    """The reply as mrkdwn in the person's language (handlers/words.py words every reply;
-    ``query`` is the reply's own, kept for callers)."""
-    return words.reply_text(reply, locale)
-
-
-def reply_blocks(reply: Reply, locale: str = "en", query: str = "") -> list[blocks.Block]:
-    """A request outcome, for the requester's eyes only."""
-    icon = {
-        Outcome.CREATED: ":hourglass:",
-        Outcome.REFUSED: ":no_entry_sign:",
-        Outcome.NOT_FOUND: ":mag:",
-        Outcome.AMBIGUOUS: ":mag:",
-        Outcome.ALREADY_OPEN: ":hourglass:",
-    }.get(reply.outcome, ":information_source:")
-    out = [blocks.section(f"{icon} {reply_text(reply, locale, query)}")]
-    if reply.outcome is Outcome.REFUSED and reply.request is not None:
-        out.append(blocks.context(
-            f"{blocks.literal(reply.request.device_name)} · "
-            f"{blocks.esc(words.platform(reply.request.row, locale))} · {reply.request.id}"
-        ))
-    if reply.matches:
-        lines = [
-            f"• {blocks.literal(d.name)} · {t(locale, 'reply.serial')} {blocks.literal(d.serial)}"
-            f" · {blocks.literal(d.id)}"
-            for d in reply.matches[:10]
-        ]
-        out.append(blocks.section("\n".join(lines)))
-    return out
 
 
 def register(app: AsyncApp, ctx: Context) -> None:

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.service import Person
-from handlers.i18n import t
+from handlers.views.i18n import t
 from policy.membership import NotMember, SlackUser, Workspace, not_member
 
 log = logging.getLogger(__name__)

@@ -24,12 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import ResetRequest
 from bot.jobs import JobRunner
 from bot.service import Outcome, Person, ResetService, ShowFailed
-from handlers import blocks, cards, dms, words
-from handlers.i18n import t
-from handlers.listeners.actions import click_refusal_text, unavailable_text
-from handlers.listeners.commands import reply_blocks, reply_text
 from handlers.slack.context import PooledRespond
 from handlers.slack.identity import Identity, NotAMember
+from handlers.views import blocks, cards, dms, words
+from handlers.views.i18n import t
 from handlers.work.items import (
     Cancel,
     Decide,
@@ -177,8 +175,8 @@ async def reset_command(w: Worker, item: ResetCommand) -> None:
     reply = await w.service.request_reset(person, item.query)
     locale = w.identity.locale(item.user)
     await w.respond(item.response_url)(
-        response_type="ephemeral", text=reply_text(reply, locale, item.query)[:2900],
-        blocks=reply_blocks(reply, locale, item.query))
+        response_type="ephemeral", text=words.reply_text(reply, locale)[:2900],
+        blocks=dms.reply_blocks(reply, locale))
 
 
 @handles(StatusCommand)
@@ -222,7 +220,7 @@ async def decide(w: Worker, item: Decide) -> None:
     reply = await w.service.decide(item.request, person, approve=item.approve)
     if not reply.ok:
         locale = w.identity.locale(item.user)
-        await w.teller(item.user, item.reply_to, mrkdwn=True)(click_refusal_text(reply, locale))
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(words.reply_text(reply, locale))
     if item.reply_to.from_home:
         await publish_home(w, item.user)
 
@@ -233,7 +231,7 @@ async def cancel(w: Worker, item: Cancel) -> None:
     reply = await w.service.cancel(item.request, person)
     if not reply.ok:
         locale = w.identity.locale(item.user)
-        await w.teller(item.user, item.reply_to, mrkdwn=True)(click_refusal_text(reply, locale))
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(words.reply_text(reply, locale))
 
 
 @handles(Reveal)
@@ -258,7 +256,7 @@ async def reveal(w: Worker, item: Reveal) -> None:
             words.reply_text(reply, locale))
         return
     view = dms.notice_modal(t(locale, "modal.unavailable.title"),
-                               unavailable_text(reply, locale), locale)
+                               words.reply_plain(reply, locale), locale)
     await w.client.views_open(trigger_id=item.trigger_id, view=view)
 
 
@@ -268,7 +266,7 @@ async def picker_submitted(w: Worker, item: PickerSubmitted) -> None:
     person = await w.person(item.user)
     reply = await w.service.request_reset(person, device_id=item.device)
     locale = w.identity.locale(item.user)
-    await w.dm(item.user, reply_text(reply, locale)[:2900], reply_blocks(reply, locale))
+    await w.dm(item.user, words.reply_text(reply, locale)[:2900], dms.reply_blocks(reply, locale))
 
 
 @handles(HomeOpened)

@@ -11,8 +11,8 @@ from contextlib import closing
 from pathlib import Path
 
 from bot.storage import MIGRATIONS, Store
-from handlers import cards, words
-from handlers.i18n import t
+from handlers.views import cards, words
+from handlers.views.i18n import t
 
 NOW = "2026-11-23T10:00:00.000000+00:00"
 MAC_REASON = "Intune cannot reset or remove a passcode on macOS."

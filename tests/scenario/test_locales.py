@@ -13,8 +13,8 @@ import pytest
 
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.domain import State
-from handlers.blocks import literal
-from handlers.i18n import CATALOG, language, t
+from handlers.views.blocks import literal
+from handlers.views.i18n import CATALOG, language, t
 from policy import approval
 from policy.platforms import Row
 from tests.scenario.harness import APPROVALS, Stack, make_stack

@@ -1,4 +1,4 @@
-"""The four message catalogs (handlers/locale/*/LC_MESSAGES/passcode.po) say the same things:
+"""The four message catalogs (handlers/views/locale/*/LC_MESSAGES/passcode.po) say the same things:
 the same keys, and in every language the placeholders English has, no more and no fewer."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from babel.messages.pofile import read_po
 
-from handlers.i18n import CATALOG, LANGUAGES, catalog_path, t, when
+from handlers.views.i18n import CATALOG, LANGUAGES, catalog_path, t, when
 
 
 def messages(lang: str) -> dict[str, str]:

@@ -10,9 +10,9 @@ import pytest
 
 from bot.domain import ResetRequest, State
 from bot.service import Outcome, Reply
-from handlers import blocks, cards, words
-from handlers.i18n import t
-from handlers.listeners.actions import click_refusal_text
+from handlers.views import blocks, cards, words
+from handlers.views.i18n import t
+from handlers.views.words import reply_text as click_refusal_text
 from policy import approval
 from policy.platforms import DeviceFacts, Scope, decide
 

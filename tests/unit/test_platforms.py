@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from handlers.i18n import LANGUAGES, t
+from handlers.views.i18n import LANGUAGES, t
 from policy.platforms import (
     MATRIX,
     NEEDS_PASSCODE_POLICY,

@@ -1,8 +1,8 @@
 """What a person reads, in their Slack locale: English, Swedish, Italian, Romanian.
 
 Every word the bot says lives in one gettext catalog per language,
-``handlers/locale/<lang>/LC_MESSAGES/passcode.po``, English included; this module reads them
-(``t``), and handlers/words.py is the one place that turns the core's and policy's codes (a
+``handlers/views/locale/<lang>/LC_MESSAGES/passcode.po``, English included; this module reads them
+(``t``), and handlers/views/words.py is the one place that turns the core's and policy's codes (a
 ``Reply``'s key, a stored refusal, warning or failure) into them. The catalogs are compiled
 with Babel when this module is imported (``read_po`` then ``write_mo`` into memory, read back
 as ``babel.support.Translations``), so a fresh ``pip install .`` needs no separate compile step

@@ -1,12 +1,14 @@
 """What the bot tells people in private: the requester's DMs (waiting, decided, the result)
 and the device owner's, and the modals (the passcode, a notice, the device picker). Pure
-functions over the primitives of handlers/blocks.py; every word from the catalogs."""
+functions over the primitives of handlers/views/blocks.py; every word from the catalogs."""
 
 from __future__ import annotations
 
 from bot.domain import ResetRequest, State
 from bot.ports import Device
-from handlers.blocks import (
+from bot.service import Outcome, Reply
+from handlers.views import words
+from handlers.views.blocks import (
     ACTION_CANCEL,
     ACTION_DEVICE_PICK,
     ACTION_REVEAL,
@@ -22,9 +24,9 @@ from handlers.blocks import (
     section,
     when,
 )
-from handlers.cards import device_summary
-from handlers.i18n import t
-from handlers.words import failure_hint, failure_text
+from handlers.views.cards import device_summary
+from handlers.views.i18n import t
+from handlers.views.words import failure_hint, failure_text
 from policy.platforms import Result
 
 # -- direct messages to the requester ----------------------------------------------------
@@ -165,3 +167,28 @@ def device_options(devices: list[Device]) -> list[Block]:
             {"text": {"type": "plain_text", "text": label[:75]}, "value": d.id[:150]}
         )
     return options
+
+
+def reply_blocks(reply: Reply, locale: str = "en") -> list[Block]:
+    """A request outcome, for the requester's eyes only."""
+    icon = {
+        Outcome.CREATED: ":hourglass:",
+        Outcome.REFUSED: ":no_entry_sign:",
+        Outcome.NOT_FOUND: ":mag:",
+        Outcome.AMBIGUOUS: ":mag:",
+        Outcome.ALREADY_OPEN: ":hourglass:",
+    }.get(reply.outcome, ":information_source:")
+    out = [section(f"{icon} {words.reply_text(reply, locale)}")]
+    if reply.outcome is Outcome.REFUSED and reply.request is not None:
+        out.append(context(
+            f"{literal(reply.request.device_name)} · "
+            f"{esc(words.platform(reply.request.row, locale))} · {reply.request.id}"
+        ))
+    if reply.matches:
+        lines = [
+            f"• {literal(d.name)} · {t(locale, 'reply.serial')} {literal(d.serial)}"
+            f" · {literal(d.id)}"
+            for d in reply.matches[:10]
+        ]
+        out.append(section("\n".join(lines)))
+    return out

@@ -14,10 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
-from handlers import blocks, cards, dms
-from handlers.i18n import t
 from handlers.slack.identity import Identity
 from handlers.slack.pacing import ChannelPacer
+from handlers.views import blocks, cards, dms
+from handlers.views.i18n import t
 from policy.approval import same_email
 
 log = logging.getLogger(__name__)

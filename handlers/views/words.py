@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from bot.domain import ResetRequest
 from bot.ports import FailureCode
 from bot.service import Reply
-from handlers.blocks import esc, literal, mention
-from handlers.i18n import has, t
+from handlers.views.blocks import esc, literal, mention
+from handlers.views.i18n import has, t
 from policy.platforms import MATRIX, Result, Row, Scope
 
 Params = Mapping[str, str | int]

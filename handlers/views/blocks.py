@@ -1,6 +1,6 @@
 """Block Kit primitives (pure functions) and the action / callback ids they use. The
-surfaces built from them: handlers/cards.py (the approvals card, status, App Home),
-handlers/dms.py (the DMs and modals); their words: handlers/words.py and the catalogs.
+surfaces built from them: handlers/views/cards.py (the approvals card, status, App Home),
+handlers/views/dms.py (the DMs and modals); their words: handlers/views/words.py and the catalogs.
 
 Two ways text enters mrkdwn here. Our own words go through ``esc`` (&, <, > escaped).
 Every string a person or Intune controls — device names, serial numbers, device ids, owner
@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from handlers.i18n import when as moment_text
+from handlers.views.i18n import when as moment_text
 
 ACTION_APPROVE = "approve"
 ACTION_DENY = "deny"

@@ -1,12 +1,12 @@
 """What approvers and requesters read about a request outside their DMs: the approvals
 channel's card (with the device's owner), /passcode status lines, help and App Home. Pure
-functions over the primitives of handlers/blocks.py; every word from the catalogs. The
+functions over the primitives of handlers/views/blocks.py; every word from the catalogs. The
 approvals channel is shared, so its card is worded in ``locale`` "en" unless told otherwise."""
 
 from __future__ import annotations
 
 from bot.domain import ResetRequest, State
-from handlers.blocks import (
+from handlers.views.blocks import (
     ACTION_APPROVE,
     ACTION_DENY,
     Block,
@@ -19,8 +19,8 @@ from handlers.blocks import (
     section,
     when,
 )
-from handlers.i18n import has, t
-from handlers.words import failure_text, platform, refusal_text, warning_text
+from handlers.views.i18n import has, t
+from handlers.views.words import failure_text, platform, refusal_text, warning_text
 from policy.approval import same_email
 
 
