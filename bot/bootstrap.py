@@ -1,4 +1,7 @@
-"""Builds the core from settings: store, backend, roles, vault, service, job runner."""
+"""The composition root of the core: from Settings to the store, backend, roles, vault,
+service and job runner (``build_services``). Everything that builds the core comes through
+here: the Slack app's root (handlers/bootstrap.py), the operator tools (bot/cli.py) and the
+tests. Nothing here knows about Slack; the notifier comes from the caller."""
 
 from __future__ import annotations
 
@@ -59,6 +62,11 @@ async def _quietly(work: Awaitable[None], what: str) -> None:
         await work
     except Exception:  # noqa: BLE001 - the next lookup tries again
         logging.getLogger(__name__).warning("%s failed; it will be retried on use", what)
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names (SQLite today)."""
+    return await Store.open(settings.database_path)
 
 
 def build_vault(settings: Settings) -> Vault:
@@ -177,7 +185,7 @@ async def build_services(
         people = GraphPeople(graph, clock=clock)  # one Entra user lookup (and cache) for both
     roles = roles or build_roles(settings, graph, people)
     backend = backend or build_backend(settings, clock, graph, people)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

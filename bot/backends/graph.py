@@ -180,7 +180,8 @@ class GraphBackend:
         """POST resetPasscode once; resend only when Graph certainly did not take it."""
         decision = decide(device.facts, scope)
         if not decision.allowed:
-            raise BackendError(decision.reason, failure=FailureCode.NOT_SUPPORTED)
+            # Policy refuses it: no words of Intune's to show; the service words it.
+            raise BackendError("", failure=FailureCode.NOT_SUPPORTED)
         posted_at = self._clock.now()
         path = f"{MANAGED_DEVICES}/{quote(device.id, safe='')}/resetPasscode"
         what = f"device {device.name} ({device.id})"

@@ -67,15 +67,10 @@ class OutcomeUnknown(BackendError):
 
 
 def resolve_ca_bundle(explicit: str | os.PathLike[str] | None = None) -> str | None:
-    """The CA bundle to trust: ``explicit``, else SSL_CERT_FILE, else REQUESTS_CA_BUNDLE
-    (product.md: corporate proxies and test CAs), else None for the default store."""
-    if explicit:
-        return os.fspath(explicit)
-    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
+    """The CA bundle to trust: ``explicit`` (``from_settings``: SSL_CERT_FILE, else
+    REQUESTS_CA_BUNDLE; product.md: corporate proxies and test CAs), else None for the
+    default store."""
+    return os.fspath(explicit) if explicit else None
 
 
 class _PinnedVerifySession(requests.Session):  # type: ignore[misc,unused-ignore]
@@ -255,6 +250,7 @@ class GraphClient:
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GraphClient:
         """A client for the tenant and app registration named in ``settings``."""
         secret = settings.azure_client_secret
+        kwargs["ca_bundle"] = kwargs.get("ca_bundle") or settings.ca_bundle
         return cls(
             settings.azure_tenant_id,
             settings.azure_client_id,

@@ -15,9 +15,9 @@ import pytest
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.domain import State
+from handlers.bootstrap import start
 from handlers.demo.driver import Answer, SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import start_bot
 from policy.membership import DirectoryEntry
 from tests.fakes import graph_api as emu
 from tests.fakes.graph_api import GraphEmulator
@@ -152,11 +152,12 @@ async def rbac_stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
     try:
         async with SlackEmulator() as slack:
             settings = workspace(slack, tmp_path, secret, slack_signing_secret=SIGNING_SECRET,
-                                 port=0, backend="intune", roles_source="graph",
+                                 port=0, host="127.0.0.1", background_work="inline",
+                                 backend="intune", roles_source="graph",
                                  **graph.settings_overrides())
             for user_id, name in (("UHUGO", "hugo"), ("UROLF", "rolf"), ("URUTH", "ruth")):
                 slack.add_user(user_id, name=name, email=f"{name}@example.com")
-            bot = await start_bot(settings, host="127.0.0.1", clock=clock, sleep=clock.sleep)
+            bot = await start(settings, clock=clock, sleep=clock.sleep)
             try:
                 async with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
                     yield Stack(slack, bot, driver, clock, bot.services.backend, graph, fleet)
