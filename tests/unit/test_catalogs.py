@@ -73,12 +73,19 @@ def test_every_code_policy_and_the_core_give_has_words_in_every_language() -> No
     """A code without words would reach a person as a KeyError: policy's refusal codes and
     verdict codes, the core's reply keys, its failure words and warnings."""
     from bot.usecases.request import NO_PASSCODE_POLICY
+    from policy.intune_rbac import Missing
+    from policy.membership import NoDirectoryUser
     from policy.platforms import MATRIX, NEEDS_PASSCODE_POLICY, Row
 
     keys = {f"reply.{key}" for key in _reply_keys() if key != "refused"}
     assert {"reply.created", "reply.invalid.long", "reply.unavailable.key"} <= keys
     keys |= {f"reply.not_found{own}{picked}" for own in ("", ".own") for picked in ("", ".picked")}
     keys |= {f"reply.not_allowed.{code}" for code in ("own_request", "no_role", "not_requester")}
+    # What a refused approver lacks (decide.py: every Missing but no_role, which is no_role's),
+    # why an email leads to no one directory user (request.py), who can approve (cards.py).
+    keys |= {f"reply.not_allowed.{m.value}" for m in Missing if m is not Missing.ROLE}
+    keys |= {f"reply.identity.{code.value}" for code in NoDirectoryUser}
+    keys |= {"approvers.roles", "approvers.people"}
     keys |= {f"refused.{code}" for code in ("userless", "not_yours", "unknown_os_version",
                                              "scope.device_on_work_profile",
                                              "scope.no_work_profile")}
