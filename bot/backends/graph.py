@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.backends import fallback
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient, OutcomeUnknown
-from bot.backends.index import DeviceIndex, matches_key, owned_by
+from bot.backends.index import DeviceIndex, matches_key, name_order, owned_by
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -37,6 +38,9 @@ MANAGED_DEVICES = f"{GRAPH_VERSION}/deviceManagement/managedDevices"
 SELECT = ",".join(SELECT_FIELDS)
 # Our clock and Intune's may disagree; a reset up to a minute "before" our POST is ours (§2).
 CLOCK_SKEW = timedelta(seconds=60)
+# The most rows the picker's live lookup reads per property: an ignored filter returns every
+# device, and an options load has 3 s.
+PICKER_MAX_ROWS = 2000
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -51,6 +55,7 @@ class GraphBackend:
         *,
         clock: Clock | None = None,
         index_refresh: timedelta = timedelta(minutes=15),
+        lookup_wait_s: float = fallback.WAIT_S,
     ) -> None:
         """``graph`` is shared (one token, one connection pool); whoever made it closes it."""
         self.graph = graph
@@ -60,42 +65,76 @@ class GraphBackend:
         self._index_built_at: datetime | None = None
         self._index_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
+        # Devices live lookups found while a full load runs: the new index learns them too.
+        self._loading: list[Device] | None = None
+        self._fallback = fallback.MissFallback(
+            lambda key: self._lookup_exact(key, max_rows=PICKER_MAX_ROWS), self._learn,
+            self._clock, wait_s=lookup_wait_s,
+        )
 
     # ------------------------------------------------------------------ lookups
 
     async def find_devices(
         self, query: str, *, primary_email: str | None = None, limit: int = 10
     ) -> list[Device]:
-        """Devices whose Intune id, serial number or name equals ``query``."""
+        """Devices whose Intune id, serial number or name equals ``query``, asked of Intune
+        live (the index may not know a device enrolled a minute ago); the index learns them."""
         key = query.strip()
         if not key or limit <= 0:
             return []
+        found = await self._lookup_exact(key)
+        self._learn(found)
+        return list(itertools.islice(owned_by(found, primary_email), limit))
+
+    async def _lookup_exact(self, key: str, *, max_rows: int | None = None) -> list[Device]:
+        """The devices whose id, serial or name is ``key``, from Graph, in name order; at most
+        ``max_rows`` rows read per property (the picker's bound on an ignored filter)."""
         found: dict[str, Device] = {}
         if _GUID.match(key):
             device = await self.get_device(key)
-            if device is not None:
+            if device is not None and matches_key(device, key):
                 found[device.id] = device
         if not found:
             # One property per query: "a or b" across properties returned only a's matches (§4).
             for prop in ("serialNumber", "deviceName"):
                 params = {"$filter": f"{prop} eq {odata_literal(key)}", "$select": SELECT}
+                read = 0
                 async for rows in self.graph.pages(
                     MANAGED_DEVICES, params=params, what=f"devices matching {key!r}"
                 ):
                     for row in rows:
                         device = device_from_graph(row)
                         # Graph silently ignores filters it does not support and returns every
-                        # device, so each result is checked here (§4).
+                        # device, and its eq has matched substrings: each result is checked
+                        # here, and only exact matches are kept ("Checked 2026-12", Filters).
                         if matches_key(device, key):
                             found.setdefault(device.id, device)
-        return list(itertools.islice(owned_by(found.values(), primary_email), limit))
+                    read += len(rows)
+                    if max_rows is not None and read >= max_rows:
+                        logger.warning("$filter on %s returned %d+ devices: not honoured? "
+                                       "the lookup stops there", prop, read)
+                        break
+        return sorted(found.values(), key=name_order)
+
+    def _learn(self, devices: list[Device]) -> None:
+        """Put devices a live lookup found into the index (a newer copy replaces the old)."""
+        if self._index is not None:
+            for device in devices:
+                self._index.add(device)
+        if self._loading is not None:
+            self._loading.extend(devices)
 
     async def search_devices(
         self, text: str, *, primary_email: str | None = None, limit: int = 100
     ) -> list[Device]:
-        """Devices whose name or serial contains ``text``, from the cached device index."""
+        """Devices whose name or serial contains ``text``, from the cached device index; for
+        an approver (no ``primary_email``), a miss is asked of Intune live by exact id, serial
+        and name (bot/backends/fallback.py), and the index learns what that finds."""
         index = await self._device_index()
-        return index.search(text, primary_email=primary_email, limit=limit)
+        hits = index.search(text, primary_email=primary_email, limit=limit)
+        if hits or primary_email is not None or limit <= 0:
+            return hits
+        return (await self._fallback.after_miss(text))[:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is
@@ -121,11 +160,17 @@ class GraphBackend:
     async def _load_index(self) -> None:
         started = self._clock.now()
         devices: list[Device] = []
-        async for rows in self.graph.pages(
-            MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
-        ):
-            devices.extend(device_from_graph(row) for row in rows)
+        self._loading = []
+        try:
+            async for rows in self.graph.pages(
+                MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
+            ):
+                devices.extend(device_from_graph(row) for row in rows)
+            devices.extend(self._loading)  # found live meanwhile: at least as new as the list
+        finally:
+            self._loading = None
         index = DeviceIndex(devices)
+        self._fallback.forget_misses()
         self._index, self._index_built_at = index, started
         logger.info("device index refreshed: %d devices", len(index))
 
@@ -233,7 +278,9 @@ class GraphBackend:
         return None if status == 404 else body
 
     async def aclose(self) -> None:
-        """Stop the background refresh (the Graph client belongs to whoever made it)."""
+        """Stop the background refresh and lookups (the Graph client belongs to whoever made
+        it)."""
+        await self._fallback.aclose()
         if self._refresh_task is not None and not self._refresh_task.done():
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

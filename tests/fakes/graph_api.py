@@ -350,6 +350,7 @@ class GraphEmulator:
         self.page_size = page_size
         self.filterable = frozenset(filterable)
         self.ignore_unsupported_filters = ignore_unsupported_filters
+        self.substring_eq: set[str] = set()  # see "the picker's live lookups" below
         self.action_pending_reads = action_pending_reads
         self.action_pending_seconds = action_pending_seconds
         self._test_ca: TestCA | None = None
@@ -634,6 +635,21 @@ class GraphEmulator:
             f"{p}?{q}" if q else p
             for m, p, q, _ in self.requests
             if path_substring in p and (method is None or m == method.upper())
+        ]
+
+    # ------------------------------------------------------------------ the picker's live lookups
+
+    def eq_matches_substrings(self, *properties: str) -> None:
+        """From now on ``prop eq 'x'`` answers every device whose ``prop`` contains x: eq on
+        userPrincipalName has behaved like a substring match ("Checked 2026-12", Filters:
+        Intune-PowerShell-SDK #39). An unsupported filter is ignored: pass ``filterable``."""
+        self.substring_eq.update(properties)
+
+    def device_lookups(self) -> list[str]:
+        """The $filter of every filtered managedDevices list (first pages), in order."""
+        return [
+            q for m, p, q, _ in self.requests
+            if m == "GET" and p.endswith("/deviceManagement/managedDevices") and "$filter" in q
         ]
 
     # ------------------------------------------------------------------ dispatch
@@ -932,8 +948,9 @@ class GraphEmulator:
             prop, value = match.group(1), match.group(2).replace("''", "'")
             if prop not in self.filterable or (eq is not None and value == ""):
                 return self._unsupported()
-            # startswith behaves like contains in the real service (fact sheet §4).
-            clauses.append((prop, value.casefold(), sw is not None))
+            # startswith behaves like contains in the real service (fact sheet §4), and so
+            # may eq on the properties in substring_eq.
+            clauses.append((prop, value.casefold(), sw is not None or prop in self.substring_eq))
 
         def matches(device: Mapping[str, Any]) -> bool:
             for prop, value, contains in clauses:
