@@ -9,8 +9,9 @@ per 20 seconds (fact sheet "Checked 2026-12", Throttling):
 - a key shorter than ``min_key`` is never looked up (Slack sends loads from the third
   character; a shorter one names no serial);
 - the same key (case-insensitive) while its lookup runs shares that lookup;
-- at most ``max_in_flight`` lookups run at once; a miss beyond that answers from the index
-  alone (nothing) and the next keystroke tries again;
+- at most ``max_in_flight`` lookups ask Graph at once, the next wait their turn; beyond
+  ``max_queued`` running or waiting, a miss answers from the index alone (nothing) and the
+  next keystroke tries again;
 - the options load waits ``wait_s`` at most; a slower lookup goes on in the background, and
   the index learns its devices for the next keystroke;
 - a key that found nothing (or failed) is not asked again for ``miss_ttl``: typing past a
@@ -35,6 +36,7 @@ MIN_KEY = 3
 WAIT_S = 1.5  # of the options load's 2.5 s in the worker (handlers/worker.py OPTIONS_TIMEOUT_S)
 MISS_TTL = timedelta(seconds=30)
 MAX_IN_FLIGHT = 4
+MAX_QUEUED = 64
 MAX_MISSES = 10_000  # remembered misses, oldest forgotten first
 
 Lookup = Callable[[str], Awaitable[list[Device]]]
@@ -54,10 +56,12 @@ class MissFallback:
         wait_s: float = WAIT_S,
         miss_ttl: timedelta = MISS_TTL,
         max_in_flight: int = MAX_IN_FLIGHT,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self._lookup, self._learn, self._clock = lookup, learn, clock
         self.min_key, self.wait_s, self.miss_ttl = min_key, wait_s, miss_ttl
-        self.max_in_flight = max_in_flight
+        self.max_queued = max(max_queued, max_in_flight)
+        self._turns = asyncio.Semaphore(max_in_flight)
         self._running: dict[str, asyncio.Task[list[Device]]] = {}
         self._missed: OrderedDict[str, datetime] = OrderedDict()  # key -> until when
 
@@ -70,7 +74,7 @@ class MissFallback:
             return []
         task = self._running.get(folded)
         if task is None:
-            if len(self._running) >= self.max_in_flight:
+            if len(self._running) >= self.max_queued:
                 return []
             task = asyncio.create_task(self._run(key, folded), name="device lookup")
             self._running[folded] = task
@@ -83,7 +87,8 @@ class MissFallback:
 
     async def _run(self, key: str, folded: str) -> list[Device]:
         try:
-            found = await self._lookup(key)
+            async with self._turns:
+                found = await self._lookup(key)
         except BackendError as exc:
             logger.warning("device lookup failed: %s", exc.message)
             found = []
