@@ -48,7 +48,7 @@ def fallback(lookups: Lookups, learnt: list[Device], clock: ManualClock | None =
 
 
 async def test_a_found_device_is_answered_and_learnt() -> None:
-    lookups, learnt = Lookups({"ser-x": [dev("x")]}), []
+    lookups, learnt = Lookups({"ser-x": [dev("x")]}), list[Device]()
     miss = fallback(lookups, learnt)
     assert await miss.after_miss("  SER-X ") == [dev("x")]
     assert learnt == [dev("x")]
@@ -56,7 +56,7 @@ async def test_a_found_device_is_answered_and_learnt() -> None:
 
 
 async def test_short_keys_are_never_asked() -> None:
-    lookups, learnt = Lookups(), []
+    lookups, learnt = Lookups(), list[Device]()
     miss = fallback(lookups, learnt)
     assert await miss.after_miss("ab") == []
     assert await miss.after_miss("  a ") == []
@@ -64,7 +64,7 @@ async def test_short_keys_are_never_asked() -> None:
 
 
 async def test_a_miss_is_remembered_until_its_time_is_up() -> None:
-    lookups, learnt, clock = Lookups(), [], ManualClock()
+    lookups, learnt, clock = Lookups(), list[Device](), ManualClock()
     miss = fallback(lookups, learnt, clock)
     for text in ("nope", "NOPE", "nope "):
         assert await miss.after_miss(text) == []
@@ -77,7 +77,7 @@ async def test_a_miss_is_remembered_until_its_time_is_up() -> None:
 
 
 async def test_the_same_key_at_once_shares_one_lookup() -> None:
-    lookups, learnt = Lookups({"ser-x": [dev("x")]}), []
+    lookups, learnt = Lookups({"ser-x": [dev("x")]}), list[Device]()
     lookups.gate.clear()
     miss = fallback(lookups, learnt)
     waiting = [asyncio.create_task(miss.after_miss(k)) for k in ("ser-x", "SER-X", "Ser-X")]
@@ -89,7 +89,7 @@ async def test_the_same_key_at_once_shares_one_lookup() -> None:
 
 
 async def test_lookups_at_once_are_bounded_and_beyond_the_queue_a_miss_is_not_asked() -> None:
-    lookups, learnt = Lookups(), []
+    lookups, learnt = Lookups(), list[Device]()
     lookups.gate.clear()
     miss = fallback(lookups, learnt, max_in_flight=2, max_queued=3, wait_s=5.0)
     waiting = [asyncio.create_task(miss.after_miss(f"key-{i}")) for i in range(3)]
@@ -103,7 +103,7 @@ async def test_lookups_at_once_are_bounded_and_beyond_the_queue_a_miss_is_not_as
 
 
 async def test_a_slow_lookup_answers_nothing_now_and_is_learnt_when_it_ends() -> None:
-    lookups, learnt = Lookups({"slow-one": [dev("slow")]}), []
+    lookups, learnt = Lookups({"slow-one": [dev("slow")]}), list[Device]()
     lookups.gate.clear()
     miss = fallback(lookups, learnt, wait_s=0.01)
     assert await miss.after_miss("slow-one") == []
@@ -117,7 +117,7 @@ async def test_a_slow_lookup_answers_nothing_now_and_is_learnt_when_it_ends() ->
 
 
 async def test_a_failed_lookup_answers_nothing_and_is_not_retried_at_once() -> None:
-    lookups, learnt = Lookups(), []
+    lookups, learnt = Lookups(), list[Device]()
     lookups.fail = BackendError("Graph is down")
     miss = fallback(lookups, learnt)
     assert await miss.after_miss("down-key") == []
@@ -128,7 +128,7 @@ async def test_a_failed_lookup_answers_nothing_and_is_not_retried_at_once() -> N
 
 
 async def test_closing_stops_the_lookups_still_running() -> None:
-    lookups, learnt = Lookups(), []
+    lookups, learnt = Lookups(), list[Device]()
     lookups.gate.clear()
     miss = fallback(lookups, learnt, wait_s=0.01)
     assert await miss.after_miss("hanging") == []
