@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -26,7 +27,8 @@ CONCURRENCY = (1, 10)
 def fresh_device(k: int, template: dict[str, Any]) -> dict[str, Any]:
     """Enrolled after start: no name or serial in the synthetic fleet contains these."""
     return {**template, "id": f"f7e5b0c1-0000-4000-8000-{k:012d}",
-            "deviceName": f"FRESH-{k:05d}-TAB", "serialNumber": f"NEWSER{k:06d}X"}
+            "deviceName": f"FRESH-{k:05d}-TAB", "serialNumber": f"NEWSER{k:06d}X",
+            "enrolledDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 async def measure(http: aiohttp.ClientSession, url: str, signer: Signer, graph: Child,

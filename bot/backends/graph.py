@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import logging
 import re
@@ -13,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from bot.backends import fallback
+from bot.backends import fallback, graph_index
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient, OutcomeUnknown
-from bot.backends.index import DeviceIndex, matches_key, name_order, owned_by
+from bot.backends.graph_index import IntuneIndex
+from bot.backends.index import matches_key, name_order, owned_by
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -54,22 +53,18 @@ class GraphBackend:
         graph: GraphClient,
         *,
         clock: Clock | None = None,
-        index_refresh: timedelta = timedelta(minutes=15),
+        index_refresh: timedelta = graph_index.REFRESH,
+        index_delta: timedelta | None = graph_index.DELTA_EVERY,
         lookup_wait_s: float = fallback.WAIT_S,
     ) -> None:
-        """``graph`` is shared (one token, one connection pool); whoever made it closes it."""
+        """``graph`` is shared (one token, one connection pool); whoever made it closes it.
+        The picker's index and how it stays fresh: bot/backends/graph_index.py."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
-        self._index_refresh = index_refresh
-        self._index: DeviceIndex | None = None
-        self._index_built_at: datetime | None = None
-        self._index_lock = asyncio.Lock()
-        self._refresh_task: asyncio.Task[None] | None = None
-        # Devices live lookups found while a full load runs: the new index learns them too.
-        self._loading: list[Device] | None = None
-        self._fallback = fallback.MissFallback(
-            lambda key: self._lookup_exact(key, max_rows=PICKER_MAX_ROWS), self._learn,
-            self._clock, wait_s=lookup_wait_s,
+        self._index = IntuneIndex(
+            graph, MANAGED_DEVICES, SELECT, parse_time=parse_graph_time, clock=self._clock,
+            lookup=lambda key: self._lookup_exact(key, max_rows=PICKER_MAX_ROWS),
+            refresh=index_refresh, delta_every=index_delta, lookup_wait_s=lookup_wait_s,
         )
 
     # ------------------------------------------------------------------ lookups
@@ -83,7 +78,7 @@ class GraphBackend:
         if not key or limit <= 0:
             return []
         found = await self._lookup_exact(key)
-        self._learn(found)
+        self._index.learn(found)
         return list(itertools.islice(owned_by(found, primary_email), limit))
 
     async def _lookup_exact(self, key: str, *, max_rows: int | None = None) -> list[Device]:
@@ -116,25 +111,17 @@ class GraphBackend:
                         break
         return sorted(found.values(), key=name_order)
 
-    def _learn(self, devices: list[Device]) -> None:
-        """Put devices a live lookup found into the index (a newer copy replaces the old)."""
-        if self._index is not None:
-            for device in devices:
-                self._index.add(device)
-        if self._loading is not None:
-            self._loading.extend(devices)
-
     async def search_devices(
         self, text: str, *, primary_email: str | None = None, limit: int = 100
     ) -> list[Device]:
         """Devices whose name or serial contains ``text``, from the cached device index; for
         an approver (no ``primary_email``), a miss is asked of Intune live by exact id, serial
         and name (bot/backends/fallback.py), and the index learns what that finds."""
-        index = await self._device_index()
+        index = await self._index.current()
         hits = index.search(text, primary_email=primary_email, limit=limit)
         if hits or primary_email is not None or limit <= 0:
             return hits
-        return (await self._fallback.after_miss(text))[:limit]
+        return (await self._index.fallback.after_miss(text))[:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is
@@ -154,49 +141,7 @@ class GraphBackend:
 
     async def refresh_index(self) -> None:
         """Reload the picker's device index now (all devices, paged)."""
-        async with self._index_lock:
-            await self._load_index()
-
-    async def _load_index(self) -> None:
-        started = self._clock.now()
-        devices: list[Device] = []
-        self._loading = []
-        try:
-            async for rows in self.graph.pages(
-                MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
-            ):
-                devices.extend(device_from_graph(row) for row in rows)
-            devices.extend(self._loading)  # found live meanwhile: at least as new as the list
-        finally:
-            self._loading = None
-        index = DeviceIndex(devices)
-        self._fallback.forget_misses()
-        self._index, self._index_built_at = index, started
-        logger.info("device index refreshed: %d devices", len(index))
-
-    async def _device_index(self) -> DeviceIndex:
-        """The cached device index: built on first use, refreshed in the background when
-        older than ``index_refresh`` (the picker must answer within Slack's 3 s)."""
-        if self._index is None:
-            async with self._index_lock:
-                if self._index is None:
-                    await self._load_index()
-        elif self._index_stale() and (self._refresh_task is None or self._refresh_task.done()):
-            self._refresh_task = asyncio.create_task(self._refresh_quietly())
-        assert self._index is not None
-        return self._index
-
-    def _index_stale(self) -> bool:
-        built = self._index_built_at
-        return built is not None and self._clock.now() - built >= self._index_refresh
-
-    async def _refresh_quietly(self) -> None:
-        try:
-            await self.refresh_index()
-        except BackendError as exc:
-            # Keep serving the old index; try again in a minute rather than on every keystroke.
-            logger.warning("device index refresh failed: %s", exc.message)
-            self._index_built_at = self._clock.now() - self._index_refresh + timedelta(minutes=1)
+        await self._index.refresh()
 
     # ------------------------------------------------------------------ reset
 
@@ -280,11 +225,7 @@ class GraphBackend:
     async def aclose(self) -> None:
         """Stop the background refresh and lookups (the Graph client belongs to whoever made
         it)."""
-        await self._fallback.aclose()
-        if self._refresh_task is not None and not self._refresh_task.done():
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
+        await self._index.aclose()
 
 
 def odata_literal(value: str) -> str:

@@ -58,6 +58,9 @@ DEFAULT_FILTERABLE = frozenset(
 BETA_ONLY_FIELDS = frozenset({"deviceType", "ownerType", "joinType"})
 TERMINAL_FAIL_STATES = frozenset({"failed", "canceled", "notSupported"})
 
+# lt/gt are documented on these two (fact sheet §4); null never matches, as in OData.
+DATE_FILTERABLE = frozenset({"enrolledDateTime", "lastSyncDateTime"})
+_DATED = re.compile(r"^(\w+)\s+(gt|lt)\s+(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$", re.I)
 _EQ = re.compile(r"^(\w+)\s+eq\s+'((?:[^']|'')*)'$", re.IGNORECASE)
 _STARTSWITH = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
@@ -352,6 +355,7 @@ class GraphEmulator:
         self.ignore_unsupported_filters = ignore_unsupported_filters
         self.substring_eq: set[str] = set()  # see "the picker's live lookups" below
         self._eq_index: dict[str, dict[str, list[str]]] = {}  # ditto
+        self.date_filterable: set[str] = set(DATE_FILTERABLE)  # ditto
         self.action_pending_reads = action_pending_reads
         self.action_pending_seconds = action_pending_seconds
         self._test_ca: TestCA | None = None
@@ -647,6 +651,24 @@ class GraphEmulator:
         userPrincipalName has behaved like a substring match ("Checked 2026-12", Filters:
         Intune-PowerShell-SDK #39). An unsupported filter is ignored: pass ``filterable``."""
         self.substring_eq.update(properties)
+
+    def _dated_filter(self, expression: str) -> Callable[[Mapping[str, Any]], bool] | None:
+        """``enrolledDateTime gt 2026-12-01T10:00:00Z`` (or lt, or lastSyncDateTime) while the
+        property is in ``date_filterable``; None: not such a filter (then the usual rules: one
+        the service does not know is ignored, every device comes back)."""
+        match = _DATED.match(expression)
+        if match is None or match.group(1) not in self.date_filterable:
+            return None
+        prop, after, bound = match.group(1), match.group(2).lower() == "gt", _when(match.group(3))
+
+        def matches(device: Mapping[str, Any]) -> bool:
+            value = device.get(prop)
+            if not isinstance(value, str) or not value:
+                return False
+            at = _when(value)
+            return at > bound if after else at < bound
+
+        return matches
 
     def _indexed_eq(self, expression: str) -> list[str] | None:
         """``prop eq 'x'`` on an honoured property answered from a per-property table, as a
@@ -961,6 +983,9 @@ class GraphEmulator:
         expression = expression.strip()
         if not expression:
             return lambda _d: True
+        dated = self._dated_filter(expression)  # see "the picker's live lookups"
+        if dated is not None:
+            return dated
         clauses: list[tuple[str, str, bool]] = []  # (property, value, contains)
         for clause in _AND.split(expression):
             clause = clause.strip()
@@ -1153,6 +1178,12 @@ class GraphEmulator:
 def _graph_time(moment: datetime) -> str:
     # Graph writes seven fractional digits and a Z (fact sheet §2 example).
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _when(text: str) -> datetime:
+    """A Graph DateTimeOffset in UTC ("...Z", up to seven fractional digits)."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text.strip())
+    return datetime.fromisoformat(trimmed.replace("Z", "+00:00"))
 
 
 def _inner_error() -> Json:

@@ -150,8 +150,64 @@ async def test_a_device_found_while_the_index_reloads_stays_in_the_new_index(
     emulator.add_device(device("late-new"))  # enrolled after the reload's list was read
     assert names(await backend.search_devices("SER-LATE-NEW")) == ["late-new"]
     hold.release()
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if backend._refresh_task is not None and backend._refresh_task.done():
-            break
+    await backend._index._tasks["refresh"]  # the reload, done
     assert names(await backend.search_devices("late")) == ["late-new"]
+
+
+def graph_time(clock: ManualClock, later: timedelta = timedelta(0)) -> str:
+    return (clock.now() + later).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def wait_for(backend: GraphBackend, text: str, name: str) -> list[str]:
+    """Keystrokes until ``name`` shows for ``text`` (a background delta is running)."""
+    for _ in range(200):
+        found = names(await backend.search_devices(text))
+        if name in found:
+            return found
+        await asyncio.sleep(0.01)
+    return names(await backend.search_devices(text))
+
+
+async def test_a_delta_finds_a_device_enrolled_since_by_any_part_of_its_name(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend, clock: ManualClock
+) -> None:
+    """A part of a name that other devices share hits the index, so no live lookup runs:
+    the delta (enrolledDateTime gt, every minute) brings the new device in."""
+    old = device("tab-old", enrolledDateTime=graph_time(clock, -timedelta(days=90)))
+    emulator = await make_emulator([old])
+    backend = make_backend(emulator, clock=clock)
+    assert names(await backend.search_devices("tab")) == ["tab-old"]
+    emulator.add_device(device("tab-zed",
+                               enrolledDateTime=graph_time(clock, timedelta(seconds=30))))
+    assert names(await backend.search_devices("tab")) == ["tab-old"]  # no delta due yet
+    clock.advance(timedelta(seconds=61))
+    assert await wait_for(backend, "tab", "tab-zed") == ["tab-old", "tab-zed"]
+    lookups = emulator.device_lookups()
+    assert lookups and all("enrolledDateTime gt" in q for q in lookups)  # no exact lookup
+
+
+async def test_a_delta_whose_filter_graph_ignores_stops_and_learns_nothing_false(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend, clock: ManualClock
+) -> None:
+    devices = [device(f"tab-{i}", enrolledDateTime=graph_time(clock, -timedelta(days=9)))
+               for i in range(3)]
+    emulator = await make_emulator(devices)
+    emulator.date_filterable.clear()  # the filter is ignored: every device comes back
+    backend = make_backend(emulator, clock=clock)
+    assert names(await backend.search_devices("tab")) == ["tab-0", "tab-1", "tab-2"]
+
+    def deltas() -> int:
+        return sum("enrolledDateTime" in q for q in emulator.device_lookups())
+
+    clock.advance(timedelta(seconds=61))
+    await backend.search_devices("tab")
+    for _ in range(200):
+        if deltas() and not any(t for t in asyncio.all_tasks() if "delta" in t.get_name()):
+            break
+        await asyncio.sleep(0.01)
+    assert deltas() == 1
+    for _ in range(3):  # no more deltas: the one answer showed Graph ignores the filter
+        clock.advance(timedelta(seconds=61))
+        assert names(await backend.search_devices("tab")) == ["tab-0", "tab-1", "tab-2"]
+        await asyncio.sleep(0.02)
+    assert deltas() == 1
