@@ -4,8 +4,10 @@ keystrokes by any part of its name; a person without a role never sees it unless
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,23 @@ async def test_the_helpdesk_gets_only_the_exact_device_when_graph_answers_near_m
     assert await picked(stack, "UHELEN", "ln-0007") == [exact["id"]]
     assert any("serialNumber eq 'ln-0007'" in q for q in stack.graph.device_lookups())
     assert await picked(stack, "UHELEN", "loaner 7") == [exact["id"]]  # learnt: just one
+
+
+async def test_a_new_kiosk_is_found_by_a_shared_word_within_a_minute(intune: Stack) -> None:
+    """"kiosk" already names a device, so the index answers and no live lookup runs; the
+    minute's delta (devices enrolled since the last full load) brings the new one in."""
+    stack = intune
+    assert stack.graph is not None
+    before = await picked(stack, "UANNA", "kiosk")
+    assert len(before) == 1
+    kiosk = {**new_phone("Kiosk lobby 2", "KSK-LOBBY-2", "erin@example.com"),
+             "enrolledDateTime": stack.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+    stack.graph.add_device(kiosk)
+    assert await picked(stack, "UANNA", "kiosk") == before  # not yet: no delta due
+    stack.clock.advance(timedelta(seconds=61))
+    for _ in range(100):
+        if kiosk["id"] in await picked(stack, "UANNA", "kiosk"):
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(await picked(stack, "UANNA", "kiosk")) == sorted([*before, kiosk["id"]])
+    assert kiosk["id"] not in await picked(stack, "UMALLORY", "kiosk")
