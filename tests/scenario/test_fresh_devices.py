@@ -21,7 +21,7 @@ async def intune(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
         yield s
 
 
-def new_phone(name: str, serial: str, owner: str) -> dict[str, object]:
+def new_phone(name: str, serial: str, owner: str) -> dict[str, str]:
     return {
         "id": str(uuid.uuid4()), "deviceName": name, "serialNumber": serial,
         "operatingSystem": "Android", "osVersion": "14",
