@@ -670,6 +670,12 @@ class GraphEmulator:
 
         return matches
 
+    def prime_lookups(self, *properties: str) -> None:
+        """Build the eq tables of ``properties`` now (a change to the devices drops them),
+        so the next lookup is not the one that pays for reading every device."""
+        for prop in properties:
+            self._indexed_eq(f"{prop} eq 'x'")
+
     def _indexed_eq(self, expression: str) -> list[str] | None:
         """``prop eq 'x'`` on an honoured property answered from a per-property table, as a
         real service would (the same devices, in the same order, as the scan in _filter):
