@@ -92,8 +92,6 @@ class MissFallback:
         except BackendError as exc:
             logger.warning("device lookup failed: %s", exc.message)
             found = []
-        except asyncio.CancelledError:
-            raise
         except Exception:  # a background task has no one else to tell
             logger.exception("device lookup failed")
             found = []

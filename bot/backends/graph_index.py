@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.backends.devices import device_from_graph
 from bot.backends.fallback import WAIT_S, MissFallback
@@ -175,7 +176,7 @@ class IntuneIndex:
     def _due(self, since: datetime | None, every: timedelta) -> bool:
         return since is not None and self._clock.now() - since >= every
 
-    def _start(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+    def _start(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = self._tasks.get(name)
         if task is None or task.done():
-            self._tasks[name] = asyncio.create_task(run(), name=f"device index {name}")  # type: ignore[arg-type]
+            self._tasks[name] = asyncio.create_task(run(), name=f"device index {name}")
