@@ -121,7 +121,8 @@ class GraphBackend:
         hits = index.search(text, primary_email=primary_email, limit=limit)
         if hits or primary_email is not None or limit <= 0:
             return hits
-        return (await self._index.fallback.after_miss(text))[:limit]
+        known = index.find(text, limit=limit)  # an Intune id the index knows: no need to ask
+        return known or (await self._index.fallback.after_miss(text))[:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is

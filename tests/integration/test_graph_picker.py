@@ -47,6 +47,10 @@ async def test_a_device_enrolled_after_start_is_found_by_serial_name_and_id_then
     assert names(await backend.search_devices("phone-ne")) == ["phone-new"]
     assert len(emulator.device_lookups()) == lookups
     assert names(await backend.search_devices("pixel")) == ["pixel-0", "pixel-1", "pixel-2"]
+    # An id the index knows is answered from it, not asked again.
+    assert [d.id for d in await backend.search_devices(phone["id"])] == [phone["id"]]
+    assert len(emulator.device_lookups()) == lookups
+    assert emulator.graph_requests(phone["id"]) == []  # no GET by id either
 
 
 async def test_a_lookup_keeps_only_true_matches_when_eq_matches_substrings(
