@@ -5,6 +5,8 @@ lookup) and then by a part of their name (the index, which learnt them)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import time
 from datetime import UTC, datetime
@@ -13,10 +15,10 @@ from typing import Any
 import aiohttp
 
 from bench import APPROVER
-from bench.load import Run, closed_loop
+from bench.load import Run, closed_loop, send
 from bench.proc import Child
 from bench.report import Tally, f, table
-from bench.slack_requests import Signer
+from bench.slack_requests import Prepared, Signer
 from bot.backends.fallback import WAIT_S
 
 MISSES = 200
@@ -29,6 +31,22 @@ def fresh_device(k: int, template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "id": f"f7e5b0c1-0000-4000-8000-{k:012d}",
             "deviceName": f"FRESH-{k:05d}-TAB", "serialNumber": f"NEWSER{k:06d}X",
             "enrolledDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+async def during_reload(http: aiohttp.ClientSession, ours: Child,
+                        requests: list[Prepared]) -> tuple[Run, float]:
+    """Options loads one after another (c=1) while the worker reloads its whole index, as
+    it does every 15 minutes; and how long the reload took."""
+    reload = asyncio.create_task(ours.ask("reload"))
+    run, url = Run(), ours.url.rstrip("/") + "/slack/events"
+    began = time.perf_counter()
+    for request in itertools.cycle(requests):
+        if reload.done():
+            break
+        await send(http, url, request, run)
+    answer = await reload
+    run.wall = time.perf_counter() - began
+    return run, float(answer["seconds"])
 
 
 async def measure(http: aiohttp.ClientSession, url: str, signer: Signer, graph: Child,
@@ -79,6 +97,7 @@ async def _ask(http: aiohttp.ClientSession, url: str, signer: Signer, text: str,
 
 
 def print_table(results: dict[int, tuple[dict[int, Run], dict[str, Any]]]) -> str:
+    """Misses, enrolled devices and (if measured) the loads during a full reload."""
     header = ["devices", "what", "c", "loads", "p50 ms", "p95 ms", "p99 ms", "asked / found"]
     rows = []
     for n, (misses, enrolled) in results.items():
@@ -92,6 +111,11 @@ def print_table(results: dict[int, tuple[dict[int, Run], dict[str, Any]]]) -> st
             rows.append([f"{n:,}", what, "1", str(len(run.latencies)), f(run.ms(.5)),
                          f(run.ms(.95)), f(run.ms(.99)),
                          f"{enrolled['found_' + key]}/{enrolled['enrolled']}"])
+        if "reload" in enrolled:
+            run, seconds = enrolled["reload"]
+            rows.append([f"{n:,}", f"during a full reload ({seconds:.1f} s)", "1",
+                         str(len(run.latencies)), f(run.ms(.5)), f(run.ms(.95)),
+                         f(run.ms(1.0)) + " (max)", "-"])
     text = table(header, rows)
     print(text)
     return text

@@ -104,6 +104,8 @@ async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, A
                 runs[conc] = run
             if graph is not None:
                 fresh_results[n] = await fresh.measure(http, ours.url, signer, graph, n, tally)
+                fresh_results[n][1]["reload"] = await fresh.during_reload(
+                    http, ours, requests_for(signer, entries, 200))
         lag = await ours.ask("lag")
         stats = await ours.ask("stats")
         print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "

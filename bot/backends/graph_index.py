@@ -123,10 +123,15 @@ class IntuneIndex:
                 self._path, params={"$select": self._select}, what="the device list"
             ):
                 devices.extend(device_from_graph(row) for row in rows)
+            listed = len(self._loading)
             devices.extend(self._loading)  # found live meanwhile: at least as new as the list
+            # Building 100,000 devices' index takes a second or two of CPU: in a thread, so
+            # the loop (and the picker, from the old index) keeps answering meanwhile.
+            index = await asyncio.to_thread(DeviceIndex, devices)
+            for device in self._loading[listed:]:  # found while it was built
+                index.add(device)
         finally:
             self._loading = None
-        index = DeviceIndex(devices)
         self.fallback.forget_misses()
         self._index, self._built_at, self._delta_at = index, started, started
         logger.info("device index refreshed: %d devices", len(index))
