@@ -6,13 +6,18 @@ search never reaches another person's device, learnt or not."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import pytest
+
 from bot.backends.graph import GraphBackend
 from bot.clock import ManualClock
-from bot.ports import Device
+from bot.ports import BackendError, Device
+from bot.retry import GRAPH
 from tests.integration.test_graph_backend import device
 
 if TYPE_CHECKING:
@@ -215,3 +220,19 @@ async def test_a_delta_whose_filter_graph_ignores_stops_and_learns_nothing_false
         assert names(await backend.search_devices("tab")) == ["tab-0", "tab-1", "tab-2"]
         await asyncio.sleep(0.02)
     assert deltas() == 1
+
+
+async def test_a_full_load_leaves_the_collector_on_whether_it_worked_or_failed(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend
+) -> None:
+    """The load turns garbage collection off while it reads and indexes the devices; a load
+    that fails half way must not leave it off for the life of the process."""
+    emulator = await make_emulator([device(f"tab-{i}") for i in range(5)], page_size=2)
+    backend = make_backend(emulator, retry=replace(GRAPH, attempts=1))
+    await backend.refresh_index()
+    assert gc.isenabled()
+    emulator.fail_next("/managedDevices", status=400, times=1)
+    with pytest.raises(BackendError):
+        await backend.refresh_index()
+    assert gc.isenabled()
+    assert names(await backend.search_devices("tab-")) == [f"tab-{i}" for i in range(5)]
