@@ -15,7 +15,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import acks, e2e, people, picker, steady
+from bench import acks, e2e, fresh, people, picker, steady
 from bench.proc import layout
 from bench.report import Tally
 from bench.stack import Processes
@@ -66,10 +66,13 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
                                  tally=tally)
         if "picker" in phases:
             print("\n== Device picker: options loads over HTTP ==")
-            by_fleet, costs = await picker.measure(
+            by_fleet, costs, fresh_runs = await picker.measure(
                 procs, fleets, requests=100 if args.quick else 1000,
                 reps=15 if args.quick else 50, tally=tally, backend=args.picker_backend)
             picker.print_http(by_fleet, tally)
+            if fresh_runs:
+                print("\n  when the index has no answer (Intune backend, the fake Graph):")
+                fresh.print_table(fresh_runs)
             print("\n  cost of one query in-process (search + options), median of repeats:")
             picker.print_costs(costs, tally)
         if "e2e" in phases:

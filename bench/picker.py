@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import APPROVER, people
+from bench import APPROVER, fresh, people
 from bench.intune import graph_backend
 from bench.load import Run, closed_loop, session
+from bench.proc import Child
 from bench.report import Tally, f, table
 from bench.slack_requests import Prepared, Signer
 from bench.stack import Processes
@@ -55,20 +56,25 @@ def requests_for(signer: Signer, entries: list[dict[str, Any]], count: int) -> l
 Costs = dict[str, dict[int, float]]  # query class -> fleet size -> median microseconds
 
 
+Fresh = dict[int, tuple[dict[int, Run], dict[str, Any]]]  # fleet size -> bench.fresh results
+
+
 async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: int,
                   tally: Tally, backend: str = "simulated",
-                  ) -> tuple[dict[int, dict[int, Run]], Costs]:
+                  ) -> tuple[dict[int, dict[int, Run]], Costs, Fresh]:
     """Per fleet size: options loads over HTTP, then (our server stopped) the in-process cost;
-    ``backend`` "intune" runs both on the Intune backend over a fake Graph of the fleet."""
+    ``backend`` "intune" runs both on the Intune backend over a fake Graph of the fleet, and
+    after the loads, misses and devices enrolled after start (bench.fresh)."""
     signer = Signer(procs.slack_url.removesuffix("api/"))
     results: dict[int, dict[int, Run]] = {}
     costs: Costs = {name: {} for name in QUERY_CLASSES}
+    fresh_results: Fresh = {}
     for n in fleets:
         entries = people.fleet(n)
         graph = await procs.graph(n) if backend == "intune" else None
         try:
-            results[n] = await _http_runs(procs, signer, entries, requests, tally,
-                                          graph.ready if graph else None)
+            results[n] = await _http_runs(procs, signer, entries, requests, tally, graph,
+                                          fresh_results)
             measured = await query_costs(entries, reps, graph.ready if graph else None)
         finally:
             if graph is not None:
@@ -76,15 +82,16 @@ async def measure(procs: Processes, fleets: list[int], *, requests: int, reps: i
         for name, micros in measured.items():
             costs[name][n] = micros
         del entries
-    return results, costs
+    return results, costs, fresh_results
 
 
 async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, Any]],
-                     requests: int, tally: Tally, graph: dict[str, Any] | None,
+                     requests: int, tally: Tally, graph: Child | None, fresh_results: Fresh,
                      ) -> dict[int, Run]:
-    """Options loads over HTTP against our server, at each concurrency, for one fleet."""
+    """Options loads over HTTP against our server, at each concurrency, for one fleet; on
+    the Intune backend (``graph``: the fake Graph), then bench.fresh's runs."""
     n = len(entries)
-    ours = await procs.ours(fleet=n, graph=graph)
+    ours = await procs.ours(fleet=n, graph=graph.ready if graph else None)
     try:
         runs: dict[int, Run] = {}
         async with session(max(CONCURRENCY)) as http:
@@ -95,6 +102,10 @@ async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, A
                 if run.errors:
                     tally.error(f"picker n={n} c={conc}: {run.errors} answers not 2xx")
                 runs[conc] = run
+            if graph is not None:
+                fresh_results[n] = await fresh.measure(http, ours.url, signer, graph, n, tally)
+                fresh_results[n][1]["reload"] = await fresh.during_reload(
+                    http, ours, requests_for(signer, entries, 200))
         lag = await ours.ask("lag")
         stats = await ours.ask("stats")
         print(f"  {n:>7,} devices: server ready in {ours.ready['startup_s']:.1f} s, idle RSS "

@@ -13,12 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU_ENV = "PASSCODE_BENCH_CPU"
 
 
+# The CPUs this process may use when the benchmark is imported, before bench.__main__ pins
+# itself to the load generator's: read later, from that pinned process, layout() found one
+# CPU and left every server unpinned on the load generator's CPU.
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 def layout() -> tuple[int | None, int | None]:
     """(the load generator's CPU, the servers' CPU). On two or more CPUs the servers get one
     to themselves, as a server would, and the load generator (standing in for the internet)
     another: without that, where the scheduler happened to put whom moved the closed-loop
     figures of one and the same app by up to 2x from run to run."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cpus = _CPUS  # as the benchmark started: it then pins itself to the first
     return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
 
 

@@ -117,13 +117,18 @@ async def main() -> None:
         """Wait (at most 30 s) until no work item is left in the worker."""
         return dict(await probes.ask("settle-work", timeout=60))
 
+    async def reload(_: list[str]) -> dict[str, float]:
+        """The worker reloads its device index (the Intune backend only)."""
+        return dict(await probes.ask("reload-index", timeout=120))
+
     front_rss, worker_rss = rss_mb(), rss_mb(worker_pid)
     try:
         await serve_commands(
             {"port": front.port, "pid": os.getpid(), "worker_pid": worker_pid,
              "rss_mb": front_rss + worker_rss, "front_rss_mb": front_rss,
              "worker_rss_mb": worker_rss, "startup_s": time.perf_counter() - began},
-            {"stats": stats, "lag": lag_report, "lag-reset": lag_reset, "settle": settle},
+            {"stats": stats, "lag": lag_report, "lag-reset": lag_reset, "settle": settle,
+             "reload": reload},
         )
     finally:
         await lag.stop()

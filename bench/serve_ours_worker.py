@@ -34,7 +34,6 @@ from handlers.runtime.link import WorkerLink, from_wire
 from handlers.slack.client import build_client
 from handlers.slack.identity import Identity
 from handlers.slack.pacing import ChannelPacer
-from handlers.work.worker import Worker
 
 
 class RecordingPacer(ChannelPacer):
@@ -97,7 +96,9 @@ async def compose(probes: Probes, settings: Settings, link: WorkerLink) -> Inlin
     return work
 
 
-def questions(probes: Probes, worker: Worker) -> dict[str, Probe]:
+def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
+    worker = work.worker
+
     async def stats() -> dict[str, Any]:
         assert probes.pacer is not None
         backend = probes.backend
@@ -123,7 +124,14 @@ def questions(probes: Probes, worker: Worker) -> dict[str, Probe]:
             await asyncio.wait(list(worker.tasks), timeout=1)
         return {"tasks": len(worker.tasks)}
 
-    return {"stats": stats, "lag": lag, "lag-reset": lag_reset, "settle-work": settle_work}
+    async def reload_index() -> dict[str, float]:
+        """The Intune backend's full reload of its device index, as every 15 minutes."""
+        began = time.perf_counter()
+        await work.services.backend.refresh_index()  # type: ignore[attr-defined]
+        return {"seconds": time.perf_counter() - began}
+
+    return {"stats": stats, "lag": lag, "lag-reset": lag_reset, "settle-work": settle_work,
+            "reload-index": reload_index}
 
 
 async def run(probes: Probes, fd: int) -> int:
@@ -137,7 +145,7 @@ async def run(probes: Probes, fd: int) -> int:
     except Exception as exc:  # noqa: BLE001 - the front reports it
         await link.refuse(exc)
         return 2
-    server = await serve_probes(probes.args.probes, questions(probes, work.worker))
+    server = await serve_probes(probes.args.probes, questions(probes, work))
     try:
         return await worker_process.serve(link, work)
     finally:

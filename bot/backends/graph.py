@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import logging
 import re
@@ -13,9 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.backends import fallback, graph_index
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GraphClient, OutcomeUnknown
-from bot.backends.index import DeviceIndex, matches_key, owned_by
+from bot.backends.graph_index import IntuneIndex
+from bot.backends.index import matches_key, name_order, owned_by
 from bot.backends.owners import GraphOwners
 from bot.people import GraphPeople
 from bot.ports import (
@@ -40,6 +40,9 @@ MANAGED_DEVICES = f"{GRAPH_VERSION}/deviceManagement/managedDevices"
 SELECT = ",".join(SELECT_FIELDS)
 # Our clock and Intune's may disagree; a reset up to a minute "before" our POST is ours (§2).
 CLOCK_SKEW = timedelta(seconds=60)
+# The most rows the picker's live lookup reads per property: an ignored filter returns every
+# device, and an options load has 3 s.
+PICKER_MAX_ROWS = 2000
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -53,20 +56,23 @@ class GraphBackend:
         graph: GraphClient,
         *,
         clock: Clock | None = None,
-        index_refresh: timedelta = timedelta(minutes=15),
+        index_refresh: timedelta = graph_index.REFRESH,
+        index_delta: timedelta | None = graph_index.DELTA_EVERY,
+        lookup_wait_s: float = fallback.WAIT_S,
         people: GraphPeople | None = None,
     ) -> None:
         """``graph`` is shared (one token, one connection pool); whoever made it closes it;
-        so is ``people`` (the Entra user lookup the Graph roles use too)."""
+        so is ``people`` (the Entra user lookup the Graph roles use too). The picker's index
+        and how it stays fresh: bot/backends/graph_index.py."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self.people = people or GraphPeople(graph, clock=self._clock)
         self._owners = GraphOwners(graph)
-        self._index_refresh = index_refresh
-        self._index: DeviceIndex | None = None
-        self._index_built_at: datetime | None = None
-        self._index_lock = asyncio.Lock()
-        self._refresh_task: asyncio.Task[None] | None = None
+        self._index = IntuneIndex(
+            graph, MANAGED_DEVICES, SELECT, parse_time=parse_graph_time, clock=self._clock,
+            lookup=lambda key: self._lookup_exact(key, max_rows=PICKER_MAX_ROWS),
+            refresh=index_refresh, delta_every=index_delta, lookup_wait_s=lookup_wait_s,
+        )
 
     # ------------------------------------------------------------------ people and owners
 
@@ -87,36 +93,57 @@ class GraphBackend:
     async def find_devices(
         self, query: str, *, primary_email: str | None = None, limit: int = 10
     ) -> list[Device]:
-        """Devices whose Intune id, serial number or name equals ``query``."""
+        """Devices whose Intune id, serial number or name equals ``query``, asked of Intune
+        live (the index may not know a device enrolled a minute ago); the index learns them."""
         key = query.strip()
         if not key or limit <= 0:
             return []
+        found = await self._lookup_exact(key)
+        self._index.learn(found)
+        return list(itertools.islice(owned_by(found, primary_email), limit))
+
+    async def _lookup_exact(self, key: str, *, max_rows: int | None = None) -> list[Device]:
+        """The devices whose id, serial or name is ``key``, from Graph, in name order; at most
+        ``max_rows`` rows read per property (the picker's bound on an ignored filter)."""
         found: dict[str, Device] = {}
         if _GUID.match(key):
             device = await self.get_device(key)
-            if device is not None:
+            if device is not None and matches_key(device, key):
                 found[device.id] = device
         if not found:
             # One property per query: "a or b" across properties returned only a's matches (§4).
             for prop in ("serialNumber", "deviceName"):
                 params = {"$filter": f"{prop} eq {odata_literal(key)}", "$select": SELECT}
+                read = 0
                 async for rows in self.graph.pages(
                     MANAGED_DEVICES, params=params, what=f"devices matching {key!r}"
                 ):
                     for row in rows:
                         device = device_from_graph(row)
                         # Graph silently ignores filters it does not support and returns every
-                        # device, so each result is checked here (§4).
+                        # device, and its eq has matched substrings: each result is checked
+                        # here, and only exact matches are kept ("Checked 2026-12", Filters).
                         if matches_key(device, key):
                             found.setdefault(device.id, device)
-        return list(itertools.islice(owned_by(found.values(), primary_email), limit))
+                    read += len(rows)
+                    if max_rows is not None and read >= max_rows:
+                        logger.warning("$filter on %s returned %d+ devices: not honoured? "
+                                       "the lookup stops there", prop, read)
+                        break
+        return sorted(found.values(), key=name_order)
 
     async def search_devices(
         self, text: str, *, primary_email: str | None = None, limit: int = 100
     ) -> list[Device]:
-        """Devices whose name or serial contains ``text``, from the cached device index."""
-        index = await self._device_index()
-        return index.search(text, primary_email=primary_email, limit=limit)
+        """Devices whose name or serial contains ``text``, from the cached device index; for
+        an approver (no ``primary_email``), a miss is asked of Intune live by exact id, serial
+        and name (bot/backends/fallback.py), and the index learns what that finds."""
+        index = await self._index.current()
+        hits = index.search(text, primary_email=primary_email, limit=limit)
+        if hits or primary_email is not None or limit <= 0:
+            return hits
+        known = index.find(text, limit=limit)  # an Intune id the index knows: no need to ask
+        return known or (await self._index.fallback.after_miss(text))[:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is
@@ -136,43 +163,7 @@ class GraphBackend:
 
     async def refresh_index(self) -> None:
         """Reload the picker's device index now (all devices, paged)."""
-        async with self._index_lock:
-            await self._load_index()
-
-    async def _load_index(self) -> None:
-        started = self._clock.now()
-        devices: list[Device] = []
-        async for rows in self.graph.pages(
-            MANAGED_DEVICES, params={"$select": SELECT}, what="the device list"
-        ):
-            devices.extend(device_from_graph(row) for row in rows)
-        index = DeviceIndex(devices)
-        self._index, self._index_built_at = index, started
-        logger.info("device index refreshed: %d devices", len(index))
-
-    async def _device_index(self) -> DeviceIndex:
-        """The cached device index: built on first use, refreshed in the background when
-        older than ``index_refresh`` (the picker must answer within Slack's 3 s)."""
-        if self._index is None:
-            async with self._index_lock:
-                if self._index is None:
-                    await self._load_index()
-        elif self._index_stale() and (self._refresh_task is None or self._refresh_task.done()):
-            self._refresh_task = asyncio.create_task(self._refresh_quietly())
-        assert self._index is not None
-        return self._index
-
-    def _index_stale(self) -> bool:
-        built = self._index_built_at
-        return built is not None and self._clock.now() - built >= self._index_refresh
-
-    async def _refresh_quietly(self) -> None:
-        try:
-            await self.refresh_index()
-        except BackendError as exc:
-            # Keep serving the old index; try again in a minute rather than on every keystroke.
-            logger.warning("device index refresh failed: %s", exc.message)
-            self._index_built_at = self._clock.now() - self._index_refresh + timedelta(minutes=1)
+        await self._index.refresh()
 
     # ------------------------------------------------------------------ reset
 
@@ -255,11 +246,9 @@ class GraphBackend:
         return None if status == 404 else body
 
     async def aclose(self) -> None:
-        """Stop the background refresh (the Graph client belongs to whoever made it)."""
-        if self._refresh_task is not None and not self._refresh_task.done():
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
+        """Stop the background refresh and lookups (the Graph client belongs to whoever made
+        it)."""
+        await self._index.aclose()
 
 
 def odata_literal(value: str) -> str:

@@ -58,6 +58,9 @@ DEFAULT_FILTERABLE = frozenset(
 BETA_ONLY_FIELDS = frozenset({"deviceType", "ownerType", "joinType"})
 TERMINAL_FAIL_STATES = frozenset({"failed", "canceled", "notSupported"})
 
+# lt/gt are documented on these two (fact sheet §4); null never matches, as in OData.
+DATE_FILTERABLE = frozenset({"enrolledDateTime", "lastSyncDateTime"})
+_DATED = re.compile(r"^(\w+)\s+(gt|lt)\s+(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$", re.I)
 _EQ = re.compile(r"^(\w+)\s+eq\s+'((?:[^']|'')*)'$", re.IGNORECASE)
 _STARTSWITH = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
@@ -354,6 +357,9 @@ class GraphEmulator:
         self.page_size = page_size
         self.filterable = frozenset(filterable)
         self.ignore_unsupported_filters = ignore_unsupported_filters
+        self.substring_eq: set[str] = set()  # see "the picker's live lookups" below
+        self._eq_index: dict[str, dict[str, list[str]]] = {}  # ditto
+        self.date_filterable: set[str] = set(DATE_FILTERABLE)  # ditto
         self.action_pending_reads = action_pending_reads
         self.action_pending_seconds = action_pending_seconds
         self._test_ca: TestCA | None = None
@@ -491,10 +497,12 @@ class GraphEmulator:
         self._simulate[device_id] = data.pop("simulate", None) or {}
         self._static_results[device_id] = list(data.pop("deviceActionResults", None) or [])
         self._devices[device_id] = data
+        self._eq_index.clear()
         return device_id
 
     def remove_device(self, device_id: str) -> None:
         self._devices.pop(device_id, None)
+        self._eq_index.clear()
 
     def add_user(
         self,
@@ -658,6 +666,64 @@ class GraphEmulator:
             f"{p}?{q}" if q else p
             for m, p, q, _ in self.requests
             if path_substring in p and (method is None or m == method.upper())
+        ]
+
+    # ------------------------------------------------------------------ the picker's live lookups
+
+    def eq_matches_substrings(self, *properties: str) -> None:
+        """From now on ``prop eq 'x'`` answers every device whose ``prop`` contains x: eq on
+        userPrincipalName has behaved like a substring match ("Checked 2026-12", Filters:
+        Intune-PowerShell-SDK #39). An unsupported filter is ignored: pass ``filterable``."""
+        self.substring_eq.update(properties)
+
+    def _dated_filter(self, expression: str) -> Callable[[Mapping[str, Any]], bool] | None:
+        """``enrolledDateTime gt 2026-12-01T10:00:00Z`` (or lt, or lastSyncDateTime) while the
+        property is in ``date_filterable``; None: not such a filter (then the usual rules: one
+        the service does not know is ignored, every device comes back)."""
+        match = _DATED.match(expression)
+        if match is None or match.group(1) not in self.date_filterable:
+            return None
+        prop, after, bound = match.group(1), match.group(2).lower() == "gt", _when(match.group(3))
+
+        def matches(device: Mapping[str, Any]) -> bool:
+            value = device.get(prop)
+            if not isinstance(value, str) or not value:
+                return False
+            at = _when(value)
+            return at > bound if after else at < bound
+
+        return matches
+
+    def prime_lookups(self, *properties: str) -> None:
+        """Build the eq tables of ``properties`` now (a change to the devices drops them),
+        so the next lookup is not the one that pays for reading every device."""
+        for prop in properties:
+            self._indexed_eq(f"{prop} eq 'x'")
+
+    def _indexed_eq(self, expression: str) -> list[str] | None:
+        """``prop eq 'x'`` on an honoured property answered from a per-property table, as a
+        real service would (the same devices, in the same order, as the scan in _filter):
+        so a 100,000-device benchmark measures the bot, not this fake's loop. None: scan."""
+        match = _EQ.match(expression.strip())
+        if match is None:
+            return None
+        prop, value = match.group(1), match.group(2).replace("''", "'")
+        if prop not in self.filterable or prop in self.substring_eq or value == "":
+            return None
+        table = self._eq_index.get(prop)
+        if table is None:
+            table = {}
+            for device_id, device in self._devices.items():
+                key = str(device.get(prop) or "").casefold()
+                table.setdefault(key, []).append(device_id)
+            self._eq_index[prop] = table
+        return list(table.get(value.casefold(), []))
+
+    def device_lookups(self) -> list[str]:
+        """The $filter of every filtered managedDevices list (first pages), in order."""
+        return [
+            q for m, p, q, _ in self.requests
+            if m == "GET" and p.endswith("/deviceManagement/managedDevices") and "$filter" in q
         ]
 
     # ------------------------------------------------------------------ dispatch
@@ -923,7 +989,9 @@ class GraphEmulator:
             size = self.page_size
             if query.get("$top", "").isdigit():
                 size = max(1, min(int(query["$top"]), self.page_size))
-            ids = [i for i, d in self._devices.items() if matcher(d)]
+            ids = self._indexed_eq(query.get("$filter", ""))
+            if ids is None:
+                ids = [i for i, d in self._devices.items() if matcher(d)]
             page = _Page(version, ids, 0, size, select)
         chunk = page.ids[page.offset : page.offset + page.size]
         body: Json = {
@@ -951,6 +1019,9 @@ class GraphEmulator:
         expression = expression.strip()
         if not expression:
             return lambda _d: True
+        dated = self._dated_filter(expression)  # see "the picker's live lookups"
+        if dated is not None:
+            return dated
         clauses: list[tuple[str, str, bool]] = []  # (property, value, contains)
         for clause in _AND.split(expression):
             clause = clause.strip()
@@ -962,8 +1033,9 @@ class GraphEmulator:
             prop, value = match.group(1), match.group(2).replace("''", "'")
             if prop not in self.filterable or (eq is not None and value == ""):
                 return self._unsupported()
-            # startswith behaves like contains in the real service (fact sheet §4).
-            clauses.append((prop, value.casefold(), sw is not None))
+            # startswith behaves like contains in the real service (fact sheet §4), and so
+            # may eq on the properties in substring_eq.
+            clauses.append((prop, value.casefold(), sw is not None or prop in self.substring_eq))
 
         def matches(device: Mapping[str, Any]) -> bool:
             for prop, value, contains in clauses:
@@ -1232,6 +1304,12 @@ class GraphEmulator:
 def _graph_time(moment: datetime) -> str:
     # Graph writes seven fractional digits and a Z (fact sheet §2 example).
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _when(text: str) -> datetime:
+    """A Graph DateTimeOffset in UTC ("...Z", up to seven fractional digits)."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text.strip())
+    return datetime.fromisoformat(trimmed.replace("Z", "+00:00"))
 
 
 def _inner_error() -> Json:
