@@ -29,8 +29,17 @@ SELECT_FIELDS = (
 
 
 def _text(obj: Mapping[str, Any], key: str) -> str:
+    """A property as text. Graph's enums are strings, but a number (an enum's ordinal) or
+    an object where a string belongs is kept as what it is, so classification refuses it by
+    name instead of crashing or reading it as empty (issue 12 point 9)."""
     value = obj.get(key)
-    return "" if value is None else str(value).strip()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value).strip()[:200]
+    return f"<{type(value).__name__}>"
 
 
 def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None = None) -> Device:
