@@ -90,7 +90,9 @@ def build_backend(
         from bot.backends.graph import GraphBackend
 
         assert graph is not None, "build_services makes the shared Graph client"
-        return GraphBackend(graph, clock=clock)
+        return GraphBackend(graph, clock=clock,
+                            reset_grace=timedelta(seconds=settings.reset_grace_seconds),
+                            audit_initiator=settings.intune_audit_initiator)
     from bot.backends.simulated import SimulatedBackend, demo_fleet, load_fleet
 
     if settings.fleet_file is not None:
@@ -154,6 +156,9 @@ async def build_services(
     roles = roles or build_roles(settings, graph)
     backend = backend or build_backend(settings, clock, graph)
     store = await Store.open(settings.database_path)
+    share_budget = getattr(backend, "share_budget", None)
+    if callable(share_budget):
+        share_budget(store)  # Intune's write budget, shared by every process on the database
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

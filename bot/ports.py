@@ -24,7 +24,7 @@ from policy.platforms import DeviceFacts, Scope
 __all__ = [
     "ActionRef", "ActionState", "ActionStatus", "BackendError", "Clock", "Device",
     "DeviceBackend", "FailureCode", "Job", "JobQueue", "Later", "Notifier", "NotifyEvent",
-    "OpenRequestExists", "RequestStore", "RoleDirectory",
+    "OpenRequestExists", "RequestStore", "RoleDirectory", "WriteBudget",
 ]
 
 
@@ -60,6 +60,9 @@ class FailureCode(StrEnum):
     OWNER_CHANGED = "owner_changed"  # the primary user is not the one the approver saw
     TIMED_OUT = "timed_out"
     BACKEND_ERROR = "backend_error"
+    # The reset's POST got no certain answer and the reads could not show it was queued or
+    # not: nothing is resent (a second reset replaces the first passcode; issue 12).
+    UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,3 +287,15 @@ class JobQueue(Protocol):
     async def wait_for_jobs(self, timeout: float) -> None:
         """Return when jobs may have been scheduled since the last call (a change with jobs
         was committed), or after ``timeout`` seconds; a wake-up is never lost."""
+
+
+class WriteBudget(Protocol):
+    """A rate budget shared by every process that uses one database (issue 12 point 6:
+    Intune's 200 writes / 20 s per app and tenant counts all of them together).
+
+    Guarantees: of any number of callers racing, in one process or many, at most ``limit``
+    take a slot under one ``bucket`` in any ``window_s`` seconds (on ``now``'s clock)."""
+
+    async def take_slot(self, bucket: str, now: datetime, limit: int, window_s: float) -> float:
+        """Take a slot now and return 0.0, or take none and return the seconds until one
+        frees up (ask again then)."""

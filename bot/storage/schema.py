@@ -89,6 +89,15 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX requests_one_open_per_device ON requests (device_id)
         WHERE state IN ('awaiting_approval', 'approved', 'executing');
     """,
+    # 4: the write budget every process shares (Intune: 200 writes / 20 s per app, issue 12).
+    # Portable SQL (SQLite and PostgreSQL): one row per slot taken, dropped once out of window.
+    """
+    CREATE TABLE write_budget (
+        bucket TEXT NOT NULL,
+        taken_at TEXT NOT NULL
+    );
+    CREATE INDEX write_budget_by_bucket ON write_budget (bucket, taken_at);
+    """,
 ]
 
 # The open states as SQL (bot.domain.OPEN_STATES), as migration 3's index spells them.
