@@ -30,6 +30,9 @@ class State(StrEnum):
     EXECUTING = "executing"
     COMPLETED = "completed"
     FAILED = "failed"
+    # The reset's POST got no certain answer and Intune's records could not show whether it
+    # was queued: nothing more was sent; an approver may choose Try again (issue 12).
+    UNCONFIRMED = "unconfirmed"
     REVEALED = "revealed"  # the passcode was shown to the requester (any number of times)
     PASSCODE_EXPIRED = "passcode_expired"  # 7 days after issue; the sealed value is gone
 
@@ -51,7 +54,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         {State.APPROVED, State.DENIED, State.CANCELLED, State.EXPIRED}
     ),
     State.APPROVED: frozenset({State.EXECUTING}),
-    State.EXECUTING: frozenset({State.COMPLETED, State.FAILED}),
+    State.EXECUTING: frozenset({State.COMPLETED, State.FAILED, State.UNCONFIRMED}),
+    State.UNCONFIRMED: frozenset({State.APPROVED}),
     State.COMPLETED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
     State.REVEALED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
 }
@@ -67,6 +71,7 @@ _LABELS = {
     State.EXECUTING: "resetting",
     State.COMPLETED: "completed",
     State.FAILED: "failed",
+    State.UNCONFIRMED: "unconfirmed",
     State.REVEALED: "completed (passcode shown)",
     State.PASSCODE_EXPIRED: "completed (passcode expired)",
 }
@@ -304,6 +309,28 @@ class ResetRequest:
             at, Audit(SYSTEM, State.FAILED.value, code), State.FAILED,
             fields={"failure_code": code, "failure_detail": detail[:1000]},
             jobs=(notify(NotifyEvent.RESULT),),
+        )
+
+    def unconfirm(self, detail: str, at: datetime) -> Change:
+        """The backend could not confirm whether the reset was queued: it ends here, and
+        nothing more is sent (a second reset would replace the first passcode)."""
+        return self._change(
+            at, Audit(SYSTEM, State.UNCONFIRMED.value, "outcome unknown; nothing resent"),
+            State.UNCONFIRMED,
+            fields={"failure_code": "unconfirmed", "failure_detail": detail[:1000]},
+            jobs=(notify(NotifyEvent.RESULT),),
+        )
+
+    def try_again(self, by: str, at: datetime) -> Change:
+        """An approver chose Try again on an unconfirmed reset: approved once more, by them
+        (audited as ``try_again``); the first attempt's traces are cleared."""
+        return self._change(
+            at, Audit(by, "try_again", "after an unconfirmed reset"), State.APPROVED,
+            sources=frozenset({State.UNCONFIRMED}),
+            fields={"decided_by": by, "decided_at": at, "action_ref": "",
+                    "action_started_at": None, "action_recorded_at": None,
+                    "failure_code": "", "failure_detail": ""},
+            jobs=(EXECUTE, notify(NotifyEvent.DECIDED)),
         )
 
     def reveal(self, by: str, at: datetime) -> Change:

@@ -26,6 +26,7 @@ ACTION_DENY = "deny"
 ACTION_CANCEL = "cancel"
 ACTION_REVEAL = "reveal"
 ACTION_DEVICE_PICK = "device_pick"
+ACTION_TRY_AGAIN = "try_again"  # on an unconfirmed reset's approvals post (issue 12)
 BLOCK_DEVICE = "device"
 CALLBACK_RESET_MODAL = "reset_modal"
 
@@ -185,9 +186,20 @@ def approval_message(r: ResetRequest) -> tuple[str, list[Block]]:
                 button("Deny", ACTION_DENY, r.id, "danger"),
             )
         )
+    elif r.state is State.UNCONFIRMED:
+        blocks.extend(unconfirmed_blocks(r))
     else:
         blocks.append(section(outcome_line(r)))
     return text, blocks
+
+
+def unconfirmed_blocks(r: ResetRequest, locale: str = "en") -> list[Block]:
+    """An unconfirmed reset on the approvals post: what is known, and Try again (issue 12)."""
+    by = t(locale, "by", who=mention(r.decided_by)) if r.decided_by else ""
+    return [
+        section(":grey_question: " + t(locale, "approval.unconfirmed", by=by)),
+        actions(f"again:{r.id}", button(t(locale, "button.try_again"), ACTION_TRY_AGAIN, r.id)),
+    ]
 
 
 def outcome_line(r: ResetRequest) -> str:
@@ -284,6 +296,9 @@ def failure_text(r: ResetRequest, locale: str = "en") -> str:
 def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
     """The DM with the outcome. Never contains the passcode itself."""
     name = literal(r.device_name)
+    if r.state is State.UNCONFIRMED:
+        text = t(locale, "result.unconfirmed", name=name, id=r.id)
+        return text, [section(f":grey_question: {text} {t(locale, 'result.unconfirmed.more')}")]
     if r.state is State.FAILED:
         text = t(locale, "result.failed", name=name, id=r.id)
         blocks = [section(f":x: {text}\n{failure_text(r, locale)}")]

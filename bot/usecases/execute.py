@@ -48,6 +48,11 @@ async def execute(core: Core, request_id: str) -> None:
         deadline = max(deadline, await _recorded_at(core, request.id) + timeout)
         await _await_result(core, request, ref, deadline)
     except BackendError as exc:
+        if exc.failure is FailureCode.UNCONFIRMED:
+            # Intune may or may not have queued the reset: nothing more is sent; the people
+            # are told, and an approver may choose Try again (issue 12 point 5).
+            await core.store.apply(request.unconfirm(exc.message, core.clock.now()))
+            return
         if exc.retryable and core.clock.now() < deadline:
             raise
         if not exc.retryable:

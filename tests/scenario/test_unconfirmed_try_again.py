@@ -1,0 +1,107 @@
+"""An unconfirmed reset, through Slack (issue 12 point 5): Intune took the POST but the answer
+was lost, and neither of its records can show it yet. The bot sends nothing more; the requester
+and the approvals post say so plainly; only an approver (not the requester, not someone without
+a role) can choose Try again, which is audited with who chose it and then runs the reset."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain import State
+from tests.fakes.graph_api import GraphEmulator
+from tests.scenario.harness import APPROVALS, PIXEL, Stack, make_stack
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
+    async for s in make_stack(tmp_path, secret, kind="intune"):
+        assert s.graph is not None
+        s.graph.clock = s.clock  # Intune's clock moves with ours
+        yield s
+
+
+def graph(stack: Stack) -> GraphEmulator:
+    assert stack.graph is not None
+    return stack.graph
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for b in message.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return str(message.get("text", "")) + " ".join(
+        str(b.get("text", {}).get("text", "")) for b in message.get("blocks", []))
+
+
+async def unconfirmed(stack: Stack) -> tuple[str, dict[str, Any]]:
+    assert (await stack.driver.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+    await stack.settle()
+    post = stack.approvals()[-1]
+    request_id = str(buttons(post)[0]["value"])
+    emulator = graph(stack)
+    emulator.lose_answer_next("resetPasscode", 504)  # applied; the gateway lost the answer
+    emulator.listing_delay_reads = 1000  # deviceActionResults does not list it
+    emulator.fail_next("remoteActionAudits", 403, times=1000)  # and the audit cannot be read
+    answer = await stack.driver.click("UANNA", "approve", request_id, channel_id=APPROVALS,
+                                      message_ts=post["ts"])
+    assert answer.status == 200
+    await stack.settle()
+    return request_id, post
+
+
+async def test_an_unconfirmed_reset_is_said_plainly_and_not_resent(stack: Stack) -> None:
+    request_id, post = await unconfirmed(stack)
+    request = await stack.store.get(request_id)
+    assert request.state is State.UNCONFIRMED
+    assert graph(stack).reset_posts(PIXEL) == 1
+    assert len(graph(stack).graph_requests("resetPasscode", method="POST")) == 1
+    updated = next(m for m in stack.approvals() if m["ts"] == post["ts"])
+    assert "did not confirm" in text_of(updated)
+    assert [b["action_id"] for b in buttons(updated)] == ["try_again"]
+    alice = text_of(stack.dm("UALICE")[-1])
+    assert "unconfirmed" in alice and "did not send it again" in alice
+    for jargon in ("504", "HTTP", "GatewayTimeout", "Traceback"):
+        assert jargon not in alice and jargon not in text_of(updated)
+    # The job queue does not resend it either, however long one waits.
+    stack.clock.advance(stack.service.config.execution_timeout * 2)
+    await stack.settle()
+    assert graph(stack).reset_posts(PIXEL) == 1
+
+
+async def test_only_an_approver_may_try_again_and_it_is_audited(stack: Stack) -> None:
+    request_id, post = await unconfirmed(stack)
+    emulator = graph(stack)
+    emulator.listing_delay_reads = 0
+    for who in ("UMALLORY", "UALICE"):  # no role; the requester (four eyes)
+        answer = await stack.driver.click(who, "try_again", request_id, channel_id=APPROVALS,
+                                          message_ts=post["ts"])
+        assert answer.status == 200
+        await stack.settle()
+        assert (await stack.store.get(request_id)).state is State.UNCONFIRMED
+    assert emulator.reset_posts(PIXEL) == 1
+    answer = await stack.driver.click("UHELEN", "try_again", request_id, channel_id=APPROVALS,
+                                      message_ts=post["ts"])
+    assert answer.status == 200
+    await stack.settle()
+    for _ in range(20):
+        if (await stack.store.get(request_id)).state is State.COMPLETED:
+            break
+        stack.clock.advance(stack.service.config.execution_timeout / 60)
+        await stack.settle()
+    request = await stack.store.get(request_id)
+    assert request.state is State.COMPLETED and request.decided_by == "UHELEN"
+    assert emulator.reset_posts(PIXEL) == 2  # the approver's explicit choice
+    trail = await stack.store.audit_trail(request_id)
+    again = [e for e in trail if e.action == "try_again"]
+    assert len(again) == 1 and again[0].actor == "UHELEN"
+    assert again[0].from_state == "unconfirmed" and again[0].to_state == "approved"
+    # A second click changes nothing.
+    await stack.driver.click("UANNA", "try_again", request_id, channel_id=APPROVALS,
+                             message_ts=post["ts"])
+    await stack.settle()
+    assert emulator.reset_posts(PIXEL) == 2
