@@ -127,6 +127,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         execution_timeout=settings.execution_timeout,
         max_requests_per_user_hour=settings.max_requests_per_user_hour,
         max_requests_per_device_day=settings.max_requests_per_device_day,
+        stale_checkin_days=settings.stale_checkin_days,
     )
 
 

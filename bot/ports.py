@@ -41,6 +41,8 @@ class Device:
     # True / False when the backend can tell whether a device passcode policy is assigned;
     # None when it cannot (then the approver is warned for rows that need one).
     has_passcode_policy: bool | None = None
+    # When the device last checked in with the backend (Intune's lastSyncDateTime), if known.
+    last_sync: datetime | None = None
 
 
 class ActionState(StrEnum):

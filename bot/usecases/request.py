@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
+from bot.usecases.warnings import before_click
 from policy import approval
 from policy.platforms import Decision, DeviceFacts
 from policy.platforms import decide as decide_platform
@@ -98,6 +99,8 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         warning = ""
     elif decision.warning and device.has_passcode_policy is False:
         warning = "No device passcode policy is assigned to this device, so the reset will fail."
+    warning = " ".join(w for w in (warning, *before_click(device, decision, now,
+                                                          core.config.stale_checkin_days)) if w)
     request = ResetRequest(
         id=new_request_id(),
         requester_id=person.user_id,
