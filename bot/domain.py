@@ -327,9 +327,10 @@ class ResetRequest:
         return self._change(
             at, Audit(by, "try_again", "after an unconfirmed reset"), State.APPROVED,
             sources=frozenset({State.UNCONFIRMED}),
+            # action_started_at stays: execution looks for the first attempt's reset (it may
+            # have shown up since) before it sends another.
             fields={"decided_by": by, "decided_at": at, "action_ref": "",
-                    "action_started_at": None, "action_recorded_at": None,
-                    "failure_code": "", "failure_detail": ""},
+                    "action_recorded_at": None, "failure_code": "", "failure_detail": ""},
             jobs=(EXECUTE, notify(NotifyEvent.DECIDED)),
         )
 

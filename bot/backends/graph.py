@@ -233,8 +233,12 @@ class GraphBackend:
             return False
         return True
 
-    async def _take_write_slot(self) -> None:
-        """Wait for a slot of the write budget every process shares (issue 12 point 6)."""
+    async def _take_write_slot(self, url: str) -> None:
+        """Wait for a slot of the write budget every process shares (issue 12 point 6): the
+        Intune devices budget counts writes to deviceManagement's device resources (fact
+        sheet §6), not the role directory's POSTs on the same client."""
+        if "/deviceManagement/" not in url:
+            return
         limit, window = self._write_budget
         while True:
             wait = await self._budget.take_slot(self._bucket, self._clock.now(), limit,

@@ -94,7 +94,7 @@ class GraphClient:
         self.client_id = client_id
         # Awaited before every write (POST/PUT/PATCH/DELETE) is sent, resends included: the
         # device backend's share of Intune's write budget (issue 12 point 6).
-        self.before_write: Callable[[], Awaitable[None]] | None = None
+        self.before_write: Callable[[str], Awaitable[None]] | None = None
         self._client_secret = client_secret
         self._ca_bundle = resolve_ca_bundle(ca_bundle)
         self._timeout = timeout
@@ -235,7 +235,7 @@ class GraphClient:
         while True:
             token = await self.token()
             if method.upper() != "GET" and self.before_write is not None:
-                await self.before_write()
+                await self.before_write(url)
             sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
             try:
                 response = await self._http.request(

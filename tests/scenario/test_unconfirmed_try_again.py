@@ -73,29 +73,39 @@ async def test_an_unconfirmed_reset_is_said_plainly_and_not_resent(stack: Stack)
     assert graph(stack).reset_posts(PIXEL) == 1
 
 
+async def completes(stack: Stack, request_id: str) -> Any:
+    for _ in range(20):
+        request = await stack.store.get(request_id)
+        if request.state is State.COMPLETED:
+            return request
+        stack.clock.advance(stack.service.config.execution_timeout / 60)
+        await stack.settle()
+    return await stack.store.get(request_id)
+
+
 async def test_only_an_approver_may_try_again_and_it_is_audited(stack: Stack) -> None:
+    """Try again after the first attempt has shown up in Intune after all: the bot looks
+    first and follows that reset instead of sending a second one."""
     request_id, post = await unconfirmed(stack)
     emulator = graph(stack)
-    emulator.listing_delay_reads = 0
+    emulator.listing_delay_reads = 0  # the first attempt now shows
     for who in ("UMALLORY", "UALICE"):  # no role; the requester (four eyes)
         answer = await stack.driver.click(who, "try_again", request_id, channel_id=APPROVALS,
                                           message_ts=post["ts"])
         assert answer.status == 200
         await stack.settle()
         assert (await stack.store.get(request_id)).state is State.UNCONFIRMED
-    assert emulator.reset_posts(PIXEL) == 1
+    # Each is told why, privately; nothing reached Intune.
+    assert stack.emu.ephemeral_messages("UMALLORY") and stack.emu.ephemeral_messages("UALICE")
+    assert len(emulator.graph_requests("resetPasscode", method="POST")) == 1
     answer = await stack.driver.click("UHELEN", "try_again", request_id, channel_id=APPROVALS,
                                       message_ts=post["ts"])
     assert answer.status == 200
     await stack.settle()
-    for _ in range(20):
-        if (await stack.store.get(request_id)).state is State.COMPLETED:
-            break
-        stack.clock.advance(stack.service.config.execution_timeout / 60)
-        await stack.settle()
-    request = await stack.store.get(request_id)
+    request = await completes(stack, request_id)
     assert request.state is State.COMPLETED and request.decided_by == "UHELEN"
-    assert emulator.reset_posts(PIXEL) == 2  # the approver's explicit choice
+    assert emulator.reset_posts(PIXEL) == 1
+    assert len(emulator.graph_requests("resetPasscode", method="POST")) == 1
     trail = await stack.store.audit_trail(request_id)
     again = [e for e in trail if e.action == "try_again"]
     assert len(again) == 1 and again[0].actor == "UHELEN"
@@ -104,4 +114,28 @@ async def test_only_an_approver_may_try_again_and_it_is_audited(stack: Stack) ->
     await stack.driver.click("UANNA", "try_again", request_id, channel_id=APPROVALS,
                              message_ts=post["ts"])
     await stack.settle()
-    assert emulator.reset_posts(PIXEL) == 2
+    assert len(emulator.graph_requests("resetPasscode", method="POST")) == 1
+
+
+async def test_try_again_sends_the_reset_when_intune_never_had_it(stack: Stack) -> None:
+    """Both POSTs died at the gateway before Intune saw them, and then Intune could not be
+    read: unconfirmed. Try again looks, finds nothing, and sends it: one reset in all."""
+    assert (await stack.driver.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+    await stack.settle()
+    post = stack.approvals()[-1]
+    request_id = str(buttons(post)[0]["value"])
+    emulator = graph(stack)
+    emulator.fail_next("resetPasscode", 504, times=2)
+    emulator.fail_next("remoteActionAudits", 403, times=1)  # the second look cannot tell
+    await stack.driver.click("UANNA", "approve", request_id, channel_id=APPROVALS,
+                             message_ts=post["ts"])
+    await stack.settle()
+    assert (await stack.store.get(request_id)).state is State.UNCONFIRMED
+    assert emulator.reset_posts(PIXEL) == 0
+    await stack.driver.click("UHELEN", "try_again", request_id, channel_id=APPROVALS,
+                             message_ts=post["ts"])
+    await stack.settle()
+    request = await completes(stack, request_id)
+    assert request.state is State.COMPLETED
+    assert emulator.reset_posts(PIXEL) == 1
+    assert "ready" in text_of(stack.dm("UALICE")[-1]).lower() or request.has_passcode
