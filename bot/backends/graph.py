@@ -267,13 +267,19 @@ class GraphBackend:
 
     async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
         """A reset of this device that Intune shows as ours, started at or after ``since``
-        (our clock): how a restart finds the reset instead of starting a second one. Raises
-        (retryable) when the device's actions cannot be read at all."""
+        (our clock): how a restart finds the reset instead of starting a second one. None only
+        when both records read fine and show no reset since; raises (retryable) when one
+        cannot be read, and ResetUnconfirmed when only another admin's reset shows."""
         look = await self.look_for_reset(device_id, since)
-        if look.ours is None and look.results_unread:
+        if look.ours is not None or look.clear:
+            return look.ours
+        if look.unread:
             raise BackendError(f"The bot could not check the actions of device {device_id} "
                                f"({look.seen}).", retryable=True)
-        return look.ours
+        raise ResetUnconfirmed(
+            f"Intune shows another reset of device {device_id} since this one was approved "
+            f"({look.seen}); the bot sends none on top of it. Check the device's actions in "
+            "Intune; an approver can choose Try again.")
 
     async def look_for_reset(self, device_id: str, since: datetime) -> ResetLook:
         """Read both of Intune's records of queued actions for a reset of ours since

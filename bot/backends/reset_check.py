@@ -44,7 +44,7 @@ class ResetLook:
     ours: ActionRef | None
     clear: bool
     seen: str  # for logs and the failure detail: what each read showed
-    results_unread: bool = False
+    unread: bool = False  # one of the reads failed
 
 
 def parse_graph_time(value: object) -> datetime | None:
@@ -111,20 +111,21 @@ def judge_reset(
         f"remoteActionAudits: {_count(rows, audits_error)}"
         + (f", started by {', '.join(others)}" if others else ""),
     ))
+    unread = entries is None or rows is None
     if mine:
         # The audit names no one but us as its initiator, after our POST: ours, even while
         # deviceActionResults does not list it yet (it has been seen to lag, §2).
-        return ResetLook(ref, False, seen)
+        return ResetLook(ref, False, seen, unread)
     if entries:
         if rows is not None and others and len(entries) <= len(rows):
             # Every reset listed since our POST is audited as another admin's: not ours, and
             # a reset of ours on top of theirs would replace their passcode. Cannot proceed.
-            return ResetLook(None, False, seen)
+            return ResetLook(None, False, seen, unread)
         # A reset stamped after our POST on Intune's own clock, that the audit does not
         # attribute to anyone else (or cannot be read): ours.
-        return ResetLook(ref, False, seen)
-    if entries is None or rows is None:
-        return ResetLook(None, False, seen, results_unread=entries is None)
+        return ResetLook(ref, False, seen, unread)
+    if unread:
+        return ResetLook(None, False, seen, unread)
     # Both reads answered and neither shows a reset since our POST, but another's may show
     # in the audit only: then not clear.
     return ResetLook(None, not rows, seen)

@@ -96,9 +96,29 @@ async def test_another_admins_earlier_reset_is_not_adopted_after_a_restart(
     emulator.add_admin_reset(phone["id"], "helpdesk@example.com", claimed - timedelta(seconds=20))
     # The audit names the admin: not ours.
     assert await backend.find_started_action(phone["id"], claimed) is None
-    # And with the audit unreadable, Intune's clock alone (Date) still tells: 20 s before ours.
+    # And with the audit unreadable, Intune's clock alone (Date) still tells: 20 s before ours,
+    # so not ours; yet with one record unread a restart does not reset either: it waits.
     emulator.fail_next("remoteActionAudits", 403, times=10)
-    assert await backend.find_started_action(phone["id"], claimed) is None
+    look = await backend.look_for_reset(phone["id"], claimed)
+    assert look.ours is None and not look.clear and look.unread
+    with pytest.raises(BackendError) as caught:
+        await backend.find_started_action(phone["id"], claimed)
+    assert caught.value.retryable
+
+
+async def test_a_restart_does_not_reset_on_top_of_another_admins_later_reset(
+    make_emulator: EmulatorFactory, make_backend: MakeBackend
+) -> None:
+    """After our claim (and before we could POST or record anything) an admin reset the phone:
+    the restart sees it is theirs (the audit names them) and ends unconfirmed, sending none."""
+    phone = device("pixel")
+    emulator = await make_emulator([phone])
+    backend = make_backend(emulator)
+    claimed = datetime.now(UTC)
+    emulator.add_admin_reset(phone["id"], "helpdesk@example.com", claimed + timedelta(seconds=5))
+    with pytest.raises(BackendError) as caught:
+        await backend.find_started_action(phone["id"], claimed)
+    assert caught.value.failure is FailureCode.UNCONFIRMED
 
 
 async def test_another_admins_reset_right_after_our_lost_post_stops_us(
