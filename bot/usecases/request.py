@@ -99,8 +99,10 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         warning = ""
     elif decision.warning and device.has_passcode_policy is False:
         warning = "No device passcode policy is assigned to this device, so the reset will fail."
-    warning = " ".join(w for w in (warning, *before_click(device, decision, now,
-                                                          core.config.stale_checkin_days)) if w)
+    earlier = next((r.id for r in await core.store.in_states([State.UNCONFIRMED], limit=500)
+                    if r.device_id == device.id), "")
+    warning = " ".join(w for w in (warning, *before_click(
+        device, decision, now, core.config.stale_checkin_days, earlier)) if w)
     request = ResetRequest(
         id=new_request_id(),
         requester_id=person.user_id,

@@ -19,13 +19,19 @@ ENGLISH = {
                            "runs only when it next connects."),
     "warn.ios_unlock_token": ("If removing the passcode fails, Intune may hold a wrong unlock "
                               "token for this device; then only a wipe gives access back."),
+    "warn.unconfirmed_earlier": ("An earlier reset of this device ({id}) is unconfirmed: check "
+                                 "the device's actions in Intune first, so it is not reset "
+                                 "twice."),
 }
 
 
-def warning_codes(device: Device, decision: Decision, now: datetime,
-                  stale_days: int) -> list[tuple[str, dict[str, int]]]:
-    """The warnings for this device, as catalog keys and values."""
-    found: list[tuple[str, dict[str, int]]] = []
+def warning_codes(device: Device, decision: Decision, now: datetime, stale_days: int,
+                  unconfirmed: str = "") -> list[tuple[str, dict[str, int | str]]]:
+    """The warnings for this device, as catalog keys and values; ``unconfirmed``: the id of
+    an earlier request for it whose reset Intune never confirmed."""
+    found: list[tuple[str, dict[str, int | str]]] = []
+    if unconfirmed:
+        found.append(("warn.unconfirmed_earlier", {"id": unconfirmed}))
     if stale_days > 0 and device.last_sync is not None:
         # lastSyncDateTime: the device's last check-in; the queued reset waits for the next.
         age = now - device.last_sync
@@ -37,7 +43,8 @@ def warning_codes(device: Device, decision: Decision, now: datetime,
     return found
 
 
-def before_click(device: Device, decision: Decision, now: datetime, stale_days: int) -> list[str]:
+def before_click(device: Device, decision: Decision, now: datetime, stale_days: int,
+                 unconfirmed: str = "") -> list[str]:
     """The warnings in English, for the request's ``warning``."""
     return [ENGLISH[key].format(**values)
-            for key, values in warning_codes(device, decision, now, stale_days)]
+            for key, values in warning_codes(device, decision, now, stale_days, unconfirmed)]

@@ -71,6 +71,11 @@ async def test_an_unconfirmed_reset_is_said_plainly_and_not_resent(stack: Stack)
     stack.clock.advance(stack.service.config.execution_timeout * 2)
     await stack.settle()
     assert graph(stack).reset_posts(PIXEL) == 1
+    # Asking anew is possible, but the new approvals post warns before anyone clicks.
+    assert (await stack.driver.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+    await stack.settle()
+    assert f"An earlier reset of this device ({request_id}) is unconfirmed" in text_of(
+        stack.approvals()[-1])
 
 
 async def completes(stack: Stack, request_id: str) -> Any:

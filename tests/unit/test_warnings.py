@@ -21,9 +21,9 @@ def graph_device(**extra: object) -> dict[str, object]:
 
 def test_the_english_words_are_the_catalogs() -> None:
     for key, words in ENGLISH.items():
-        assert t("en", key, days=12) == words.format(days=12)
+        assert t("en", key, days=12, id="PR-X") == words.format(days=12, id="PR-X")
         for locale in ("sv", "it", "ro"):
-            assert t(locale, key, days=12) != t("en", key, days=12)
+            assert t(locale, key, days=12, id="PR-X") != t("en", key, days=12, id="PR-X")
 
 
 def test_a_device_that_has_not_checked_in_for_long_is_named() -> None:
