@@ -193,17 +193,9 @@ _APPLE_USER_ENROLLMENT = {
 # where the reset is forbidden: it is refused with the value named, never taken as device
 # enrollment (issue 12 point 9).
 _APPLE_DEVICE_ENROLLMENT = {
-    "",
-    "unknown",
-    "userenrollment",
-    "deviceenrollmentmanager",
-    "applebulkwithuser",
-    "applebulkwithoutuser",
-    "appleacmebasicbyod",
-    "appleacmedepuserless",
-    "appleacmedepudacompanyportal",
-    "appleacmedepudasetupasstlegacy",
-    "appleacmedepudamodernauth",
+    "", "unknown", "userenrollment", "deviceenrollmentmanager", "applebulkwithuser",
+    "applebulkwithoutuser", "appleacmebasicbyod", "appleacmedepuserless",
+    "appleacmedepudacompanyportal", "appleacmedepudasetupasstlegacy", "appleacmedepudamodernauth",
 }
 _APPLE_DEVICE_TYPES = {"iphone", "ipad", "ipod"}
 # Apple platforms with no passcode reset in Intune (beta deviceType has tvOS and visionOS,
