@@ -43,7 +43,8 @@ async def _target(backend: GraphBackend, device_id: str):  # type: ignore[no-unt
     return found
 
 
-@pytest.mark.parametrize("lost", [None, 500, 502, 504], ids=["dropped", "500", "502", "504"])
+@pytest.mark.parametrize("lost", [None, 500, 502, 503, 504],
+                         ids=["dropped", "500", "502", "503-without-retry-after", "504"])
 async def test_a_lost_answer_whose_action_shows_up_late_is_never_repeated(
     make_emulator: EmulatorFactory, make_backend: MakeBackend, lost: int | None
 ) -> None:
