@@ -20,7 +20,7 @@ from bench.proc import Child
 from bench.report import Tally, f
 from bench.slack_requests import Signer
 from bench.stack import Processes
-from handlers.pacing import DEFAULT_BURST
+from handlers.slack.pacing import DEFAULT_BURST
 
 FLEET = 5000
 

@@ -8,24 +8,27 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.backends.graph import GraphBackend
-from bot.backends.graph_http import GraphClient
+from bot.bootstrap import build_backend, build_graph
+from bot.clock import SystemClock
 from bot.config import Settings
+from bot.ports import DeviceBackend
 
 PAGE_SIZE = 1000  # Intune's own page size for managedDevices
 
 
 @contextlib.asynccontextmanager
-async def graph_backend(graph: dict[str, Any]) -> AsyncIterator[GraphBackend]:
-    """A GraphBackend over the emulator that ``graph`` (bench.serve_graph's ready) names."""
-    client = GraphClient.from_settings(
-        Settings(_env_file=None, **graph["settings"]),  # type: ignore[call-arg]
-        ca_bundle=graph["ca_bundle"],
-    )
-    backend = GraphBackend(client)
+async def graph_backend(graph: dict[str, Any]) -> AsyncIterator[DeviceBackend]:
+    """The Intune backend over the emulator that ``graph`` (bench.serve_graph's ready) names,
+    built by the core's composition root (bot/bootstrap.py) from settings that point at it."""
+    settings = Settings(_env_file=None, backend="intune",  # type: ignore[call-arg]
+                        ssl_cert_file=graph["ca_bundle"], **graph["settings"])
+    clock = SystemClock()
+    client = build_graph(settings, clock, None)
+    backend = build_backend(settings, clock, client)
     try:
-        await backend.refresh_index()
+        await backend.refresh_index()  # type: ignore[attr-defined]
         yield backend
     finally:
         await backend.aclose()
-        await client.aclose()
+        if client is not None:
+            await client.aclose()

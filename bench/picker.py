@@ -20,7 +20,7 @@ from bench.slack_requests import Prepared, Signer
 from bench.stack import Processes
 from bot.backends.simulated import SimulatedBackend
 from bot.ports import DeviceBackend
-from handlers import blocks
+from handlers.views import dms
 
 P95_TARGET_MS = 50.0
 CONCURRENCY = (1, 10)
@@ -145,7 +145,7 @@ async def _costs(backend: DeviceBackend, entries: list[dict[str, Any]],
         query, samples = pick(entries), []
         for _ in range(reps):
             started = time.perf_counter()
-            blocks.device_options(await backend.search_devices(query, limit=100))
+            dms.device_options(await backend.search_devices(query, limit=100))
             samples.append(time.perf_counter() - started)
         out[name] = statistics.median(samples) * 1e6
         await asyncio.sleep(0)

@@ -13,7 +13,7 @@ from bench import people
 from bench.child import serve_commands
 from bench.intune import PAGE_SIZE
 from bench.proc import pin
-from handlers.worker import lower_priority
+from handlers.runtime.lifecycle import lower_priority
 from tests.fakes.graph_api import GraphEmulator
 
 

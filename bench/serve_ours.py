@@ -1,6 +1,7 @@
 """`python -m bench.serve_ours --slack-url URL --fleet N --db PATH`: passcode-bot as
 `passcode-bot serve` runs it: the front (this process: signatures, acks, INFO logging with
-the redaction filter) and its worker process (bench.serve_ours_worker: the product's worker
+the redaction filter, composed by handlers/bootstrap.py with the product's process runtime)
+and its worker process (bench.serve_ours_worker: the product's worker
 with a synthetic fleet on the simulated backend, the job runner, the approvals-post pacer),
 plus a loop-lag sampler in each. ``--post-rate`` configures the pacer (the product default is
 1 post/s/channel).
@@ -14,7 +15,9 @@ import asyncio
 import base64
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -22,12 +25,18 @@ from pydantic import SecretStr
 
 from bench import APPROVALS, SIGNING_SECRET
 from bench.child import GcPauses, LagSampler, rss_mb, serve_commands
+from bench.probes import ProbeClient
 from bench.proc import pin
 from bot.config import Settings
 from bot.logs import setup_logging
+from handlers.bootstrap import start as start_bot
 from handlers.demo.slack_emulator import BOT_TOKEN
-from handlers.pacing import DEFAULT_BURST, DEFAULT_RATE
-from handlers.server import RunningFront, freeze_startup_heap, start_front
+from handlers.runtime.base import Here
+from handlers.runtime.lifecycle import freeze_startup_heap
+from handlers.runtime.process import WorkerProcess
+from handlers.runtime.server import Running
+from handlers.slack.identity import Identity
+from handlers.slack.pacing import DEFAULT_BURST, DEFAULT_RATE
 
 
 def arguments() -> argparse.Namespace:
@@ -44,13 +53,14 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def start(args: argparse.Namespace) -> RunningFront:
+async def start(args: argparse.Namespace, probes: str) -> tuple[Running, WorkerProcess]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=args.slack_url,
         approvals_channel=APPROVALS,
+        host="127.0.0.1",
         port=0,
         database_url=f"sqlite:///{args.db}",
         passcode_bot_secret=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
@@ -59,11 +69,19 @@ async def start(args: argparse.Namespace) -> RunningFront:
         # queries: far past what one person can send. The limit itself costs a dict lookup.
         person_actions_per_minute=0,
     )
-    return await start_front(settings, host="127.0.0.1", module="bench.serve_ours_worker",
-                             extra=("--fleet", str(args.fleet), "--pending-for",
-                                    str(args.pending_for), "--post-rate", str(args.post_rate),
-                                    "--post-burst", str(args.post_burst),
-                                    *(("--graph", args.graph) if args.graph else ())))
+    command = (sys.executable, "-m", "bench.serve_ours_worker", "--probes", probes,
+               "--fleet", str(args.fleet), "--pending-for", str(args.pending_for),
+               "--post-rate", str(args.post_rate), "--post-burst", str(args.post_burst),
+               *(("--graph", args.graph) if args.graph else ()))
+    started: list[WorkerProcess] = []
+
+    async def runtime(settings: Settings, identity: Identity, here: Here) -> WorkerProcess:
+        """The product's process runtime, with the bench's worker program."""
+        started.append(await WorkerProcess.start(settings, identity.learn, command))
+        return started[0]
+
+    front = await start_bot(settings, runtime=runtime)
+    return front, started[0]
 
 
 async def main() -> None:
@@ -71,31 +89,33 @@ async def main() -> None:
     args = arguments()
     setup_logging(logging.INFO)  # as `passcode-bot serve`: stderr, redacted
     began = time.perf_counter()
-    front = await start(args)
+    probe_dir = tempfile.mkdtemp(prefix="passcode-bench-")
+    front, worker = await start(args, os.path.join(probe_dir, "probes.sock"))
+    probes = ProbeClient(os.path.join(probe_dir, "probes.sock"))
     freeze_startup_heap()  # as `passcode-bot serve` does
     lag, pauses = LagSampler(), GcPauses()
     lag.start()
     pauses.install()
-    worker_pid = front.worker.pid
+    worker_pid = worker.pid
 
     async def stats(_: list[str]) -> dict[str, Any]:
-        worker = await front.worker.ask("stats")
+        worker = await probes.ask("stats")
         mine = rss_mb()
         return {**worker, "rss_mb": mine + worker["rss_mb"], "front_rss_mb": mine,
                 "worker_rss_mb": worker["rss_mb"]}
 
     async def lag_report(_: list[str]) -> dict[str, Any]:
-        return {**lag.report(), "gc": pauses.report(), "worker": await front.worker.ask("lag")}
+        return {**lag.report(), "gc": pauses.report(), "worker": await probes.ask("lag")}
 
     async def lag_reset(_: list[str]) -> dict[str, bool]:
         lag.samples.clear()
         pauses.pauses.clear()
-        await front.worker.ask("lag-reset")
+        await probes.ask("lag-reset")
         return {"ok": True}
 
     async def settle(_: list[str]) -> dict[str, int]:
         """Wait (at most 30 s) until no work item is left in the worker."""
-        return dict(await front.worker.ask("settle-work", timeout=60))
+        return dict(await probes.ask("settle-work", timeout=60))
 
     front_rss, worker_rss = rss_mb(), rss_mb(worker_pid)
     try:
@@ -107,7 +127,9 @@ async def main() -> None:
         )
     finally:
         await lag.stop()
+        await probes.aclose()
         await front.stop()
+        shutil.rmtree(probe_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

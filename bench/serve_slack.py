@@ -17,7 +17,7 @@ from bench.child import rss_mb, serve_commands
 from bench.proc import pin
 from bench.report import max_in_window
 from handlers.demo.slack_emulator import Call, SlackEmulator
-from handlers.worker import lower_priority
+from handlers.runtime.lifecycle import lower_priority
 
 _REQUEST_ID = re.compile(r"\((PR-[0-9A-Za-z]+)\)")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proc import Child, layout
-from handlers.pacing import DEFAULT_RATE
+from handlers.slack.pacing import DEFAULT_RATE
 
 _n = itertools.count(1)
 

@@ -1,4 +1,7 @@
-"""Builds the core from settings: store, backend, roles, vault, service, job runner."""
+"""The composition root of the core: from Settings to the store, backend, roles, vault,
+service and job runner (``build_services``). Everything that builds the core comes through
+here: the Slack app's root (handlers/bootstrap.py), the operator tools (bot/cli.py) and the
+tests. Nothing here knows about Slack; the notifier comes from the caller."""
 
 from __future__ import annotations
 
@@ -57,6 +60,11 @@ async def _quietly(work: Awaitable[None], what: str) -> None:
         await work
     except Exception:  # noqa: BLE001 - the next lookup tries again
         logging.getLogger(__name__).warning("%s failed; it will be retried on use", what)
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names (SQLite today)."""
+    return await Store.open(settings.database_path)
 
 
 def build_vault(settings: Settings) -> Vault:
@@ -156,7 +164,7 @@ async def build_services(
         graph = build_graph(settings, clock, sleep)
     roles = roles or build_roles(settings, graph)
     backend = backend or build_backend(settings, clock, graph)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     share_budget = getattr(backend, "share_budget", None)
     if callable(share_budget):
         share_budget(store)  # Intune's write budget, shared by every process on the database

@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"  # e.g. 127.0.0.1 behind a reverse proxy on the same machine
     approvals_channel: str = ""
     # Where the work after an ack runs: "process", a worker process of its own, so that no
-    # request's work delays another's ack (see handlers/worker.py); "inline", on the event
-    # loop that acks (one process). Socket Mode always runs inline.
+    # request's work delays another's ack (see handlers/runtime/process.py); "inline", on the
+    # event loop that acks (one process). Socket Mode always runs inline.
     background_work: Literal["process", "inline"] = "process"
     # The worker process's CPU priority: "idle" (Linux SCHED_IDLE: it runs whenever the acks
     # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).
@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # The approvals post warns when the device last checked in more than this many days ago
     # (the reset runs when it next connects). 0: never warn.
     stale_checkin_days: int = Field(7, ge=0)
+    # The CA bundle Graph's TLS is checked against (a corporate proxy's CA, a test CA): the
+    # standard variables OpenSSL and requests read, SSL_CERT_FILE first; unset, the system's.
+    ssl_cert_file: str = ""
+    requests_ca_bundle: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -140,6 +144,10 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration such as 24h, 90m, 7d or 3600 (seconds)")
         return value
+
+    @property
+    def ca_bundle(self) -> str | None:
+        return self.ssl_cert_file.strip() or self.requests_ca_bundle.strip() or None
 
     @property
     def database_path(self) -> str:

@@ -41,10 +41,6 @@ class State(StrEnum):
         """Still heading for a reset: blocks a second request for the same device."""
         return self in OPEN_STATES
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
 
 OPEN_STATES = frozenset({State.AWAITING_APPROVAL, State.APPROVED, State.EXECUTING})
 
@@ -60,26 +56,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REVEALED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
 }
 
-_LABELS = {
-    State.REQUESTED: "requested",
-    State.REFUSED: "refused",
-    State.AWAITING_APPROVAL: "awaiting approval",
-    State.APPROVED: "approved",
-    State.DENIED: "denied",
-    State.CANCELLED: "cancelled",
-    State.EXPIRED: "expired without a decision",
-    State.EXECUTING: "resetting",
-    State.COMPLETED: "completed",
-    State.FAILED: "failed",
-    State.UNCONFIRMED: "unconfirmed",
-    State.REVEALED: "completed (passcode shown)",
-    State.PASSCODE_EXPIRED: "completed (passcode expired)",
-}
-
-
 class IllegalTransition(Exception):
     def __init__(self, current: State, target: State) -> None:
-        super().__init__(f"a request that is {current.label} cannot become {target.label}")
+        super().__init__(f"a request that is {current.value} cannot become {target.value}")
         self.current = current
         self.target = target
 
@@ -220,9 +199,11 @@ class ResetRequest:
     state: State
     created_at: datetime
     updated_at: datetime
-    reason: str = ""  # why it was refused
-    hint: str = ""  # what the requester can do instead
-    warning: str = ""  # shown to the approver before they click
+    # Words are never stored, only codes and their values (the catalogs word them):
+    refusal: str = ""  # which rule refused it (policy's Refusal.code or Verdict.code)
+    refusal_params: dict[str, str | int] = field(default_factory=dict)
+    warning: str = ""  # a warning's code, shown to the approver before they click
+    warning_params: dict[str, str | int] = field(default_factory=dict)
     approval_deadline: datetime | None = None
     decided_by: str = ""
     decided_at: datetime | None = None
@@ -233,7 +214,8 @@ class ResetRequest:
     passcode_expires_at: datetime | None = None
     has_passcode: bool = False
     failure_code: str = ""
-    failure_detail: str = ""
+    failure_detail: str = ""  # the backend's own words, if any (shown as a literal)
+    failure_params: dict[str, str | int] = field(default_factory=dict)  # our words' code, values
     reveal_count: int = 0
     # Where the notifier put its messages (channel ids, timestamps): opaque to the core.
     surface: dict[str, Any] = field(default_factory=dict)
@@ -254,13 +236,15 @@ class ResetRequest:
         return NewRequest(self, Audit(actor, self.state.value),
                           (notify(NotifyEvent.APPROVAL_REQUESTED),))
 
-    def refuse(self, actor: str, reason: str, hint: str = "") -> NewRequest:
-        """A new request refused at once (by policy): stored so that it counts and is audited."""
+    def refuse(self, actor: str, code: str,
+               params: Mapping[str, str | int] | None = None) -> NewRequest:
+        """A new request refused at once (by policy, rule ``code``): stored so that it counts
+        and is audited."""
         self.state = State.REFUSED
-        self.reason = reason
-        self.hint = hint
+        self.refusal = code
+        self.refusal_params = dict(params or {})
         self.approval_deadline = None
-        return NewRequest(self, Audit(actor, State.REFUSED.value, reason))
+        return NewRequest(self, Audit(actor, State.REFUSED.value, code))
 
     def approve(self, by: str, at: datetime) -> Change:
         return self._change(
@@ -304,20 +288,26 @@ class ResetRequest:
         return self._change(at, Audit(SYSTEM, State.COMPLETED.value, detail), State.COMPLETED,
                             fields=values, jobs=(notify(NotifyEvent.RESULT),))
 
-    def fail(self, code: str, detail: str, at: datetime) -> Change:
+    def fail(self, code: str, detail: str, at: datetime,
+             params: Mapping[str, str | int] | None = None) -> Change:
+        """The reset failed: ``detail`` is the backend's own words (if any), ``params`` the
+        code and values of ours (``{"words": ...}``)."""
         return self._change(
             at, Audit(SYSTEM, State.FAILED.value, code), State.FAILED,
-            fields={"failure_code": code, "failure_detail": detail[:1000]},
+            fields={"failure_code": code, "failure_detail": detail[:1000],
+                    "failure_params": dict(params or {})},
             jobs=(notify(NotifyEvent.RESULT),),
         )
 
-    def unconfirm(self, detail: str, at: datetime) -> Change:
+    def unconfirm(self, at: datetime, params: Mapping[str, str | int] | None = None) -> Change:
         """The backend could not confirm whether the reset was queued: it ends here, and
-        nothing more is sent (a second reset would replace the first passcode)."""
+        nothing more is sent (a second reset would replace the first passcode). ``params``:
+        the code of our words for it and their values (``{"words": ...}``)."""
         return self._change(
             at, Audit(SYSTEM, State.UNCONFIRMED.value, "outcome unknown; nothing resent"),
             State.UNCONFIRMED,
-            fields={"failure_code": "unconfirmed", "failure_detail": detail[:1000]},
+            fields={"failure_code": "unconfirmed", "failure_detail": "",
+                    "failure_params": dict(params or {})},
             jobs=(notify(NotifyEvent.RESULT),),
         )
 
@@ -330,7 +320,8 @@ class ResetRequest:
             # action_started_at stays: execution looks for the first attempt's reset (it may
             # have shown up since) before it sends another.
             fields={"decided_by": by, "decided_at": at, "action_ref": "",
-                    "action_recorded_at": None, "failure_code": "", "failure_detail": ""},
+                    "action_recorded_at": None, "failure_code": "", "failure_detail": "",
+                    "failure_params": {}},
             jobs=(EXECUTE, notify(NotifyEvent.DECIDED)),
         )
 

@@ -4,7 +4,7 @@ talk to them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -86,7 +86,10 @@ class ActionStatus:
 
 class BackendError(Exception):
     """A backend call failed. ``message`` is fit to show a person; ``retryable`` says whether
-    trying again later may succeed (outage, throttling) or not (bad request, forbidden)."""
+    trying again later may succeed (outage, throttling) or not (bad request, forbidden).
+    ``params``: when the failure is worded by our code rather than the backend's words, that
+    code (``words``, the catalogs' ``failure.<words>``) and its values; ``message`` is then
+    only for the log."""
 
     def __init__(
         self,
@@ -94,11 +97,13 @@ class BackendError(Exception):
         *,
         retryable: bool = False,
         failure: FailureCode = FailureCode.BACKEND_ERROR,
+        params: Mapping[str, str | int] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.failure = failure
+        self.params: dict[str, str | int] = dict(params or {})
 
 
 class DeviceBackend(Protocol):

@@ -7,7 +7,7 @@ already retries):
 =====================  ===========================================  ==========================
 layer                  what it retries, how often                   why
 =====================  ===========================================  ==========================
-Slack Web API          slack_sdk's own handlers (handlers/app.py):  Slack's documented 429s and
+Slack Web API          slack_sdk's own handlers (slack/client.py):  Slack's documented 429s and
 (``SLACK_*``)          429 up to 3 times after Retry-After; 500/503 transient errors; the SDK
                        and dropped connections twice, 0.5 s, 1 s.   knows which calls failed
                        The SDK's rule: plus up to 1 s of jitter.    before they were taken.
@@ -35,7 +35,7 @@ Polling the reset      deviceActionResults read on the schedule     A fast resul
 usecases/execute.py)   30 s until EXECUTION_TIMEOUT; no jitter.     (product.md "Timing").
 =====================  ===========================================  ==========================
 
-Not retries: the channel pacer (handlers/pacing.py) spaces posts out before they are sent,
+Not retries: the channel pacer (handlers/slack/pacing.py) spaces posts out before they are sent,
 and a job that must wait its turn is deferred (``Later``) without counting an attempt.
 
 One jitter rule for every backoff of ours: the step (``base_delay`` doubling per retry, up
@@ -147,7 +147,7 @@ JOB_EXECUTE = Backoff(attempts=200, base_delay=2.0, max_delay=60.0, jitter=(0.8,
 # Reading deviceActionResults after the reset starts: quick at first, then every 30 s.
 POLL = Schedule((1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0))
 
-# slack_sdk's handlers (handlers/app.py): retries after the first try, per kind of failure.
+# slack_sdk's handlers (handlers/slack/client.py): retries after the first try, per kind of failure.
 SLACK_RATE_LIMIT_RETRIES = 3
 SLACK_SERVER_ERROR_RETRIES = 2
 SLACK_CONNECTION_ERROR_RETRIES = 2

@@ -23,14 +23,13 @@ from bot.usecases.core import (
     is_approver,
 )
 from bot.usecases.execute import POLL_DELAYS
-from bot.usecases.request import platform_refusal as _platform_refusal
 from bot.usecases.reveal import Show, ShowFailed
 from bot.vault import Vault
 from policy import approval
 
 __all__ = [
     "MAX_QUERY", "POLL_DELAYS", "SYSTEM", "Outcome", "Person", "Reply", "ResetService",
-    "ServiceConfig", "Show", "ShowFailed", "Sleep", "_platform_refusal",
+    "ServiceConfig", "Show", "ShowFailed", "Sleep",
 ]
 
 

@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, StoreError) as exc:
             print(f"passcode-bot: {exc}", file=sys.stderr)
             return 2
-    from handlers.server import serve
-    from handlers.worker import WorkerExited
+    from handlers.bootstrap import serve
+    from handlers.runtime import RuntimeGone
 
     try:
         settings = load_settings()
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2
-    except WorkerExited as exc:
+    except RuntimeGone as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from policy.membership import maybe_same_person
 from policy.membership import same_email as same_email  # re-exported: callers match emails
@@ -53,9 +53,13 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Allowed, or which rule refused as a code and the values its wording needs (the words
+    live in the catalogs, filed under the code): ``userless``, ``not_yours``,
+    ``own_request``, ``no_role`` (``roles``), ``not_requester``."""
+
     allowed: bool
-    reason: str = ""
-    code: str = ""  # which rule refused, for callers that word it themselves (translations)
+    code: str = ""
+    params: Mapping[str, str | int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -81,19 +85,9 @@ def may_request(
     if holds_permitted_role(actor, permitted):
         return ALLOW
     if userless:
-        return Verdict(
-            False,
-            "This is a shared device with no primary user; only the helpdesk can request a "
-            "passcode reset for it.",
-            "userless",
-        )
+        return Verdict(False, "userless")
     if not same_email(actor.email, device_primary_email):
-        return Verdict(
-            False,
-            "This device is not registered to you. You can request a reset only for a device "
-            "whose primary user is you; ask the helpdesk to request it for someone else.",
-            "not_yours",
-        )
+        return Verdict(False, "not_yours")
     return ALLOW
 
 
@@ -112,24 +106,13 @@ def may_decide(
     same_principal = bool(actor.principal) and actor.principal == requester_principal
     if (actor.user_id == requester_id or maybe_same_person(actor.email, requester_email)
             or same_principal):
-        return Verdict(
-            False,
-            "You cannot approve or deny your own request; another approver has to decide it.",
-            "own_request",
-        )
+        return Verdict(False, "own_request")
     if not holds_permitted_role(actor, permitted):
-        roles = ", ".join(sorted(permitted))
-        return Verdict(
-            False,
-            f"Only holders of one of these roles can approve or deny passcode resets: {roles}.",
-            "no_role",
-        )
+        return Verdict(False, "no_role", {"roles": ", ".join(sorted(permitted))})
     return ALLOW
 
 
 def may_cancel(actor: Actor, requester_id: str) -> Verdict:
     if actor.user_id != requester_id:
-        return Verdict(
-            False, "Only the person who asked for this reset can cancel it.", "not_requester"
-        )
+        return Verdict(False, "not_requester")
     return ALLOW

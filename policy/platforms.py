@@ -67,116 +67,80 @@ class DeviceFacts:
 
 @dataclass(frozen=True, slots=True)
 class RowInfo:
-    label: str
+    """A row's facts (its words, the platform's name included, live in the catalogs under
+    ``platform.<row>`` and ``refused.row.<row>``)."""
+
     scope: Scope
     result: Result | None  # None: unsupported
     min_major: int | None = None  # lowest supported OS major version, where the row has one
     needs_passcode_policy: bool = False
     userless: bool = False
-    reason: str = ""
-    hint: str = ""
 
 
 MATRIX: dict[Row, RowInfo] = {
     Row.ANDROID_DA_LEGACY: RowInfo(
-        "Android device administrator (6.x or earlier)",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
     ),
     Row.ANDROID_DA_MODERN: RowInfo(
-        "Android device administrator (7.0 or later)",
         Scope.DEVICE,
         None,
-        reason=(
-            "Google removed passcode reset from device-administrator apps on Android 7.0 and "
-            "later, for every device-management vendor."
-        ),
-        hint=(
-            "Re-enroll the device with Android Enterprise (work profile or fully managed), or "
-            "ask the helpdesk to wipe and re-provision it."
-        ),
     ),
     Row.AE_FULLY_MANAGED: RowInfo(
-        "Android Enterprise fully managed",
         Scope.DEVICE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AE_DEDICATED: RowInfo(
-        "Android Enterprise dedicated device (kiosk)",
         Scope.DEVICE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
         userless=True,
     ),
     Row.AE_WORK_PROFILE_PERSONAL: RowInfo(
-        "Android Enterprise work profile (personally owned)",
         Scope.WORK_PROFILE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AE_WORK_PROFILE_CORPORATE: RowInfo(
-        "Android Enterprise work profile (corporate owned)",
         Scope.WORK_PROFILE,
         Result.TEMPORARY_PASSCODE,
         min_major=8,
     ),
     Row.AOSP_USER_ASSOCIATED: RowInfo(
-        "AOSP corporate-owned, user-associated",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
         needs_passcode_policy=True,
     ),
     Row.AOSP_USERLESS: RowInfo(
-        "AOSP corporate-owned, userless",
         Scope.DEVICE,
         Result.NEW_PASSCODE,
         needs_passcode_policy=True,
         userless=True,
     ),
     Row.IOS_DEVICE_ENROLLMENT: RowInfo(
-        "iOS/iPadOS (device enrollment)",
         Scope.DEVICE,
         Result.PASSCODE_REMOVED,
     ),
     Row.IOS_USER_ENROLLMENT: RowInfo(
-        "iOS/iPadOS User Enrollment",
         Scope.DEVICE,
         None,
-        reason="Apple does not allow an MDM to clear the passcode of a User Enrollment device.",
-        hint=(
-            "The user can reset the passcode on the device with their Apple Account, or the "
-            "device can be erased and enrolled again."
-        ),
     ),
     Row.MACOS: RowInfo(
-        "macOS",
         Scope.DEVICE,
         None,
-        reason="Intune cannot reset or remove a passcode on macOS.",
-        hint="Use the Mac's own password recovery, or ask the helpdesk for a remote lock PIN.",
     ),
     Row.WINDOWS: RowInfo(
-        "Windows",
         Scope.DEVICE,
         None,
-        reason="Intune cannot reset a Windows password or Windows Hello PIN remotely.",
-        hint=(
-            'Use "I forgot my PIN" on the sign-in screen, or self-service password reset '
-            "for the work account."
-        ),
     ),
     Row.WINDOWS_MOBILE: RowInfo(
-        "Windows 10 Mobile (legacy)",
         Scope.DEVICE,
         Result.NEW_PIN,
     ),
     Row.UNKNOWN: RowInfo(
-        "unknown platform",
         Scope.DEVICE,
         None,
-        reason="The device's platform or enrollment type is not one this bot knows how to reset.",
-        hint="Ask the helpdesk to check the device in the Intune admin center.",
     ),
 }
 
@@ -301,10 +265,15 @@ class Refusal:
     """Which rule refused, as a code and the values its wording needs; the words live in the
     catalogs (handlers/locale), filed under the code. Codes: ``row.<row>`` (the row itself is
     unsupported), ``unknown_os_version`` (``version``), ``old_os_version`` (``version``,
-    ``min``), ``scope.device_on_work_profile``, ``scope.no_work_profile``."""
+    ``min``), ``scope.device_on_work_profile``, ``scope.no_work_profile``. A new rule is a new
+    code here and its words in the catalogs, nothing else."""
 
     code: str
     params: Mapping[str, str | int] = field(default_factory=dict)
+
+
+# The warning an approver reads before approving a row that ``needs_passcode_policy``.
+NEEDS_PASSCODE_POLICY = "needs_passcode_policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,81 +284,43 @@ class Decision:
     allowed: bool
     scope: Scope
     result: Result | None
-    reason: str = ""
-    hint: str = ""
-    warning: str = ""
+    warning: str = ""  # a warning's code (NEEDS_PASSCODE_POLICY), for the approver
     refusal: Refusal | None = None  # set exactly when not allowed
-
-    @property
-    def label(self) -> str:
-        return MATRIX[self.row].label
 
     @property
     def userless(self) -> bool:
         return MATRIX[self.row].userless
 
 
-_UNKNOWN_VERSION_HINT = (
-    "Ask the helpdesk to check the OS version Intune reports for this device; the bot will "
-    "not guess which rule applies."
-)
-
-
-def _unknown_version(facts: DeviceFacts) -> str:
-    return f"The device reports an unknown OS version ({facts.os_version.strip() or 'none'})."
-
-
 def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
     """Classify a device and decide whether a passcode reset of ``scope`` (default: the
-    row's own scope) is supported, with the reason and hint a person reads."""
+    row's own scope) is supported, and if not, which rule refused (``Refusal``)."""
     row = classify(facts)
     info = MATRIX[row]
 
-    def refuse(reason: str, hint: str, code: str, **params: str | int) -> Decision:
-        return Decision(row, False, info.scope, None, reason, hint, refusal=Refusal(code, params))
+    def refuse(code: str, **params: str | int) -> Decision:
+        return Decision(row, False, info.scope, None, refusal=Refusal(code, params))
 
     version = facts.os_version.strip()
     if row is Row.UNKNOWN and _is_device_admin(facts):
         # Device administrator is split on the OS version; say that it is unreadable, rather
         # than calling the platform unknown.
-        return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT, "unknown_os_version",
-                      version=version)
+        return refuse("unknown_os_version", version=version)
     if row is Row.UNKNOWN:
         # Names what Intune reported, so whoever reads the refusal can see which value the
         # bot did not recognise (the catalogs word it; the params are the values).
-        return refuse(info.reason, info.hint, f"row.{row.value}", **seen_values(facts))
+        return refuse(f"row.{row.value}", **seen_values(facts))
     if info.result is None:
-        return refuse(info.reason, info.hint, f"row.{row.value}")
+        return refuse(f"row.{row.value}")
     if scope is not None and scope is not info.scope:
         if info.scope is Scope.WORK_PROFILE:
-            return refuse(
-                "A device-level passcode reset is not supported on Android work-profile devices.",
-                "Request a work-profile passcode reset instead.",
-                "scope.device_on_work_profile",
-            )
-        return refuse(
-            f"{info.label} devices have no separate work profile to reset.",
-            "Request a device passcode reset instead.",
-            "scope.no_work_profile",
-        )
+            return refuse("scope.device_on_work_profile")
+        return refuse("scope.no_work_profile")
     if info.min_major is not None:
         major = parse_major(facts.os_version)
         if major is None:
-            return refuse(_unknown_version(facts), _UNKNOWN_VERSION_HINT, "unknown_os_version",
-                          version=version)
+            return refuse("unknown_os_version", version=version)
         if major < info.min_major:
-            what = "work-profile" if info.scope is Scope.WORK_PROFILE else "device"
-            return refuse(
-                f"A {what} passcode reset on {info.label} needs Android {info.min_major}.0 or "
-                f"later; this device runs {facts.os_version.strip()}.",
-                "Update the device's Android version, or ask the helpdesk to wipe and "
-                "re-provision it.",
-                "old_os_version", version=version, min=info.min_major,
-            )
-    warning = ""
-    if info.needs_passcode_policy:
-        warning = (
-            "This reset only works when a device passcode policy is assigned to the device; "
-            "without one it fails."
-        )
+            return refuse("old_os_version", version=version, min=info.min_major)
+    warning = NEEDS_PASSCODE_POLICY if info.needs_passcode_policy else ""
     return Decision(row, True, info.scope, info.result, warning=warning)

@@ -17,6 +17,8 @@ from bot.backends.devices import SELECT_FIELDS, device_from_graph
 from bot.backends.graph_http import GRAPH_CLOCK_MARGIN, GraphClient, OutcomeUnknown
 from bot.backends.index import DeviceIndex, matches_key, owned_by
 from bot.backends.reset_check import (
+    LOST_ANSWER,
+    OTHER_RESET,
     ResetLook,
     ResetUnconfirmed,
     judge_reset,
@@ -195,7 +197,8 @@ class GraphBackend:
         POST; otherwise raise ResetUnconfirmed. Never more than two POSTs (issue 12 point 5)."""
         decision = decide(device.facts, scope)
         if not decision.allowed:
-            raise BackendError(decision.reason, failure=FailureCode.NOT_SUPPORTED)
+            # Policy refuses it: no words of Intune's to show; the service words it.
+            raise BackendError("", failure=FailureCode.NOT_SUPPORTED)
         path = f"{MANAGED_DEVICES}/{quote(device.id, safe='')}/resetPasscode"
         what = f"device {device.name} ({device.id})"
         # Our moment before the first POST; the checks turn it into Graph's (``_lower_bound``).
@@ -217,10 +220,8 @@ class GraphBackend:
                            device.id, look.seen)
         raise ResetUnconfirmed(
             f"Intune did not confirm the passcode reset of {what}, and the bot could not tell "
-            f"whether it was queued ({look.seen}). Nothing more was sent, so the device is "
-            "not reset twice. Check the device's actions in Intune; an approver can choose "
-            "Try again."
-        )
+            f"whether it was queued ({look.seen}); nothing more was sent", LOST_ANSWER,
+            look.others)
 
     async def _post_reset(self, path: str, what: str) -> bool:
         """One resetPasscode POST (429, and 503 with Retry-After, are resent inside
@@ -278,8 +279,7 @@ class GraphBackend:
                                f"({look.seen}).", retryable=True)
         raise ResetUnconfirmed(
             f"Intune shows another reset of device {device_id} since this one was approved "
-            f"({look.seen}); the bot sends none on top of it. Check the device's actions in "
-            "Intune; an approver can choose Try again.")
+            f"({look.seen}); the bot sends none on top of it", OTHER_RESET, look.others)
 
     async def look_for_reset(self, device_id: str, since: datetime) -> ResetLook:
         """Read both of Intune's records of queued actions for a reset of ours since

@@ -32,15 +32,10 @@ WELL_KNOWN_AUTHORITY_HOSTS = frozenset(
     }
 )
 def resolve_ca_bundle(explicit: str | os.PathLike[str] | None = None) -> str | None:
-    """The CA bundle to trust: ``explicit``, else SSL_CERT_FILE, else REQUESTS_CA_BUNDLE
-    (product.md: corporate proxies and test CAs), else None for the default store."""
-    if explicit:
-        return os.fspath(explicit)
-    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
+    """The CA bundle to trust: ``explicit`` (``from_settings``: SSL_CERT_FILE, else
+    REQUESTS_CA_BUNDLE; product.md: corporate proxies and test CAs), else None for the
+    default store."""
+    return os.fspath(explicit) if explicit else None
 
 
 class PinnedVerifySession(requests.Session):  # type: ignore[misc,unused-ignore]

@@ -124,6 +124,7 @@ class GraphClient:
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GraphClient:
         """A client for the tenant and app registration named in ``settings``."""
         secret = settings.azure_client_secret
+        kwargs["ca_bundle"] = kwargs.get("ca_bundle") or settings.ca_bundle
         return cls(
             settings.azure_tenant_id,
             settings.azure_client_id,

@@ -30,10 +30,20 @@ from bot.ports import ActionRef, BackendError, FailureCode
 
 class ResetUnconfirmed(BackendError):
     """The reset POST got no certain answer and the reads could not settle whether Intune
-    queued it: nothing more is sent; the request ends *unconfirmed*."""
+    queued it: nothing more is sent; the request ends *unconfirmed*. ``message`` is for the
+    log; ``words`` the code people read it by (the catalogs' ``failure.<words>``), with
+    ``others``: who Intune names as starting another reset (as it reported them, ``name``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, failure=FailureCode.UNCONFIRMED)
+    def __init__(self, message: str, words: str, others: Sequence[str] = ()) -> None:
+        params: dict[str, str | int] = {"words": words}
+        if others:
+            params["name"] = ", ".join(others)[:200]
+        super().__init__(message, failure=FailureCode.UNCONFIRMED, params=params)
+
+
+# ResetUnconfirmed's words: Intune did not confirm our POST; only another admin's reset shows.
+LOST_ANSWER = "reset_unconfirmed"
+OTHER_RESET = "reset_unconfirmed.other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +53,9 @@ class ResetLook:
 
     ours: ActionRef | None
     clear: bool
-    seen: str  # for logs and the failure detail: what each read showed
+    seen: str  # for logs: what each read showed
     unread: bool = False  # one of the reads failed
+    others: tuple[str, ...] = ()  # who Intune names as starting a reset since, not us
 
 
 def parse_graph_time(value: object) -> datetime | None:
@@ -115,20 +126,20 @@ def judge_reset(
     if mine:
         # The audit names no one but us as its initiator, after our POST: ours, even while
         # deviceActionResults does not list it yet (it has been seen to lag, §2).
-        return ResetLook(ref, False, seen, unread)
+        return ResetLook(ref, False, seen, unread, tuple(others))
     if entries:
         if rows is not None and others and len(entries) <= len(rows):
             # Every reset listed since our POST is audited as another admin's: not ours, and
             # a reset of ours on top of theirs would replace their passcode. Cannot proceed.
-            return ResetLook(None, False, seen, unread)
+            return ResetLook(None, False, seen, unread, tuple(others))
         # A reset stamped after our POST on Intune's own clock, that the audit does not
         # attribute to anyone else (or cannot be read): ours.
-        return ResetLook(ref, False, seen, unread)
+        return ResetLook(ref, False, seen, unread, tuple(others))
     if unread:
-        return ResetLook(None, False, seen, unread)
+        return ResetLook(None, False, seen, unread, tuple(others))
     # Both reads answered and neither shows a reset since our POST, but another's may show
     # in the audit only: then not clear.
-    return ResetLook(None, not rows, seen)
+    return ResetLook(None, not rows, seen, others=tuple(others))
 
 
 def _count(items: Sequence[object] | None, error: str) -> str:

@@ -178,7 +178,7 @@ def _outcome(decision: Decision, marks: _Marks) -> ActionStatus:
 def _failure(decision: Decision, marks: _Marks) -> tuple[FailureCode, str] | None:
     """Why this reset fails, as Intune would report it, or None when it succeeds."""
     if not decision.allowed:
-        return FailureCode.NOT_SUPPORTED, decision.reason
+        return FailureCode.NOT_SUPPORTED, ""  # policy refused it: the service words it
     if marks.fail:
         ios = decision.row is Row.IOS_DEVICE_ENROLLMENT
         return (FailureCode.IOS_UNLOCK_TOKEN if ios else FailureCode.BACKEND_ERROR), marks.fail

@@ -23,13 +23,15 @@ _TIMES = {
     "completed_at",
     "passcode_expires_at",
 }
+# A mapping kept as JSON: the notifier's references, and the values of a stored code's words.
+_JSON = ("surface", "refusal_params", "warning_params", "failure_params")
 
 
 def to_db(name: str, value: Any) -> Any:
     """The column value of field ``name``."""
     if name in _TIMES:
         return ts(value)
-    if name == "surface":
+    if name in _JSON:
         return json.dumps(value, sort_keys=True)
     if name == "has_passcode":
         return int(value)
@@ -47,5 +49,6 @@ def from_row(row: aiosqlite.Row) -> ResetRequest:
     data["scope"] = Scope(data["scope"])
     data["expected"] = Result(data["expected"]) if data["expected"] else None
     data["has_passcode"] = bool(data["has_passcode"])
-    data["surface"] = json.loads(data["surface"])
+    for name in _JSON:
+        data[name] = json.loads(data[name])
     return ResetRequest(**data)

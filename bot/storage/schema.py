@@ -4,7 +4,11 @@ code that runs them at start (each in its own IMMEDIATE transaction, recorded in
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import aiosqlite
+
+from bot.storage import legacy_words
 
 MIGRATIONS: list[str] = [
     # 1: requests, audit trail, jobs
@@ -89,7 +93,15 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX requests_one_open_per_device ON requests (device_id)
         WHERE state IN ('awaiting_approval', 'approved', 'executing');
     """,
-    # 4: the write budget every process shares (Intune: 200 writes / 20 s per app, issue 12).
+    # 4: words are not stored, codes are: which rule refused and its values, a warning's code,
+    # our own failure words' code (the data step, DATA_STEPS[4], converts the English rows)
+    """
+    ALTER TABLE requests ADD COLUMN refusal TEXT NOT NULL DEFAULT '';
+    ALTER TABLE requests ADD COLUMN refusal_params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE requests ADD COLUMN warning_params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE requests ADD COLUMN failure_params TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 5: the write budget every process shares (Intune: 200 writes / 20 s per app, issue 12).
     # Portable SQL (SQLite and PostgreSQL): one row per slot taken, dropped once out of window.
     """
     CREATE TABLE write_budget (
@@ -99,6 +111,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX write_budget_by_bucket ON write_budget (bucket, taken_at);
     """,
 ]
+
+# Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).
+DATA_STEPS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
+    4: legacy_words.convert,
+}
 
 # The open states as SQL (bot.domain.OPEN_STATES), as migration 3's index spells them.
 OPEN_SQL = "('awaiting_approval', 'approved', 'executing')"
@@ -136,6 +153,8 @@ async def migrate(db: aiosqlite.Connection) -> None:
             for statement in (s.strip() for s in script.split(";")):
                 if statement:
                     await db.execute(statement)
+            if version in DATA_STEPS:
+                await DATA_STEPS[version](db)
             await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             await db.execute("COMMIT")
         except BaseException:

@@ -20,27 +20,23 @@ async def try_again(core: Core, request_id: str, person: Person) -> Reply:
         who = await actor(core, person, principal=True)
         requester = await core.roles.principal_of(request.requester_id, request.requester_email)
     except BackendError:
-        return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
+        return Reply(Outcome.TRY_LATER, "role_unchecked")
     verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
                                   requester_email=request.requester_email,
                                   requester_principal=requester)
     if not verdict:
-        params: dict[str, str | int] = {}
-        if verdict.code == "no_role":
-            params["roles"] = ", ".join(sorted(core.config.permitted_roles))
-        return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
-                     key=f"not_allowed.{verdict.code}", params=params)
+        return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{verdict.code}", dict(verdict.params),
+                     request=request)
     if request.state is not State.UNCONFIRMED:
         return await already_decided(core, request_id)
     other = await core.store.open_for_device(request.device_id)
     if other is not None:
         # Another request for the device is under way: one reset at a time.
-        return Reply(Outcome.ALREADY_OPEN,
-                     f"{request.device_name} already has a passcode reset in progress "
-                     f"({other.id}, {other.state.label}).", request=other)
+        return Reply(Outcome.ALREADY_OPEN, "already_open",
+                     {"name": request.device_name, "id": other.id, "state": other.state.value},
+                     request=other)
     updated = await core.store.apply(request.try_again(person.user_id, core.clock.now()))
     if updated is None:
         return await already_decided(core, request_id)
-    return Reply(Outcome.APPROVED,
-                 f"You chose to try request {request_id} ({updated.device_name}) again.",
-                 request=updated, key="try_again.done")
+    return Reply(Outcome.APPROVED, "try_again.done",
+                 {"id": request_id, "name": updated.device_name}, request=updated)

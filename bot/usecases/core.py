@@ -49,17 +49,17 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What happened, with a plain-text message for the person who acted."""
+    """What happened, for the person who acted: which message (``key``) and its values; the
+    surface words it in the person's language (the catalogs, handlers/locale). A value a
+    person or a backend controls (a typed query, a device's name, a backend's detail) is raw
+    here: the surface shows it as a literal."""
 
     outcome: Outcome
-    message: str
+    key: str
+    params: dict[str, str | int] = field(default_factory=dict)
     request: ResetRequest | None = None
     matches: list[Device] = field(default_factory=list)
     passcode: str | None = field(default=None, repr=False)
-    # Which message this is and its values, for a surface that words it in the person's own
-    # language; ``message`` is the English wording.
-    key: str = ""
-    params: dict[str, str | int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -121,4 +121,4 @@ def own(person: Person, devices: list[Device]) -> list[Device]:
 
 
 def unknown_request() -> Reply:
-    return Reply(Outcome.UNKNOWN_REQUEST, "That request does not exist.")
+    return Reply(Outcome.UNKNOWN_REQUEST, "unknown_request")

@@ -18,29 +18,24 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
         who = await actor(core, person, principal=True)
         requester = await core.roles.principal_of(request.requester_id, request.requester_email)
     except BackendError:
-        return Reply(Outcome.TRY_LATER, "Your role could not be checked right now; try again.")
+        return Reply(Outcome.TRY_LATER, "role_unchecked")
     verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
                                   requester_email=request.requester_email,
                                   requester_principal=requester)
     if not verdict:
-        params: dict[str, str | int] = {}
-        if verdict.code == "no_role":
-            params["roles"] = ", ".join(sorted(core.config.permitted_roles))
-        return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
-                     key=f"not_allowed.{verdict.code}", params=params)
+        return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{verdict.code}", dict(verdict.params),
+                     request=request)
     now = core.clock.now()
     if approval_lapsed(request, now):
         await expire_approval(core, request, now)
-        return Reply(Outcome.EXPIRED, "This request expired before it was decided.", request)
+        return Reply(Outcome.EXPIRED, "expired", request=request)
     step = request.approve if approve else request.deny
     updated = await core.store.apply(step(person.user_id, now))
     if updated is None:
         return await already_decided(core, request_id)
-    verb = "approved" if approve else "denied"
     return Reply(
-        Outcome.APPROVED if approve else Outcome.DENIED,
-        f"You {verb} request {request_id} ({updated.device_name}).",
-        request=updated,
+        Outcome.APPROVED if approve else Outcome.DENIED, "approved" if approve else "denied",
+        {"id": request_id, "name": updated.device_name}, request=updated,
     )
 
 
@@ -52,20 +47,17 @@ async def cancel(core: Core, request_id: str, person: Person) -> Reply:
     verdict = approval.may_cancel(approval.Actor(person.user_id, person.email),
                                   request.requester_id)
     if not verdict:
-        return Reply(Outcome.NOT_ALLOWED, verdict.reason, request=request,
-                     key=f"not_allowed.{verdict.code}")
+        return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{verdict.code}", dict(verdict.params),
+                     request=request)
     updated = await core.store.apply(request.cancel(person.user_id, core.clock.now()))
     if updated is None:
         return await already_decided(core, request_id)
-    return Reply(Outcome.CANCELLED, f"You cancelled request {request_id}.", request=updated)
+    return Reply(Outcome.CANCELLED, "cancelled", {"id": request_id}, request=updated)
 
 
 async def already_decided(core: Core, request_id: str) -> Reply:
     current = await core.store.get(request_id)
     assert current is not None
-    who = f" by {current.decided_by}" if current.decided_by else ""
-    return Reply(
-        Outcome.ALREADY_DECIDED,
-        f"Request {request_id} was already decided: it is {current.state.label}{who}.",
-        request=current,
-    )
+    return Reply(Outcome.ALREADY_DECIDED, "already_decided",
+                 {"id": request_id, "state": current.state.value, "by": current.decided_by},
+                 request=current)

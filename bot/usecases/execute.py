@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import logs
 from bot.domain import ResetRequest, State
@@ -55,17 +56,21 @@ async def execute(core: Core, request_id: str) -> None:
         if exc.failure is FailureCode.UNCONFIRMED:
             # Intune may or may not have queued the reset: nothing more is sent; the people
             # are told, and an approver may choose Try again (issue 12 point 5).
-            await core.store.apply(request.unconfirm(exc.message, core.clock.now()))
+            log.warning("request %s: reset unconfirmed: %s", request_id, exc.message)
+            await core.store.apply(request.unconfirm(
+                core.clock.now(), exc.params or {"words": "reset_unconfirmed"}))
             return
         if exc.retryable and core.clock.now() < deadline:
             raise
         if not exc.retryable:
-            await _finish_failed(core, request, exc.failure, exc.message)
+            await _finish_failed(core, request, exc.failure, exc.message,
+                                 words=_own_words(exc.failure, exc.message))
             return
         # The service stayed unreachable: say so plainly; the technical detail is logged.
         log.warning("request %s: giving up after %s: %s", request_id, timeout, exc.message)
         started = True if ref is not None or request.action_ref else None
-        await _finish_failed(core, request, FailureCode.TIMED_OUT, _unreachable(timeout, started))
+        await _finish_failed(core, request, FailureCode.TIMED_OUT,
+                             **_unreachable(timeout, started))
 
 
 async def _start_once(
@@ -88,22 +93,17 @@ async def _start_once(
             return found
     if core.clock.now() >= deadline:
         # Intune came back too late: a reset started now would outlive the request.
-        await _finish_failed(
-            core, request, FailureCode.TIMED_OUT,
-            _unreachable(core.config.execution_timeout, started=False),
-        )
+        await _finish_failed(core, request, FailureCode.TIMED_OUT,
+                             **_unreachable(core.config.execution_timeout, started=False))
         return None
     device = await core.backend.get_device(request.device_id)
     if device is None:
-        await _finish_failed(core, request, FailureCode.DEVICE_NOT_FOUND,
-                             "The device is no longer managed by Intune.")
+        await _finish_failed(core, request, FailureCode.DEVICE_NOT_FOUND, words="device_gone")
         return None
     if _owner_changed(request.device_owner_email, device.primary_email):
         # The approver approved a reset of this owner's device, and an end user may ask only
         # for their own: a device that changed hands since is somebody else's now.
-        await _finish_failed(core, request, FailureCode.OWNER_CHANGED,
-                             "The device's primary user changed after this request was made, "
-                             "so nothing was reset. Ask again if you still need it.")
+        await _finish_failed(core, request, FailureCode.OWNER_CHANGED, words="owner_changed")
         return None
     ref = await core.backend.start_reset(device, request.scope)
     await _record_action(core, request, ref, "reset started")
@@ -140,16 +140,12 @@ async def _await_result(
             await _finish_done(core, request, status.passcode)
             return
         if status.state is ActionState.FAILED:
-            await _finish_failed(core, request, status.failure or FailureCode.BACKEND_ERROR,
-                                 status.detail)
+            failure = status.failure or FailureCode.BACKEND_ERROR
+            await _finish_failed(core, request, failure, status.detail,
+                                 words=_own_words(failure, status.detail))
             return
         if core.clock.now() >= deadline:
-            await _finish_failed(
-                core, request, FailureCode.TIMED_OUT,
-                "The device did not confirm the reset in time. It may still apply when "
-                "the device next checks in; ask the helpdesk to look in the Intune admin "
-                "center before trying again.",
-            )
+            await _finish_failed(core, request, FailureCode.TIMED_OUT, words="unconfirmed")
             return
         await core.sleep(POLL.delay(reads))
 
@@ -165,30 +161,24 @@ async def _finish_done(core: Core, request: ResetRequest, passcode: str | None) 
 
 
 async def _finish_failed(
-    core: Core, request: ResetRequest, failure: FailureCode, detail: str
+    core: Core, request: ResetRequest, failure: FailureCode, detail: str = "", *,
+    words: str = "", seconds: int | None = None,
 ) -> None:
-    await core.store.apply(request.fail(failure.value, detail, core.clock.now()))
+    """Record the failure: ``detail`` is the backend's own words, ``words`` the code of ours
+    (the catalogs' ``failure.<words>``), with ``seconds`` when they name a span of time."""
+    params: dict[str, str | int] = {"words": words} if words else {}
+    if seconds is not None:
+        params["seconds"] = seconds
+    await core.store.apply(request.fail(failure.value, detail, core.clock.now(), params))
 
 
-def _unreachable(timeout: timedelta, started: bool | None) -> str:
+def _own_words(failure: FailureCode, detail: str) -> str:
+    """Our words for a failure the backend gave no words for: a reset policy refuses (the
+    backends check policy before they call Intune) is worded by the service."""
+    return "not_supported" if failure is FailureCode.NOT_SUPPORTED and not detail else ""
+
+
+def _unreachable(timeout: timedelta, started: bool | None) -> dict[str, Any]:
     """Why a reset failed when Intune stayed out of reach; ``started`` None: not known."""
-    lead = f"Intune, the device-management service, could not be reached for {_span(timeout)}"
-    if started is False:
-        return (f"{lead}, so the passcode was not reset. Ask again, or call the helpdesk if it "
-                "is urgent.")
-    if started:
-        return (f"{lead}, so the result of the passcode reset is unknown. The helpdesk can see "
-                "it in the Intune admin center.")
-    return (f"{lead}, so the bot cannot tell whether the passcode was reset. Ask the helpdesk "
-            "to check the device in the Intune admin center before asking again, so it is not "
-            "reset twice.")
-
-
-def _span(duration: timedelta) -> str:
-    """A duration as a person says it: "15 minutes", "90 seconds", "2 hours"."""
-    seconds = int(duration.total_seconds())
-    if seconds % 3600 == 0 and seconds >= 7200:
-        return f"{seconds // 3600} hours"
-    if seconds % 60 == 0 and seconds >= 120:
-        return f"{seconds // 60} minutes"
-    return f"{seconds} seconds"
+    ending = "unknown" if started is None else "started" if started else "not_started"
+    return {"words": f"unreachable.{ending}", "seconds": int(timeout.total_seconds())}

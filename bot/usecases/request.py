@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
-from bot.usecases.warnings import before_click
+from bot.usecases.warnings import combine, warning_codes
 from policy import approval
-from policy.platforms import Decision, DeviceFacts
 from policy.platforms import decide as decide_platform
+
+# The warning when the backend says no passcode policy is assigned (policy's warning says one
+# is needed).
+NO_PASSCODE_POLICY = "no_passcode_policy"
 
 
 async def find_devices(core: Core, person: Person, text: str, limit: int = 100) -> list[Device]:
@@ -29,15 +32,9 @@ async def request_reset(
     """Ask for a passcode reset of one device, named by the person or picked by id."""
     query = " ".join(query.split())
     if not device_id and not query:
-        return Reply(Outcome.INVALID, "Name the device: its name, serial number or Intune id.",
-                     key="invalid.empty")
+        return Reply(Outcome.INVALID, "invalid.empty")
     if len(query) > MAX_QUERY:
-        return Reply(
-            Outcome.INVALID,
-            f"That device name is too long ({len(query)} characters); names, serial "
-            f"numbers and Intune ids are at most {MAX_QUERY}.",
-            key="invalid.long", params={"n": len(query), "max": MAX_QUERY},
-        )
+        return Reply(Outcome.INVALID, "invalid.long", {"n": len(query), "max": MAX_QUERY})
     try:
         who = await actor(core, person)
         approver = approval.holds_permitted_role(who, core.config.permitted_roles)
@@ -52,31 +49,17 @@ async def request_reset(
         else:
             matches = await core.backend.find_devices(query, primary_email=mine, limit=10)
     except BackendError as exc:
-        return Reply(Outcome.TRY_LATER, f"The device service did not answer: {exc.message}",
-                     key="try_later", params={"detail": exc.message})
+        return Reply(Outcome.TRY_LATER, "try_later", {"detail": exc.message})
     if not approver:
         matches = own(person, matches)
-    if not matches and not approver:
-        return Reply(
-            Outcome.NOT_FOUND,
-            f"No device of yours matches “{query or device_id}”. Check the name, or use "
-            "the serial number or Intune device id from the Company Portal app. For "
-            "someone else's device, ask the helpdesk.",
-            key="not_found.own",
-        )
     if not matches:
-        return Reply(
-            Outcome.NOT_FOUND,
-            f"No managed device is called “{query or device_id}”. Check the name, or use "
-            "the serial number or Intune device id from the Company Portal app.",
-        )
+        # The picker's choice (no query) is not worth repeating; nor is whether it is gone or
+        # not theirs.
+        key = "not_found.own" if not approver else "not_found"
+        return Reply(Outcome.NOT_FOUND, key if query else f"{key}.picked", {"query": query})
     if len(matches) > 1:
-        return Reply(
-            Outcome.AMBIGUOUS,
-            f"{len(matches)} devices match “{query}”; ask again with the serial number or "
-            "Intune device id of the one you mean.",
-            matches=matches,
-        )
+        return Reply(Outcome.AMBIGUOUS, "ambiguous", {"n": len(matches), "query": query},
+                     matches=matches)
     return await _create(core, who, person, matches[0])
 
 
@@ -98,11 +81,11 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
     if decision.warning and device.has_passcode_policy is True:
         warning = ""
     elif decision.warning and device.has_passcode_policy is False:
-        warning = "No device passcode policy is assigned to this device, so the reset will fail."
+        warning = NO_PASSCODE_POLICY
     earlier = next((r.id for r in await core.store.in_states([State.UNCONFIRMED], limit=500)
                     if r.device_id == device.id), "")
-    warning = " ".join(w for w in (warning, *before_click(
-        device, decision, now, core.config.stale_checkin_days, earlier)) if w)
+    warning, warning_params = combine(warning, warning_codes(
+        device, decision, now, core.config.stale_checkin_days, earlier))
     request = ResetRequest(
         id=new_request_id(),
         requester_id=person.user_id,
@@ -118,28 +101,20 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         created_at=now,
         updated_at=now,
         warning=warning,
+        warning_params=warning_params,
         approval_deadline=now + core.config.approval_timeout,
     )
     if not decision.allowed or not verdict:
-        await core.store.add(request.refuse(
-            person.user_id,
-            reason=decision.reason if not decision.allowed else verdict.reason,
-            hint=decision.hint if not decision.allowed else "",
-        ))
-        text = request.reason + (f" {request.hint}" if request.hint else "")
-        key, params = (f"refused.{verdict.code}", {}) if decision.allowed else (
-            platform_refusal(decision, device.facts))
-        return Reply(Outcome.REFUSED, text, request=request, key=key, params=params)
+        code, params = ((decision.refusal.code, decision.refusal.params)
+                        if decision.refusal is not None else (verdict.code, verdict.params))
+        await core.store.add(request.refuse(person.user_id, code, params))
+        return Reply(Outcome.REFUSED, "refused", request=request)
     try:
         await core.store.add(request.submit(person.user_id))
     except OpenRequestExists as lost:  # another request for the device got in first
         return already_open(device, lost.existing)
-    return Reply(
-        Outcome.CREATED,
-        f"Request {request.id}: a passcode reset of {device.name} is waiting for an "
-        "approver. You will get a direct message when it is decided.",
-        request=request,
-    )
+    return Reply(Outcome.CREATED, "created", {"id": request.id, "name": device.name},
+                 request=request)
 
 
 async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:
@@ -147,12 +122,7 @@ async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply
     cap = core.config.max_requests_per_user_hour
     if await core.store.count_since(since=now - timedelta(hours=1),
                                     requester_id=person.user_id) >= cap:
-        return Reply(
-            Outcome.LIMITED,
-            f"You have asked for {cap} passcode resets in the last hour, the most allowed. "
-            "Try again later, or ask the helpdesk.",
-            key="limited.user", params={"cap": cap},
-        )
+        return Reply(Outcome.LIMITED, "limited.user", {"cap": cap})
     return None
 
 
@@ -164,31 +134,12 @@ async def _over_limits(core: Core, device: Device, now: datetime) -> Reply | Non
         return already_open(device, open_request)
     cap = core.config.max_requests_per_device_day
     if await core.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
-        return Reply(
-            Outcome.LIMITED,
-            f"{device.name} has had {cap} passcode reset requests in the last 24 hours, the "
-            "most allowed. Ask the helpdesk to look at the device.",
-            key="limited.device", params={"cap": cap, "name": device.name},
-        )
+        return Reply(Outcome.LIMITED, "limited.device", {"cap": cap, "name": device.name})
     return None
 
 
 def already_open(device: Device, existing: ResetRequest) -> Reply:
-    return Reply(
-        Outcome.ALREADY_OPEN,
-        f"{device.name} already has a passcode reset in progress "
-        f"({existing.id}, {existing.state.label}).",
-        request=existing,
-    )
+    return Reply(Outcome.ALREADY_OPEN, "already_open",
+                 {"name": device.name, "id": existing.id, "state": existing.state.value},
+                 request=existing)
 
-
-def platform_refusal(decision: Decision, facts: DeviceFacts) -> tuple[str, dict[str, str | int]]:
-    """The message key and values of a platform refusal that is not its row's own reason (the
-    row names that one): the OS version is unreadable, or older than the row supports. Read
-    from policy's refusal code, never from its words."""
-    refusal = decision.refusal
-    if decision.allowed or refusal is None:
-        return "", {}
-    if refusal.code in ("unknown_os_version", "old_os_version"):
-        return f"refused.{refusal.code}", dict(refusal.params)
-    return "", {}

@@ -38,32 +38,24 @@ async def reveal(core: Core, request_id: str, person: Person, show: Show) -> Rep
     if request is None:
         return unknown_request()
     if person.user_id != request.requester_id:
-        return Reply(
-            Outcome.NOT_ALLOWED,
-            "Only the person who asked for this reset can see its passcode.",
-            request=request,
-        )
+        return Reply(Outcome.NOT_ALLOWED, "reveal.not_requester", request=request)
     now = core.clock.now()
     if request.has_passcode and request.passcode_expires_at and now >= request.passcode_expires_at:
         if await purge(core, request, now):
             await checkpoint(core)
         request = await core.store.get(request_id)
     if request is None or not request.passcode_available(now):
-        return Reply(Outcome.UNAVAILABLE, unavailable_reason(request), request=request)
+        return unavailable(request)
     sealed = await core.store.sealed_passcode(request_id)
     if sealed is None:
-        return Reply(Outcome.UNAVAILABLE, unavailable_reason(request), request=request)
+        return unavailable(request)
     try:
         passcode = core.vault.unseal(request_id, sealed)
         logs.remember(passcode)
     except VaultError:
         log.error("request %s: sealed passcode cannot be opened with the configured keys",
                   request_id)
-        return Reply(
-            Outcome.UNAVAILABLE,
-            "The passcode cannot be opened with the bot's current key; ask the helpdesk.",
-            request=request,
-        )
+        return Reply(Outcome.UNAVAILABLE, "unavailable.key", request=request)
     try:
         await show(request, passcode)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, it was not shown
@@ -72,24 +64,22 @@ async def reveal(core: Core, request_id: str, person: Person, show: Show) -> Rep
         log.warning("request %s: the passcode could not be shown (%s)", request_id, code)
         await core.store.apply(request.note(person.user_id, core.clock.now(), "reveal_failed",
                                             code))
-        return Reply(
-            Outcome.NOT_SHOWN,
-            "The passcode window could not be opened, so nothing was shown. Click "
-            "Show passcode again.",
-            request=request, key="reveal.not_shown",
-        )
+        return Reply(Outcome.NOT_SHOWN, "reveal.not_shown", request=request)
     updated = await core.store.apply(request.reveal(person.user_id, core.clock.now()))
-    return Reply(Outcome.SHOWN, "", request=updated or request, passcode=passcode)
+    return Reply(Outcome.SHOWN, "shown", request=updated or request, passcode=passcode)
 
 
-def unavailable_reason(request: ResetRequest | None) -> str:
+def unavailable(request: ResetRequest | None) -> Reply:
+    """Why there is no passcode to show, by the request's state."""
     if request is None:
-        return "That request does not exist."
+        return Reply(Outcome.UNAVAILABLE, "unknown_request")
     if request.state is State.PASSCODE_EXPIRED:
-        return ("This passcode expired 7 days after it was issued and has been deleted. "
-                "Ask for a new reset if you still need one.")
-    if request.state in OPEN_STATES:
-        return "The reset has not finished yet; you will get a message when it has."
-    if request.state in {State.COMPLETED, State.REVEALED} and not request.has_passcode:
-        return "This reset did not produce a passcode."
-    return f"There is no passcode for this request: it is {request.state.label}."
+        key = "unavailable.expired"
+    elif request.state in OPEN_STATES:
+        key = "unavailable.open"
+    elif request.state in {State.COMPLETED, State.REVEALED} and not request.has_passcode:
+        key = "unavailable.none"
+    else:
+        return Reply(Outcome.UNAVAILABLE, "unavailable.state", {"state": request.state.value},
+                     request=request)
+    return Reply(Outcome.UNAVAILABLE, key, request=request)

@@ -15,9 +15,10 @@ from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.roles import FileRoleDirectory
+from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningBot, start_bot
+from handlers.runtime.server import Running
 
 SIGNING_SECRET = "demo-signing-secret"
 APPROVALS = "C0APPROVALS"
@@ -35,7 +36,7 @@ Print = Callable[[str], None]
 class Narrator:
     """Prints each step and then what each person saw in Slack because of it."""
 
-    def __init__(self, emu: SlackEmulator, bot: RunningBot, out: Print) -> None:
+    def __init__(self, emu: SlackEmulator, bot: Running, out: Print) -> None:
         self.emu = emu
         self.bot = bot
         self.out = out
@@ -77,13 +78,15 @@ async def run_demo(out: Print = print) -> int:
                 "slack_signing_secret": SIGNING_SECRET,
                 "slack_api_url": emu.api_url,
                 "approvals_channel": APPROVALS,
+                "host": "127.0.0.1",
                 "port": 0,
                 "database_url": f"sqlite:///{Path(tmp) / 'demo.db'}",
                 "passcode_bot_secret": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                "background_work": "inline",  # the demo reads the core's state as it goes
             })
             backend = SimulatedBackend(demo_fleet(), clock=clock)
-            bot = await start_bot(settings, host="127.0.0.1", clock=clock, backend=backend,
-                                  roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
+            bot = await start(settings, clock=clock, backend=backend,
+                              roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
             try:
                 async with SlackDriver(bot.url, SIGNING_SECRET, emu) as slack:
                     await _script(Narrator(emu, bot, out), emu, slack, clock)

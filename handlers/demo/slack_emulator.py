@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import secrets
 import time
@@ -21,14 +20,15 @@ from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
-JSON = dict[str, Any]
+from handlers.demo.render import render_blocks
+from handlers.demo.slack_model import JSON, SlackModel
+
+__all__ = ["APP_TOKEN", "BOT_TOKEN", "Call", "SlackEmulator", "render_blocks"]
 BOT_TOKEN = "xoxb-emulator"
 APP_TOKEN = "xapp-1-emulator"  # Socket Mode: apps.connections.open takes it
 # slack_sdk sends these as JSON values, but form posts carry them as JSON-encoded strings.
 _JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 _HEADERS_KEPT = ("Authorization", "Content-Type", "User-Agent")
-# trigger_id: valid for 3 seconds and once (https://api.slack.com/interactivity/handling).
-TRIGGER_TTL = 3.0
 
 
 @dataclass(frozen=True)
@@ -60,62 +60,9 @@ class _Fault:
         return self.drop_connection or self.error is not None
 
 
-@dataclass
-class _Trigger:
-    """An issued trigger_id."""
-
-    issued_at: float
-    user_id: str | None
-    used: bool = False
-
-
-def _text_of(obj: Any) -> str:
-    """The text of a text object, or of a plain string."""
-    if isinstance(obj, Mapping):
-        return str(obj.get("text", ""))
-    return "" if obj is None else str(obj)
-
-
-def _element_text(element: Mapping[str, Any]) -> str:
-    """A block element as plain text; buttons as [label]."""
-    if element.get("type") == "button":
-        return f"[{_text_of(element.get('text'))}]"
-    if element.get("type") == "image":
-        return str(element.get("alt_text", ""))
-    if "placeholder" in element:
-        return f"[{_text_of(element.get('placeholder'))}]"
-    return _text_of(element)
-
-
-def render_blocks(blocks: list[Any] | None) -> str:
-    """Block Kit blocks as one line of plain text: texts, fields, context, header, [buttons]."""
-    parts: list[str] = []
-    for block in blocks or []:
-        if not isinstance(block, Mapping):
-            continue
-        kind = block.get("type")
-        if kind in ("section", "header") and block.get("text"):
-            parts.append(_text_of(block["text"]))
-        if kind == "section":
-            parts.extend(_text_of(f) for f in block.get("fields", []))
-            if isinstance(block.get("accessory"), Mapping):
-                parts.append(_element_text(block["accessory"]))
-        elif kind in ("context", "actions"):
-            parts.append(" ".join(_element_text(e) for e in block.get("elements", [])))
-        elif kind == "input":
-            parts.append(
-                f"{_text_of(block.get('label'))}: {_element_text(block.get('element', {}))}"
-            )
-    return " | ".join(p.replace("\n", " / ") for p in parts if p)
-
-
-def _truthy(value: Any) -> bool:
-    """Slack's booleans: true, 1, "1", "true"."""
-    return value is True or str(value).lower() in ("1", "true")
-
-
-class SlackEmulator:
-    """An aiohttp server on 127.0.0.1 that answers a subset of the Slack Web API."""
+class SlackEmulator(SlackModel):
+    """An aiohttp server on 127.0.0.1 that answers a subset of the Slack Web API (the model of
+    Slack and its methods: handlers/demo/slack_model.py)."""
 
     def __init__(
         self,
@@ -130,28 +77,11 @@ class SlackEmulator:
         team_id: str = "T0TEAM",
     ) -> None:
         self.host, self.port = host, port
-        self.strict_triggers = strict_triggers
-        self.clock = clock
-        self.bot_user_id = bot_user_id
-        self.bot_id = bot_id
-        self.bot_name = bot_name
-        self.team_id = team_id
-        self.enterprise_id = ""  # set to play an Enterprise Grid install
+        super().__init__(strict_triggers=strict_triggers, clock=clock, bot_user_id=bot_user_id,
+                         bot_id=bot_id, bot_name=bot_name, team_id=team_id)
         self.token = BOT_TOKEN
         self.calls: list[Call] = []
-        self._log: list[str] = []
-        self._users: dict[str, JSON] = {}  # user id -> users.info "user" object
-        self._channels: dict[str, str] = {}  # channel id -> name
-        self._dms: dict[str, str] = {}  # user id or sorted ids -> D.../G... channel id
-        self._messages: dict[str, list[JSON]] = {}
-        self._ephemeral: list[JSON] = []
-        self._views: dict[str, JSON] = {}
-        self._homes: dict[str, str] = {}  # user id -> view id
-        self._view_users: dict[str, str | None] = {}
-        self._triggers: dict[str, _Trigger] = {}
-        self._responses: dict[str, tuple[str, str]] = {}  # token -> (channel, ts) it answers
         self._faults: dict[str, deque[_Fault]] = {}
-        self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -200,52 +130,7 @@ class SlackEmulator:
         """The Web API base URL, as slack_sdk takes it in `base_url`."""
         return f"{self.base_url}api/"
 
-    # setup
-
-    def add_user(
-        self,
-        user_id: str,
-        *,
-        name: str,
-        email: str,
-        real_name: str | None = None,
-        locale: str = "en-US",
-        tz: str = "Europe/Stockholm",
-        is_bot: bool = False,
-        team_id: str | None = None,
-        **flags: Any,
-    ) -> None:
-        """Add (or replace) a user: a confirmed member of this workspace unless ``team_id``
-        (another workspace) or ``flags`` say otherwise: any users.info field, e.g.
-        ``is_restricted=True`` (a guest), ``is_stranger=True``, ``deleted=True``,
-        ``is_email_confirmed=False`` or ``enterprise_user={"enterprise_id": "E1"}``."""
-        real_name = real_name or name.capitalize()
-        profile = {"email": email, "real_name": real_name, "display_name": name}
-        self._users[user_id] = {
-            "id": user_id,
-            "team_id": self.team_id if team_id is None else team_id,
-            "name": name,
-            "real_name": real_name,
-            "deleted": False,
-            "is_bot": is_bot,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_email_confirmed": True,
-            "tz": tz,
-            "locale": locale,
-            "profile": profile,
-            **flags,
-        }
-
-    def add_channel(self, channel_id: str, *, name: str) -> None:
-        """Name a public channel, so the transcript shows #name."""
-        self._channels[channel_id] = name
-
-    def new_trigger_id(self, user_id: str | None = None) -> str:
-        """A fresh trigger_id, as Slack puts in an interaction payload; `user_id` is who clicked."""
-        trigger_id = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(8)}"
-        self._triggers[trigger_id] = _Trigger(self.clock(), user_id)
-        return trigger_id
+    # setup (the model's own: handlers/demo/slack_model.py)
 
     def response_url(self, token: str, *, channel: str | None = None, ts: str | None = None) -> str:
         """A response_url; with channel and ts, replace_original/delete_original act on
@@ -316,29 +201,6 @@ class SlackEmulator:
                     f"recorded: [{seen or 'nothing'}]"
                 ) from None
         return found
-
-    def messages(self, channel: str) -> list[JSON]:
-        """Current messages in a channel (a user id means the DM with them), oldest first."""
-        channel_id = self._dms.get(channel, channel)
-        return [json.loads(json.dumps(m)) for m in self._messages.get(channel_id, [])]
-
-    def ephemeral_messages(self, user_id: str) -> list[JSON]:
-        """Ephemeral messages shown to one user."""
-        return [dict(m) for m in self._ephemeral if m["user"] == user_id]
-
-    def home(self, user_id: str) -> JSON | None:
-        """The App Home view last published for a user."""
-        view_id = self._homes.get(user_id)
-        return None if view_id is None else dict(self._views[view_id])
-
-    @property
-    def open_views(self) -> dict[str, JSON]:
-        """Modals opened or pushed, by view id, in their latest state."""
-        return {k: dict(v) for k, v in self._views.items() if v.get("type") != "home"}
-
-    def transcript(self) -> list[str]:
-        """Human-readable lines: what was posted to whom."""
-        return list(self._log)
 
     # Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode)
 
@@ -515,274 +377,3 @@ class SlackEmulator:
             "views.publish": self._views_publish,
         }
 
-    # helpers for the methods
-
-    def _next_ts(self) -> str:
-        """A unique, increasing message timestamp like 1700000000.000100."""
-        micros = 1_700_000_000_000_000 + next(self._ids) * 100
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _dm_channel(self, user_ids: list[str]) -> str:
-        """The stable D... (one user) or G... (several) channel for these users."""
-        key = ",".join(sorted(user_ids))
-        if key not in self._dms:
-            prefix = "D" if len(user_ids) == 1 else "G"
-            self._dms[key] = f"{prefix}0EMU{next(self._ids):05d}"
-        return self._dms[key]
-
-    def _resolve_channel(self, channel: str) -> str | None:
-        """A channel id for a channel id, #name or user id (that user's DM); None if the
-        user is unknown."""
-        if channel[:1] in ("U", "W"):
-            return self._dm_channel([channel]) if channel in self._users else None
-        name = channel.lstrip("#")
-        for channel_id, known in self._channels.items():
-            if known == name:
-                return channel_id
-        return channel
-
-    def _where(self, channel_id: str) -> str:
-        """How the transcript names a channel: #name or DM @user."""
-        for key, dm in self._dms.items():
-            if dm == channel_id:
-                return "DM " + ", ".join(self._at(u) for u in key.split(","))
-        return "#" + self._channels.get(channel_id, channel_id)
-
-    def _at(self, user_id: str | None) -> str:
-        """@name for a user id."""
-        user = self._users.get(user_id or "")
-        return "@" + (user["name"] if user else user_id or "?")
-
-    @staticmethod
-    def _message_text(message: Mapping[str, Any]) -> str:
-        """A message as plain text: its blocks, else its text."""
-        return render_blocks(message.get("blocks")) or str(message.get("text", "")).replace(
-            "\n", " / "
-        )
-
-    def _user_json(self, user_id: str, include_locale: bool) -> JSON | None:
-        """A copy of a user object as users.info returns it (locale only when asked)."""
-        user = self._users.get(user_id)
-        if user is None:
-            return None
-        return {
-            k: v for k, v in json.loads(json.dumps(user)).items() if k != "locale" or include_locale
-        }
-
-    # methods
-
-    def _auth_test(self, params: JSON) -> JSON:
-        """auth.test: who the token belongs to (Bolt calls it first)."""
-        return {
-            "ok": True,
-            "url": "https://emulator.slack.invalid/",
-            "team": "Emulator",
-            "user": self.bot_name,
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
-        }
-
-    def _chat_post_message(self, params: JSON) -> JSON:
-        """chat.postMessage to a channel id, #name or user id."""
-        channel = self._resolve_channel(str(params.get("channel", "")))
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if not (params.get("text") or params.get("blocks") or params.get("attachments")):
-            return {"ok": False, "error": "no_text"}
-        message: JSON = {
-            "type": "message",
-            "ts": self._next_ts(),
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "text": params.get("text", ""),
-        }
-        for key in ("blocks", "attachments", "thread_ts", "metadata"):
-            if key in params:
-                message[key] = params[key]
-        self._messages.setdefault(channel, []).append(message)
-        self._log.append(f"{self._where(channel)}  {self._message_text(message)}")
-        return {"ok": True, "channel": channel, "ts": message["ts"], "message": dict(message)}
-
-    def _find_message(self, params: JSON) -> tuple[str, JSON] | None:
-        """The stored message that params' channel and ts point at."""
-        channel = self._resolve_channel(str(params.get("channel", ""))) or ""
-        for message in self._messages.get(channel, []):
-            if message["ts"] == params.get("ts"):
-                return channel, message
-        return None
-
-    def _chat_update(self, params: JSON) -> JSON:
-        """chat.update: replace the given fields of a message in place."""
-        found = self._find_message(params)
-        if found is None:
-            return {"ok": False, "error": "message_not_found"}
-        channel, message = found
-        for key in ("text", "blocks", "attachments", "metadata"):
-            if key in params:
-                message[key] = params[key]
-        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
-        self._log.append(f"{self._where(channel)}  (updated) {self._message_text(message)}")
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": message["ts"],
-            "text": message.get("text", ""),
-            "message": dict(message),
-        }
-
-    def _chat_delete(self, params: JSON) -> JSON:
-        """chat.delete: remove a message."""
-        found = self._find_message(params)
-        if found is None:
-            return {"ok": False, "error": "message_not_found"}
-        channel, message = found
-        self._messages[channel].remove(message)
-        self._log.append(f"{self._where(channel)}  (deleted {message['ts']})")
-        return {"ok": True, "channel": channel, "ts": message["ts"]}
-
-    def _chat_post_ephemeral(self, params: JSON) -> JSON:
-        """chat.postEphemeral: a message only `user` sees."""
-        user = str(params.get("user", ""))
-        channel = self._resolve_channel(str(params.get("channel", "")))
-        if user not in self._users:
-            return {"ok": False, "error": "user_not_found"}
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        message = {
-            "ts": self._next_ts(),
-            "channel": channel,
-            "user": user,
-            "text": params.get("text", ""),
-            "blocks": params.get("blocks", []),
-        }
-        self._ephemeral.append(message)
-        self._log.append(
-            f"{self._where(channel)}  (only {self._at(user)}) {self._message_text(message)}"
-        )
-        return {"ok": True, "message_ts": message["ts"]}
-
-    def _conversations_open(self, params: JSON) -> JSON:
-        """conversations.open: a stable DM (or group DM) channel for `users`."""
-        if params.get("channel"):
-            return {"ok": True, "channel": {"id": params["channel"]}}
-        users = [u for u in str(params.get("users", "")).split(",") if u]
-        if not users:
-            return {"ok": False, "error": "users_list_not_supplied"}
-        if any(u not in self._users for u in users):
-            return {"ok": False, "error": "user_not_found"}
-        channel_id = self._dm_channel(users)
-        channel: JSON = {"id": channel_id, "is_im": len(users) == 1, "is_mpim": len(users) > 1}
-        if len(users) == 1:
-            channel["user"] = users[0]
-        return {"ok": True, "channel": channel}
-
-    def _users_info(self, params: JSON) -> JSON:
-        """users.info: the directory entry (with locale when include_locale)."""
-        user = self._user_json(str(params.get("user", "")), _truthy(params.get("include_locale")))
-        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
-
-    def _users_lookup_by_email(self, params: JSON) -> JSON:
-        """users.lookupByEmail: case-insensitive match on profile email."""
-        email = str(params.get("email", "")).lower()
-        for user_id, user in self._users.items():
-            if user["profile"]["email"].lower() == email:
-                return {"ok": True, "user": self._user_json(user_id, False)}
-        return {"ok": False, "error": "users_not_found"}
-
-    def _check_trigger(self, trigger_id: str) -> _Trigger | None:
-        """The trigger if it was issued, unused and (when strict) under 3 s old; marks it used."""
-        trigger = self._triggers.get(trigger_id)
-        if trigger is None or trigger.used:
-            return None
-        trigger.used = True
-        if self.strict_triggers and self.clock() - trigger.issued_at > TRIGGER_TTL:
-            return None
-        return trigger
-
-    def _store_view(self, view: JSON, view_id: str | None = None) -> JSON:
-        """Give a view Slack's server-side fields and keep it."""
-        view_id = view_id or f"V0EMU{next(self._ids):05d}"
-        stored: JSON = {
-            "state": {"values": {}},
-            "private_metadata": "",
-            "callback_id": "",
-            "external_id": "",
-            **view,
-            "id": view_id,
-            "team_id": self.team_id,
-            "bot_id": self.bot_id,
-            "hash": secrets.token_hex(6),
-        }
-        self._views[view_id] = stored
-        return stored
-
-    def _views_open(self, params: JSON) -> JSON:
-        """views.open and views.push: need a fresh trigger_id."""
-        trigger_id = str(params.get("trigger_id") or params.get("interactivity_pointer") or "")
-        view = params.get("view")
-        if not trigger_id or not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        trigger = self._check_trigger(trigger_id)
-        if trigger is None:
-            return {"ok": False, "error": "expired_trigger_id"}
-        stored = self._store_view(view)
-        self._view_users[stored["id"]] = trigger.user_id
-        self._log_view(stored, "modal")
-        return {"ok": True, "view": stored}
-
-    def _views_update(self, params: JSON) -> JSON:
-        """views.update by view_id or external_id, honouring hash."""
-        view = params.get("view")
-        if not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        view_id = params.get("view_id")
-        if not view_id and params.get("external_id"):
-            ext = params["external_id"]
-            view_id = next((k for k, v in self._views.items() if v.get("external_id") == ext), None)
-        old = self._views.get(str(view_id))
-        if old is None:
-            return {"ok": False, "error": "not_found"}
-        if params.get("hash") and params["hash"] != old["hash"]:
-            return {"ok": False, "error": "hash_conflict"}
-        stored = self._store_view(view, old["id"])
-        self._log_view(stored, "home" if stored.get("type") == "home" else "modal", "(updated) ")
-        return {"ok": True, "view": stored}
-
-    def _views_publish(self, params: JSON) -> JSON:
-        """views.publish: a user's App Home tab (the latest one wins)."""
-        user_id = str(params.get("user_id", ""))
-        view = params.get("view")
-        if user_id not in self._users:
-            return {"ok": False, "error": "user_not_found"}
-        if not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        stored = self._store_view(view, self._homes.get(user_id))
-        self._homes[user_id] = stored["id"]
-        self._view_users[stored["id"]] = user_id
-        self._log_view(stored, "home")
-        return {"ok": True, "view": stored}
-
-    def _log_view(self, view: JSON, surface: str, note: str = "") -> None:
-        """A transcript line for a modal or Home tab."""
-        who = self._at(self._view_users.get(view["id"]))
-        title = _text_of(view.get("title"))
-        head = f"{title}: " if title else ""
-        self._log.append(f"{surface} → {who}  {note}{head}{render_blocks(view.get('blocks'))}")
-
-    def _response_url_post(self, params: JSON) -> JSON:
-        """A response_url POST: replace or delete the original message when we know it."""
-        channel, ts = self._responses.get(str(params["response_token"]), ("", ""))
-        original = self._find_message({"channel": channel, "ts": ts}) if channel else None
-        if original and _truthy(params.get("delete_original")):
-            self._chat_delete({"channel": channel, "ts": ts})
-        elif original and _truthy(params.get("replace_original")):
-            self._chat_update({**params, "channel": channel, "ts": ts})
-        elif channel and params.get("response_type") == "in_channel":
-            self._chat_post_message({**params, "channel": channel})
-        else:
-            where = self._where(channel) if channel else "response_url"
-            self._log.append(f"{where}  {self._message_text(params)}")
-        return {"ok": True}

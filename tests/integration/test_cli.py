@@ -37,6 +37,19 @@ def test_serve_without_tokens_says_which_variable_in_one_line(tmp_path: Path) ->
     assert result.stderr.strip() == "passcode-bot: SLACK_BOT_TOKEN: is required but not set"
 
 
+def test_serve_whose_worker_cannot_start_says_why_and_exits_1(tmp_path: Path) -> None:
+    """The worker process refuses a database it cannot open; the front reports it in one line
+    (the worker's own log line holds the details) and exits 1, as when the worker dies."""
+    env = {"SLACK_SIGNING_SECRET": "s", "APPROVALS_CHANNEL": "C1", "SLACK_BOT_TOKEN": "xoxb-1",
+           "PASSCODE_BOT_SECRET": "A" * 43 + "=", "DATABASE_URL": f"sqlite:///{tmp_path}",
+           "PORT": "0", "HOST": "127.0.0.1", "BACKGROUND_WORK": "process"}
+    result = run("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    said = [line for line in result.stderr.splitlines() if line.startswith("passcode-bot:")]
+    assert said == ["passcode-bot: the worker process could not start: OperationalError: "
+                    "unable to open database file"]
+
+
 @pytest.mark.parametrize(
     ("env", "says"),
     [

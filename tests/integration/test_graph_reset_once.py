@@ -120,6 +120,9 @@ async def test_a_restart_does_not_reset_on_top_of_another_admins_later_reset(
     with pytest.raises(BackendError) as caught:
         await backend.find_started_action(phone["id"], claimed)
     assert caught.value.failure is FailureCode.UNCONFIRMED
+    # People read it by code, naming the admin Intune reported (as the view shows a literal).
+    assert caught.value.params == {"words": "reset_unconfirmed.other",
+                                   "name": "helpdesk@example.com"}
 
 
 async def test_another_admins_reset_right_after_our_lost_post_stops_us(
@@ -139,6 +142,7 @@ async def test_another_admins_reset_right_after_our_lost_post_stops_us(
         await backend.start_reset(target, Scope.DEVICE)
     assert caught.value.failure is FailureCode.UNCONFIRMED
     assert "helpdesk@example.com" in caught.value.message
+    assert caught.value.params["name"] == "helpdesk@example.com"
     assert len(emulator.graph_requests("resetPasscode", method="POST")) == 1
 
 

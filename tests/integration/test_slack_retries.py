@@ -1,5 +1,5 @@
-"""The Slack Web API layer's retries (handlers/app.py build_client, bot/retry.py): how often
-slack_sdk's handlers try again, and that tests wait no real time for them."""
+"""The Slack Web API layer's retries (handlers/slack/client.py build_client, bot/retry.py):
+how often slack_sdk's handlers try again, and that tests wait no real time for them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import retry
 from bot.config import Settings
-from handlers.app import build_client
 from handlers.demo.slack_emulator import BOT_TOKEN, SlackEmulator
+from handlers.slack.client import build_client
 
 
 @pytest.fixture

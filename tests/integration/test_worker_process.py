@@ -21,10 +21,12 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, Settings
+from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningFront, start_front
-from handlers.worker import WorkerExited, from_wire, to_wire
+from handlers.runtime.link import from_wire, to_wire
+from handlers.runtime.process import WorkerExited, WorkerProcess
+from handlers.runtime.server import Running
 from tests.served import App, free_port, until
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -35,9 +37,14 @@ ROLES = "roles:\n  Helpdesk Operator: [UHELEN]\n"
 @dataclass
 class World:
     emu: SlackEmulator
-    front: RunningFront
+    front: Running
     driver: SlackDriver
     db: Path
+
+    @property
+    def worker(self) -> WorkerProcess:
+        assert isinstance(self.front.runtime, WorkerProcess)
+        return self.front.runtime
 
     def db_rows(self, sql: str) -> list[tuple[Any, ...]]:
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as conn:
@@ -50,6 +57,7 @@ def settings_for(emu: SlackEmulator, tmp_path: Path, secret: str, **extra: Any) 
     values: dict[str, Any] = {
         "slack_bot_token": emu.token, "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": emu.api_url, "approvals_channel": APPROVALS, "port": 0,
+        "host": "127.0.0.1",
         "database_url": f"sqlite:///{tmp_path / 'bot.db'}", "passcode_bot_secret": secret,
         "roles_file": roles, **extra,
     }
@@ -65,7 +73,7 @@ async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
         settings = settings_for(emu, tmp_path, secret)
         assert settings.background_work == "process"  # the default
-        front = await start_front(settings, host="127.0.0.1")
+        front = await start(settings)
         try:
             async with SlackDriver(front.url, SIGNING_SECRET, emu) as driver:
                 yield World(emu, front, driver, tmp_path / "bot.db")
@@ -103,7 +111,7 @@ async def test_a_reset_goes_from_command_to_passcode_through_the_worker(
     async with open_world(tmp_path, secret) as world:
         front, emu, driver = world.front, world.emu, world.driver
         # The front holds no core of its own: the worker is another process.
-        assert front.worker.pid != os.getpid() and front.worker.proc.returncode is None
+        assert world.worker.pid != os.getpid() and world.worker.proc.returncode is None
 
         answer = await driver.command("UALICE", "reset PIXEL8-ALICE")
         assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
@@ -165,12 +173,12 @@ async def test_a_forged_work_item_is_refused_in_one_line_and_the_worker_carries_
                                             "reply_to": {}}}]
     async with open_world(tmp_path, secret) as world:
         for item in forged:
-            world.front.worker._send({"op": "work", "item": item})
+            world.worker._send({"op": "work", "item": item})
         await world.front.settle()
         refused = [line for line in capfd.readouterr().err.splitlines() if "work item" in line]
         assert len(refused) == 2
         assert "no such work: 'Nope'" in refused[0] and "approve is not a bool" in refused[1]
-        assert not world.emu.calls and world.front.worker.proc.returncode is None
+        assert not world.emu.calls and world.worker.proc.returncode is None
 
         await world.driver.command("UALICE", "reset PIXEL8-ALICE")
         await world.front.settle()
@@ -183,7 +191,7 @@ async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
     async with SlackEmulator() as emu:
         settings = settings_for(emu, tmp_path, secret, fleet_file=tmp_path / "missing.yaml")
         with pytest.raises(ConfigError, match=r"^FLEET_FILE: ") as refused:
-            await start_front(settings, host="127.0.0.1")
+            await start(settings)
         assert "\n" not in str(refused.value)
     assert not _children(os.getpid())
 
@@ -198,8 +206,8 @@ async def test_without_its_worker_the_front_says_so_and_answers_options_empty(
 ) -> None:
     assert await health(world) == (200, {"ok": True, "backend": "simulated",
                                          "background_work": "process"})
-    world.front.worker.proc.kill()
-    await asyncio.wait_for(world.front.worker.exited.wait(), 10)
+    world.worker.proc.kill()
+    await asyncio.wait_for(world.worker.stopped.wait(), 10)
     status, said = await health(world)
     assert status == 503 and said["ok"] is False
     answer = await world.driver.options("UALICE", "device_pick", "")
@@ -212,7 +220,7 @@ async def test_a_worker_that_cannot_start_is_reported_in_one_line(tmp_path: Path
         settings = settings_for(emu, tmp_path, secret, database_url=f"sqlite:///{tmp_path}")
         with pytest.raises(WorkerExited, match=r"^the worker process could not start: "
                                                r"OperationalError: unable to open database"):
-            await start_front(settings, host="127.0.0.1")
+            await start(settings)
     assert not _children(os.getpid())
 
 

@@ -139,7 +139,7 @@ async def test_twenty_concurrent_approvals_execute_once(world: World) -> None:
     outcomes = [r.outcome for r in replies]
     assert outcomes.count(Outcome.APPROVED) == 1
     assert outcomes.count(Outcome.ALREADY_DECIDED) == 19
-    assert all("already decided" in r.message for r in replies if r.outcome is not Outcome.APPROVED)
+    assert all(r.key == "already_decided" for r in replies if r.outcome is not Outcome.APPROVED)
     await asyncio.gather(*(world.service.execute(request_id) for _ in range(5)))
     await world.services.runner.drain()
     assert world.backend.resets_started == 1
@@ -151,7 +151,8 @@ async def test_an_illegal_move_changes_nothing(world: World) -> None:
     await world.service.decide(reply.request.id, ANNA, approve=False)
     again = await world.service.decide(reply.request.id, HELEN, approve=True)
     assert again.outcome is Outcome.ALREADY_DECIDED
-    assert "denied by UANNA" in again.message
+    assert (again.key, again.params["state"], again.params["by"]) == (
+        "already_decided", "denied", "UANNA")
     assert (await world.service.cancel(reply.request.id, ALICE)).outcome is Outcome.ALREADY_DECIDED
     assert world.backend.resets_started == 0
 
@@ -179,7 +180,7 @@ async def test_backend_failures_end_the_request_with_a_reason(
 
 async def test_the_approver_is_warned_when_a_device_has_no_passcode_policy(world: World) -> None:
     reply = await world.service.request_reset(HELEN, "NAVIGATOR-DAVE")
-    assert "No device passcode policy" in reply.request.warning
+    assert reply.request.warning == "no_passcode_policy"
     reply = await world.service.request_reset(BOB, "NAVIGATOR-BOB")
     assert reply.request.warning == ""  # the backend says a policy is assigned
 
@@ -274,12 +275,12 @@ async def test_abuse_limits_refuse_clearly_and_create_nothing(world: World) -> N
         assert reply.outcome is Outcome.CREATED
         await world.service.decide(reply.request.id, ANNA, approve=False)
     fourth = await world.service.request_reset(HELEN, "KIOSK-LOBBY-01")
-    assert fourth.outcome is Outcome.LIMITED and "24 hours" in fourth.message
+    assert fourth.outcome is Outcome.LIMITED and fourth.key == "limited.device"
     for device in ("QUEST3-TRAINING-02", "NAVIGATOR-BOB"):
         reply = await world.service.request_reset(HELEN, device)
         await world.service.decide(reply.request.id, ANNA, approve=False)
     sixth = await world.service.request_reset(HELEN, "Alice's iPhone")
-    assert sixth.outcome is Outcome.LIMITED and "last hour" in sixth.message
+    assert sixth.outcome is Outcome.LIMITED and sixth.key == "limited.user"
     assert len(await store.by_requester("UHELEN", limit=50)) == 5
     world.clock.advance(timedelta(hours=1))
     assert (await world.service.request_reset(HELEN, "Alice's iPhone")).outcome is Outcome.CREATED

@@ -14,9 +14,12 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
+from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import RunningBot, start_bot
+from handlers.runtime.inline import InlineRuntime
+from handlers.runtime.server import Running
+from handlers.work.worker import Worker
 from tests.fakes.graph_api import GraphEmulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -43,7 +46,7 @@ PIXEL = "d7d2d617-9d12-4bb2-bb9c-9a4a1a9923be"  # alice, AE fully managed
 @dataclass
 class Stack:
     emu: SlackEmulator
-    bot: RunningBot
+    bot: Running
     driver: SlackDriver
     clock: ManualClock
     backend: DeviceBackend
@@ -55,6 +58,13 @@ class Stack:
         if self.graph is not None:
             return sum(self.graph.reset_posts(d["id"]) for d in self.fleet)
         return int(self.backend.resets_started)  # type: ignore[attr-defined]
+
+    @property
+    def worker(self) -> Worker:
+        """The work after the acks (the bot runs it inline here)."""
+        runtime = self.bot.runtime
+        assert isinstance(runtime, InlineRuntime)
+        return runtime.worker
 
     @property
     def service(self) -> Any:
@@ -121,11 +131,11 @@ async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: Devic
                  settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
         settings = workspace(emu, tmp_path, secret, slack_signing_secret=SIGNING_SECRET, port=0,
-                             **settings_overrides)
+                             host="127.0.0.1", background_work="inline", **settings_overrides)
         if graph is None:
             backend = backend or SimulatedBackend(fleet, clock=clock)
-        bot = await start_bot(
-            settings, host="127.0.0.1", clock=clock, backend=backend,
+        bot = await start(
+            settings, clock=clock, backend=backend,
             roles=FileRoleDirectory(ROLES), sleep=clock.sleep,
         )
         try:

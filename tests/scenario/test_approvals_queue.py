@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.pacing import ChannelPacer
+from handlers.slack.pacing import ChannelPacer
 from tests.scenario.harness import Stack, make_stack
 
 REQUESTS = [("UALICE", "PIXEL8-ALICE"), ("UBOB", "NAVIGATOR-BOB"), ("UCAROL", "RFCW20N3ABX")]
@@ -40,7 +40,7 @@ async def test_posts_past_their_turn_wait_as_jobs_and_keep_their_order(stack: St
     assert len(waiting) == 2
     assert all(j["attempts"] == 0 and not j["last_error"] and not j["lease_until"]
                for j in waiting)
-    assert not stack.bot.worker.tasks and not stack.bot.services.runner._tasks
+    assert not stack.worker.tasks and not stack.bot.services.runner._tasks
     # Every requester has heard already: the DM does not wait for the channel's turn.
     assert all(stack.dm(user) for user, _ in REQUESTS)
 

@@ -12,9 +12,9 @@ import pytest
 from bot.backends.simulated import demo_fleet
 from bot.clock import ManualClock
 from bot.domain import State
+from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.server import start_bot
 from tests.fakes import graph_api as emu
 from tests.fakes.graph_api import GraphEmulator
 from tests.scenario.harness import APPROVALS, PIXEL, SIGNING_SECRET, Stack, make_stack, workspace
@@ -37,9 +37,11 @@ async def graph_roles_stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]
     try:
         async with SlackEmulator() as slack:
             settings = workspace(slack, tmp_path, secret, slack_signing_secret=SIGNING_SECRET,
-                                 port=0, backend="intune", roles_source="graph",
+                                 port=0, host="127.0.0.1", backend="intune",
+                                 roles_source="graph",
+                                 background_work="inline",
                                  **graph.settings_overrides())
-            bot = await start_bot(settings, host="127.0.0.1", clock=clock, sleep=clock.sleep)
+            bot = await start(settings, clock=clock, sleep=clock.sleep)
             try:
                 async with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
                     yield Stack(slack, bot, driver, clock, bot.services.backend, graph, fleet)

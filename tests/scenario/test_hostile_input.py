@@ -53,7 +53,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain import State
 from handlers.demo.driver import Answer
-from handlers.identity import NotAMember
+from handlers.slack.identity import NotAMember
 from tests.scenario.harness import APPROVALS, SIGNING_SECRET, USERS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id
 
@@ -79,7 +79,7 @@ ACTIONS = ["approve", "deny", "cancel", "reveal", "device_pick"]
 
 WATCHED = ("handlers", "bot", "slack_bolt", "aiohttp", "asyncio")
 DELIBERATE = (
-    re.compile(r" failed \(ref [0-9a-f]{8}\)$"),  # handlers.work's apology with a reference id
+    re.compile(r" failed \(ref [0-9a-f]{8}\)$"),  # the work's apology with a reference id
     re.compile(r"^could not tell the person about a failure$"),
     re.compile(r"^device options failed$"),
 )

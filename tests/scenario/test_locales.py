@@ -13,10 +13,10 @@ import pytest
 
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.domain import State
-from handlers.blocks import literal
-from handlers.i18n import CATALOG, language, t
+from handlers.views.blocks import literal
+from handlers.views.i18n import CATALOG, language, t
 from policy import approval
-from policy.platforms import MATRIX, Row
+from policy.platforms import Row
 from tests.scenario.harness import APPROVALS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id, reveal
 
@@ -67,7 +67,7 @@ async def test_a_requester_reads_dms_modal_refusal_and_help_in_their_language(
 
     said = await ask(stack, "ULOCAL", "Carol's MacBook Pro")  # macOS: refused
     assert refusal in said and "Intune cannot" not in said
-    assert t(locale, "row.macos.hint") in said
+    assert t(locale, "refused.row.macos.hint") in said
 
     answer = await stack.driver.command("ULOCAL", "help")
     help_text = json.loads(answer.body)["text"]
@@ -107,7 +107,7 @@ async def test_a_failing_locale_lookup_still_sends_the_dm_in_english(stack: Stac
     stack.emu.add_user("ULOCAL", name="local", email="carol@example.com", locale="sv-SE")
     await ask(stack, "ULOCAL", "RFCW20N3ABX")
     assert "väntar på godkännande" in text_of(stack.dm("ULOCAL")[-1])
-    identity = stack.bot.worker.identity
+    identity = stack.worker.identity
     await identity.person("UANNA")  # the approver is known; the requester's locale is not
     identity._cache.pop("ULOCAL", None)
     identity._locales.pop("ULOCAL", None)
@@ -136,7 +136,7 @@ async def test_limits_length_and_ownership_refusals_read_in_swedish(stack: Stack
     assert said == t("sv-SE", "reply.invalid.long", n=300, max=200)
     stack.bot.services.service.config.max_requests_per_user_hour = 1
     said = await ask(stack, "USVEN", "Carol's MacBook Pro")  # a platform refusal, counted
-    assert said.startswith(t("sv-SE", "row.macos.reason"))
+    assert said.startswith(t("sv-SE", "refused.row.macos"))
     said = await ask(stack, "USVEN", "RFCW20N3ABX")  # the cap comes before anything else
     assert said == t("sv-SE", "reply.limited.user", cap=1)
     stack.emu.add_user("USVEN2", name="sven2", email="alice@example.com", locale="sv-SE")
@@ -174,7 +174,7 @@ async def test_status_reads_in_swedish_and_app_home_stays_english(stack: Stack) 
         assert waiting_id in said
         assert f" · {t(SV, 'state.awaiting_approval')} · begärd " in said
         assert f" · {t(SV, 'state.refused')} · begärd " in said
-        assert ">" + t(SV, "row.macos.reason") in said.replace("&gt;", ">").replace("\\n", "\n")
+        assert ">" + t(SV, "refused.row.macos") in said.replace("&gt;", ">").replace("\\n", "\n")
         for english in ("awaiting approval", " refused ", "requested ", "Intune cannot"):
             assert english not in said
 
@@ -201,7 +201,7 @@ async def test_every_state_label_in_a_swedish_status_line(stack: Stack) -> None:
         text, body = await status(stack, "USVEN", f"status {request_id}")
         for said in (text, body):
             assert f" · {t(SV, f'state.{state.value}')} · begärd " in said, state
-            assert f" · {state.label} · " not in said, state
+            assert f" · {t('en', f'state.{state.value}')} · " not in said, state
 
 
 async def test_a_failing_dm_is_flagged_in_swedish_in_status(stack: Stack) -> None:
@@ -239,24 +239,24 @@ async def test_refused_clicks_are_explained_in_the_clickers_language(stack: Stac
     await stack.driver.click("UMALSV", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
     roles = ", ".join(sorted(stack.service.config.permitted_roles))
-    assert told(stack, "UMALSV") == t(SV, "click.not_allowed.no_role", roles=roles)
+    assert told(stack, "UMALSV") == t(SV, "reply.not_allowed.no_role", roles=roles)
 
     await stack.driver.click("UANNASV", "cancel", request_id, channel_id="DANNASV")
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.not_allowed.not_requester")
+    assert told(stack, "UANNASV") == t(SV, "reply.not_allowed.not_requester")
 
     await stack.driver.click("UANNASV", "deny", "PR-NOSUCH", channel_id=APPROVALS)
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "unavailable.unknown_request")
+    assert told(stack, "UANNASV") == t(SV, "reply.unknown_request")
 
     await ask(stack, "UANNASV", "KIOSK-LOBBY-01")  # a role holder asks for the kiosk ...
     own = approval_request_id(stack)
     await stack.driver.click("UANNASV", "approve", own, channel_id=APPROVALS)  # ... and tries
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.not_allowed.own_request")
+    assert told(stack, "UANNASV") == t(SV, "reply.not_allowed.own_request")
     await stack.driver.click("UANNASV", "deny", own, in_home=True)  # from App Home: told in a DM
     await stack.settle()
-    assert stack.dm("UANNASV")[-1]["text"] == t(SV, "click.not_allowed.own_request")
+    assert stack.dm("UANNASV")[-1]["text"] == t(SV, "reply.not_allowed.own_request")
 
     await stack.driver.click("UANNA", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
@@ -264,11 +264,11 @@ async def test_refused_clicks_are_explained_in_the_clickers_language(stack: Stac
     await stack.settle()
     state = (await stack.store.get(request_id)).state
     assert told(stack, "UANNASV") == t(
-        SV, "click.already_decided", id=request_id, state=t(SV, f"state.{state.value}"),
+        SV, "reply.already_decided", id=request_id, state=t(SV, f"state.{state.value}"),
         by=t(SV, "by", who="<@UANNA>"))
     await stack.driver.click("USVEN", "cancel", request_id, channel_id="DSVEN")
     await stack.settle()
-    assert told(stack, "USVEN").startswith(t(SV, "click.already_decided", id=request_id,
+    assert told(stack, "USVEN").startswith(t(SV, "reply.already_decided", id=request_id,
                                              state="X", by="").split("X")[0])
 
     for user in ("UMALSV", "UANNASV", "USVEN"):
@@ -286,7 +286,7 @@ async def test_a_click_on_a_lapsed_request_is_explained_in_swedish(stack: Stack)
     stack.clock.advance(timedelta(hours=24))
     await stack.driver.click("UANNASV", "approve", request_id, channel_id=APPROVALS)
     await stack.settle()
-    assert told(stack, "UANNASV") == t(SV, "click.expired")
+    assert told(stack, "UANNASV") == t(SV, "reply.expired")
 
 
 async def test_clicks_refused_in_english_stay_word_for_word(stack: Stack) -> None:
@@ -339,7 +339,8 @@ async def test_os_version_refusals_read_in_the_requesters_language(
 ) -> None:
     stack = old_stack
     stack.emu.add_user("ULOCAL", name="local", email="carol@example.com", locale=locale)
-    fm, wp = MATRIX[Row.AE_FULLY_MANAGED].label, MATRIX[Row.AE_WORK_PROFILE_PERSONAL].label
+    fm, wp = (t(locale, f"platform.{row.value}")
+              for row in (Row.AE_FULLY_MANAGED, Row.AE_WORK_PROFILE_PERSONAL))
     old_hint = t(locale, "refused.old_os_version.hint")
     unknown_hint = t(locale, "refused.unknown_os_version.hint")
     expected = {

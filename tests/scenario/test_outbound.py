@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from aiohttp import web
 
-from handlers.context import slack_hosted
+from handlers.slack.context import slack_hosted
 from tests.scenario.harness import Stack
 
 API = "http://127.0.0.1:4000/api/"

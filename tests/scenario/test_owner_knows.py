@@ -21,7 +21,7 @@ import pytest
 from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.domain import State
 from handlers.demo.slack_emulator import Call
-from handlers.i18n import t
+from handlers.views.i18n import t
 from tests.scenario.harness import APPROVALS, Stack, make_stack
 from tests.scenario.test_happy_paths import approval_request_id, request_and_approve, reveal
 

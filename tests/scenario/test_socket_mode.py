@@ -22,15 +22,16 @@ from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.clock import ManualClock
 from bot.domain import State
 from bot.roles import FileRoleDirectory
+from handlers.bootstrap import start
 from handlers.demo.slack_emulator import APP_TOKEN, SlackEmulator
-from handlers.server import RunningSocketBot, start_socket_bot
+from handlers.runtime.server import Running
 from tests.scenario.harness import APPROVALS, ROLES, workspace
 
 
 @dataclass
 class SocketStack:
     emu: SlackEmulator
-    bot: RunningSocketBot
+    bot: Running
     clock: ManualClock
 
     async def settle(self) -> None:
@@ -70,9 +71,9 @@ async def sock(tmp_path: Path, secret: str) -> AsyncIterator[SocketStack]:
     clock = ManualClock()
     async with SlackEmulator() as emu:
         settings = workspace(emu, tmp_path, secret, slack_app_token=APP_TOKEN)
-        bot = await start_socket_bot(settings, clock=clock,
-                                     backend=SimulatedBackend(demo_fleet(), clock=clock),
-                                     roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
+        bot = await start(settings, clock=clock,
+                          backend=SimulatedBackend(demo_fleet(), clock=clock),
+                          roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
         try:
             await emu.wait_connected()
             yield SocketStack(emu, bot, clock)

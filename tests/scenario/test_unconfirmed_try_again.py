@@ -58,10 +58,14 @@ async def test_an_unconfirmed_reset_is_said_plainly_and_not_resent(stack: Stack)
     request_id, post = await unconfirmed(stack)
     request = await stack.store.get(request_id)
     assert request.state is State.UNCONFIRMED
+    # Stored as our code, not as words (issue 11): the views word it in each language.
+    assert request.failure_params == {"words": "reset_unconfirmed"}
+    assert request.failure_detail == ""
     assert graph(stack).reset_posts(PIXEL) == 1
     assert len(graph(stack).graph_requests("resetPasscode", method="POST")) == 1
     updated = next(m for m in stack.approvals() if m["ts"] == post["ts"])
     assert "did not confirm" in text_of(updated)
+    assert "its records could not show whether it was queued" in text_of(updated)
     assert [b["action_id"] for b in buttons(updated)] == ["try_again"]
     alice = text_of(stack.dm("UALICE")[-1])
     assert "unconfirmed" in alice and "did not send it again" in alice

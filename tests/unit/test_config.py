@@ -63,6 +63,20 @@ def test_log_format_comes_from_the_dotenv_file_too(tmp_path: Path,
     assert load_settings().log_format == "json"
 
 
+def test_the_ca_bundle_comes_from_the_dotenv_file_too(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Graph client read SSL_CERT_FILE and REQUESTS_CA_BUNDLE from the process
+    environment alone; now they are settings, SSL_CERT_FILE first."""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("REQUESTS_CA_BUNDLE=/etc/corp/ca.pem\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().ca_bundle == "/etc/corp/ca.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/mine.pem")
+    assert load_settings().ca_bundle == "/etc/ssl/mine.pem"
+    assert load_settings(_env_file=None, ssl_cert_file="", requests_ca_bundle="").ca_bundle is None
+
+
 def test_a_bare_authority_host_gets_https() -> None:
     s = load_settings(_env_file=None, azure_authority_host="login.microsoftonline.us/")
     assert s.azure_authority_host == "https://login.microsoftonline.us"

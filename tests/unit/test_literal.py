@@ -9,8 +9,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.blocks import BACKTICK_STAND_IN, EMPTY, fit, literal, section
-from handlers.i18n import CATALOG
+from handlers.views.blocks import BACKTICK_STAND_IN, EMPTY, fit, literal, section
+from handlers.views.i18n import CATALOG
 
 LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 # Strings rich in what mrkdwn and Slack's markup react to, and in line breaks.

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.ports import Later
-from handlers.pacing import ChannelPacer
+from handlers.slack.pacing import ChannelPacer
 
 
 class FakeTime:

@@ -79,11 +79,13 @@ def make_request(state: State) -> ResetRequest:
 
 def test_an_unconfirmed_request_tried_again_is_approved_by_the_approver() -> None:
     request = make_request(state=State.EXECUTING)
-    change = request.unconfirm("lost", POSTED)
+    change = request.unconfirm(POSTED, {"words": "reset_unconfirmed"})
     assert change.to is State.UNCONFIRMED and change.audit.action == "unconfirmed"
+    assert change.fields["failure_params"] == {"words": "reset_unconfirmed"}
     request = change.apply(request)
     again = request.try_again("UHELEN", POSTED)
     assert again.to is State.APPROVED and again.audit.actor == "UHELEN"
+    assert again.fields["failure_params"] == {}
     assert again.audit.action == "try_again" and again.from_states == {State.UNCONFIRMED}
 
 

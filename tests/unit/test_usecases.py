@@ -11,7 +11,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State
 from bot.jobs import JobRunner
-from bot.ports import Device
+from bot.ports import ActionRef, ActionState, ActionStatus, Device, FailureCode
 from bot.service import Outcome, Person, ResetService
 from bot.vault import Vault
 from policy.platforms import DeviceFacts
@@ -175,3 +175,47 @@ async def test_the_passcode_is_shown_to_the_requester_alone(world: World) -> Non
     assert await world.passcode_shown(created.request.id, ANNA) is None
     request = await world.store.get(created.request.id)
     assert request is not None and request.reveal_count == 0
+
+
+class FailingBackend(FakeBackend):
+    """Intune reports the reset failed, with its own words or none."""
+
+    detail = ""
+
+    async def action_status(self, ref: ActionRef) -> ActionStatus:
+        return ActionStatus(ActionState.FAILED, failure=FailureCode.NOT_SUPPORTED,
+                            detail=self.detail)
+
+
+@pytest.mark.parametrize(("detail", "params"), [
+    ("", {"words": "not_supported"}),  # no words of Intune's: the service words it
+    ("Intune said <no>.", {}),  # Intune's own words, kept as they are
+])
+async def test_a_failure_is_stored_as_a_code_and_the_backends_own_words(
+    world: World, detail: str, params: dict[str, str]
+) -> None:
+    backend = FailingBackend(world.clock, PIXEL)
+    backend.detail = detail
+    service = ResetService(world.store, backend, world.service.core.roles, Vault(b"k" * 32),
+                           world.clock, sleep=world.clock.sleep)
+    created = await service.request_reset(ALICE, "PIXEL8-ALICE")
+    assert created.request is not None
+    await service.decide(created.request.id, ANNA, approve=True)
+    await service.execute(created.request.id)
+    request = await world.store.get(created.request.id)
+    assert request is not None and request.state is State.FAILED
+    assert (request.failure_code, request.failure_detail, request.failure_params) == (
+        "not_supported", detail, params)
+
+
+async def test_a_refusal_is_stored_as_policys_code_and_values(world: World) -> None:
+    old = Device("dev-old", "OLD-PIXEL", "S-OLD",
+                 DeviceFacts("Android", "7.1", "androidEnterpriseFullyManaged"),
+                 primary_email="alice@example.com")
+    world.backend.devices[old.id] = old
+    refused = await world.service.request_reset(ALICE, "OLD-PIXEL")
+    assert (refused.outcome, refused.key) == (Outcome.REFUSED, "refused")
+    stored = await world.store.get(refused.request.id) if refused.request else None
+    assert stored is not None and stored.state is State.REFUSED
+    assert (stored.refusal, stored.refusal_params) == (
+        "old_os_version", {"version": "7.1", "min": 8})

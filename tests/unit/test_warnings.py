@@ -1,14 +1,22 @@
-"""Warnings before the click (issue 12 point 8): said when the backend can tell, in the words
-of the en catalog."""
+"""Warnings before the click (issue 12 point 8): said when the backend can tell, stored as codes
+with values, worded from the four catalogs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from bot.backends.devices import device_from_graph
-from bot.usecases.warnings import ENGLISH, before_click, warning_codes
-from handlers.i18n import t
-from policy.platforms import decide
+from bot.domain import ResetRequest, State
+from bot.usecases.warnings import (
+    IOS_UNLOCK_TOKEN,
+    STALE_CHECKIN,
+    UNCONFIRMED_EARLIER,
+    combine,
+    warning_codes,
+)
+from handlers.views.i18n import t
+from handlers.views.words import warning_text
+from policy.platforms import NEEDS_PASSCODE_POLICY, Result, Row, Scope, decide
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -19,18 +27,35 @@ def graph_device(**extra: object) -> dict[str, object]:
             "deviceType": "androidEnterprise", **extra}
 
 
-def test_the_english_words_are_the_catalogs() -> None:
-    for key, words in ENGLISH.items():
-        assert t("en", key, days=12, id="PR-X") == words.format(days=12, id="PR-X")
+def warned(codes: str, params: dict[str, str | int]) -> ResetRequest:
+    return ResetRequest("PR-ABCDEF", "UALICE", "alice@example.com", "d1", "pixel", "S1",
+                        "alice@example.com", Row.AE_FULLY_MANAGED, Scope.DEVICE,
+                        Result.TEMPORARY_PASSCODE, State.AWAITING_APPROVAL, NOW, NOW,
+                        warning=codes, warning_params=params)
+
+
+def test_every_warning_has_words_in_the_four_languages() -> None:
+    for code in (STALE_CHECKIN, IOS_UNLOCK_TOKEN, UNCONFIRMED_EARLIER):
+        english = t("en", f"warning.{code}", days=12, id="PR-X")
         for locale in ("sv", "it", "ro"):
-            assert t(locale, key, days=12, id="PR-X") != t("en", key, days=12, id="PR-X")
+            assert t(locale, f"warning.{code}", days=12, id="PR-X") != english
+
+
+def test_several_warnings_are_stored_as_codes_and_worded_together() -> None:
+    codes, params = combine(NEEDS_PASSCODE_POLICY, [(STALE_CHECKIN, {"days": 30}),
+                                                    (UNCONFIRMED_EARLIER, {"id": "PR-OLD"})])
+    assert codes == "needs_passcode_policy stale_checkin unconfirmed_earlier"
+    assert params == {"days": 30, "id": "PR-OLD"}
+    text = warning_text(warned(codes, params))
+    assert "passcode policy" in text and "30 days ago" in text and "PR-OLD" in text
+    assert "30" in warning_text(warned(codes, params), "sv")
+    assert combine("", []) == ("", {})
 
 
 def test_a_device_that_has_not_checked_in_for_long_is_named() -> None:
     old = device_from_graph(graph_device(lastSyncDateTime="2026-11-01T08:00:00.1234567Z"))
     assert old.last_sync is not None
-    assert warning_codes(old, decide(old.facts), NOW, 7) == [("warn.stale_checkin", {"days": 30})]
-    assert "30 days ago" in before_click(old, decide(old.facts), NOW, 7)[0]
+    assert warning_codes(old, decide(old.facts), NOW, 7) == [(STALE_CHECKIN, {"days": 30})]
     assert warning_codes(old, decide(old.facts), NOW, 0) == []  # switched off
 
 
@@ -44,4 +69,4 @@ def test_ios_removal_warns_about_the_unlock_token() -> None:
     phone = device_from_graph({"id": "i1", "operatingSystem": "iOS", "osVersion": "17.4",
                                "deviceEnrollmentType": "appleBulkWithUser",
                                "lastSyncDateTime": (NOW - timedelta(hours=1)).isoformat()})
-    assert warning_codes(phone, decide(phone.facts), NOW, 7) == [("warn.ios_unlock_token", {})]
+    assert warning_codes(phone, decide(phone.facts), NOW, 7) == [(IOS_UNLOCK_TOKEN, {})]

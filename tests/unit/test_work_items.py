@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.work import HANDLERS
-from handlers.work_items import (
+from handlers.work.items import (
     KINDS,
     BadItem,
     Decide,
@@ -22,6 +21,7 @@ from handlers.work_items import (
     decode,
     encode,
 )
+from handlers.work.worker import HANDLERS
 
 any_item = st.one_of(*(st.builds(kind) for kind in KINDS.values()))
 

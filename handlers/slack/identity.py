@@ -1,0 +1,182 @@
+"""Who is acting: a Slack user id -> a Person of the bot's own workspace, or a refusal.
+
+One ``users.info`` call per person per ``ttl_s`` (answers and refusals alike, so nobody can
+make the bot call Slack without bound by repeating a command that fails), and one
+``auth.test`` for the bot's own workspace. Membership itself is a pure rule
+(policy.membership): deleted users, bots, guests, users of another workspace or organisation
+and users without a confirmed email are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.service import Person
+from handlers.views.i18n import t
+from policy.membership import NotMember, SlackUser, Workspace, not_member
+
+log = logging.getLogger(__name__)
+
+TTL_S = 600.0
+REFUSED_TTL_S = 60.0  # a refusal, or a lookup that failed, is asked again after this long
+SIZE = 50_000  # people remembered at most (the oldest entry goes first)
+
+
+class NotAMember(Exception):
+    """This Slack user may not use the bot; ``why`` says which rule refused them."""
+
+    def __init__(self, why: NotMember) -> None:
+        super().__init__(why.value)
+        self.why = why
+
+    def text(self, locale: str = "en") -> str:
+        """Why, in plain words, for the person themselves."""
+        return t(locale, f"member.{self.why.value}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    until: float
+    person: Person | None
+    why: NotMember | None
+    locale: str
+
+
+def _facts(user_id: str, user: dict[str, Any]) -> SlackUser:
+    """users.info's user object as policy.membership reads it. Fields of another type than
+    Slack documents read as the safe value (a guest flag that is not False is a guest)."""
+    profile, grid = (user.get(k) for k in ("profile", "enterprise_user"))
+    profile = profile if isinstance(profile, dict) else {}
+    grid = grid if isinstance(grid, dict) else {}
+
+    def flag(name: str) -> bool:
+        return user.get(name) is not False and name in user
+
+    return SlackUser(
+        user_id=user_id,
+        team_id=str(user.get("team_id") or ""),
+        enterprise_id=str(grid.get("enterprise_id") or ""),
+        deleted=flag("deleted"),
+        is_bot=flag("is_bot") or flag("is_app_user"),
+        is_restricted=flag("is_restricted"),
+        is_ultra_restricted=flag("is_ultra_restricted"),
+        is_stranger=flag("is_stranger"),
+        email=str(profile.get("email") or ""),
+        email_confirmed=user.get("is_email_confirmed") is True,
+    )
+
+
+class Identity:
+    def __init__(self, client: AsyncWebClient, ttl_s: float = TTL_S,
+                 refused_ttl_s: float = REFUSED_TTL_S) -> None:
+        self._client = client
+        self._ttl = ttl_s
+        self._refused_ttl = refused_ttl_s
+        self._cache: dict[str, _Entry] = {}
+        self._locales: dict[str, tuple[float, str]] = {}  # learnt from the worker process
+        self._home: Workspace | None = None
+        self._home_lock = asyncio.Lock()
+        self._lookups: dict[str, asyncio.Future[_Entry]] = {}
+
+    async def person(self, user_id: str, *, fresh: bool = False) -> Person:
+        """The member behind ``user_id``; NotAMember when they are none (or Slack did not say).
+        ``fresh``: asked of Slack again even when known (a decision or a reveal: an account
+        deactivated or made a guest a minute ago must not act); a refusal still stands for
+        its minute, so this bounds nothing less, and when Slack does not answer, the member
+        known from minutes ago stands."""
+        entry = await self._entry(user_id, fresh=fresh)
+        if entry.person is None:
+            raise NotAMember(entry.why or NotMember.UNKNOWN)
+        return entry.person
+
+    def locale(self, user_id: str) -> str:
+        """The cached Slack locale ("sv-SE"), or "" when not looked up yet."""
+        hit = self._cache.get(user_id)
+        if hit is not None and hit.locale:
+            return hit.locale
+        seen = self._locales.get(user_id)
+        return seen[1] if seen else ""
+
+    def learn(self, user_id: str, locale: str) -> None:
+        """Remember a locale looked up elsewhere (the worker process tells the front)."""
+        self._locales[user_id] = (time.monotonic() + self._ttl, locale)
+
+    async def locale_of(self, user_id: str) -> str:
+        """The person's Slack locale, looked up when not cached. Never raises: any failure
+        reads as "" (English), and is remembered like any other answer."""
+        seen = self._locales.get(user_id)
+        if seen and seen[0] > time.monotonic() and user_id not in self._cache:
+            return seen[1]
+        try:
+            return (await self._entry(user_id)).locale
+        except Exception:  # a message in English beats no message
+            log.exception("locale lookup failed")
+            return self.locale(user_id)
+
+    async def home(self) -> Workspace:
+        """The bot's own workspace, from auth.test (asked once; again after a failure)."""
+        async with self._home_lock:
+            if self._home is None:
+                answer = await self._client.auth_test()
+                self._home = Workspace(str(answer.get("team_id") or ""),
+                                       str(answer.get("enterprise_id") or ""))
+            return self._home
+
+    async def _entry(self, user_id: str, *, fresh: bool = False) -> _Entry:
+        hit = self._cache.get(user_id)
+        if hit is not None and hit.until > time.monotonic() and not (fresh and hit.person):
+            return hit
+        running = self._lookups.get(user_id)  # one lookup at a time per person
+        if running is None:
+            running = asyncio.ensure_future(self._look_up(user_id))
+            self._lookups[user_id] = running
+            running.add_done_callback(lambda _: self._lookups.pop(user_id, None))
+        return await asyncio.shield(running)
+
+    async def _look_up(self, user_id: str) -> _Entry:
+        why: NotMember | None
+        person, locale = None, ""
+        try:
+            answer = await self._client.users_info(user=user_id, include_locale=True)
+            user = answer.get("user")
+            if isinstance(user, dict) and user.get("id") == user_id:
+                facts = _facts(user_id, user)
+                why = not_member(facts, await self.home())
+                locale = str(user.get("locale") or "")
+            else:
+                log.warning("users.info did not answer about %s", user_id[:20])
+                why = NotMember.UNKNOWN
+            if why is None:
+                assert isinstance(user, dict)
+                profile = user.get("profile")
+                name = (profile.get("real_name") if isinstance(profile, dict) else None) or (
+                    user.get("real_name") or user.get("name") or "")
+                person = Person(user_id, facts.email, str(name))
+        except SlackApiError as exc:
+            log.warning("users.info or auth.test refused for %s: %s", user_id[:20],
+                        exc.response.get("error") if exc.response else exc)
+            why = NotMember.UNKNOWN
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.info or auth.test failed for %s: %s", user_id[:20],
+                        type(exc).__name__)
+            why = NotMember.UNKNOWN
+        known = self._cache.get(user_id)
+        if why is NotMember.UNKNOWN and known is not None and known.person is not None and (
+                known.until > time.monotonic()):
+            # Slack did not answer this time (a fresh look at a decision): what it said of this
+            # member minutes ago stands; only an answer, deleted or guest, takes it back.
+            return known
+        ttl = self._ttl if person is not None else self._refused_ttl
+        entry = _Entry(time.monotonic() + ttl, person, why, locale)
+        if len(self._cache) >= SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[user_id] = entry
+        return entry

@@ -1,0 +1,178 @@
+"""The Slack side of bot.ports.Notifier: the approvals-channel message, the requester's DMs,
+and the device owner's DMs when someone else asked for a reset of their device.
+
+Runs from the durable job queue, so each step first checks what it already did (message
+timestamps saved on the request) and a retry after a partial failure posts nothing twice."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain import ResetRequest, State
+from bot.ports import NotifyEvent
+from bot.storage import Store
+from handlers.slack.identity import Identity
+from handlers.slack.pacing import ChannelPacer
+from handlers.views import blocks, cards, dms
+from handlers.views.i18n import t
+from policy.approval import same_email
+
+log = logging.getLogger(__name__)
+
+# An owner DM that Slack refuses for good (the owner cannot get DMs from the bot): not retried.
+_OWNER_UNREACHABLE = frozenset({"user_not_found", "users_not_found", "user_disabled",
+                                "cannot_dm_bot", "channel_not_found", "is_archived",
+                                "not_in_channel", "restricted_action", "user_not_visible",
+                                "messages_tab_disabled", "account_inactive"})
+# The owner's DM states, saved with the request: sent (its timestamp), or skipped for good.
+_SKIPPED = "skipped"
+_ENDED = frozenset({State.COMPLETED, State.REVEALED, State.PASSCODE_EXPIRED, State.FAILED})
+_NOT_APPROVED = frozenset({State.REQUESTED, State.REFUSED, State.AWAITING_APPROVAL,
+                           State.DENIED, State.CANCELLED, State.EXPIRED})
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, store: Store, approvals_channel: str,
+                 pacer: ChannelPacer | None = None, identity: Identity | None = None) -> None:
+        self.client = client
+        self.identity = identity or Identity(client)  # the requester's locale for their DMs
+        self.store = store
+        self.approvals_channel = approvals_channel
+        self.pacer = pacer or ChannelPacer()  # Slack: ~1 chat.postMessage/s per channel
+
+    async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+        if event is NotifyEvent.APPROVAL_REQUESTED:
+            # The DM first: the approvals post may have to wait its turn (raising Later),
+            # and when this job comes back the DM is not sent or updated again.
+            if not request.surface.get("waiting_ts"):
+                locale = await self.identity.locale_of(request.requester_id)
+                await self._dm(request, "waiting", dms.waiting_dm(request, locale))
+            await self._approval_message(request)  # a shared channel: stays English
+        elif event in {NotifyEvent.DECIDED, NotifyEvent.CANCELLED, NotifyEvent.APPROVAL_EXPIRED}:
+            await self._approval_message(request)
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "waiting", dms.waiting_dm(request, locale))
+            if event is NotifyEvent.DECIDED and request.state not in _NOT_APPROVED:
+                await self._owner_dm(request, dms.OWNER_APPROVED)
+        elif event is NotifyEvent.RESULT:
+            await self._approval_message(request)
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "result", dms.result_dm(request, locale))
+            if request.state in _ENDED:
+                await self._owner_dm(request, dms.OWNER_RESULT)
+        elif event is NotifyEvent.PASSCODE_EXPIRED:
+            locale = await self.identity.locale_of(request.requester_id)
+            await self._dm(request, "result", dms.result_dm(request, locale))
+
+    async def delivery_failed(self, event: NotifyEvent, request: ResetRequest, error: str) -> None:
+        """A DM to the requester keeps failing: ask the approvers to reach them another way."""
+        # The approvals channel is shared: worded in English, as its card is.
+        text = t("en", "notify.unreachable", requester=blocks.mention(request.requester_id),
+                 id=request.id, name=blocks.literal(request.device_name),
+                 state=t("en", f"state.{request.state.value}"), error=blocks.literal(error))
+        await self.pacer.wait(self.approvals_channel)
+        await self.client.chat_postMessage(channel=self.approvals_channel, text=text)
+
+    async def _approval_message(self, r: ResetRequest) -> None:
+        await self._find_owner(r)  # the post names the owner: a mention when found
+        text, body = cards.approval_message(r)
+        ts = r.surface.get("approval_ts")
+        if ts:
+            await self.client.chat_update(
+                channel=r.surface["approval_channel"], ts=ts, text=text, blocks=body
+            )
+        elif r.state is State.AWAITING_APPROVAL:  # (decided before its turn came: no post)
+            await self.pacer.wait(self.approvals_channel, key=f"{r.id}:approval")
+            sent = await self.client.chat_postMessage(
+                channel=self.approvals_channel, text=text, blocks=body
+            )
+            values = {"approval_channel": sent["channel"], "approval_ts": sent["ts"]}
+            await self.store.save_surface(r.id, values)
+            r.surface.update(values)
+
+    async def _dm(self, r: ResetRequest, key: str, message: tuple[str, list[blocks.Block]]) -> None:
+        text, body = message
+        channel = r.surface.get("dm_channel")
+        if not channel:
+            opened = await self.client.conversations_open(users=r.requester_id)
+            channel = opened["channel"]["id"]
+            await self.store.save_surface(r.id, {"dm_channel": channel})
+            r.surface["dm_channel"] = channel
+        ts = r.surface.get(f"{key}_ts")
+        if ts:
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
+            return
+        await self.pacer.wait(channel)
+        sent = await self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+        await self.store.save_surface(r.id, {f"{key}_ts": sent["ts"]})
+        r.surface[f"{key}_ts"] = sent["ts"]
+
+    # -- the device's owner ----------------------------------------------------------------
+
+    async def _find_owner(self, r: ResetRequest, *, must: bool = False) -> str | None:
+        """The Slack user id of the device's owner when the requester acts on their behalf:
+        looked up by email once per request and saved with it ("" when the owner is not a
+        member of this workspace). When Slack cannot answer just now: None, or with ``must``
+        the error (the job is tried again). Nobody to look up (the requester's own device, or
+        no primary user): ""."""
+        if not cards.on_behalf(r):
+            return ""
+        if cards.OWNER_USER in r.surface:
+            return cards.owner_user(r)
+        email = cards.owner_email(r)
+        try:
+            answer = (await self.client.users_lookupByEmail(email=email)).get("user")
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _OWNER_UNREACHABLE:
+                if must:
+                    raise
+                log.warning("request %s: could not look the device's owner up in Slack (%s)",
+                            r.id, exc.response.get("error"))
+                return None
+            answer = None
+        user = answer if isinstance(answer, dict) else {}
+        profile = user.get("profile") or {}
+        member = not any(user.get(flag) for flag in (
+            "deleted", "is_bot", "is_restricted", "is_ultra_restricted", "is_stranger"))
+        found = ""
+        if user.get("id") and member and same_email(str(profile.get("email") or ""), email):
+            found = str(user["id"])
+        else:
+            log.info("request %s: the device's owner is not a member of this Slack workspace; "
+                     "they get no message", r.id)
+        await self.store.save_surface(r.id, {cards.OWNER_USER: found})
+        r.surface[cards.OWNER_USER] = found
+        return found
+
+    async def _owner_dm(self, r: ResetRequest, which: str) -> None:
+        """Tell the owner of the device about someone else's request, once per ``which``
+        (OWNER_APPROVED, OWNER_RESULT); never the passcode."""
+        key = f"{which}_ts"
+        if r.surface.get(key) or not cards.on_behalf(r):
+            return
+        owner = await self._find_owner(r, must=True)
+        if not owner or owner == r.requester_id:
+            return
+        locale = await self.identity.locale_of(owner)
+        text, body = dms.owner_dm(r, which, locale)
+        try:
+            channel = r.surface.get("owner_channel")
+            if not channel:
+                opened = await self.client.conversations_open(users=owner)
+                channel = opened["channel"]["id"]
+                await self.store.save_surface(r.id, {"owner_channel": channel})
+                r.surface["owner_channel"] = channel
+            await self.pacer.wait(channel)
+            sent = await self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+            done = str(sent["ts"])
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _OWNER_UNREACHABLE:
+                raise
+            log.info("request %s: Slack will not take a message to the device's owner (%s)",
+                     r.id, exc.response.get("error"))
+            done = _SKIPPED
+        await self.store.save_surface(r.id, {key: done})
+        r.surface[key] = done
