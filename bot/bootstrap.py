@@ -101,7 +101,9 @@ def build_backend(
         from bot.backends.graph import GraphBackend
 
         assert graph is not None, "build_services makes the shared Graph client"
-        return GraphBackend(graph, clock=clock, people=people)
+        return GraphBackend(graph, clock=clock, people=people,
+                            reset_grace=timedelta(seconds=settings.reset_grace_seconds),
+                            audit_initiator=settings.intune_audit_initiator)
     from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users, load_fleet_file
 
     if settings.fleet_file is not None:
@@ -152,6 +154,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         execution_timeout=settings.execution_timeout,
         max_requests_per_user_hour=settings.max_requests_per_user_hour,
         max_requests_per_device_day=settings.max_requests_per_device_day,
+        stale_checkin_days=settings.stale_checkin_days,
     )
 
 
@@ -186,6 +189,9 @@ async def build_services(
     roles = roles or build_roles(settings, graph, people)
     backend = backend or build_backend(settings, clock, graph, people)
     store = await open_store(settings)
+    share_budget = getattr(backend, "share_budget", None)
+    if callable(share_budget):
+        share_budget(store)  # Intune's write budget, shared by every process on the database
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     graph_api_url: str = "https://graph.microsoft.com"
     # How long execution waits for the backend's result before the request fails.
     execution_timeout: timedelta = timedelta(minutes=15)
+    # Issue 12. After a reset POST whose answer was lost, how long Intune gets to list the
+    # action before the bot reads deviceActionResults and remoteActionAudits (seconds).
+    reset_grace_seconds: float = Field(30.0, ge=0)
+    # What Intune writes as initiatedByUserPrincipalName in remoteActionAudits for this app's
+    # own (client-credentials) actions, once a pilot has seen it; empty: rows naming no user.
+    intune_audit_initiator: str = ""
+    # The approvals post warns when the device last checked in more than this many days ago
+    # (the reset runs when it next connects). 0: never warn.
+    stale_checkin_days: int = Field(7, ge=0)
     # The CA bundle Graph's TLS is checked against (a corporate proxy's CA, a test CA): the
     # standard variables OpenSSL and requests read, SSL_CERT_FILE first; unset, the system's.
     ssl_cert_file: str = ""

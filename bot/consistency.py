@@ -24,16 +24,18 @@ HOLDS_PASSCODE = frozenset({State.COMPLETED, State.REVEALED})
 # States reached only through an approver's decision, so ``decided_by`` names someone.
 DECIDED = frozenset({
     State.APPROVED, State.DENIED, State.EXECUTING, State.COMPLETED, State.FAILED,
-    State.REVEALED, State.PASSCODE_EXPIRED,
+    State.REVEALED, State.PASSCODE_EXPIRED, State.UNCONFIRMED,
 })
 # States in which the reset has been started (``action_started_at`` set when claimed).
 STARTED = frozenset({
     State.EXECUTING, State.COMPLETED, State.FAILED, State.REVEALED, State.PASSCODE_EXPIRED,
+    State.UNCONFIRMED,
 })
 # States that still need the execute job; in any other state a pending one is left over.
 NEEDS_EXECUTION = frozenset({State.APPROVED, State.EXECUTING})
 # States that have a result to tell: a pending "result" notification fits only these.
-HAS_RESULT = frozenset({State.COMPLETED, State.FAILED, State.REVEALED, State.PASSCODE_EXPIRED})
+HAS_RESULT = frozenset({State.COMPLETED, State.FAILED, State.REVEALED, State.PASSCODE_EXPIRED,
+                        State.UNCONFIRMED})
 # Notifications that only make sense once the request has reached certain states.
 _NOTIFY_NEEDS = {
     NotifyEvent.RESULT.value: HAS_RESULT,

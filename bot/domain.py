@@ -30,6 +30,9 @@ class State(StrEnum):
     EXECUTING = "executing"
     COMPLETED = "completed"
     FAILED = "failed"
+    # The reset's POST got no certain answer and Intune's records could not show whether it
+    # was queued: nothing more was sent; an approver may choose Try again (issue 12).
+    UNCONFIRMED = "unconfirmed"
     REVEALED = "revealed"  # the passcode was shown to the requester (any number of times)
     PASSCODE_EXPIRED = "passcode_expired"  # 7 days after issue; the sealed value is gone
 
@@ -47,7 +50,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         {State.APPROVED, State.DENIED, State.CANCELLED, State.EXPIRED}
     ),
     State.APPROVED: frozenset({State.EXECUTING}),
-    State.EXECUTING: frozenset({State.COMPLETED, State.FAILED}),
+    State.EXECUTING: frozenset({State.COMPLETED, State.FAILED, State.UNCONFIRMED}),
+    State.UNCONFIRMED: frozenset({State.APPROVED}),
     State.COMPLETED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
     State.REVEALED: frozenset({State.REVEALED, State.PASSCODE_EXPIRED}),
 }
@@ -302,6 +306,32 @@ class ResetRequest:
             fields={"failure_code": code, "failure_detail": detail[:1000],
                     "failure_params": dict(params or {})},
             jobs=(notify(NotifyEvent.RESULT),),
+        )
+
+    def unconfirm(self, at: datetime, params: Mapping[str, str | int] | None = None) -> Change:
+        """The backend could not confirm whether the reset was queued: it ends here, and
+        nothing more is sent (a second reset would replace the first passcode). ``params``:
+        the code of our words for it and their values (``{"words": ...}``)."""
+        return self._change(
+            at, Audit(SYSTEM, State.UNCONFIRMED.value, "outcome unknown; nothing resent"),
+            State.UNCONFIRMED,
+            fields={"failure_code": "unconfirmed", "failure_detail": "",
+                    "failure_params": dict(params or {})},
+            jobs=(notify(NotifyEvent.RESULT),),
+        )
+
+    def try_again(self, by: str, at: datetime) -> Change:
+        """An approver chose Try again on an unconfirmed reset: approved once more, by them
+        (audited as ``try_again``); the first attempt's traces are cleared."""
+        return self._change(
+            at, Audit(by, "try_again", "after an unconfirmed reset"), State.APPROVED,
+            sources=frozenset({State.UNCONFIRMED}),
+            # action_started_at stays: execution looks for the first attempt's reset (it may
+            # have shown up since) before it sends another.
+            fields={"decided_by": by, "decided_at": at, "action_ref": "",
+                    "action_recorded_at": None, "failure_code": "", "failure_detail": "",
+                    "failure_params": {}},
+            jobs=(EXECUTE, notify(NotifyEvent.DECIDED)),
         )
 
     def reveal(self, by: str, at: datetime) -> Change:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.domain import JobKind
+from bot.domain import JobKind, State
 from bot.ports import BackendError, Clock, Job, JobQueue, Later, Notifier, RequestStore
 from bot.retry import JOB_EXECUTE, JOB_NOTIFY, Backoff
 from bot.service import ResetService
@@ -87,7 +87,7 @@ class JobRunner:
         renew = asyncio.create_task(self._keep_lease(job.id))
         try:
             if job.kind is JobKind.EXECUTE:
-                await self.service.execute(job.request_id)
+                await self._execute(job.request_id)
             elif job.kind is JobKind.NOTIFY and job.event is not None:
                 async with self._lock_for(job.request_id):
                     request = await store.get(job.request_id)
@@ -119,6 +119,16 @@ class JobRunner:
         finally:
             renew.cancel()
             self._running.discard(job.id)
+
+    async def _execute(self, request_id: str) -> None:
+        """Run the reset; if it came round again meanwhile (Try again on an unconfirmed reset
+        while this job was still finishing, so its new job was not scheduled: the old one was
+        pending), run it again before the job counts as done."""
+        for _ in range(3):
+            await self.service.execute(request_id)
+            request = await self.store.get(request_id)
+            if request is None or request.state is not State.APPROVED:
+                return
 
     def _lock_for(self, request_id: str) -> asyncio.Lock:
         for key in [k for k, lock in self._request_locks.items() if not lock.locked()]:

@@ -4,7 +4,7 @@ talk to them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,8 +24,7 @@ from policy.platforms import DeviceFacts, Scope
 __all__ = [
     "ActionRef", "ActionState", "ActionStatus", "ApprovalCheck", "Approvers", "BackendError",
     "Clock", "Device", "DeviceBackend", "FailureCode", "Identity", "Job", "JobQueue", "Later",
-    "Notifier", "NotifyEvent",
-    "OpenRequestExists", "RequestStore", "RoleDirectory",
+    "Notifier", "NotifyEvent", "OpenRequestExists", "RequestStore", "RoleDirectory", "WriteBudget",
 ]
 
 
@@ -47,6 +46,8 @@ class Device:
     # True / False when the backend can tell whether a device passcode policy is assigned;
     # None when it cannot (then the approver is warned for rows that need one).
     has_passcode_policy: bool | None = None
+    # When the device last checked in with the backend (Intune's lastSyncDateTime), if known.
+    last_sync: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ class FailureCode(StrEnum):
     OWNER_CHANGED = "owner_changed"  # the primary user is not the one the approver saw
     TIMED_OUT = "timed_out"
     BACKEND_ERROR = "backend_error"
+    # The reset's POST got no certain answer and the reads could not show it was queued or
+    # not: nothing is resent (a second reset replaces the first passcode; issue 12).
+    UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,10 @@ class ActionStatus:
 
 class BackendError(Exception):
     """A backend call failed. ``message`` is fit to show a person; ``retryable`` says whether
-    trying again later may succeed (outage, throttling) or not (bad request, forbidden)."""
+    trying again later may succeed (outage, throttling) or not (bad request, forbidden).
+    ``params``: when the failure is worded by our code rather than the backend's words, that
+    code (``words``, the catalogs' ``failure.<words>``) and its values; ``message`` is then
+    only for the log."""
 
     def __init__(
         self,
@@ -132,11 +139,13 @@ class BackendError(Exception):
         *,
         retryable: bool = False,
         failure: FailureCode = FailureCode.BACKEND_ERROR,
+        params: Mapping[str, str | int] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.failure = failure
+        self.params: dict[str, str | int] = dict(params or {})
 
 
 class DeviceBackend(Protocol):
@@ -348,3 +357,15 @@ class JobQueue(Protocol):
     async def wait_for_jobs(self, timeout: float) -> None:
         """Return when jobs may have been scheduled since the last call (a change with jobs
         was committed), or after ``timeout`` seconds; a wake-up is never lost."""
+
+
+class WriteBudget(Protocol):
+    """A rate budget shared by every process that uses one database (issue 12 point 6:
+    Intune's 200 writes / 20 s per app and tenant counts all of them together).
+
+    Guarantees: of any number of callers racing, in one process or many, at most ``limit``
+    take a slot under one ``bucket`` in any ``window_s`` seconds (on ``now``'s clock)."""
+
+    async def take_slot(self, bucket: str, now: datetime, limit: int, window_s: float) -> float:
+        """Take a slot now and return 0.0, or take none and return the seconds until one
+        frees up (ask again then)."""

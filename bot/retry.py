@@ -11,17 +11,21 @@ Slack Web API          slack_sdk's own handlers (slack/client.py):  Slack's docu
 (``SLACK_*``)          429 up to 3 times after Retry-After; 500/503 transient errors; the SDK
                        and dropped connections twice, 0.5 s, 1 s.   knows which calls failed
                        The SDK's rule: plus up to 1 s of jitter.    before they were taken.
-Graph calls            429 (Retry-After, else backoff), 502/503/504 Graph's throttling and
-(``GRAPH``,            and connection errors: 5 tries, 0.5 s        gateway errors (fact sheet
-bot/backends/          doubling to 20 s, at most 60 s of waiting;   §6); a 401 means an expired
-graph_http.py)         401 once, at once, with a renewed token.     token (§5).
-                       A POST is resent only when nothing was sent
-                       (connect error) or on 429 / 503+Retry-After.
-Start of a reset       After an unknown outcome (502/504, timeout,  resetPasscode is not
-(``GRAPH``, bot/       dropped answer) never blindly: wait a        idempotent: a second reset
-backends/graph.py)     ``GRAPH`` step, look in deviceActionResults, replaces the first
-                       POST again only when nothing shows; within   passcode.
-                       the same 5 tries / 60 s.
+Graph calls            429 (Retry-After, else Intune's 20 s window  Graph's throttling and
+(``GRAPH``,            +0-25 %), 502/503/504 and connection errors: gateway errors (fact sheet
+bot/backends/          5 tries, 0.5 s doubling to 20 s, at most     §6); a 401 means an expired
+graph_http.py)         60 s of waiting; 401 once, with a renewed    token (§5).
+                       token. A POST is resent only when nothing
+                       was sent (connect error) or on 429 /
+                       503+Retry-After.
+Start of a reset       After an unknown outcome (500/502/504, bare  resetPasscode is not
+(bot/backends/         503, timeout, dropped answer) never blindly: idempotent: a second reset
+graph.py)              wait RESET_GRACE, read deviceActionResults   replaces the first
+                       and remoteActionAudits; POST once more only  passcode.
+                       when both read fine and show nothing, else
+                       the request ends *unconfirmed* (issue 12).
+                       Every POST first takes a slot of the shared
+                       write budget (200 / 20 s, in the database).
 Job queue              A failed job runs again later (a row, not a  Work survives a restart;
 (``JOB_*``, bot/       sleep): notify 12 tries, execute 200; 2 s    an approved reset waiting
 jobs.py)               doubling, capped at 5 min (execute: 1 min),  out an outage goes ahead
@@ -36,8 +40,8 @@ and a job that must wait its turn is deferred (``Later``) without counting an at
 
 One jitter rule for every backoff of ours: the step (``base_delay`` doubling per retry, up
 to ``max_delay``) is scaled by a factor drawn uniformly from ``jitter``. A Retry-After is
-waited out as given (no jitter: the server named the moment). Issue 12 adds a wait for a
-429 without Retry-After (Intune's 20-second window, jittered): ``throttle_wait``.
+waited out as given (no jitter: the server named the moment). A 429 without Retry-After
+waits ``throttle_wait`` (Intune's 20-second window), jittered upwards (``THROTTLE_JITTER``).
 """
 
 from __future__ import annotations
@@ -91,7 +95,9 @@ class Backoff:
         if retry_after is not None:
             return retry_after
         if throttled and self.throttle_wait is not None:
-            return jittered(self.throttle_wait, self.jitter)
+            # Past the window, never inside it: the window plus up to a quarter more, so
+            # the processes throttled together do not all come back at the same moment.
+            return jittered(self.throttle_wait, THROTTLE_JITTER)
         return jittered(self.step(retry), self.jitter)
 
     def may_retry(self, tries: int, waited: float = 0.0, delay: float = 0.0) -> bool:
@@ -116,8 +122,19 @@ def jittered(step: float, spread: tuple[float, float]) -> float:
     return step * random.uniform(*spread)
 
 
-# Graph calls, and the resends of a reset whose outcome is unknown (fact sheet §6).
-GRAPH = Backoff(attempts=5, base_delay=0.5, max_delay=20.0, max_wait=60.0, jitter=(0.5, 1.0))
+# A 429 without Retry-After: Intune counts requests in 20-second windows ("Checked 2026-12":
+# its 429s often carry none), so the wait is the window, jittered upwards only.
+INTUNE_WINDOW_S = 20.0
+THROTTLE_JITTER = (1.0, 1.25)
+
+# Graph calls (fact sheet §6). A reset whose outcome is unknown is not resent from here
+# (bot/backends/graph.py looks twice first).
+GRAPH = Backoff(attempts=5, base_delay=0.5, max_delay=20.0, max_wait=60.0, jitter=(0.5, 1.0),
+                throttle_wait=INTUNE_WINDOW_S)
+
+# Intune's write budget per app and tenant: 200 POST/PUT/PATCH/DELETE in 20 s (fact sheet §6).
+# Every reset takes a slot from the database's shared budget first (bot/storage/budget.py).
+INTUNE_WRITES_PER_WINDOW = 200
 
 # Failed jobs: 2, 4, 8, ... seconds (``step(attempts)`` is 2**attempts), +-20 %, so retries
 # do not bunch up. An approved reset waiting out a backend outage is tried again at least

@@ -10,7 +10,7 @@ import asyncio
 
 from bot.domain import SYSTEM, ResetRequest
 from bot.ports import Clock, Device, DeviceBackend, RequestStore, RoleDirectory
-from bot.usecases import decide, execute, expire, request, reveal, status
+from bot.usecases import again, decide, execute, expire, request, reveal, status
 from bot.usecases.core import (
     MAX_QUERY,
     Core,
@@ -77,6 +77,10 @@ class ResetService:
 
     async def cancel(self, request_id: str, person: Person) -> Reply:
         return await decide.cancel(self.core, request_id, person)
+
+    async def try_again(self, request_id: str, person: Person) -> Reply:
+        """An approver runs an unconfirmed reset once more (issue 12)."""
+        return await again.try_again(self.core, request_id, person)
 
     async def execute(self, request_id: str) -> None:
         await execute.execute(self.core, request_id)

@@ -150,7 +150,21 @@ _APPLE_USER_ENROLLMENT = {
     "appleuserenrollmentwithserviceaccount",
     "appleaccountdrivenuserenrollment",
 }
+# Every other enrollment type an iOS/iPadOS device is documented (or observed) to carry: the
+# Company Portal, the enrollment manager, automated device enrollment and the legacy ACME
+# values (fact sheet §3.1, §3.2 row 2); "unknown" and empty are what v1.0 hands back for a
+# value it has no name for. A value outside this list may be a new kind of User Enrollment,
+# where the reset is forbidden: it is refused with the value named, never taken as device
+# enrollment (issue 12 point 9).
+_APPLE_DEVICE_ENROLLMENT = {
+    "", "unknown", "userenrollment", "deviceenrollmentmanager", "applebulkwithuser",
+    "applebulkwithoutuser", "appleacmebasicbyod", "appleacmedepuserless",
+    "appleacmedepudacompanyportal", "appleacmedepudasetupasstlegacy", "appleacmedepudamodernauth",
+}
 _APPLE_DEVICE_TYPES = {"iphone", "ipad", "ipod"}
+# Apple platforms with no passcode reset in Intune (beta deviceType has tvOS and visionOS,
+# "Checked 2026-12"): refused as unknown, with the values named.
+_APPLE_OTHER = {"tvos", "visionos", "watchos"}
 _WINDOWS_DEVICE_TYPES = {
     "desktop",
     "windowsrt",
@@ -172,15 +186,22 @@ _BYOD_ENROLLMENTS = {"userenrollment", "deviceenrollmentmanager"}
 
 
 def classify(facts: DeviceFacts) -> Row:
-    """Place a device in exactly one row of the matrix (fact sheet §3.2, first match wins)."""
+    """Place a device in exactly one row of the matrix (fact sheet §3.2, first match wins).
+    A combination the table does not name (a new enum value, androidForWork with an
+    enrollment type no personally-owned work profile carries, tvOS) is UNKNOWN, which
+    ``decide`` refuses naming the values it saw; nothing falls through to a default row."""
     os_ = facts.operating_system.strip().lower()
     enrollment = facts.enrollment_type.strip().lower()
     device_type = facts.device_type.strip().lower()
 
+    if os_ in _APPLE_OTHER or device_type in _APPLE_OTHER:
+        return Row.UNKNOWN
     if os_ in _IOS or device_type in _APPLE_DEVICE_TYPES:
         if enrollment in _APPLE_USER_ENROLLMENT:
             return Row.IOS_USER_ENROLLMENT
-        return Row.IOS_DEVICE_ENROLLMENT
+        if enrollment in _APPLE_DEVICE_ENROLLMENT:
+            return Row.IOS_DEVICE_ENROLLMENT
+        return Row.UNKNOWN
     if os_ in {"macos", "mac os x", "osx"} or device_type in {"macmdm", "mac"}:
         return Row.MACOS
     if device_type in _WINDOWS_MOBILE_DEVICE_TYPES or os_ == "windows mobile":
@@ -210,16 +231,33 @@ def _is_device_admin(facts: DeviceFacts) -> bool:
     return facts.device_type.strip().lower() == "android" and enrollment in _BYOD_ENROLLMENTS | {""}
 
 
-_VERSION = re.compile(r"\s*v?(\d{1,4})(?:\.(\d{1,6}))*\s*$", re.IGNORECASE)
+# "6.0.1", "13", "v10.0.22631.2861", and Android's "14 (UQ1A.240205.004)" or iOS's
+# "17.4 (21E219)": a version, then at most a build in parentheses (fact sheet §3.1: parse the
+# leading integer leniently). Anything else is unreadable, never guessed.
+_VERSION = re.compile(r"\s*v?(\d{1,4})(?:\.(\d{1,6}))*(?:\s*\([^()]{0,80}\))?\s*",
+                      re.IGNORECASE)
 
 
 def parse_major(version: str | None) -> int | None:
     """The major number of an OS version string ("6.0.1" -> 6, "13" -> 13,
-    "10.0.22631.2861" -> 10); None for empty or garbage input, never a guess."""
+    "10.0.22631.2861" -> 10, "14 (UQ1A.240205.004)" -> 14); None for empty or garbage
+    input, never a guess."""
     match = _VERSION.fullmatch(version or "")
     if match is None:
         return None
     return int(match.group(1))
+
+
+def seen_values(facts: DeviceFacts) -> dict[str, str | int]:
+    """The managedDevice values a refusal of an unknown platform names (issue 12 point 9):
+    each as reported, cut to 60 characters."""
+    return {
+        "operating_system": facts.operating_system.strip()[:60],
+        "device_type": facts.device_type.strip()[:60],
+        "enrollment_type": facts.enrollment_type.strip()[:60],
+        "management_agent": facts.management_agent.strip()[:60],
+        "os_version": facts.os_version.strip()[:60],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +306,10 @@ def decide(facts: DeviceFacts, scope: Scope | None = None) -> Decision:
         # Device administrator is split on the OS version; say that it is unreadable, rather
         # than calling the platform unknown.
         return refuse("unknown_os_version", version=version)
+    if row is Row.UNKNOWN:
+        # Names what Intune reported, so whoever reads the refusal can see which value the
+        # bot did not recognise (the catalogs word it; the params are the values).
+        return refuse(f"row.{row.value}", **seen_values(facts))
     if info.result is None:
         return refuse(f"row.{row.value}")
     if scope is not None and scope is not info.scope:

@@ -3,7 +3,9 @@ backends, so a device is classified the same whether it is simulated or real."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.ports import Device
@@ -25,12 +27,22 @@ SELECT_FIELDS = (
     "userPrincipalName",
     "emailAddress",
     "userDisplayName",
+    "lastSyncDateTime",  # the approvals post warns about a device that has not checked in
 )
 
 
 def _text(obj: Mapping[str, Any], key: str) -> str:
+    """A property as text. Graph's enums are strings, but a number (an enum's ordinal) or
+    an object where a string belongs is kept as what it is, so classification refuses it by
+    name instead of crashing or reading it as empty (issue 12 point 9)."""
     value = obj.get(key)
-    return "" if value is None else str(value).strip()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value).strip()[:200]
+    return f"<{type(value).__name__}>"
 
 
 def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None = None) -> Device:
@@ -50,4 +62,20 @@ def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None =
         primary_email=_text(obj, "emailAddress") or _text(obj, "userPrincipalName"),
         primary_name=_text(obj, "userDisplayName"),
         has_passcode_policy=has_passcode_policy,
+        last_sync=_moment(obj.get("lastSyncDateTime")),
     )
+
+
+def _moment(value: object) -> datetime | None:
+    """A Graph DateTimeOffset; None when absent, unreadable, or Intune's "never"
+    (0001-01-01)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.year < 2000:
+        return None
+    return moment

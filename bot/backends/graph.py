@@ -13,10 +13,19 @@ from urllib.parse import quote
 
 from bot.backends import fallback, graph_index
 from bot.backends.devices import SELECT_FIELDS, device_from_graph
-from bot.backends.graph_http import GraphClient, OutcomeUnknown
+from bot.backends.graph_http import GRAPH_CLOCK_MARGIN, GraphClient, OutcomeUnknown
 from bot.backends.graph_index import IntuneIndex
 from bot.backends.index import matches_key, name_order, owned_by
 from bot.backends.owners import GraphOwners
+from bot.backends.reset_check import (
+    LOST_ANSWER,
+    OTHER_RESET,
+    ResetLook,
+    ResetUnconfirmed,
+    judge_reset,
+    parse_graph_time,
+    reset_entries,
+)
 from bot.people import GraphPeople
 from bot.ports import (
     ActionRef,
@@ -27,7 +36,10 @@ from bot.ports import (
     Device,
     FailureCode,
     Identity,
+    WriteBudget,
 )
+from bot.retry import INTUNE_WINDOW_S, INTUNE_WRITES_PER_WINDOW
+from bot.storage.budget import MemoryWriteBudget
 from policy.platforms import Scope, decide
 
 logger = logging.getLogger(__name__)
@@ -38,11 +50,19 @@ logger = logging.getLogger(__name__)
 GRAPH_VERSION = "beta"
 MANAGED_DEVICES = f"{GRAPH_VERSION}/deviceManagement/managedDevices"
 SELECT = ",".join(SELECT_FIELDS)
-# Our clock and Intune's may disagree; a reset up to a minute "before" our POST is ours (§2).
+REMOTE_ACTION_AUDITS = "beta/deviceManagement/remoteActionAudits"
+# Before Graph's Date header told its clock, a reset up to a minute "before" our POST could be
+# ours (§2); once it did, GRAPH_CLOCK_MARGIN replaces this minute (issue 12 point 5).
 CLOCK_SKEW = timedelta(seconds=60)
 # The most rows the picker's live lookup reads per property: an ignored filter returns every
 # device, and an options load has 3 s.
 PICKER_MAX_ROWS = 2000
+# How long Intune gets to list an action whose POST got no certain answer before the bot looks.
+RESET_GRACE = timedelta(seconds=30)
+# The write budget's window is counted a little longer than Intune's: a slot is taken a moment
+# before the POST arrives.
+WRITE_WINDOW_SLACK_S = 1.0
+AUDIT_PAGE_LIMIT = 20
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -60,14 +80,29 @@ class GraphBackend:
         index_delta: timedelta | None = graph_index.DELTA_EVERY,
         lookup_wait_s: float = fallback.WAIT_S,
         people: GraphPeople | None = None,
+        reset_grace: timedelta = RESET_GRACE,
+        budget: WriteBudget | None = None,
+        write_budget: tuple[int, float] = (INTUNE_WRITES_PER_WINDOW, INTUNE_WINDOW_S),
+        audit_initiator: str = "",
     ) -> None:
         """``graph`` is shared (one token, one connection pool); whoever made it closes it;
         so is ``people`` (the Entra user lookup the Graph roles use too). The picker's index
-        and how it stays fresh: bot/backends/graph_index.py."""
+        and how it stays fresh: bot/backends/graph_index.py. ``budget``: where writes are
+        counted (default: this process alone; the bootstrap hands it the database's).
+        ``audit_initiator``: what Intune records in remoteActionAudits as the initiator of
+        this app's actions, if a pilot found it."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self.people = people or GraphPeople(graph, clock=self._clock)
         self._owners = GraphOwners(graph)
+        self._reset_grace = reset_grace
+        self._budget: WriteBudget = budget or MemoryWriteBudget()
+        self._write_budget = write_budget
+        self._bucket = f"intune-writes:{graph.tenant_id}:{graph.client_id}"
+        self._our_initiators = frozenset(
+            v.strip().casefold() for v in (graph.client_id, audit_initiator) if v.strip()
+        )
+        graph.before_write = self._take_write_slot
         self._index = IntuneIndex(
             graph, MANAGED_DEVICES, SELECT, parse_time=parse_graph_time, clock=self._clock,
             lookup=lambda key: self._lookup_exact(key, max_rows=PICKER_MAX_ROWS),
@@ -168,52 +203,67 @@ class GraphBackend:
     # ------------------------------------------------------------------ reset
 
     async def start_reset(self, device: Device, scope: Scope) -> ActionRef:
-        """POST resetPasscode once; resend only when Graph certainly did not take it."""
+        """POST resetPasscode once. After an unknown outcome (no answer, 500/502/504, a 503
+        without Retry-After) POST again only when, after ``reset_grace``, both
+        deviceActionResults and remoteActionAudits read fine and show no reset since the first
+        POST; otherwise raise ResetUnconfirmed. Never more than two POSTs (issue 12 point 5)."""
         decision = decide(device.facts, scope)
         if not decision.allowed:
             # Policy refuses it: no words of Intune's to show; the service words it.
             raise BackendError("", failure=FailureCode.NOT_SUPPORTED)
-        posted_at = self._clock.now()
         path = f"{MANAGED_DEVICES}/{quote(device.id, safe='')}/resetPasscode"
         what = f"device {device.name} ({device.id})"
-        policy = self.graph.retry
-        tries = 0
-        waited = 0.0
-        while True:
-            tries += 1
-            try:
-                # 429, and 503 with Retry-After, are resent inside request(); resetPasscode is
-                # not idempotent, so 502/504/timeouts come back as OutcomeUnknown (§6).
-                await self.graph.request("POST", path, idempotent=False, what=what)
+        # Our moment before the first POST; the checks turn it into Graph's (``_lower_bound``).
+        posted_at = self._clock.now()
+        for attempt in (1, 2):
+            if await self._post_reset(path, what):
                 logger.info("resetPasscode queued for device %s", device.id)
                 return ActionRef(device.id, posted_at, "")
-            except OutcomeUnknown as exc:
-                logger.warning("resetPasscode for %s: %s; checking the device", device.id, exc)
-            # Never a blind resend (bot/retry.py): wait a step, look, POST only if nothing shows.
-            delay = policy.delay(tries)
-            may_resend = policy.may_retry(tries, waited, delay)
-            if may_resend:
-                # Give Intune a moment to list the action before looking for it.
-                await self.graph.sleep(delay)
-                waited += delay
-            try:
-                found = await self.find_started_action(device.id, posted_at)
-            except BackendError as exc:
-                raise BackendError(
-                    f"Intune did not confirm the passcode reset of {what}, and the bot could not "
-                    f"check whether it was queued: {exc.message}",
-                    retryable=True,
-                ) from None
-            if found is not None:
-                logger.info("resetPasscode for %s went through after all", device.id)
-                return found
-            if not may_resend:
-                raise BackendError(
-                    f"Intune did not confirm the passcode reset of {what}, and it does not show "
-                    "among the device's actions yet. Check the device's actions in Intune "
-                    "before asking again, so it is not reset twice.",
-                    retryable=True,
-                )
+            await self.graph.sleep(self._reset_grace.total_seconds())
+            look = await self.look_for_reset(device.id, posted_at)
+            if look.ours is not None:
+                logger.info("resetPasscode for %s went through after all (%s)", device.id,
+                            look.seen)
+                return look.ours
+            if attempt == 2 or not look.clear:
+                break
+            # Both independent records read fine and show nothing: Intune did not take it.
+            logger.warning("resetPasscode for %s: not queued (%s); posting once more",
+                           device.id, look.seen)
+        raise ResetUnconfirmed(
+            f"Intune did not confirm the passcode reset of {what}, and the bot could not tell "
+            f"whether it was queued ({look.seen}); nothing more was sent", LOST_ANSWER,
+            look.others)
+
+    async def _post_reset(self, path: str, what: str) -> bool:
+        """One resetPasscode POST (429, and 503 with Retry-After, are resent inside
+        ``request``, each resend taking a write slot): True when Intune answered 2xx, False
+        when the outcome is unknown."""
+        try:
+            await self.graph.request("POST", path, idempotent=False, what=what)
+        except OutcomeUnknown as exc:
+            logger.warning("resetPasscode: %s; looking before anything else", exc.message)
+            return False
+        return True
+
+    async def _take_write_slot(self, url: str) -> None:
+        """Wait for a slot of the write budget every process shares (issue 12 point 6): the
+        Intune devices budget counts writes to deviceManagement's device resources (fact
+        sheet §6), not the role directory's POSTs on the same client."""
+        if "/deviceManagement/" not in url:
+            return
+        limit, window = self._write_budget
+        while True:
+            wait = await self._budget.take_slot(self._bucket, self._clock.now(), limit,
+                                                window + WRITE_WINDOW_SLACK_S)
+            if wait <= 0:
+                return
+            await self.graph.sleep(wait)
+
+    def share_budget(self, budget: WriteBudget) -> None:
+        """Count this backend's writes in ``budget`` (the database's, shared by every
+        process), instead of its own."""
+        self._budget = budget
 
     async def action_status(self, ref: ActionRef) -> ActionStatus:
         """The reset's state from the device's deviceActionResults (§2)."""
@@ -223,18 +273,70 @@ class GraphBackend:
                 f"Intune no longer knows device {ref.device_id}.",
                 failure=FailureCode.DEVICE_NOT_FOUND,
             )
-        entry = newest_reset(body, ref.started_at - CLOCK_SKEW)
+        entry = newest_reset(body, self._lower_bound(ref.started_at))
         if entry is None:
             return ActionStatus(ActionState.PENDING)
         return status_of(entry[1])
 
     async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
-        """A reset of this device that Intune shows as started at or after ``since``."""
-        body = await self._action_results(device_id, missing_ok=True)
-        if body is None:
-            return None
-        entry = newest_reset(body, since - CLOCK_SKEW)
-        return None if entry is None else ActionRef(device_id, entry[0], "")
+        """A reset of this device that Intune shows as ours, started at or after ``since``
+        (our clock): how a restart finds the reset instead of starting a second one. None only
+        when both records read fine and show no reset since; raises (retryable) when one
+        cannot be read, and ResetUnconfirmed when only another admin's reset shows."""
+        look = await self.look_for_reset(device_id, since)
+        if look.ours is not None or look.clear:
+            return look.ours
+        if look.unread:
+            raise BackendError(f"The bot could not check the actions of device {device_id} "
+                               f"({look.seen}).", retryable=True)
+        raise ResetUnconfirmed(
+            f"Intune shows another reset of device {device_id} since this one was approved "
+            f"({look.seen}); the bot sends none on top of it", OTHER_RESET, look.others)
+
+    async def look_for_reset(self, device_id: str, since: datetime) -> ResetLook:
+        """Read both of Intune's records of queued actions for a reset of ours since
+        ``since`` (our clock). Which fact each conclusion relies on is said where it is drawn."""
+        results: list[Mapping[str, Any]] | None = None
+        results_error = ""
+        try:
+            body = await self._action_results(device_id, missing_ok=True)
+            results = [] if body is None else reset_entries(body)
+        except BackendError as exc:
+            results_error = exc.message
+        audits, audits_error = await self._reset_audits(device_id)
+        # After the reads: their Date headers told Graph's clock.
+        return judge_reset(ActionRef(device_id, since, ""), self._lower_bound(since), results,
+                           audits, self._our_initiators, results_error, audits_error)
+
+    def _lower_bound(self, since: datetime) -> datetime:
+        """The earliest Intune stamp a reset we started at ``since`` (our clock) can carry.
+        Relies on Graph's clock as its Date headers tell it (known to GRAPH_CLOCK_MARGIN);
+        before any answer told it, on the old minute of skew (§2)."""
+        graph_since = self.graph.graph_time(since)
+        if graph_since is None:
+            return since - CLOCK_SKEW
+        return graph_since - GRAPH_CLOCK_MARGIN
+
+    async def _reset_audits(self, device_id: str) -> tuple[list[Mapping[str, Any]] | None, str]:
+        """The device's resetPasscode rows in beta remoteActionAudits (§2: a second,
+        independent record of a queued action), or None and why when they cannot be read."""
+        rows: list[Mapping[str, Any]] = []
+        params = {"$filter": f"managedDeviceId eq {odata_literal(device_id)}"}
+        pages = 0
+        try:
+            async for page in self.graph.pages(REMOTE_ACTION_AUDITS, params=params,
+                                               what=f"the action audit of device {device_id}"):
+                pages += 1
+                # The filter may be ignored (§4, "Filters"): every row is checked here.
+                rows.extend(r for r in page
+                            if str(r.get("managedDeviceId") or "").casefold()
+                            == device_id.casefold()
+                            and str(r.get("action") or "").casefold() == "resetpasscode")
+                if pages >= AUDIT_PAGE_LIMIT:
+                    return None, "the action audit is too long to read through"
+        except BackendError as exc:
+            return None, exc.message
+        return rows, ""
 
     async def _action_results(self, device_id: str, *, missing_ok: bool) -> dict[str, Any] | None:
         status, body = await self.graph.get_json(
@@ -259,37 +361,12 @@ def odata_literal(value: str) -> str:
 _INTUNE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
-def parse_graph_time(value: object) -> datetime | None:
-    """A Graph DateTimeOffset ("2026-05-04T09:12:03.4411223Z") as an aware datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    # Seven fractional digits are more than some Python versions accept: keep six.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def is_reset_entry(entry: Mapping[str, Any]) -> bool:
-    """A resetPasscodeActionResult, by @odata.type or else by actionName (§2)."""
-    kind = str(entry.get("@odata.type") or "")
-    if kind.lower().endswith("resetpasscodeactionresult"):
-        return True
-    return str(entry.get("actionName") or "").strip().casefold() == "resetpasscode"
-
-
 def newest_reset(
     body: Mapping[str, Any], not_before: datetime
 ) -> tuple[datetime, Mapping[str, Any]] | None:
     """The newest reset entry started at or after ``not_before``, with its start time."""
-    results = body.get("deviceActionResults")
     best: tuple[datetime, Mapping[str, Any]] | None = None
-    for entry in results if isinstance(results, list) else []:
-        if not isinstance(entry, Mapping) or not is_reset_entry(entry):
-            continue
+    for entry in reset_entries(body):
         started = parse_graph_time(entry.get("startDateTime"))
         if started is None or started < not_before:
             continue

@@ -5,16 +5,12 @@ a person can read (fact sheet shared/docs/intune-graph.md §5, §6)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,181 +18,51 @@ import httpx
 import msal  # type: ignore[import-untyped]
 import requests
 
+from bot.backends.graph_auth import (
+    WELL_KNOWN_AUTHORITY_HOSTS,
+    PinnedVerifySession,
+    resolve_ca_bundle,
+    token_error,
+)
+from bot.backends.graph_errors import (
+    TRANSIENT_STATUSES,
+    UNKNOWN_OUTCOME_STATUSES,
+    GraphErrorInfo,
+    OutcomeUnknown,
+    decode,
+    error_for,
+    parse_error,
+    parse_graph_date,
+    parse_retry_after,
+)
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.ports import BackendError, Clock, FailureCode
+from bot.ports import BackendError, Clock
 from bot.retry import GRAPH, Backoff
 from bot.retry import wait as retry_wait
+
+__all__ = [
+    "GraphClient", "GraphErrorInfo", "OutcomeUnknown", "decode", "error_for", "origin",
+    "parse_error", "parse_retry_after", "resolve_ca_bundle",
+]
 
 logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
 
-# MSAL 1.39's well-known authority hosts (fact sheet §5). For any other host MSAL would first
-# ask login.microsoftonline.com for instance discovery, so it is switched off for those.
-WELL_KNOWN_AUTHORITY_HOSTS = frozenset(
-    {
-        "login.microsoftonline.com",
-        "login.microsoft.com",
-        "login.windows.net",
-        "sts.windows.net",
-        "login.chinacloudapi.cn",
-        "login.partner.microsoftonline.cn",
-        "login.microsoftonline.de",
-        "login-us.microsoftonline.com",
-        "login.microsoftonline.us",
-        "login.usgovcloudapi.net",
-        "login.sovcloud-identity.fr",
-        "login.sovcloud-identity.de",
-        "login.sovcloud-identity.sg",
-    }
-)
 # MSAL treats a token with under five minutes left as expired; so do we.
 TOKEN_RENEW_MARGIN = 300.0
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
-_OPERATION_ID = re.compile(r"Operation ID[^:]*:\s*([0-9a-fA-F-]{36})")
-
-
-class OutcomeUnknown(BackendError):
-    """A non-idempotent request may have reached Graph but no answer came back (a 502/504,
-    a timeout or a dropped connection); the caller must look before sending it again."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=True)
-
-
-def resolve_ca_bundle(explicit: str | os.PathLike[str] | None = None) -> str | None:
-    """The CA bundle to trust: ``explicit`` (``from_settings``: SSL_CERT_FILE, else
-    REQUESTS_CA_BUNDLE; product.md: corporate proxies and test CAs), else None for the
-    default store."""
-    return os.fspath(explicit) if explicit else None
-
-
-class _PinnedVerifySession(requests.Session):  # type: ignore[misc,unused-ignore]
-    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``Session.verify`` (fact sheet
-    §5); this session keeps the bundle we chose while still honouring proxy variables."""
-
-    def __init__(self, verify: str | bool) -> None:
-        super().__init__()
-        self.verify = verify
-        self._pinned = verify
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(
-            url, proxies, stream, verify, cert
-        )
-        settings["verify"] = self._pinned
-        return settings
+# How far Graph's clock, read from Date headers, may be off: whole seconds (1 s), the time an
+# answer spends on the wire, and Intune stamping an action a moment before or after it
+# answers [I]. Replaces the minute of skew allowed before the clock was read (issue 12).
+GRAPH_CLOCK_MARGIN = timedelta(seconds=3)
 
 
 def origin(url: str) -> str:
     """scheme://host[:port] of a URL, lower-cased, no trailing slash."""
     parts = urlsplit(url.strip())
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header: integer seconds or an HTTP date (§6)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-@dataclass(frozen=True, slots=True)
-class GraphErrorInfo:
-    """What a Graph error body says, without its free text (branch on status and code, §6)."""
-
-    code: str = ""
-    operation_id: str = ""
-    request_id: str = ""
-
-    def reference(self) -> str:
-        parts = [f"error {self.code}" if self.code else ""]
-        if self.operation_id:
-            parts.append(f"Operation ID {self.operation_id}")
-        if self.request_id:
-            parts.append(f"request-id {self.request_id}")
-        return ", ".join(p for p in parts if p)
-
-
-def parse_error(response: httpx.Response) -> GraphErrorInfo:
-    """error.code, Intune's Operation ID (inside a JSON string in error.message, §6) and the
-    request-id; tolerant of bodies that are not JSON."""
-    try:
-        body = response.json()
-    except ValueError:
-        return GraphErrorInfo()
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return GraphErrorInfo()
-    code = str(error.get("code") or "")
-    message = error.get("message")
-    operation = ""
-    if isinstance(message, str):
-        text = message
-        if message.lstrip().startswith("{"):
-            try:
-                nested = json.loads(message)
-            except ValueError:
-                nested = None
-            if isinstance(nested, dict):
-                text = str(nested.get("Message") or "")
-        found = _OPERATION_ID.search(text)
-        operation = found.group(1) if found else ""
-    inner = error.get("innerError") or error.get("innererror") or {}
-    request_id = str(inner.get("request-id") or "") if isinstance(inner, dict) else ""
-    return GraphErrorInfo(code, operation, request_id)
-
-
-def error_for(response: httpx.Response, what: str) -> BackendError:
-    """A BackendError for a final (non-retried) Graph error response."""
-    status = response.status_code
-    info = parse_error(response)
-    ref = info.reference()
-    detail = f"HTTP {status}" + (f", {ref}" if ref else "")
-    if status == 400:
-        return BackendError(
-            f"Intune refused the request for {what} as not possible for this device ({detail}).",
-            failure=FailureCode.NOT_SUPPORTED,
-        )
-    if status == 401:
-        return BackendError(
-            "Microsoft Graph rejected the bot's access token even after renewing it "
-            f"({detail}). Check the app registration in Entra ID."
-        )
-    if status == 403:
-        return BackendError(
-            f"The bot's app registration is not allowed to read or act on {what} ({detail}). "
-            "Check its Microsoft Graph application permissions and the tenant's Intune licence."
-        )
-    if status == 404:
-        return BackendError(
-            f"Intune does not know {what} ({detail}); it may have been removed.",
-            failure=FailureCode.DEVICE_NOT_FOUND,
-        )
-    if status == 429:
-        return BackendError(
-            f"Microsoft Graph is throttling the bot ({detail}). Try again in a few minutes.",
-            retryable=True,
-        )
-    if status in TRANSIENT_STATUSES:
-        return BackendError(
-            f"Microsoft Graph is unavailable right now ({detail}). Try again in a few minutes.",
-            retryable=True,
-        )
-    return BackendError(f"Microsoft Graph could not handle the request for {what} ({detail}).")
 
 
 class GraphClient:
@@ -224,6 +90,11 @@ class GraphClient:
         # Client credentials take "<resource>/.default" (fact sheet §5).
         self.scope = f"{self.graph_url}/.default"
         self._client_id = client_id
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        # Awaited before every write (POST/PUT/PATCH/DELETE) is sent, resends included: the
+        # device backend's share of Intune's write budget (issue 12 point 6).
+        self.before_write: Callable[[str], Awaitable[None]] | None = None
         self._client_secret = client_secret
         self._ca_bundle = resolve_ca_bundle(ca_bundle)
         self._timeout = timeout
@@ -245,6 +116,9 @@ class GraphClient:
         self._token_lock = asyncio.Lock()
         self._token: str | None = None
         self._token_valid_until = 0.0
+        # Graph's clock minus ours, from the Date header of the latest answer (None until one
+        # came): how the reset's checks compare our moments with Intune's stamps.
+        self._graph_offset: timedelta | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GraphClient:
@@ -274,7 +148,7 @@ class GraphClient:
 
     def _build_app(self) -> Any:
         # Runs in a worker thread: the constructor fetches the OpenID configuration (§5).
-        session = _PinnedVerifySession(self._ca_bundle or True)
+        session = PinnedVerifySession(self._ca_bundle or True)
         self._session = session
         return msal.ConfidentialClientApplication(
             self._client_id,
@@ -316,7 +190,7 @@ class GraphClient:
                 ) from None
             access = result.get("access_token")
             if not isinstance(access, str) or not access:
-                raise _token_error(result)
+                raise token_error(result)
             expires_in = float(result.get("expires_in") or 0)
             self._token = access
             self._token_valid_until = time.monotonic() + expires_in - TOKEN_RENEW_MARGIN
@@ -361,6 +235,8 @@ class GraphClient:
         renewed = False
         while True:
             token = await self.token()
+            if method.upper() != "GET" and self.before_write is not None:
+                await self.before_write(url)
             sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
             try:
                 response = await self._http.request(
@@ -389,6 +265,7 @@ class GraphClient:
                 )
             else:
                 status = response.status_code
+                self._learn_clock(response)
                 logger.debug("graph %s %s -> %s", method, urlsplit(url).path, status)
                 if status < 400 or status in accept:
                     return response
@@ -402,11 +279,14 @@ class GraphClient:
                 )
                 if status == 429:
                     delay = self.retry.delay(retries + 1, retry_after, throttled=True)
+                elif not idempotent and status in UNKNOWN_OUTCOME_STATUSES and not (
+                    status == 503 and retry_after is not None
+                ):
+                    # A POST is resent only on 429 or 503 with Retry-After: a 500, 502, 504
+                    # or a bare 503 may mean it went through (§6; resetPasscode is not
+                    # idempotent, issue 12 point 5).
+                    raise OutcomeUnknown(f"Microsoft Graph answered HTTP {status} for {what}.")
                 elif status in TRANSIENT_STATUSES:
-                    # A POST is resent only on 429 or 503 with Retry-After: other 5xx may
-                    # mean it went through (§6, resetPasscode is not idempotent).
-                    if not idempotent and not (status == 503 and retry_after is not None):
-                        raise OutcomeUnknown(f"Microsoft Graph answered HTTP {status} for {what}.")
                     delay = self.retry.delay(retries + 1, retry_after)
                 else:
                     raise error_for(response, what)
@@ -419,6 +299,18 @@ class GraphClient:
             logger.info("graph %s %s: %s; retrying in %.1fs", method, what, problem, delay)
             await self.sleep(delay)
             waited += delay
+
+    def _learn_clock(self, response: httpx.Response) -> None:
+        """Graph's clock from the answer's Date header. Date has whole seconds and is written
+        while answering, so the offset is known to within a second plus the request's time
+        on the wire; ``GRAPH_CLOCK_MARGIN`` allows for both."""
+        moment = parse_graph_date(response.headers.get("Date"))
+        if moment is not None:
+            self._graph_offset = moment - self.clock.now()
+
+    def graph_time(self, ours: datetime) -> datetime | None:
+        """``ours`` (our clock) on Graph's clock, or None before any answer told us its time."""
+        return None if self._graph_offset is None else ours + self._graph_offset
 
     async def get_json(
         self,
@@ -457,35 +349,3 @@ class GraphClient:
                 return
             seen.add(next_link)
             url, query = next_link, None
-
-
-def decode(response: httpx.Response, what: str) -> Json:
-    """The response's JSON object, or a BackendError if it is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BackendError(
-            f"Microsoft Graph sent an answer the bot cannot read for {what} "
-            f"(HTTP {response.status_code})."
-        )
-    return body
-
-
-def _token_error(result: Mapping[str, Any]) -> BackendError:
-    """A BackendError for MSAL's error dict; never includes the secret or a token."""
-    error = str(result.get("error") or "unknown_error")
-    codes = result.get("error_codes") or []
-    aadsts = ", ".join(f"AADSTS{c}" for c in codes if isinstance(c, int))
-    detail = error + (f", {aadsts}" if aadsts else "")
-    if error in {"temporarily_unavailable", "server_error"}:
-        return BackendError(
-            f"Microsoft Entra ID could not issue a token right now ({detail}). "
-            "Try again in a few minutes.",
-            retryable=True,
-        )
-    return BackendError(
-        f"Microsoft Entra ID refused the bot's token request ({detail}). Check AZURE_TENANT_ID, "
-        "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
-    )

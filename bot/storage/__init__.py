@@ -13,6 +13,7 @@ import asyncio
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.domain import JobSpec
 from bot.ports import Job, OpenRequestExists
+from bot.storage.budget import SqliteWriteBudget
 from bot.storage.connection import Database
 from bot.storage.jobs import SqliteJobQueue
 from bot.storage.requests import SqliteRequestStore
@@ -24,8 +25,9 @@ __all__ = [
 ]
 
 
-class Store(SqliteRequestStore, SqliteJobQueue):
-    """Requests, their audit trail and their jobs in one SQLite file."""
+class Store(SqliteRequestStore, SqliteJobQueue, SqliteWriteBudget):
+    """Requests, their audit trail, their jobs and the shared write budget in one SQLite
+    file."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -19,11 +19,16 @@ from bot.storage.connection import Database, dt, ts
 async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
               jobs: Iterable[JobSpec]) -> None:
     """Schedule jobs inside the caller's write transaction; a job already scheduled (same
-    kind, request and event) is not scheduled twice."""
+    kind, request and event) is not scheduled twice, and one already done (or dead) runs
+    again: the request came round once more (Try again after an unconfirmed reset)."""
     for job in jobs:
         run_at = at.timestamp() + job.delay_s
+        # Portable SQL (SQLite 3.24+, PostgreSQL): ON CONFLICT ... DO UPDATE ... WHERE.
         await db.execute(
-            "INSERT OR IGNORE INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)",
+            "INSERT INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)"
+            " ON CONFLICT (kind, request_id, event) DO UPDATE SET run_at = excluded.run_at,"
+            " attempts = 0, lease_until = NULL, done_at = NULL, dead = 0, last_error = ''"
+            " WHERE jobs.done_at IS NOT NULL OR jobs.dead = 1",
             (job.kind.value, request_id, job.event.value if job.event else "",
              ts(datetime.fromtimestamp(run_at, UTC))),
         )

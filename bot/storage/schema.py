@@ -109,6 +109,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE requests ADD COLUMN approver_roles TEXT NOT NULL DEFAULT '';
     ALTER TABLE requests ADD COLUMN approver_people TEXT NOT NULL DEFAULT '';
     """,
+    # 6: the write budget every process shares (Intune: 200 writes / 20 s per app, issue 12).
+    # Portable SQL (SQLite and PostgreSQL): one row per slot taken, dropped once out of window.
+    """
+    CREATE TABLE write_budget (
+        bucket TEXT NOT NULL,
+        taken_at TEXT NOT NULL
+    );
+    CREATE INDEX write_budget_by_bucket ON write_budget (bucket, taken_at);
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

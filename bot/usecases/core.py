@@ -79,6 +79,7 @@ class ServiceConfig:
     execution_timeout: timedelta = timedelta(minutes=15)
     max_requests_per_user_hour: int = 5
     max_requests_per_device_day: int = 3
+    stale_checkin_days: int = 7  # warn the approver past this; 0: never (issue 12)
 
 
 @dataclass(slots=True)

@@ -28,6 +28,9 @@ async def execute(core: Core, request_id: str) -> None:
     if request is None:
         return
     fresh = False
+    # Set on an approved request only when an approver chose Try again after an unconfirmed
+    # reset: when that first attempt started.
+    earlier = request.action_started_at if request.state is State.APPROVED else None
     if request.state is State.APPROVED:
         claimed = await core.store.apply(request.start_execution(core.clock.now()))
         if claimed is not None:
@@ -43,12 +46,20 @@ async def execute(core: Core, request_id: str) -> None:
     deadline = request.action_started_at + timeout
     ref: ActionRef | None = None
     try:
-        ref = await _start_once(core, request, fresh, deadline)
+        ref = await _start_once(core, request, fresh and earlier is None, deadline,
+                                since=earlier)
         if ref is None:
             return
         deadline = max(deadline, await _recorded_at(core, request.id) + timeout)
         await _await_result(core, request, ref, deadline)
     except BackendError as exc:
+        if exc.failure is FailureCode.UNCONFIRMED:
+            # Intune may or may not have queued the reset: nothing more is sent; the people
+            # are told, and an approver may choose Try again (issue 12 point 5).
+            log.warning("request %s: reset unconfirmed: %s", request_id, exc.message)
+            await core.store.apply(request.unconfirm(
+                core.clock.now(), exc.params or {"words": "reset_unconfirmed"}))
+            return
         if exc.retryable and core.clock.now() < deadline:
             raise
         if not exc.retryable:
@@ -63,7 +74,8 @@ async def execute(core: Core, request_id: str) -> None:
 
 
 async def _start_once(
-    core: Core, request: ResetRequest, fresh: bool, deadline: datetime
+    core: Core, request: ResetRequest, fresh: bool, deadline: datetime,
+    since: datetime | None = None,
 ) -> ActionRef | None:
     assert request.action_started_at is not None
     if request.action_ref:
@@ -72,9 +84,9 @@ async def _start_once(
         # A restart, or a retry after an error: the reset may have started before we could
         # record it. Read the backend's action list instead of starting a second reset.
         # (Any reset of ours started after action_started_at; the backend allows for its
-        # own clock's skew.)
+        # own clock's skew.) After Try again: since the unconfirmed attempt.
         found = await core.backend.find_started_action(
-            request.device_id, request.action_started_at
+            request.device_id, since or request.action_started_at
         )
         if found is not None:
             await _record_action(core, request, found, "found after restart")

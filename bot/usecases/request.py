@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
+from bot.usecases.warnings import combine, warning_codes
 from policy import approval
 from policy.membership import NoDirectoryUser
 from policy.platforms import decide as decide_platform
@@ -100,6 +101,10 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         warning = ""
     elif decision.warning and device.has_passcode_policy is False:
         warning = NO_PASSCODE_POLICY
+    earlier = next((r.id for r in await core.store.in_states([State.UNCONFIRMED], limit=500)
+                    if r.device_id == device.id), "")
+    warning, warning_params = combine(warning, warning_codes(
+        device, decision, now, core.config.stale_checkin_days, earlier))
     request = ResetRequest(
         id=new_request_id(),
         requester_id=person.user_id,
@@ -117,6 +122,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         created_at=now,
         updated_at=now,
         warning=warning,
+        warning_params=warning_params,
         approval_deadline=now + core.config.approval_timeout,
     )
     if not decision.allowed or not verdict:

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from handlers.slack.context import Context
 from handlers.views import blocks
 from handlers.views.i18n import t
-from handlers.work.items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal
+from handlers.work.items import Cancel, Decide, PickerSubmitted, ReplyTo, Reveal, TryAgain
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -64,6 +64,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
             trigger_id = str(body.get("trigger_id") or "")
             ctx.later(Reveal(user_id, request_id, trigger_id=trigger_id, reply_to=reply_to))
 
+    register_try_again(app, ctx)
+
     @app.options(blocks.ACTION_DEVICE_PICK)
     async def handle_device_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The picker's options: the person's own devices, or the fleet for approvers."""
@@ -88,3 +90,14 @@ def register(app: AsyncApp, ctx: Context) -> None:
             return
         await ack()
         ctx.later(PickerSubmitted(user_id, device=device_id))
+
+
+def register_try_again(app: AsyncApp, ctx: Context) -> None:
+    """Try again on an unconfirmed reset (issue 12): checked at click time like Approve."""
+
+    @app.action(blocks.ACTION_TRY_AGAIN)
+    async def handle_try_again(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        if ctx.admit(_user_id(body)):
+            user_id, request_id, reply_to = _clicked(body)
+            ctx.later(TryAgain(user_id, request_id, reply_to=reply_to))

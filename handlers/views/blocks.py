@@ -22,6 +22,7 @@ ACTION_DENY = "deny"
 ACTION_CANCEL = "cancel"
 ACTION_REVEAL = "reveal"
 ACTION_DEVICE_PICK = "device_pick"
+ACTION_TRY_AGAIN = "try_again"  # on an unconfirmed reset's approvals post (issue 12)
 BLOCK_DEVICE = "device"
 CALLBACK_RESET_MODAL = "reset_modal"
 

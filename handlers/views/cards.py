@@ -9,6 +9,7 @@ from bot.domain import ResetRequest, State
 from handlers.views.blocks import (
     ACTION_APPROVE,
     ACTION_DENY,
+    ACTION_TRY_AGAIN,
     Block,
     actions,
     button,
@@ -101,6 +102,8 @@ def approval_message(r: ResetRequest, locale: str = "en") -> tuple[str, list[Blo
     blocks.append(context(t(locale, "card.expires", when=when(r.approval_deadline, locale))))
     if r.state is State.AWAITING_APPROVAL:
         blocks.append(decide_buttons(f"decide:{r.id}", r, locale))
+    elif r.state is State.UNCONFIRMED:
+        blocks.extend(unconfirmed_blocks(r, locale))
     else:
         blocks.append(section(outcome_line(r, locale)))
     return text, blocks
@@ -120,6 +123,15 @@ def approvers_line(r: ResetRequest, locale: str = "en") -> str:
     if len(people) > 20:
         shown += ", …"
     return t(locale, "approvers.people", people=shown, roles=named)
+
+
+def unconfirmed_blocks(r: ResetRequest, locale: str = "en") -> list[Block]:
+    """An unconfirmed reset on the approvals post: what is known, and Try again (issue 12)."""
+    return [
+        section(f"{outcome_line(r, locale)}\n{failure_text(r, locale)}"),
+        actions(f"again:{r.id}",
+                button(t(locale, "button.try_again"), ACTION_TRY_AGAIN, r.id)),
+    ]
 
 
 _OUTCOMES = {State.REVEALED: "completed", State.PASSCODE_EXPIRED: "completed"}

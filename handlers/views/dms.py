@@ -64,6 +64,9 @@ def decision_dm_line(r: ResetRequest, locale: str = "en") -> str:
 def result_dm(r: ResetRequest, locale: str = "en") -> tuple[str, list[Block]]:
     """The DM with the outcome. Never contains the passcode itself."""
     name = literal(r.device_name)
+    if r.state is State.UNCONFIRMED:
+        text = t(locale, "result.unconfirmed", name=name, id=r.id)
+        return text, [section(f":grey_question: {text} {t(locale, 'result.unconfirmed.more')}")]
     if r.state is State.FAILED:
         text = t(locale, "result.failed", name=name, id=r.id)
         blocks = [section(f":x: {text}\n{failure_text(r, locale)}")]

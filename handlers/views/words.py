@@ -20,7 +20,12 @@ from policy.platforms import MATRIX, Result, Row, Scope
 Params = Mapping[str, str | int]
 
 # Values a person or a backend controls, and how much of each is shown.
-_LITERAL = {"query": 200, "name": 200, "detail": 300, "version": 100, "text": 500, "hint": 500}
+_LITERAL = {"query": 200, "name": 200, "detail": 300, "version": 100, "text": 500, "hint": 500,
+            # the managedDevice values an unknown-platform refusal names (policy.seen_values)
+            "operating_system": 60, "device_type": 60, "enrollment_type": 60,
+            "management_agent": 60, "os_version": 60}
+# The values policy names for a device it cannot place (refused.row.unknown.seen).
+_SEEN = ("operating_system", "device_type", "enrollment_type", "management_agent", "os_version")
 LEGACY = "legacy"  # a text stored by a version before codes (bot/storage/legacy_words.py)
 
 
@@ -83,6 +88,8 @@ def refusal_text(r: ResetRequest, locale: str = "en", *, hint: bool = True) -> s
     values["label"] = esc(platform(r.row, locale))
     scoped = f"{key}.{r.scope.value}"
     text = t(locale, scoped if has(scoped) else key, **values)
+    if all(name in params for name in _SEEN) and has(f"{key}.seen"):
+        text += " " + t(locale, f"{key}.seen", **{name: values[name] for name in _SEEN})
     if hint and has(f"{key}.hint"):
         text += " " + t(locale, f"{key}.hint")
     return text
@@ -94,7 +101,9 @@ def warning_text(r: ResetRequest, locale: str = "en") -> str:
         return ""
     if r.warning == LEGACY:
         return literal(r.warning_params.get("text", ""), _LITERAL["text"])
-    return t(locale, f"warning.{r.warning}")
+    # One code or several, space-separated (bot/usecases/warnings.py), values shared.
+    values = _values(locale, r.warning_params)
+    return " ".join(t(locale, f"warning.{code}", **values) for code in r.warning.split())
 
 
 # -- a failed reset -----------------------------------------------------------------------
@@ -106,7 +115,10 @@ def failure_text(r: ResetRequest, locale: str = "en") -> str:
     words = r.failure_params.get("words")
     if words:
         seconds = r.failure_params.get("seconds")
-        values = {"span": span(int(seconds), locale)} if seconds is not None else {}
+        values = _values(locale, {k: v for k, v in r.failure_params.items()
+                                  if k not in {"words", "seconds"}})
+        if seconds is not None:
+            values["span"] = span(int(seconds), locale)
         return t(locale, f"failure.{words}", **values)
     if r.failure_detail.strip():
         return literal(r.failure_detail, 500)

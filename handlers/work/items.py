@@ -141,10 +141,22 @@ class HomeOpened(WorkItem):
     quiet: ClassVar[bool] = True
 
 
+@dataclass(frozen=True)
+class TryAgain(WorkItem):
+    """An approver's Try again click on an unconfirmed ``request`` (issue 12)."""
+
+    what: ClassVar[str] = "try again click"
+    request: str
+    reply_to: ReplyTo
+
+    def answer_to(self) -> ReplyTo:
+        return self.reply_to
+
+
 KINDS: dict[str, type[WorkItem]] = {  # every kind of item, by the name it travels under
     kind.__name__: kind
     for kind in (ResetCommand, StatusCommand, OpenPicker, LearnLocale, Decide, Cancel, Reveal,
-                 PickerSubmitted, HomeOpened)
+                 PickerSubmitted, HomeOpened, TryAgain)
 }
 
 

@@ -39,6 +39,7 @@ from handlers.work.items import (
     ResetCommand,
     Reveal,
     StatusCommand,
+    TryAgain,
     WorkItem,
 )
 
@@ -223,6 +224,16 @@ async def decide(w: Worker, item: Decide) -> None:
         await w.teller(item.user, item.reply_to, mrkdwn=True)(words.reply_text(reply, locale))
     if item.reply_to.from_home:
         await publish_home(w, item.user)
+
+
+@handles(TryAgain)
+async def try_again(w: Worker, item: TryAgain) -> None:
+    """Try again on an unconfirmed reset: the same checks as Approve, exactly once."""
+    person = await w.person(item.user, fresh=True)
+    reply = await w.service.try_again(item.request, person)
+    if not reply.ok:
+        locale = w.identity.locale(item.user)
+        await w.teller(item.user, item.reply_to, mrkdwn=True)(words.reply_text(reply, locale))
 
 
 @handles(Cancel)

@@ -430,6 +430,7 @@ class GraphEmulator:
             )
 
         self._runner: web.AppRunner | None = None
+        self._init_reset_quirks()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -653,6 +654,7 @@ class GraphEmulator:
         """The deviceActionResults entries as Graph would return them now (no state change)."""
         return [dict(e) for e in self._static_results.get(device_id, [])] + [
             dict(a.entry) for a in self._actions.get(device_id, [])
+            if self.listing_delay_reads == 0 or a.reads > self.listing_delay_reads
         ]
 
     def issued_passcode(self, device_id: str) -> str | None:
@@ -762,6 +764,10 @@ class GraphEmulator:
             await hold.until_released()
         if drop is not None:
             return _drop(request)
+        lost = self._lost_answer(request)
+        if lost is not None:
+            return lost
+        self._stamp_date(response)
         return response
 
     def _take(self, items: list[Any], method: str, path: str) -> Any:
@@ -881,7 +887,12 @@ class GraphEmulator:
             if len(parts) == 3 and method == "GET":
                 return self._get_device(version, parts[2], query)
             if len(parts) == 4 and parts[3] == "resetPasscode" and method == "POST":
+                throttled = self._throttle_write()
+                if throttled is not None:
+                    return throttled
                 return self._reset_passcode(parts[2])
+        if parts[:2] == ["deviceManagement", "remoteActionAudits"] and method == "GET":
+            return self._remote_action_audits(version, query)
         if parts[:2] == ["deviceManagement", "roleDefinitions"] and method == "GET":
             if len(parts) == 2:
                 return _collection(list(self._role_definitions.values()))
@@ -1102,9 +1113,12 @@ class GraphEmulator:
             "passcode": None,
             "errorCode": 0,
         }
+        if self.passcode_while_pending and passcode is not None:
+            entry["passcode"] = passcode  # the admin centre shows it at once (Uncertain 1)
         self._actions.setdefault(device_id, []).append(
             _Action(entry, now, end_state, passcode, error_code)
         )
+        self._audit_reset(device_id, self.app_audit_initiator, now)
         return web.Response(status=204)
 
     def _read_actions(self, device_id: str) -> list[Json]:
@@ -1114,6 +1128,8 @@ class GraphEmulator:
             if action.entry["actionState"] != "pending":
                 continue
             action.reads += 1
+            if action.reads <= self.listing_delay_reads:
+                continue  # not listed yet: it stays pending until it shows
             waited = (now - action.created).total_seconds()
             if action.reads > self.action_pending_reads and waited >= self.action_pending_seconds:
                 action.entry["actionState"] = action.end_state
@@ -1296,6 +1312,122 @@ class GraphEmulator:
             return _graph_error(400, "Request_BadRequest", "At most 20 groupIds per request.")
         mine = self._groups_of(principal_id)
         return web.json_response({"value": [g for g in group_ids if g in mine]})
+
+    # ------------------------------------------------------------ issue 12: reset outcomes
+    # Quirks of a reset whose answer may be lost (fact sheet §2, §6, "Checked 2026-12"): the
+    # Date header (Graph's clock), remoteActionAudits as a second record with its initiator,
+    # actions listed late, answers lost after the POST took effect, the passcode present while
+    # still pending, and Intune's write limit answered with 429 and no Retry-After.
+
+    def _init_reset_quirks(self) -> None:
+        # What Intune records as the initiator of this app's (client-credentials) actions:
+        # undocumented [I], so a test can set it.
+        self.app_audit_initiator = ""
+        self.passcode_while_pending = False
+        # An action is left out of deviceActionResults for this many reads of the device.
+        self.listing_delay_reads = 0
+        self.audits_beta_only = True
+        self._audits: list[Json] = []
+        self._lost: list[tuple[str, int | None, int]] = []  # (path substring, status, times)
+        self._write_limit: tuple[int, float] | None = None
+        self.write_times: list[datetime] = []  # every resetPasscode POST that reached Intune
+        self.throttled_writes = 0
+
+    def lose_answer_next(self, path_substring: str, status: int | None = None) -> None:
+        """Let the next matching request take effect, then answer it with ``status`` (500,
+        502, 504, ...) or, for None, by closing the connection: a reset applied whose answer
+        never arrived."""
+        self._lost.append((path_substring, status, 1))
+
+    def add_admin_reset(self, device_id: str, upn: str, at: datetime,
+                        state: str = "pending") -> None:
+        """Another admin reset the device from the admin centre at ``at``: a
+        deviceActionResults entry (no initiator there) and an audit row naming them."""
+        stamp = _graph_time(at)
+        self._static_results.setdefault(device_id, []).append({
+            "@odata.type": "#microsoft.graph.resetPasscodeActionResult",
+            "actionName": "resetPasscode", "actionState": state, "startDateTime": stamp,
+            "lastUpdatedDateTime": stamp, "passcode": None, "errorCode": 0,
+        })
+        self._audit_reset(device_id, upn, at)
+
+    def throttle_writes(self, limit: int, window_s: float) -> None:
+        """Answer resetPasscode POSTs beyond ``limit`` per ``window_s`` (this emulator's clock)
+        with 429 and no Retry-After, as Intune's 200 writes / 20 s per app does."""
+        self._write_limit = (limit, window_s)
+
+    def max_writes_in(self, window_s: float) -> int:
+        """The most resetPasscode POSTs that reached Intune within any ``window_s``."""
+        times = sorted(self.write_times)
+        best, start = 0, 0
+        for end, moment in enumerate(times):
+            while (moment - times[start]).total_seconds() >= window_s:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def audits(self) -> list[Json]:
+        return [dict(a) for a in self._audits]
+
+    def _audit_reset(self, device_id: str, upn: str, at: datetime) -> None:
+        device = self._devices.get(device_id, {})
+        # remoteActionAudit as the beta resource documents it (fact sheet §2).
+        self._audits.append({
+            "id": str(uuid.uuid4()),
+            "deviceDisplayName": device.get("deviceName"),
+            "userName": upn,  # [deprecated] twin of initiatedByUserPrincipalName
+            "initiatedByUserPrincipalName": upn,
+            "action": "resetPasscode",
+            "requestDateTime": _graph_time(at),
+            "deviceOwnerUserPrincipalName": device.get("userPrincipalName"),
+            "deviceIMEI": device.get("imei"),
+            "actionState": "pending",
+            "managedDeviceId": device_id,
+            "deviceActionCategory": "single",
+            "bulkDeviceActionId": None,
+        })
+
+    def _remote_action_audits(self, version: str, query: Mapping[str, str]) -> web.Response:
+        if version != "beta" and self.audits_beta_only:
+            return _graph_error(400, "BadRequest",
+                                "Resource not found for the segment 'remoteActionAudits'.")
+        rows = self._audits
+        wanted = _EQ.match(query.get("$filter", "").strip())
+        if wanted and wanted.group(1) == "managedDeviceId":
+            value = wanted.group(2).replace("''", "'").casefold()
+            rows = [r for r in rows if str(r["managedDeviceId"]).casefold() == value]
+        # Any other filter is ignored: every row comes back (fact sheet §4, "Filters").
+        return _collection([dict(r) for r in rows])
+
+    def _throttle_write(self) -> web.Response | None:
+        now = self.clock.now()
+        if self._write_limit is not None:
+            limit, window = self._write_limit
+            recent = [t for t in self.write_times if (now - t).total_seconds() < window]
+            if len(recent) >= limit:
+                self.throttled_writes += 1
+                return _graph_error(429, "TooManyRequests", "Too many requests.")
+        self.write_times.append(now)
+        return None
+
+    def _lost_answer(self, request: web.Request) -> web.StreamResponse | None:
+        for i, (substring, status, times) in enumerate(self._lost):
+            if substring in request.path and request.method == "POST":
+                if times <= 1:
+                    del self._lost[i]
+                else:
+                    self._lost[i] = (substring, status, times - 1)
+                if status is None:
+                    return _drop(request)
+                answer = _fault_response(_Fault(substring, status, 1, None, None, None))
+                self._stamp_date(answer)
+                return answer
+        return None
+
+    def _stamp_date(self, response: web.StreamResponse) -> None:
+        # Graph's clock, in whole seconds (RFC 9110), from this emulator's clock.
+        response.headers["Date"] = format_datetime(self.clock.now().astimezone(UTC),
+                                                   usegmt=True)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -37,10 +37,15 @@ class FakeJobQueue:
 
     def schedule(self, request_id: str, at: datetime, specs: Iterable[JobSpec]) -> None:
         for spec in specs:
-            if any(j.request_id == request_id and j.spec.kind == spec.kind
-                   and j.spec.event == spec.event for j in self.jobs):
-                continue  # the table's UNIQUE (kind, request_id, event)
             run_at = at + timedelta(seconds=spec.delay_s)
+            same = next((j for j in self.jobs if j.request_id == request_id
+                         and j.spec.kind == spec.kind and j.spec.event == spec.event), None)
+            if same is not None:  # the table's UNIQUE (kind, request_id, event)
+                if same.done_at is not None or same.dead:  # came round again: re-armed
+                    same.run_at, same.attempts, same.lease_until = run_at, 0, None
+                    same.done_at, same.dead, same.last_error = None, False, ""
+                    self._added.set()
+                continue
             self.jobs.append(_Job(len(self.jobs) + 1, spec, request_id, run_at))
             self._added.set()
 

@@ -146,7 +146,7 @@ async def test_migration_4_turns_stored_english_into_codes_that_read_the_same(
     with closing(sqlite3.connect(path)) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
         version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-    assert version == len(MIGRATIONS)  # 4, then 5 (who owns the device, who can approve)
+    assert version == len(MIGRATIONS)  # 4, then 5 (owners, approvers), 6 (write budget)
     assert "reason" not in columns and "hint" not in columns
     assert {"refusal", "refusal_params", "warning_params", "failure_params"} <= columns
     assert {"device_owner_id", "requester_principal", "approver_roles",

@@ -149,7 +149,7 @@ STATE_WORDS = {
     State.AWAITING_APPROVAL: "awaiting approval", State.APPROVED: "approved",
     State.DENIED: "denied", State.CANCELLED: "cancelled",
     State.EXPIRED: "expired without a decision", State.EXECUTING: "resetting",
-    State.COMPLETED: "completed", State.FAILED: "failed",
+    State.COMPLETED: "completed", State.FAILED: "failed", State.UNCONFIRMED: "unconfirmed",
     State.REVEALED: "completed (passcode shown)",
     State.PASSCODE_EXPIRED: "completed (passcode expired)",
 }
@@ -191,3 +191,37 @@ def test_the_platform_is_named_in_the_readers_language() -> None:
     assert t("sv", "platform.android_enterprise_fully_managed") in swedish
     assert "fully managed" not in swedish
     assert "fully managed" not in words.refusal_text(r, "it")
+
+
+def test_an_unknown_platform_names_the_values_intune_reported_as_literals() -> None:
+    """Issue 12 point 9: the person reads which values the bot did not recognise, each as a
+    literal (Intune controls them), in all four languages; a value missing reads as "—"."""
+    r = refused(DeviceFacts("tvOS", "18.1 *x*", "", "<!channel>", "mdm"))
+    assert r.refusal == "row.unknown"
+    english = words.refusal_text(r)
+    assert english.startswith(t("en", "refused.row.unknown"))
+    for shown in ("`tvOS`", "`&lt;!channel&gt;`", "`mdm`", "`18.1 *x*`", "—"):
+        assert shown in english, shown
+    assert "<!channel>" not in english
+    for locale in ("sv", "it", "ro"):
+        text = words.refusal_text(r, locale)
+        assert "`tvOS`" in text and "`&lt;!channel&gt;`" in text and text != english
+
+
+def test_an_unconfirmed_reset_is_worded_from_its_code_with_the_other_admin_as_a_literal() -> None:
+    r = ResetRequest(
+        id="PR-ABCDEF", requester_id="U1", requester_email="a@example.com", device_id="d",
+        device_name="Phone", device_serial="S", device_owner_email="a@example.com",
+        row=decide(DeviceFacts("iOS", "17")).row, scope=Scope.DEVICE, expected=None,
+        state=State.UNCONFIRMED, created_at=WHEN, updated_at=WHEN, decided_by="U2",
+        failure_code="unconfirmed",
+        failure_params={"words": "reset_unconfirmed.other", "name": "<@U9> *boss*"},
+    )
+    for locale in ("en", "sv", "it", "ro"):
+        _, card = cards.approval_message(r, locale)
+        text = " ".join(str(b.get("text", {}).get("text", "")) for b in card)
+        assert "`&lt;@U9&gt; *boss*`" in text and "<@U9>" not in text
+        assert t(locale, "button.try_again") in str(card[-1])
+        assert card[-1]["elements"][0]["action_id"] == blocks.ACTION_TRY_AGAIN
+    assert "another reset of this device" in words.failure_text(r)
+    assert words.failure_text(r, "sv") != words.failure_text(r)

@@ -19,6 +19,7 @@ from policy.platforms import (
     classify,
     decide,
     parse_major,
+    seen_values,
 )
 
 
@@ -178,6 +179,8 @@ def test_unsupported_devices_are_refused_with_a_reason_and_a_hint(
     if said == "8.0":  # too old an Android for the row
         assert decision.refusal.code == "old_os_version"
         assert decision.refusal.params["min"] == 8
+    elif row is Row.UNKNOWN:  # named with the values Intune reported (issue 12 point 9)
+        assert decision.refusal == Refusal("row.unknown", seen_values(facts))
     else:  # the row itself is unsupported
         assert decision.refusal == Refusal(f"row.{row.value}")
 
