@@ -117,6 +117,17 @@ def build_roles(settings: Settings, graph: GraphClient | None = None) -> RoleDir
         raise ConfigError(str(exc)) from None
 
 
+async def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names (SQLite file or PostgreSQL), migrated; a password in the
+    URL is never logged."""
+    from urllib.parse import urlsplit
+
+    password = urlsplit(settings.database_url).password if settings.database_is_postgres else None
+    if password:
+        logs.remember(password)
+    return await Store.open(settings.database_url)
+
+
 def service_config(settings: Settings) -> ServiceConfig:
     return ServiceConfig(
         permitted_roles=frozenset(settings.permitted_roles),
@@ -153,7 +164,7 @@ async def build_services(
         graph = build_graph(settings, clock, sleep)
     roles = roles or build_roles(settings, graph)
     backend = backend or build_backend(settings, clock, graph)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

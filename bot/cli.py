@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bot.bootstrap import build_backend, build_roles, build_vault
+from bot.bootstrap import build_backend, build_roles, build_vault, open_store
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings, require
+from bot.storage.dialect import redacted
 
 
 def check_config(settings: Settings | None = None) -> int:
@@ -32,7 +33,7 @@ def check_config(settings: Settings | None = None) -> int:
     print("Configuration is valid.")
     print(f"  Slack:     {mode}, Web API at {settings.slack_api_url}")
     print(f"  Approvals: {settings.approvals_channel}")
-    print(f"  Database:  {settings.database_path}")
+    print(f"  Database:  {redacted(settings.database_path)}")
     print(f"  Backend:   {settings.backend}"
           + (f" (fleet {settings.fleet_file})" if settings.fleet_file else ""))
     print(f"  Roles:     {settings.roles_source}"
@@ -44,11 +45,10 @@ def check_config(settings: Settings | None = None) -> int:
 async def rotate_key(settings: Settings) -> int:
     """Re-seal every stored passcode under PASSCODE_BOT_SECRET (the new key), opening them with
     PASSCODE_BOT_OLD_SECRETS; all or nothing."""
-    from bot.storage import Store
     from bot.vault import VaultError
 
     vault = build_vault(settings)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
         resealed = []
         for request_id, sealed in await store.sealed_all():
@@ -72,9 +72,8 @@ async def rotate_key(settings: Settings) -> int:
 
 async def audit_verify(settings: Settings) -> int:
     from bot.audit import verify
-    from bot.storage import Store
 
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
         result = await verify(store)
     finally:
@@ -90,7 +89,6 @@ async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
     from datetime import UTC, datetime
 
     from bot.audit import export
-    from bot.storage import Store
 
     moment = None
     if since:
@@ -102,7 +100,7 @@ async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
             return 2
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
         sys.stdout.write(await export(store, moment, fmt))
     finally:
