@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -26,7 +26,7 @@ from bot.storage.schema import StoreError, migrate
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
-Conn = asyncpg.Connection | PoolConnectionProxy[Any]
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 
 def lock_key(schema: str, name: str) -> int:
