@@ -169,7 +169,9 @@ class JobRunner:
     async def _sweep_loop(self) -> None:
         while True:
             try:
-                await self.service.sweep()
+                async with self.queue.exclusive("sweep") as mine:  # one replica at a time
+                    if mine:
+                        await self.service.sweep()
             except Exception:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self.sweep_every_s)

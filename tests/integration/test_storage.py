@@ -54,7 +54,8 @@ def old_request(rid: str, device: str, state: str, now: str, ref: str = "") -> t
         "INSERT INTO requests (id, requester_id, requester_email, device_id,"
         " device_name, device_serial, device_owner_email, row, scope, state,"
         " created_at, updated_at, action_ref, action_started_at)"
-        " VALUES (?, 'U1', 'u@example.com', ?, 'PHONE', 'S1', 'u@example.com', ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, 'U1', 'u@example.com', ?, 'PHONE', 'S1', 'u@example.com',"
+        " ?, ?, ?, ?, ?, ?, ?)",
         (rid, device, Row.AE_FULLY_MANAGED.value, Scope.DEVICE.value, state, now, now, ref,
          now if ref else None),
     )
