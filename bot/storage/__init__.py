@@ -48,6 +48,11 @@ class Store(SqlRequestStore, SqlJobQueue):
         return cls(await SqliteDatabase.open(target.removeprefix("sqlite:///")))
 
     @property
+    def database(self) -> Database:
+        """The database itself (`migrate-store` copies tables through it)."""
+        return self._db
+
+    @property
     def dialect(self) -> str:
         """"sqlite" or "postgresql"."""
         return self._db.dialect.name

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.audit import verify
 from bot.config import ConfigError, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
 from bot.storage.dialect import POSTGRES, SQLITE, is_postgres_url
+from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
-from tests.databases import count, run_sql
+from tests.databases import count, everything_stored, fresh_schema, rows, run_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -305,3 +307,74 @@ def test_without_postgresql_store_tests_skip_but_fail_under_ci(ci: str) -> None:
         assert run.returncode == 0, output
         assert progress.startswith(".s"), output
         assert output.count("SKIPPED [1]") == 1  # one line says why
+
+
+def table_contents(url: str) -> dict[str, list[tuple[object, ...]]]:
+    return {table: rows(url, f"SELECT * FROM {table} ORDER BY {key}")
+            for table, key in (("requests", "id"), ("audit", "seq"), ("jobs", "id"))}
+
+
+async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
+    postgres_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every request (its sealed passcode still sealed, and still opening), audit event and job,
+    exactly; `audit verify` passes on each copy; the copy goes on numbering where it left off;
+    a target that holds anything is refused, unchanged."""
+    vault = Vault(os.urandom(32))
+    source = f"sqlite:///{tmp_path / 'before.db'}"
+    store = await Store.open(source)
+    try:
+        requests = [new_request(i) for i in range(5)]
+        for request in requests:
+            await store.insert(request, actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        at = datetime.now(UTC)
+        await store.transition(requests[0].id, State.APPROVED, actor="U9", at=at)
+        await store.update_fields(requests[0].id, actor="passcode-bot", at=at, action="sealed",
+                                  changes={"sealed_passcode": vault.seal(requests[0].id, "481516"),
+                                           "has_passcode": True})
+        await store.finish_job(1, at)
+    finally:
+        await store.close()
+
+    with fresh_schema(postgres_server) as pg:
+        assert await cli.migrate_store(source, pg) == 0
+        out = capsys.readouterr().out
+        assert "Copied 5 request(s), 12 audit event(s) and 5 job(s)" in out
+        assert "Audit trail of the copy intact: 12 events" in out
+        assert table_contents(pg) == table_contents(source)
+        assert b"481516" not in everything_stored(pg)
+        settings = load_settings(_env_file=None, database_url=pg)
+        assert await cli.audit_verify(settings) == 0
+
+        copy = await Store.open(pg)
+        try:
+            sealed = await copy.sealed_passcode(requests[0].id)
+            assert sealed is not None and vault.unseal(requests[0].id, sealed) == "481516"
+            later = new_request(7)
+            await copy.insert(later, actor="U7", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+            assert (await verify(copy)).ok
+            assert max(j["id"] for j in await copy.pending_jobs()) == 6
+        finally:
+            await copy.close()
+
+        back = f"sqlite:///{tmp_path / 'after.db'}"
+        assert await cli.migrate_store(pg, back) == 0
+        assert table_contents(back) == table_contents(pg)
+        capsys.readouterr()
+
+        before = table_contents(pg)
+        assert await cli.migrate_store(source, pg) == 1  # not empty: nothing copied
+        assert "already holds requests" in capsys.readouterr().err
+        assert table_contents(pg) == before
+
+
+async def test_migrate_store_refuses_what_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = f"sqlite:///{tmp_path / 'new.db'}"
+    assert await cli.migrate_store(f"sqlite:///{tmp_path / 'typo.db'}", target) == 2
+    assert "no database at" in capsys.readouterr().err
+    assert await cli.migrate_store("mysql://u:secret@db/x", target) == 2
+    err = capsys.readouterr().err
+    assert "not a database URL" in err and "secret" not in err
+    assert not (tmp_path / "new.db").exists() and not (tmp_path / "typo.db").exists()
