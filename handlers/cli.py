@@ -1,4 +1,5 @@
-"""`passcode-bot`: serve (the default), demo, check-config, check-db and the operator tools."""
+"""`passcode-bot`: serve (the default), demo, check-config, check-db and the operator tools
+(rotate-key, audit, migrate-store)."""
 
 from __future__ import annotations
 

@@ -112,6 +112,10 @@ class PostgresDatabase:
             if wake is not None:
                 db._wake = wake
                 await db._listen()
+        except asyncpg.PostgresError as exc:
+            await pool.close()
+            raise StoreError(f"cannot prepare the PostgreSQL database at {redacted(url)}: "
+                             f"{str(exc).splitlines()[0]}") from None
         except BaseException:
             await pool.close()
             raise

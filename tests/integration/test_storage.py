@@ -378,3 +378,10 @@ async def test_migrate_store_refuses_what_is_not_a_database(
     err = capsys.readouterr().err
     assert "not a database URL" in err and "secret" not in err
     assert not (tmp_path / "new.db").exists() and not (tmp_path / "typo.db").exists()
+
+
+async def test_a_postgresql_schema_that_does_not_exist_is_one_line(postgres_server: str) -> None:
+    url = f"{postgres_server}{'&' if '?' in postgres_server else '?'}search_path=pct_missing"
+    with pytest.raises(StoreError) as failed:
+        await Store.open(url)
+    assert "\n" not in str(failed.value) and "cannot prepare" in str(failed.value)
