@@ -5,7 +5,9 @@ everything stored) without going through the store under test."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -21,7 +23,10 @@ from bot.storage.dialect import is_postgres_url, numbered, redacted
 
 T = TypeVar("T")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
-PREFIX = "pct_"  # pct_<pid>_<random>: a schema whose process is gone is dropped at start
+# pct_<host>_<pid>_<random>: a schema of this host whose process is gone is dropped at start
+# (a run on another machine or container sharing the server is left alone).
+HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=3).hexdigest()
+PREFIX = f"pct_{HOST}_"
 
 
 def server_url() -> str:
@@ -58,9 +63,9 @@ def drop_stale_schemas(url: str) -> None:
         conn = await asyncpg.connect(url, timeout=5)
         try:
             names = [r[0] for r in await conn.fetch(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pct\\_%'")]
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", PREFIX)]
             for name in names:
-                pid = name.split("_")[1]
+                pid = name.removeprefix(PREFIX).split("_")[0]
                 if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:

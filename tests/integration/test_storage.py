@@ -21,7 +21,7 @@ from bot.audit import verify
 from bot.config import ConfigError, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
-from bot.storage.dialect import POSTGRES, SQLITE, is_postgres_url
+from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
 from tests.databases import count, everything_stored, fresh_schema, rows, run_sql
@@ -385,3 +385,17 @@ async def test_a_postgresql_schema_that_does_not_exist_is_one_line(postgres_serv
     with pytest.raises(StoreError) as failed:
         await Store.open(url)
     assert "\n" not in str(failed.value) and "cannot prepare" in str(failed.value)
+
+
+@pytest.mark.parametrize("dialect", [SQLITE, POSTGRES], ids=lambda d: d.name)
+def test_every_migration_renders_for_both_databases_and_only_adds(dialect: Dialect) -> None:
+    """A replica of the previous release keeps working while a new one starts: no migration
+    drops, renames or retypes anything, and a new NOT NULL column has a default."""
+    for number, script in enumerate(MIGRATIONS, start=1):
+        for statement in dialect.render(script):
+            upper = " ".join(statement.upper().split())
+            assert "@" not in statement, f"migration {number}: a token left in {statement!r}"
+            for word in ("DROP ", "RENAME ", "ALTER COLUMN", "TRUNCATE "):
+                assert word not in upper, f"migration {number} is not additive: {statement!r}"
+            if "ADD COLUMN" in upper and "NOT NULL" in upper:
+                assert "DEFAULT" in upper, f"migration {number}: NOT NULL without a default"
