@@ -18,13 +18,16 @@ import pytest
 
 from bot import cli
 from bot.audit import verify
+from bot.clock import SystemClock
 from bot.config import ConfigError, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
+from bot.jobs import JobRunner
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
 from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
 from tests.databases import count, everything_stored, fresh_schema, rows, run_sql
+from tests.fakes.notifier import FakeNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -399,3 +402,23 @@ def test_every_migration_renders_for_both_databases_and_only_adds(dialect: Diale
                 assert word not in upper, f"migration {number} is not additive: {statement!r}"
             if "ADD COLUMN" in upper and "NOT NULL" in upper:
                 assert "DEFAULT" in upper, f"migration {number}: NOT NULL without a default"
+
+
+async def test_a_drain_racing_the_job_loop_still_waits_for_the_job(database_url: str) -> None:
+    """On PostgreSQL a claim skips rows another claim holds: a drain (what `settle` and the
+    demo wait on) racing the runner's own loop must not come back before the job is done."""
+    store = await Store.open(database_url)
+    notifier = FakeNotifier()
+    runner = JobRunner(None, store, store, notifier, SystemClock())  # type: ignore[arg-type]
+    try:
+        for attempt in range(5):
+            request = new_request(attempt)
+            await store.insert(request, actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+            loop = asyncio.create_task(runner.run_due())  # the job loop, woken by the insert
+            await asyncio.sleep(0)
+            await runner.drain()
+            assert notifier.of(request.id) == [NotifyEvent.APPROVAL_REQUESTED], attempt
+            await loop
+    finally:
+        await runner.stop()
+        await store.close()
