@@ -150,11 +150,6 @@ async def migrate(transact: Transact) -> None:
         await transact(step)
 
 
-async def current_version(tx: Tx) -> int:
-    row = await tx.fetchone("SELECT MAX(version) AS v FROM schema_version")
-    return int((row["v"] if row else None) or 0)
-
-
 async def _precheck(tx: Tx, version: int) -> None:
     check = PRECHECKS.get(version)
     if check is None:
