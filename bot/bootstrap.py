@@ -64,11 +64,6 @@ async def _quietly(work: Awaitable[None], what: str) -> None:
         logging.getLogger(__name__).warning("%s failed; it will be retried on use", what)
 
 
-async def open_store(settings: Settings) -> Store:
-    """The store DATABASE_URL names (SQLite today)."""
-    return await Store.open(settings.database_path)
-
-
 def build_vault(settings: Settings) -> Vault:
     require(settings, "passcode_bot_secret")
     assert settings.passcode_bot_secret is not None
@@ -144,6 +139,17 @@ def permitted_roles(settings: Settings) -> frozenset[str]:
     if settings.roles_source == "graph" and not _named_roles(settings):
         return GRAPH_PERMITTED_ROLES
     return frozenset(settings.permitted_roles)
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names (SQLite file or PostgreSQL), migrated; a password in the
+    URL is never logged."""
+    from urllib.parse import urlsplit
+
+    password = urlsplit(settings.database_url).password if settings.database_is_postgres else None
+    if password:
+        logs.remember(password)
+    return await Store.open(settings.database_url)
 
 
 def service_config(settings: Settings) -> ServiceConfig:

@@ -7,6 +7,7 @@ import sys
 from bot.bootstrap import build_backend, build_roles, build_vault, open_store
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings, require
+from bot.storage.dialect import redacted
 
 
 def check_config(settings: Settings | None = None) -> int:
@@ -32,7 +33,7 @@ def check_config(settings: Settings | None = None) -> int:
     print("Configuration is valid.")
     print(f"  Slack:     {mode}, Web API at {settings.slack_api_url}")
     print(f"  Approvals: {settings.approvals_channel}")
-    print(f"  Database:  {settings.database_path}")
+    print(f"  Database:  {redacted(settings.database_path)}")
     print(f"  Backend:   {settings.backend}"
           + (f" (fleet {settings.fleet_file})" if settings.fleet_file else ""))
     print(f"  Roles:     {settings.roles_source}"
@@ -104,4 +105,51 @@ async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
         sys.stdout.write(await export(store, moment, fmt))
     finally:
         await store.close()
+    return 0
+
+
+async def migrate_store(source_url: str, target_url: str) -> int:
+    """Copy requests, the audit chain and jobs from one database into another, empty one
+    (SQLite to PostgreSQL or back), then verify the copy's audit chain against the source's."""
+    from pathlib import Path
+
+    from bot.audit import verify
+    from bot.storage import Store, StoreError
+    from bot.storage.copy import copy_store
+    from bot.storage.dialect import is_postgres_url
+
+    for flag, url in (("--from", source_url), ("--to", target_url)):
+        if not (is_postgres_url(url) or url.startswith("sqlite:///")):
+            print(f"passcode-bot: {flag} {redacted(url)!r} is not a database URL like "
+                  "sqlite:///path/to/file.db or postgresql://user:password@host:5432/db",
+                  file=sys.stderr)
+            return 2
+    source_file = source_url.removeprefix("sqlite:///")
+    if not is_postgres_url(source_url) and not Path(source_file).is_file():
+        print(f"passcode-bot: --from: no database at {source_file}", file=sys.stderr)
+        return 2
+    if redacted(source_url) == redacted(target_url):
+        print("passcode-bot: --from and --to name the same database", file=sys.stderr)
+        return 2
+    source = await Store.open(source_url)
+    try:
+        target = await Store.open(target_url)
+        try:
+            try:
+                copied = await copy_store(source, target)
+            except StoreError as exc:
+                print(f"passcode-bot: {exc}", file=sys.stderr)
+                return 1
+            before, after = await verify(source), await verify(target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s) and "
+          f"{copied.jobs} job(s) from {redacted(source_url)} to {redacted(target_url)}.")
+    if not after.ok or after.head != before.head or after.events != before.events:
+        print(f"Audit trail of the copy is NOT intact: {after.problem or 'it differs'}.",
+              file=sys.stderr)
+        return 1
+    print(f"Audit trail of the copy intact: {after.events} events, head {after.head}.")
     return 0

@@ -91,9 +91,15 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _sqlite_or_postgres(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith(("postgresql://", "postgres://")):
+            if len(value.split("://", 1)[1]) == 0:
+                raise ValueError("must look like postgresql://user:password@host:5432/database")
+            return value
         if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
-            raise ValueError("must look like sqlite:///path/to/file.db")
+            raise ValueError("must look like sqlite:///path/to/file.db or "
+                             "postgresql://user:password@host:5432/database")
         return value
 
     @field_validator("passcode_bot_secret")
@@ -151,7 +157,12 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> str:
+        """The SQLite file (a PostgreSQL URL is returned as it is: Store.open takes both)."""
         return self.database_url.removeprefix("sqlite:///")
+
+    @property
+    def database_is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
 
 
 def decode_key(text: str) -> bytes:

@@ -140,7 +140,8 @@ def _jobs(by_id: dict[str, ResetRequest], jobs: list[dict[str, Any]]) -> Iterabl
 
 async def check_db(database_path: str) -> int:
     """The CLI: print the problems and return 1, or a one-line summary and 0."""
-    if database_path != ":memory:" and not Path(database_path).is_file():
+    if "://" not in database_path and database_path != ":memory:" \
+            and not Path(database_path).is_file():  # a PostgreSQL URL has no file
         print(f"passcode-bot: no database at {database_path} (DATABASE_URL)", file=sys.stderr)
         return 2
     store = await Store.open(database_path)

@@ -42,6 +42,7 @@ class JobRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._claiming = asyncio.Lock()
         # Notifications about one request go out one at a time, in the order they were
         # scheduled, and each renders the request as it is when it is sent: a slow or retried
         # "approved" update can never overwrite a later "completed" one.
@@ -62,17 +63,21 @@ class JobRunner:
 
     async def run_due(self) -> list[asyncio.Task[None]]:
         """Lease every due job and start it; returns the tasks (tests await them)."""
-        now = self.clock.now()
-        started = []
-        for job in await self.queue.claim_jobs(now, LEASE_S):
-            if job.id in self._running:
-                continue
-            self._running.add(job.id)
-            task = asyncio.create_task(self._run(job), name=f"job-{job.kind}-{job.request_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            started.append(task)
-        return started
+        # One claim at a time in this process: on PostgreSQL a claim skips the rows another
+        # one holds, so a drain racing the job loop would find nothing and none of its tasks.
+        async with self._claiming:
+            now = self.clock.now()
+            started = []
+            for job in await self.queue.claim_jobs(now, LEASE_S):
+                if job.id in self._running:
+                    continue
+                self._running.add(job.id)
+                task = asyncio.create_task(self._run(job),
+                                           name=f"job-{job.kind}-{job.request_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                started.append(task)
+            return started
 
     async def drain(self, rounds: int = 50) -> None:
         """Run jobs until none is due or running (tests and the demo)."""
@@ -179,7 +184,9 @@ class JobRunner:
     async def _sweep_loop(self) -> None:
         while True:
             try:
-                await self.service.sweep()
+                async with self.queue.exclusive("sweep") as mine:  # one replica at a time
+                    if mine:
+                        await self.service.sweep()
             except Exception:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self.sweep_every_s)

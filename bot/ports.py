@@ -5,6 +5,7 @@ talk to them."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -357,6 +358,10 @@ class JobQueue(Protocol):
     async def wait_for_jobs(self, timeout: float) -> None:
         """Return when jobs may have been scheduled since the last call (a change with jobs
         was committed), or after ``timeout`` seconds; a wake-up is never lost."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """``async with queue.exclusive("sweep") as mine``: ``mine`` is True when no other
+        process on this database is inside ``name`` (then do the work), else False."""
 
 
 class WriteBudget(Protocol):

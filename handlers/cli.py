@@ -1,4 +1,5 @@
-"""`passcode-bot`: serve (the default), demo, check-config, check-db and the operator tools."""
+"""`passcode-bot`: serve (the default), demo, check-config, check-db and the operator tools
+(rotate-key, audit, migrate-store)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         help="re-seal stored passcodes under PASSCODE_BOT_SECRET, opening them with "
         "PASSCODE_BOT_OLD_SECRETS",
     )
+    migrate = sub.add_parser(
+        "migrate-store",
+        help="copy requests, the audit chain and jobs into another, empty database "
+        "(SQLite to PostgreSQL or back)",
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL",
+                         help="sqlite:///path/to/file.db or postgresql://user:pw@host:5432/db")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL")
     audit = sub.add_parser("audit", help="verify or export the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser("verify", help="check the hash chain: edited, deleted or reordered events")
@@ -60,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo())
     if command == "check-config":
         return core_cli.check_config()
+    if command == "migrate-store":
+        try:
+            return asyncio.run(core_cli.migrate_store(args.source, args.target))
+        except StoreError as exc:
+            print(f"passcode-bot: {exc}", file=sys.stderr)
+            return 2
     if command in {"rotate-key", "audit", "check-db"}:
         try:
             settings = load_settings()

@@ -1,22 +1,26 @@
-"""SQLite storage (aiosqlite, WAL): requests, the audit trail and the durable job queue.
+"""Storage: requests, the audit trail and the durable job queue, in SQLite (aiosqlite, WAL; the
+embedded default) or PostgreSQL (asyncpg; any number of processes on one database).
 
-Split by concern: ``schema`` (migrations), ``connection`` (the writer lock and shielded
-transactions, reads, the WAL checkpoint), ``requests`` (rows and their transitions),
-``audit`` (the hash chain), ``jobs`` (the queue). ``Store`` is the one object that serves
-both ports, RequestStore and JobQueue, over one database file.
+Split by concern: ``dialect`` (where the two differ), ``schema`` (the migrations both run),
+``connection`` (the Database and transaction interface, and SQLite's), ``postgres``
+(PostgreSQL's), ``requests`` (rows and their transitions), ``audit`` (the hash chain),
+``jobs`` (the queue), ``copy`` (`migrate-store`). ``Store`` is the one object that serves both
+ports, RequestStore and JobQueue, over one database.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.domain import JobSpec
 from bot.ports import Job, OpenRequestExists
-from bot.storage.budget import SqliteWriteBudget
-from bot.storage.connection import Database
-from bot.storage.jobs import SqliteJobQueue
-from bot.storage.requests import SqliteRequestStore
+from bot.storage.budget import SqlWriteBudget
+from bot.storage.connection import Database, SqliteDatabase
+from bot.storage.dialect import is_postgres_url
+from bot.storage.jobs import SqlJobQueue
+from bot.storage.requests import SqlRequestStore
 from bot.storage.schema import MIGRATIONS, PRECHECKS, StoreError
 
 __all__ = [
@@ -25,22 +29,44 @@ __all__ = [
 ]
 
 
-class Store(SqliteRequestStore, SqliteJobQueue, SqliteWriteBudget):
-    """Requests, their audit trail, their jobs and the shared write budget in one SQLite
-    file."""
+class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget):
+    """Requests, their audit trail, their jobs and the shared write budget in one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, jobs_added: asyncio.Event | None = None) -> None:
         self._db = db
-        self._jobs_added = asyncio.Event()
-        self.path = db.path
+        self._jobs_added = jobs_added or asyncio.Event()
+        self.path = db.path  # the SQLite file, or the PostgreSQL URL without its password
 
     @classmethod
-    async def open(cls, path: str) -> Store:
-        return cls(await Database.open(path))
+    async def open(cls, target: str) -> Store:
+        """Open (and migrate) the database ``target`` names: a postgresql:// or postgres://
+        URL, a sqlite:/// URL, or the path of a SQLite file."""
+        if is_postgres_url(target):
+            from bot.storage.postgres import PostgresDatabase
+
+            woken = asyncio.Event()
+            return cls(await PostgresDatabase.open(target, wake=woken.set), woken)
+        return cls(await SqliteDatabase.open(target.removeprefix("sqlite:///")))
+
+    @property
+    def database(self) -> Database:
+        """The database itself (`migrate-store` copies tables through it)."""
+        return self._db
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._db.dialect.name
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """True inside when no other process on this database is doing ``name`` (the expiry
+        sweep): on PostgreSQL an advisory lock; on SQLite always (one process per file)."""
+        return self._db.exclusive(name)
 
     async def close(self) -> None:
         await self._db.close()
 
     async def checkpoint(self) -> bool:
-        """Empty the WAL into the database file (see Database.checkpoint)."""
+        """Make content deleted so far unrecoverable from the database's files (SQLite:
+        empty the WAL; PostgreSQL: VACUUM)."""
         return await self._db.checkpoint()

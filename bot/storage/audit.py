@@ -1,28 +1,28 @@
-"""The hash-chained audit trail in SQLite: appended inside the transaction of the change it
-records (so the two commit together), read back in order for `audit verify` and export."""
+"""The hash-chained audit trail: appended inside the transaction of the change it records (so
+the two commit together), read back in order for `audit verify` and export. Appends from any
+number of processes are serialised (``Tx.lock``), so each links to the head committed before."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.audit import GENESIS, AuditEvent, audit_hash
-from bot.storage.connection import Database, ts
+from bot.storage.connection import Database, Tx, ts
 
 __all__ = ["GENESIS", "AuditEvent", "append", "audit_hash", "trail"]
 
+
 async def append(
-    db: aiosqlite.Connection, request_id: str, at: datetime, actor: str, action: str,
+    tx: Tx, request_id: str, at: datetime, actor: str, action: str,
     from_state: str, to_state: str, detail: str,
 ) -> None:
     """Append one event, chained to the last; call inside a write transaction."""
-    async with db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") as cur:
-        last = await cur.fetchone()
+    await tx.lock("audit")  # held until commit: the next append reads this one as its head
+    last = await tx.fetchone("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
     prev = last["hash"] if last else GENESIS
     at_s = ts(at) or ""
     digest = audit_hash(prev, request_id, at_s, actor, action, from_state, to_state, detail)
-    await db.execute(
+    await tx.execute(
         "INSERT INTO audit (request_id, at, actor, action, from_state, to_state, detail,"
         " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
         (request_id, at_s, actor, action, from_state, to_state, detail, prev, digest),

@@ -8,28 +8,26 @@ import asyncio
 from collections import deque
 from datetime import datetime, timedelta
 
-import aiosqlite
-
-from bot.storage.connection import Database, dt, ts
+from bot.storage.connection import Database, Tx, dt, ts
 
 
-class SqliteWriteBudget:
+class SqlWriteBudget:
     _db: Database
 
     async def take_slot(self, bucket: str, now: datetime, limit: int, window_s: float) -> float:
         since = ts(now - timedelta(seconds=window_s))
 
-        async def work(db: aiosqlite.Connection) -> float:
-            await db.execute("DELETE FROM write_budget WHERE bucket = ? AND taken_at <= ?",
+        async def work(tx: Tx) -> float:
+            await tx.lock(f"budget:{bucket}")  # racing processes count one at a time
+            await tx.execute("DELETE FROM write_budget WHERE bucket = ? AND taken_at <= ?",
                              (bucket, since))
-            async with db.execute(
+            row = await tx.fetchone(
                 "SELECT COUNT(*) AS n, MIN(taken_at) AS oldest FROM write_budget"
                 " WHERE bucket = ?", (bucket,)
-            ) as cur:
-                row = await cur.fetchone()
+            )
             count = int(row["n"]) if row else 0
             if count < limit:
-                await db.execute("INSERT INTO write_budget (bucket, taken_at) VALUES (?, ?)",
+                await tx.execute("INSERT INTO write_budget (bucket, taken_at) VALUES (?, ?)",
                                  (bucket, ts(now)))
                 return 0.0
             oldest = dt(row["oldest"]) if row else None

@@ -1,22 +1,26 @@
-"""The two SQLite connections and how they are used: writes on one connection under an asyncio
-lock, each in one shielded IMMEDIATE transaction; reads on a second connection, which WAL lets
-see only committed data. Also the timestamp format every table uses."""
+"""What the store's code runs on, whichever the database: a ``Database`` (transactions, reads,
+exclusive locks) handing out a ``Tx`` inside each write transaction. And the SQLite one: writes
+on one connection under an asyncio lock, each in one shielded IMMEDIATE transaction; reads on a
+second connection, which WAL lets see only committed data. Also the timestamp format."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
+from bot.storage.dialect import SQLITE, Dialect
 from bot.storage.schema import migrate
 
 T = TypeVar("T")
-Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+Record = dict[str, Any]
 
 
 def ts(value: datetime | None) -> str | None:
@@ -28,8 +32,94 @@ def dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-class Database:
+class Tx(Protocol):
+    """One open write transaction."""
+
+    dialect: Dialect
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Record]: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Record | None: ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        """Run an INSERT; False, and the transaction goes on, when a unique key refused it."""
+
+    async def lock(self, name: str) -> None:
+        """Hold ``name`` until this transaction ends: other writers taking it wait."""
+
+    async def jobs_added(self) -> None:
+        """Jobs were scheduled: wake every waiting runner once this transaction commits."""
+
+
+Work = Callable[[Tx], Awaitable[T]]
+
+
+class Database(Protocol):
+    dialect: Dialect
+    path: str  # the SQLite file, or the PostgreSQL URL without its password
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in one transaction; shielded, so a cancelled caller never cuts it."""
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
+        """Every row of one query; sees every write committed before it started."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement in its own write transaction."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """True inside when no other process of this database holds ``name``; False (do not
+        do the work) when one does."""
+
+    async def checkpoint(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteTx:
+    dialect = SQLITE
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
+        return [dict(r) for r in await self._db.execute_fetchall(sql, params)]
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Record | None:
+        async with self._db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else dict(row)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._db.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, rows)
+
+    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        try:
+            await self._db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            return False
+        return True
+
+    async def lock(self, name: str) -> None:
+        """Nothing to do: an IMMEDIATE transaction already holds the one write lock."""
+
+    async def jobs_added(self) -> None:
+        """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
+
+
+class SqliteDatabase:
     """One SQLite file (WAL), migrated when opened."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
@@ -39,7 +129,7 @@ class Database:
         self._writes: set[asyncio.Future[Any]] = set()
 
     @classmethod
-    async def open(cls, path: str) -> Database:
+    async def open(cls, path: str) -> SqliteDatabase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(path, isolation_level=None)
@@ -50,15 +140,17 @@ class Database:
         # Deleted content is overwritten with zeros, so a purged passcode leaves no bytes behind
         # in free space of the database file (checkpoint() then empties the WAL).
         await writer.execute("PRAGMA secure_delete=ON")
-        try:
-            await migrate(writer)
-        except BaseException:
-            await writer.close()
-            raise
         reader = await aiosqlite.connect(path, isolation_level=None)
         reader.row_factory = aiosqlite.Row
         await reader.execute("PRAGMA busy_timeout=5000")
-        return cls(path, writer, reader)
+        db = cls(path, writer, reader)
+        try:
+            await migrate(db.write)
+        except BaseException:
+            await reader.close()
+            await writer.close()
+            raise
+        return db
 
     async def close(self) -> None:
         if self._writes:  # let shielded transactions finish before the connection goes
@@ -77,7 +169,7 @@ class Database:
             async with self._lock:
                 await self._writer.execute("BEGIN IMMEDIATE")
                 try:
-                    result = await work(self._writer)
+                    result = await work(SqliteTx(self._writer))
                 except BaseException:
                     if self._writer.in_transaction:
                         await self._writer.execute("ROLLBACK")
@@ -91,18 +183,20 @@ class Database:
         return await asyncio.shield(task)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """One statement in its own write transaction."""
-
-        async def work(db: aiosqlite.Connection) -> None:
-            await db.execute(sql, params)
+        async def work(tx: Tx) -> None:
+            await tx.execute(sql, params)
 
         await self.write(work)
 
-    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Run a query and fetch every row in one step on the reader connection. An open
         cursor would hold its read snapshot, and overlapping ones keep an old snapshot alive:
         reads would then miss rows committed just before."""
-        return list(await self._reader.execute_fetchall(sql, params))
+        return [dict(r) for r in await self._reader.execute_fetchall(sql, params)]
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        yield True  # one process per SQLite file
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database file and empty it (TRUNCATE), so content deleted

@@ -1,5 +1,7 @@
-"""The durable job queue in SQLite: jobs are inserted in the transaction of the change that
-schedules them (``add``), then leased, finished, retried or deferred by the job runner."""
+"""The durable job queue: jobs are inserted in the transaction of the change that schedules
+them (``add``), then leased, finished, retried or deferred by job runners, in any number of
+processes on PostgreSQL: a claim skips rows another claim holds, and a job whose lease ran out
+(its runner died) is due again."""
 
 from __future__ import annotations
 
@@ -9,22 +11,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.domain import JobKind, JobSpec, NotifyEvent
 from bot.ports import Job
-from bot.storage.connection import Database, dt, ts
+from bot.storage.connection import Database, Tx, dt, ts
 
 
-async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
-              jobs: Iterable[JobSpec]) -> None:
+async def add_jobs(tx: Tx, request_id: str, at: datetime, jobs: Iterable[JobSpec]) -> None:
     """Schedule jobs inside the caller's write transaction; a job already scheduled (same
     kind, request and event) is not scheduled twice, and one already done (or dead) runs
     again: the request came round once more (Try again after an unconfirmed reset)."""
+    added = False
     for job in jobs:
         run_at = at.timestamp() + job.delay_s
         # Portable SQL (SQLite 3.24+, PostgreSQL): ON CONFLICT ... DO UPDATE ... WHERE.
-        await db.execute(
+        await tx.execute(
             "INSERT INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)"
             " ON CONFLICT (kind, request_id, event) DO UPDATE SET run_at = excluded.run_at,"
             " attempts = 0, lease_until = NULL, done_at = NULL, dead = 0, last_error = ''"
@@ -32,11 +32,15 @@ async def add_jobs(db: aiosqlite.Connection, request_id: str, at: datetime,
             (job.kind.value, request_id, job.event.value if job.event else "",
              ts(datetime.fromtimestamp(run_at, UTC))),
         )
+        added = True
+    if added:
+        await tx.jobs_added()
 
 
-class SqliteJobQueue:
-    """The JobQueue port over the ``jobs`` table. Wake-ups are in-process: the one process
-    that writes the database is the one that runs its jobs."""
+class SqlJobQueue:
+    """The JobQueue port over the ``jobs`` table. Wake-ups: in-process on SQLite (the one
+    process that writes the file runs its jobs); on PostgreSQL a NOTIFY at commit reaches
+    every process (see bot/storage/postgres.py), and sets the same event."""
 
     _db: Database
     _jobs_added: asyncio.Event
@@ -54,15 +58,15 @@ class SqliteJobQueue:
         """Lease due jobs: a job whose lease ran out (its runner died) is due again."""
         lease = ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
 
-        async def work(db: aiosqlite.Connection) -> list[Job]:
-            async with db.execute(
+        async def work(tx: Tx) -> list[Job]:
+            rows = await tx.fetch(
                 "SELECT id, kind, request_id, event, attempts FROM jobs"
                 " WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
-                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?",
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?"
+                + tx.dialect.skip_locked,
                 (ts(now), ts(now), limit),
-            ) as cur:
-                rows = await cur.fetchall()
-            await db.executemany(
+            )
+            await tx.executemany(
                 "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
                 [(lease, r["id"]) for r in rows],
             )
@@ -73,7 +77,11 @@ class SqliteJobQueue:
         return await self._db.write(work)
 
     async def release_leases(self) -> None:
-        await self._db.execute("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL")
+        """On SQLite every lease ends now (one process per file: whatever held them died
+        with the last one). On PostgreSQL, where other replicas may be running the jobs they
+        hold, nothing changes: a dead replica's jobs come back when their leases run out."""
+        if self._db.dialect.name == "sqlite":
+            await self._db.execute("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL")
 
     async def renew_lease(self, job_id: int, until: datetime) -> None:
         await self._db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (ts(until), job_id))
@@ -92,7 +100,8 @@ class SqliteJobQueue:
     async def defer_job(self, job_id: int, run_at: datetime) -> None:
         """Run the job again at ``run_at``; the try that asked for it does not count."""
         await self._db.execute(
-            "UPDATE jobs SET run_at = ?, lease_until = NULL, attempts = MAX(attempts - 1, 0)"
+            "UPDATE jobs SET run_at = ?, lease_until = NULL,"
+            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
             " WHERE id = ?",
             (ts(run_at), job_id),
         )

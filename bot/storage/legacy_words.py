@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
+if TYPE_CHECKING:
+    from bot.storage.connection import Tx
+
 
 LEGACY = "legacy"  # a stored text no rule is known for: {"text": ..., "hint": ...}
 
@@ -104,25 +106,24 @@ def failure(code: str, detail: str) -> tuple[str, dict[str, Any]]:
     return detail, {}  # shown as the literal it is
 
 
-async def convert(db: aiosqlite.Connection) -> None:
-    """Every stored row's English as codes with values; then the English columns go."""
-    async with db.execute(
+async def convert(tx: Tx) -> None:
+    """Every stored row's English as codes with values; then the English columns are emptied
+    (not dropped: migrations only add, so a replica of the previous release keeps working)."""
+    rows = await tx.fetch(
         "SELECT id, reason, hint, warning, failure_code, failure_detail FROM requests"
         " WHERE reason != '' OR hint != '' OR warning != '' OR failure_detail != ''"
-    ) as cur:
-        rows = list(await cur.fetchall())
+    )
     for row in rows:
         code, params = refusal(row["reason"], row["hint"])
         warn, warn_params = warning(row["warning"])
         detail, failure_params = failure(row["failure_code"], row["failure_detail"])
-        await db.execute(
+        await tx.execute(
             "UPDATE requests SET refusal = ?, refusal_params = ?, warning = ?,"
             " warning_params = ?, failure_detail = ?, failure_params = ? WHERE id = ?",
             (code, _json(params), warn, _json(warn_params), detail, _json(failure_params),
              row["id"]),
         )
-    await db.execute("ALTER TABLE requests DROP COLUMN reason")
-    await db.execute("ALTER TABLE requests DROP COLUMN hint")
+    await tx.execute("UPDATE requests SET reason = '', hint = '' WHERE reason != '' OR hint != ''")
 
 
 def _json(value: dict[str, Any]) -> str:

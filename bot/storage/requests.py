@@ -1,4 +1,4 @@
-"""Requests in SQLite: every state change is one conditional UPDATE (``WHERE id = ? AND state
+"""Requests: every state change is one conditional UPDATE (``WHERE id = ? AND state
 = ?``) in the same transaction as its audit event and the jobs it schedules, so however many
 callers race, one wins and the rest see that the request has moved on."""
 
@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from bot.domain import Audit, Change, JobSpec, NewRequest, ResetRequest, State, check_transition
 from bot.ports import OpenRequestExists
 from bot.storage import audit
 from bot.storage.audit import AuditEvent
-from bot.storage.connection import Database, ts
+from bot.storage.connection import Database, Tx, ts
 from bot.storage.jobs import add_jobs
 from bot.storage.rows import COLUMNS, from_row, to_db
-from bot.storage.schema import OPEN_SQL
+from bot.storage.schema import OPEN_SQL, StoreError
 
 
-class SqliteRequestStore:
+class SqlRequestStore:
     """The RequestStore port over the ``requests`` and ``audit`` tables."""
 
     _db: Database
@@ -42,23 +39,21 @@ class SqliteRequestStore:
         marks = ", ".join("?" for _ in COLUMNS)
         at = request.created_at
 
-        async def work(db: aiosqlite.Connection) -> None:
-            try:
-                await db.execute(
-                    f"INSERT INTO requests ({cols}) VALUES ({marks})",
-                    [to_db(n, getattr(request, n)) for n in COLUMNS],
-                )
-            except sqlite3.IntegrityError:
-                existing = await _open_for_device(db, request.device_id)
+        async def work(tx: Tx) -> None:
+            if not await tx.insert_unique(
+                f"INSERT INTO requests ({cols}) VALUES ({marks})",
+                [to_db(n, getattr(request, n)) for n in COLUMNS],
+            ):
+                existing = await _open_for_device(tx, request.device_id)
                 if existing is None or existing.id == request.id:
-                    raise
-                raise OpenRequestExists(existing) from None
-            await audit.append(db, request.id, at, actor, "request", "", "requested", "")
+                    raise StoreError(f"request {request.id} is already stored")
+                raise OpenRequestExists(existing)
+            await audit.append(tx, request.id, at, actor, "request", "", "requested", "")
             await audit.append(
-                db, request.id, at, actor, request.state.value, "requested",
+                tx, request.id, at, actor, request.state.value, "requested",
                 request.state.value, detail,
             )
-            await add_jobs(db, request.id, at, jobs)
+            await add_jobs(tx, request.id, at, jobs)
 
         await self._db.write(work)
         if jobs:
@@ -87,28 +82,25 @@ class SqliteRequestStore:
         placeholders = ", ".join("?" for _ in sources)
         entry = change.audit
 
-        async def work(db: aiosqlite.Connection) -> ResetRequest | None:
-            async with db.execute(
-                f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})",
+        async def work(tx: Tx) -> ResetRequest | None:
+            found = await tx.fetchone(
+                f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})"
+                + tx.dialect.for_update,
                 [change.request_id, *sources],
-            ) as cur:
-                found = await cur.fetchone()
+            )
             if found is None:
                 return None
             if values:
-                await db.execute(
+                await tx.execute(
                     f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
                     [*params, change.request_id, found["state"]],
                 )
             await audit.append(
-                db, change.request_id, at, entry.actor, entry.action, found["state"],
+                tx, change.request_id, at, entry.actor, entry.action, found["state"],
                 to.value if to is not None else found["state"], entry.detail,
             )
-            await add_jobs(db, change.request_id, at, change.jobs)
-            async with db.execute(
-                "SELECT * FROM requests WHERE id = ?", (change.request_id,)
-            ) as cur:
-                row = await cur.fetchone()
+            await add_jobs(tx, change.request_id, at, change.jobs)
+            row = await tx.fetchone("SELECT * FROM requests WHERE id = ?", (change.request_id,))
             assert row is not None
             return from_row(row)
 
@@ -145,29 +137,28 @@ class SqliteRequestStore:
         values = {**changes, "updated_at": at}
         assignments = ", ".join(f"{name} = ?" for name in values)
 
-        async def work(db: aiosqlite.Connection) -> None:
-            state = await _state(db, request_id)
+        async def work(tx: Tx) -> None:
+            state = await _state(tx, request_id)
             if state is None:
                 return
-            await db.execute(
+            await tx.execute(
                 f"UPDATE requests SET {assignments} WHERE id = ?",
                 [*(to_db(n, v) for n, v in values.items()), request_id],
             )
-            await audit.append(db, request_id, at, actor, action, state, state, detail)
+            await audit.append(tx, request_id, at, actor, action, state, state, detail)
 
         await self._db.write(work)
 
     async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
         """Merge the notifier's message references into the request (not audited: no decision)."""
 
-        async def work(db: aiosqlite.Connection) -> None:
-            async with db.execute(
-                "SELECT surface FROM requests WHERE id = ?", (request_id,)
-            ) as cur:
-                found = await cur.fetchone()
+        async def work(tx: Tx) -> None:
+            found = await tx.fetchone(
+                "SELECT surface FROM requests WHERE id = ?" + tx.dialect.for_update, (request_id,)
+            )
             if found is not None:
                 merged = {**json.loads(found["surface"]), **values}
-                await db.execute(
+                await tx.execute(
                     "UPDATE requests SET surface = ? WHERE id = ?",
                     (json.dumps(merged, sort_keys=True), request_id),
                 )
@@ -177,8 +168,8 @@ class SqliteRequestStore:
     async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
         """Replace sealed values in one transaction (key rotation): all or nothing."""
 
-        async def work(db: aiosqlite.Connection) -> None:
-            await db.executemany(
+        async def work(tx: Tx) -> None:
+            await tx.executemany(
                 "UPDATE requests SET sealed_passcode = ? WHERE id = ?",
                 [(blob, rid) for rid, blob in values],
             )
@@ -264,17 +255,17 @@ class SqliteRequestStore:
 
 
 
-async def _state(db: aiosqlite.Connection, request_id: str) -> str | None:
-    async with db.execute("SELECT state FROM requests WHERE id = ?", (request_id,)) as cur:
-        found = await cur.fetchone()
+async def _state(tx: Tx, request_id: str) -> str | None:
+    found = await tx.fetchone(
+        "SELECT state FROM requests WHERE id = ?" + tx.dialect.for_update, (request_id,)
+    )
     return None if found is None else str(found["state"])
 
 
-async def _open_for_device(db: aiosqlite.Connection, device_id: str) -> ResetRequest | None:
-    async with db.execute(
+async def _open_for_device(tx: Tx, device_id: str) -> ResetRequest | None:
+    row = await tx.fetchone(
         f"SELECT * FROM requests WHERE device_id = ? AND state IN {OPEN_SQL}"
         " ORDER BY created_at LIMIT 1",
         (device_id,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return from_row(row) if row is not None else None

@@ -6,8 +6,6 @@ import json
 from dataclasses import fields
 from typing import Any
 
-import aiosqlite
-
 from bot.domain import ResetRequest, State
 from bot.storage.connection import dt, ts
 from policy.platforms import Result, Row, Scope
@@ -40,7 +38,7 @@ def to_db(name: str, value: Any) -> Any:
     return value
 
 
-def from_row(row: aiosqlite.Row) -> ResetRequest:
+def from_row(row: dict[str, Any]) -> ResetRequest:
     data: dict[str, Any] = {name: row[name] for name in COLUMNS}
     for name in _TIMES:
         data[name] = dt(data[name])

@@ -1,12 +1,22 @@
-"""The SQLite schema: numbered migrations, checks that must pass before one applies, and the
-code that runs them at start (each in its own IMMEDIATE transaction, recorded in
-``schema_version``). Migrations are plain SQL and only ever added to."""
+"""The schema of both databases, SQLite and PostgreSQL: numbered migrations, checks that must
+pass before one applies, and the code that runs them at start (each in its own transaction,
+recorded in ``schema_version``; on PostgreSQL all under one advisory lock, so replicas starting
+together take turns).
+
+Adding a migration is adding one entry at the end of MIGRATIONS: SQL both databases accept
+(TEXT, INTEGER; ``@ID@`` and ``@BLOB@`` where they differ, see bot/storage/dialect.py), several
+statements separated by ``;``. Migrations are only ever added to, and additive (new tables,
+columns with defaults, indexes): a replica of the previous release keeps working beside one of
+the next while a rolling restart goes on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import aiosqlite
+if TYPE_CHECKING:
+    from bot.storage.connection import Tx
 
 from bot.storage import legacy_words
 
@@ -38,7 +48,7 @@ MIGRATIONS: list[str] = [
         completed_at TEXT,
         passcode_expires_at TEXT,
         has_passcode INTEGER NOT NULL DEFAULT 0,
-        sealed_passcode BLOB,
+        sealed_passcode @BLOB@,
         failure_code TEXT NOT NULL DEFAULT '',
         failure_detail TEXT NOT NULL DEFAULT '',
         reveal_count INTEGER NOT NULL DEFAULT 0,
@@ -51,7 +61,7 @@ MIGRATIONS: list[str] = [
     """ WHERE sealed_passcode IS NOT NULL;
 
     CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq @ID@,
         request_id TEXT NOT NULL,
         at TEXT NOT NULL,
         actor TEXT NOT NULL,
@@ -65,7 +75,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_by_request ON audit (request_id, seq);
 
     CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id @ID@,
         kind TEXT NOT NULL,
         request_id TEXT NOT NULL,
         event TEXT NOT NULL DEFAULT '',
@@ -121,7 +131,7 @@ MIGRATIONS: list[str] = [
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).
-DATA_STEPS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
+DATA_STEPS: dict[int, Callable[[Tx], Awaitable[None]]] = {
     4: legacy_words.convert,
 }
 
@@ -146,37 +156,40 @@ class StoreError(Exception):
     """The database cannot be used as it is (e.g. a migration cannot apply); one line."""
 
 
-async def migrate(db: aiosqlite.Connection) -> None:
-    """Apply every migration the database has not had yet, each all or nothing."""
-    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    async with db.execute("SELECT MAX(version) AS v FROM schema_version") as cur:
-        row = await cur.fetchone()
-    current = (row["v"] if row else None) or 0
+Transact = Callable[[Callable[["Tx"], Awaitable[None]]], Awaitable[None]]
+
+
+async def migrate(transact: Transact) -> None:
+    """Apply every migration the database has not had yet, each all or nothing, each in a
+    transaction of ``transact`` (which reads the version again: another process may have
+    applied it meanwhile)."""
+
+    async def versions(tx: Tx) -> None:
+        await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+
+    await transact(versions)
     for version, script in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await _precheck(db, version)
-            for statement in (s.strip() for s in script.split(";")):
-                if statement:
-                    await db.execute(statement)
+
+        async def step(tx: Tx, version: int = version, script: str = script) -> None:
+            row = await tx.fetchone("SELECT MAX(version) AS v FROM schema_version")
+            if version <= ((row["v"] if row else None) or 0):
+                return
+            await _precheck(tx, version)
+            for statement in tx.dialect.render(script):
+                await tx.execute(statement)
             if version in DATA_STEPS:
-                await DATA_STEPS[version](db)
-            await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+                await DATA_STEPS[version](tx)
+            await tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+        await transact(step)
 
 
-async def _precheck(db: aiosqlite.Connection, version: int) -> None:
+async def _precheck(tx: Tx, version: int) -> None:
     check = PRECHECKS.get(version)
     if check is None:
         return
     sql, message = check
-    async with db.execute(sql) as cur:
-        rows = await cur.fetchall()
+    rows = await tx.fetch(sql)
     if rows:
         by_device: dict[str, list[str]] = {}
         for row in rows:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,6 +99,10 @@ class FakeJobQueue:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._added.wait(), timeout=timeout)
         self._added.clear()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        yield True  # one process
 
     def due(self, request_id: str) -> list[str]:
         """The request's jobs not done yet, as "kind" or "kind:event" (for assertions)."""

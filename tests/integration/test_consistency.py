@@ -26,6 +26,12 @@ Ids = dict[str, str]
 Damage = Callable[[sqlite3.Connection, Ids], None]
 
 
+@pytest.fixture
+def database_url(db_path: Path) -> str:
+    """SQLite only: these tests damage the file beside the store."""
+    return f"sqlite:///{db_path}"
+
+
 async def _request(world: World, person: Person, device: str) -> str:  # noqa: F811
     reply = await world.service.request_reset(person, device)
     assert reply.outcome is Outcome.CREATED, reply.message

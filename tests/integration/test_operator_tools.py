@@ -21,6 +21,12 @@ from tests.conftest import read_db_bytes
 from tests.integration.test_workflow import ALICE, ANNA, World, on_screen, world  # noqa: F401
 
 
+@pytest.fixture
+def database_url(db_path: Path) -> str:
+    """SQLite only: these tests damage the file beside the store."""
+    return f"sqlite:///{db_path}"
+
+
 async def completed_request(world: World) -> tuple[str, str]:  # noqa: F811
     reply = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
     await world.service.decide(reply.request.id, ANNA, approve=True)

@@ -1,4 +1,5 @@
-"""The service layer on a real SQLite file and the simulated fleet, with time moved by hand."""
+"""The service layer on a real database (each test on SQLite and on PostgreSQL: the
+``database_url`` fixture) and the simulated fleet, with time moved by hand."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from bot.ports import NotifyEvent
 from bot.roles import FileRoleDirectory
 from bot.service import Outcome, Person
 from bot.storage import audit_hash
-from tests.conftest import read_db_bytes
+from bot.storage.dialect import is_postgres_url
+from tests.databases import everything_stored
 from tests.fakes.notifier import FakeNotifier
 
 ALICE = Person("UALICE", "Alice@Example.com", "Alice")
@@ -42,7 +44,8 @@ class World:
     notifier: FakeNotifier
     clock: ManualClock
     backend: SimulatedBackend
-    db: Path
+    db: Path  # the SQLite file (on PostgreSQL: see url)
+    url: str = ""
 
     @property
     def service(self):  # type: ignore[no-untyped-def]
@@ -50,7 +53,7 @@ class World:
 
 
 @pytest.fixture
-async def world(settings: Settings, db_path: Path) -> AsyncIterator[World]:
+async def world(store_settings: Settings, db_path: Path) -> AsyncIterator[World]:
     clock = ManualClock()
     notifier = FakeNotifier()
     backend = SimulatedBackend(demo_fleet(), clock=clock)
@@ -58,9 +61,9 @@ async def world(settings: Settings, db_path: Path) -> AsyncIterator[World]:
         "Intune Administrator": ["anna@example.com"],
         "Helpdesk Operator": ["UHELEN", *(p.user_id for p in APPROVERS)],
     })
-    services = await build_services(settings, lambda store: notifier, clock=clock,
+    services = await build_services(store_settings, lambda store: notifier, clock=clock,
                                     backend=backend, roles=roles, sleep=clock.sleep)
-    yield World(services, notifier, clock, backend, db_path)
+    yield World(services, notifier, clock, backend, db_path, store_settings.database_url)
     await services.aclose()
 
 
@@ -116,7 +119,7 @@ async def test_a_full_lifecycle_from_request_to_expiry(
     ]
     assert trail[2].actor == "UANNA" and trail[6].actor == "UALICE"
 
-    everything = read_db_bytes(world.db) + caplog.text.encode()
+    everything = everything_stored(world.url) + caplog.text.encode()
     assert shown.passcode.encode() not in everything
 
 
@@ -257,11 +260,11 @@ async def test_the_audit_trail_is_a_hash_chain(world: World) -> None:
         previous = event.hash
 
 
-async def test_store_survives_a_reopen(world: World, settings: Settings) -> None:
+async def test_store_survives_a_reopen(world: World, store_settings: Settings) -> None:
     reply = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
     from bot.storage import Store
 
-    reopened = await Store.open(settings.database_path)
+    reopened = await Store.open(store_settings.database_url)
     try:
         assert (await reopened.get(reply.request.id)).state is State.AWAITING_APPROVAL
     finally:
@@ -291,6 +294,8 @@ async def test_a_purge_held_up_by_a_busy_reader_still_happens_and_the_next_sweep
 ) -> None:
     """A reader holding an old snapshot keeps the WAL from being emptied: the purge itself is
     not held up or failed, and once the reader is gone the next sweep empties the WAL."""
+    if is_postgres_url(world.url):
+        pytest.skip("SQLite's WAL")
     reply = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
     await world.service.decide(reply.request.id, ANNA, approve=True)
     await world.services.runner.drain()
@@ -312,5 +317,5 @@ async def test_a_purge_held_up_by_a_busy_reader_still_happens_and_the_next_sweep
     assert request.state is State.PASSCODE_EXPIRED
 
     assert await world.service.sweep() == 0  # nothing to purge; the checkpoint is retried
-    data = read_db_bytes(world.db)
+    data = everything_stored(world.url)
     assert [i for i in range(len(blob) - 15) if blob[i:i + 16] in data] == []

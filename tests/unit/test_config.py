@@ -24,7 +24,7 @@ def test_defaults_match_the_readme() -> None:
     ("env", "variable"),
     [
         ({"PASSCODE_BOT_SECRET": "too-short"}, "PASSCODE_BOT_SECRET"),
-        ({"DATABASE_URL": "postgres://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
         ({"PORT": "seventy"}, "PORT"),
         ({"BACKEND": "jamf"}, "BACKEND"),
         ({"APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT"),

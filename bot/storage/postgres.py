@@ -1,0 +1,205 @@
+"""The PostgreSQL database (asyncpg, pooled): transactions at READ COMMITTED, rows picked for a
+change locked FOR UPDATE, named locks as advisory locks, and wake-ups by LISTEN/NOTIFY.
+
+Any number of processes may share one database. Migrations run under a session advisory lock
+(replicas starting together take turns; the second finds the work done). Lock keys and the
+NOTIFY channel are derived from the schema the connection works in, so two bots in two schemas
+of one database (the tests do this) never wait for each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from bot.storage.connection import Record, T, Tx, Work
+from bot.storage.dialect import POSTGRES, numbered, redacted
+from bot.storage.schema import StoreError, migrate
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
+
+
+def lock_key(schema: str, name: str) -> int:
+    """A signed 64-bit advisory lock key for ``name`` in ``schema``."""
+    digest = hashlib.blake2b(f"passcode-bot:{schema}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PgTx:
+    dialect = POSTGRES
+
+    def __init__(self, conn: Conn, db: PostgresDatabase) -> None:
+        self._conn = conn
+        self._db = db
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
+        return [dict(r) for r in await self._conn.fetch(numbered(sql), *params)]
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Record | None:
+        row = await self._conn.fetchrow(numbered(sql), *params)
+        return None if row is None else dict(row)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._conn.execute(numbered(sql), *params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            await self._conn.executemany(numbered(sql), rows)
+
+    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        try:
+            async with self._conn.transaction():  # a savepoint: the failure ends only it
+                await self._conn.execute(numbered(sql), *params)
+        except asyncpg.UniqueViolationError:
+            return False
+        return True
+
+    async def lock(self, name: str) -> None:
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", self._db.key(name))
+
+    async def jobs_added(self) -> None:
+        await self._conn.execute("SELECT pg_notify($1, '')", self._db.channel)
+
+
+class PostgresDatabase:
+    dialect = POSTGRES
+
+    def __init__(self, url: str, pool: asyncpg.Pool, schema: str) -> None:
+        self.url = url
+        self.path = redacted(url)
+        self._pool = pool
+        self.schema = schema
+        self.channel = f"passcode_bot_jobs_{lock_key(schema, 'jobs') & 0xFFFFFFFF:08x}"
+        self._writes: set[asyncio.Future[Any]] = set()
+        self._listener: asyncpg.Connection | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self._wake: Callable[[], None] | None = None
+
+    def key(self, name: str) -> int:
+        return lock_key(self.schema, name)
+
+    @classmethod
+    async def open(cls, url: str, *, wake: Callable[[], None] | None = None,
+                   max_size: int = 10) -> PostgresDatabase:
+        """Connect, migrate under the migration lock, and (given ``wake``) listen for jobs."""
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size,
+                                             timeout=CONNECT_TIMEOUT_S)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {redacted(url)}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                             ) from None
+        try:
+            schema = str(await pool.fetchval("SELECT current_schema()"))
+            db = cls(url, pool, schema)
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock($1)", db.key("migrate"))
+                try:
+                    await migrate(db._on(conn))
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", db.key("migrate"))
+            if wake is not None:
+                db._wake = wake
+                await db._listen()
+        except asyncpg.PostgresError as exc:
+            await pool.close()
+            raise StoreError(f"cannot prepare the PostgreSQL database at {redacted(url)}: "
+                             f"{str(exc).splitlines()[0]}") from None
+        except BaseException:
+            await pool.close()
+            raise
+        return db
+
+    def _on(self, conn: Conn) -> Callable[[Work[None]], Any]:
+        async def transact(work: Work[None]) -> None:
+            async with conn.transaction():
+                await work(PgTx(conn, self))
+
+        return transact
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own (a pooled one would be handed on). If it drops,
+        a task connects again; every process's runner also polls, so no job waits forever."""
+        conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+        await conn.add_listener(self.channel, self._notified)
+        conn.add_termination_listener(self._lost)
+        self._listener = conn
+
+    def _notified(self, *_: object) -> None:
+        if self._wake is not None:
+            self._wake()
+
+    def _lost(self, *_: object) -> None:
+        self._notified()  # whatever was announced meanwhile: look now
+        if self._wake is not None and (self._listening is None or self._listening.done()):
+            self._listening = asyncio.ensure_future(self._relisten())
+
+    async def _relisten(self) -> None:
+        while self._wake is not None:
+            await asyncio.sleep(1.0)
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                log.warning("cannot listen for new jobs yet; trying again")
+                continue
+            self._notified()
+            return
+
+    async def close(self) -> None:
+        self._wake = None
+        if self._listening is not None:
+            self._listening.cancel()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.close()
+        await self._pool.close()
+
+    async def write(self, work: Work[T]) -> T:
+        async def run() -> T:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await work(PgTx(conn, self))
+
+        task = asyncio.ensure_future(run())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        async def work(tx: Tx) -> None:
+            await tx.execute(sql, params)
+
+        await self.write(work)
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
+        return [dict(r) for r in await self._pool.fetch(numbered(sql), *params)]
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A session advisory lock, tried, not waited for: if its holder dies, its session
+        ends and the lock with it."""
+        async with self._pool.acquire() as conn:
+            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key(name)))
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", self.key(name))
+
+    async def checkpoint(self) -> bool:
+        """Make the dead row versions a purge left behind reusable space now (VACUUM), not at
+        autovacuum's leisure. What was deleted was sealed (bot/vault.py) in the first place."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("VACUUM requests")
+        return True
