@@ -11,7 +11,7 @@ from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from bot.usecases.warnings import combine, warning_codes
 from policy import approval
-from policy.membership import NoDirectoryUser
+from policy.membership import NoDirectoryUser, same_email
 from policy.platforms import decide as decide_platform
 
 # The warning when the backend says no passcode policy is assigned (policy's warning says one
@@ -130,7 +130,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
                         if decision.refusal is not None else (verdict.code, verdict.params))
         await core.store.add(request.refuse(person.user_id, code, params))
         return Reply(Outcome.REFUSED, "refused", request=request)
-    request.approver_roles, request.approver_people = await _approvers(core, device)
+    request.approver_roles, request.approver_people = await _approvers(core, device, person)
     try:
         await core.store.add(request.submit(person.user_id))
     except OpenRequestExists as lost:  # another request for the device got in first
@@ -139,13 +139,16 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
                  request=request)
 
 
-async def _approvers(core: Core, device: Device) -> tuple[str, str]:
-    """Who can approve, for the approvals post; unknown (empty) when the source cannot say."""
+async def _approvers(core: Core, device: Device, requester: Person) -> tuple[str, str]:
+    """Who can approve, for the approvals post; unknown (empty) when the source cannot say.
+    The requester is never among them (four eyes), even when their role would let them."""
     try:
         found = await core.roles.approvers_for(device.id, core.config.permitted_roles)
     except BackendError:
         return "", ""
-    return "\n".join(found.roles), "\n".join(found.people)
+    others = [p for p in found.people
+              if p != requester.user_id and not same_email(p, requester.email)]
+    return "\n".join(found.roles), "\n".join(others)
 
 
 async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:
