@@ -41,7 +41,8 @@ class SlackNotifier:
         self.identity = identity or Identity(client)  # the requester's locale for their DMs
         self.store = store
         self.approvals_channel = approvals_channel
-        self.pacer = pacer or ChannelPacer()  # Slack: ~1 chat.postMessage/s per channel
+        # Slack: ~1 chat.postMessage/s per channel and app, so the pace is the database's
+        self.pacer = pacer or ChannelPacer(budget=store)
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
         if event is NotifyEvent.APPROVAL_REQUESTED:
