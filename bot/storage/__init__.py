@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.domain import JobSpec
@@ -59,7 +60,10 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats):
             from bot.storage.postgres import PostgresDatabase
 
             return cls(await PostgresDatabase.open(target, max_size=2, migrated=False))
-        return cls(await SqliteDatabase.open(target.removeprefix("sqlite:///"), migrated=False))
+        path = target.removeprefix("sqlite:///")
+        if path != ":memory:" and not Path(path).is_file():  # (not created by looking)
+            raise StoreError(f"no database file at {path}")
+        return cls(await SqliteDatabase.open(path, migrated=False))
 
     @property
     def database(self) -> Database:

@@ -200,3 +200,11 @@ async def test_passcode_bot_status_prints_the_checks_and_exits_0_or_1(stack: Sta
     assert code == 1 and out.startswith("not ready: nothing answers at ")
     code, out = await passcode_bot_status("--url", stack.bot.url + "/healthz")
     assert code == 1 and "not a passcode-bot readiness answer" in out
+
+
+async def test_a_missing_database_file_is_unreachable_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "bot.db"
+    readiness = Readiness(lambda: Store.open_small(f"sqlite:///{missing}"), max_job_delay_s=1.0)
+    assert await readiness.check() == (False, {"ok": False,
+                                               "checks": {"database": "unreachable"}})
+    assert not missing.exists() and not missing.parent.exists()
