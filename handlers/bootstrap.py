@@ -23,6 +23,7 @@ from handlers.listeners import actions, commands, home
 from handlers.runtime.base import Runtime, StartRuntime, start_runtime
 from handlers.runtime.inline import InlineRuntime
 from handlers.runtime.server import Running, connect, listen, until_stopped
+from handlers.slack import health
 from handlers.slack.client import build_client, close_pool, pooled
 from handlers.slack.context import Background, Context
 from handlers.slack.identity import Identity
@@ -111,12 +112,13 @@ async def start(settings: Settings, *, runtime: StartRuntime = start_runtime,
     app = build_app(settings, client, identity, started)
     bot = Running(app, started)
     try:
+        alive = lambda: {"ok": not started.stopped.is_set(),  # noqa: E731
+                         "backend": settings.backend, "background_work": started.kind}
         if socket_mode:
             bot.socket = await connect(app, settings)
+            bot.runner, bot.port = await health.listen(settings, alive)  # PORT: health only
         else:
-            bot.runner, bot.port = await listen(app, settings, lambda: {
-                "ok": not started.stopped.is_set(), "backend": settings.backend,
-                "background_work": started.kind})
+            bot.runner, bot.port = await listen(app, settings, alive)
     except BaseException:
         await bot.stop()
         raise
