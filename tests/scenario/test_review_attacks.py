@@ -1,0 +1,48 @@
+"""Attacks from the review of issues 11 and 12, through Slack over real HTTP against the Graph
+fake over HTTPS: each tries a way round Intune's own rules that the bot must not open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.domain import State
+from tests.scenario.harness import APPROVALS, Stack
+from tests.scenario.test_whose_device import ask, rbac_stack, told
+
+
+@pytest.fixture
+async def rbac(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
+    async for s in rbac_stack(tmp_path, secret):
+        assert s.graph is not None
+        s.graph.clock = s.clock  # Intune's clock moves with ours
+        yield s
+
+
+async def test_try_again_is_checked_for_the_device_as_an_approval_is(rbac: Stack) -> None:
+    """hugo is a Help Desk Operator for Sweden only: he may not approve alice's work-profile
+    phone, which is outside his scope. rolf (all devices) approves it, the answer is lost and
+    the request is unconfirmed; hugo's Try again must be refused like his approval would be,
+    and nothing more reaches Intune."""
+    assert rbac.graph is not None
+    outside = await ask(rbac, "COPE-ALICE-A54")
+    await rbac.driver.click("UHUGO", "approve", outside, channel_id=APPROVALS)
+    await rbac.settle()
+    assert (await rbac.store.get(outside)).state is State.AWAITING_APPROVAL  # as Intune says
+    rbac.graph.lose_answer_next("resetPasscode", 504)
+    rbac.graph.listing_delay_reads = 1000
+    rbac.graph.fail_next("remoteActionAudits", 403, times=1000)
+    await rbac.driver.click("UROLF", "approve", outside, channel_id=APPROVALS)
+    await rbac.settle()
+    assert (await rbac.store.get(outside)).state is State.UNCONFIRMED
+    posts = len(rbac.graph.graph_requests("resetPasscode", method="POST"))
+
+    rbac.graph.listing_delay_reads = 0
+    await rbac.driver.click("UHUGO", "try_again", outside, channel_id=APPROVALS)
+    await rbac.settle()
+    request = await rbac.store.get(outside)
+    assert request.state is State.UNCONFIRMED
+    assert len(rbac.graph.graph_requests("resetPasscode", method="POST")) == posts
+    assert "scope groups hold neither this device" in told(rbac, "UHUGO")
