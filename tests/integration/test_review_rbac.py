@@ -1,0 +1,34 @@
+"""Attacks from the review of issue 12's RBAC: the Graph adapters over real HTTPS against the
+Graph fake, where the tenant's data is shaped to slip through a scope check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.roles_graph import GraphRoleDirectory
+from tests.fakes import graph_api as emu
+from tests.integration.test_graph_who import ANY, OTHER, PHONE, phone
+
+if TYPE_CHECKING:
+    from tests.integration.graph_fixtures import EmulatorFactory
+
+pytest_plugins = ["tests.integration.graph_fixtures"]
+
+MakeDirectory = Callable[..., GraphRoleDirectory]
+
+
+async def test_a_device_graph_gives_no_scope_tags_carries_default_only(
+    make_emulator: EmulatorFactory, make_directory: MakeDirectory
+) -> None:
+    """Intune gives every object without a scope tag the Default tag ("0"): an assignment
+    tagged "7" only does not see it. A device whose roleScopeTagIds Graph leaves out (or
+    empty) must not be visible to every assignment."""
+    emulator = await make_emulator([phone(roleScopeTagIds=["7"]), phone(OTHER)])
+    nina = emulator.add_user("nina@example.com")
+    emulator.assign_intune_role(emu.HELP_DESK_OPERATOR, [nina], scope_type="allDevices",
+                                role_scope_tag_ids=["7"], display_name="Tag 7 helpdesk")
+    directory = make_directory(emulator)
+    assert (await directory.approval_for("UNINA", "nina@example.com", PHONE, ANY)).roles
+    untagged = await directory.approval_for("UNINA", "nina@example.com", OTHER, ANY)
+    assert (untagged.roles, untagged.missing) == (frozenset(), "scope_tag")
