@@ -3,6 +3,7 @@ fake over HTTPS: each tries a way round Intune's own rules that the bot must not
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -46,3 +47,22 @@ async def test_try_again_is_checked_for_the_device_as_an_approval_is(rbac: Stack
     assert request.state is State.UNCONFIRMED
     assert len(rbac.graph.graph_requests("resetPasscode", method="POST")) == posts
     assert "scope groups hold neither this device" in told(rbac, "UHUGO")
+
+
+async def test_a_scoped_help_desk_operator_cannot_ask_for_a_device_outside_their_scope(
+    rbac: Stack,
+) -> None:
+    """Whoever asks for someone else's device reads its passcode once it is approved. hugo's
+    Intune role covers Sweden only: asking for alice's work-profile phone (outside his scope)
+    must be refused before any approvals post, as Intune would not let him reset it or read
+    its passcode; asking for her Swedish Pixel is fine."""
+    await rbac.driver.command("UHUGO", "reset COPE-ALICE-A54")
+    await rbac.settle()
+    assert rbac.approvals() == []
+    assert await rbac.store.by_requester("UHUGO") == []
+    assert "scope groups hold neither this device" in told(rbac, "UHUGO") + json.dumps(
+        [c.params for c in rbac.emu.calls if c.method == "response_url"])
+
+    await rbac.driver.command("UHUGO", "reset PIXEL8-ALICE")
+    await rbac.settle()
+    assert len(rbac.approvals()) == 1
