@@ -580,6 +580,10 @@ class GraphEmulator:
         self._role_assignments[assignment.id] = assignment
         return assignment.id
 
+    def remove_intune_role_assignment(self, assignment_id: str) -> None:
+        """An administrator deletes an Intune role assignment (its people lose the role)."""
+        self._role_assignments.pop(assignment_id, None)
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(

@@ -32,3 +32,20 @@ async def test_a_device_graph_gives_no_scope_tags_carries_default_only(
     assert (await directory.approval_for("UNINA", "nina@example.com", PHONE, ANY)).roles
     untagged = await directory.approval_for("UNINA", "nina@example.com", OTHER, ANY)
     assert (untagged.roles, untagged.missing) == (frozenset(), "scope_tag")
+
+
+async def test_an_approver_whose_assignment_was_removed_is_refused_at_the_next_click(
+    make_emulator: EmulatorFactory, make_directory: MakeDirectory
+) -> None:
+    """A click reads the person and the device again; the role assignments must be read again
+    too: an administrator who deletes an approver's Intune assignment expects the next click
+    to be refused, not one a minute later from the directory the bot cached."""
+    emulator = await make_emulator([phone()])
+    rolf = emulator.add_user("rolf@example.com")
+    assignment = emulator.assign_intune_role(emu.HELP_DESK_OPERATOR, [rolf],
+                                             scope_type="allDevices")
+    directory = make_directory(emulator)
+    assert (await directory.approval_for("UROLF", "rolf@example.com", PHONE, ANY)).roles
+    emulator.remove_intune_role_assignment(assignment)
+    after = await directory.approval_for("UROLF", "rolf@example.com", PHONE, ANY)
+    assert (after.roles, after.missing) == (frozenset(), "no_role")
