@@ -282,7 +282,10 @@ class GraphBackend:
         """A reset of this device that Intune shows as ours, started at or after ``since``
         (our clock): how a restart finds the reset instead of starting a second one. None only
         when both records read fine and show no reset since; raises (retryable) when one
-        cannot be read, and ResetUnconfirmed when only another admin's reset shows."""
+        cannot be read, and ResetUnconfirmed when only another admin's reset shows. Not
+        before ``reset_grace`` after ``since``: "not listed yet" is not "nothing queued"."""
+        if (wait := (since + self._reset_grace - self._clock.now()).total_seconds()) > 0:
+            await self.graph.sleep(wait)
         look = await self.look_for_reset(device_id, since)
         if look.ours is not None or look.clear:
             return look.ours

@@ -658,7 +658,8 @@ class GraphEmulator:
         """The deviceActionResults entries as Graph would return them now (no state change)."""
         return [dict(e) for e in self._static_results.get(device_id, [])] + [
             dict(a.entry) for a in self._actions.get(device_id, [])
-            if self.listing_delay_reads == 0 or a.reads > self.listing_delay_reads
+            if (self.listing_delay_reads == 0 or a.reads > self.listing_delay_reads)
+            and (not self.records_lag or self.clock.now() >= a.created + self.records_lag)
         ]
 
     def issued_passcode(self, device_id: str) -> str | None:
@@ -1129,7 +1130,8 @@ class GraphEmulator:
         """deviceActionResults as of this read; each read moves pending actions along."""
         now = self.clock.now()
         for action in self._actions.get(device_id, []):
-            if action.entry["actionState"] != "pending":
+            if action.entry["actionState"] != "pending" or (
+                    self.records_lag and now < action.created + self.records_lag):
                 continue
             action.reads += 1
             if action.reads <= self.listing_delay_reads:
@@ -1330,6 +1332,9 @@ class GraphEmulator:
         self.passcode_while_pending = False
         # An action is left out of deviceActionResults for this many reads of the device.
         self.listing_delay_reads = 0
+        # A reset shows in neither record (deviceActionResults, remoteActionAudits) until this
+        # long after Intune took it, on this emulator's clock: both records lag the POST.
+        self.records_lag = timedelta(0)
         self.audits_beta_only = True
         self._audits: list[Json] = []
         self._lost: list[tuple[str, int | None, int]] = []  # (path substring, status, times)
@@ -1395,7 +1400,9 @@ class GraphEmulator:
         if version != "beta" and self.audits_beta_only:
             return _graph_error(400, "BadRequest",
                                 "Resource not found for the segment 'remoteActionAudits'.")
-        rows = self._audits
+        now = self.clock.now()
+        rows = [r for r in self._audits if not self.records_lag
+                or now >= _parse_graph_time(str(r["requestDateTime"])) + self.records_lag]
         wanted = _EQ.match(query.get("$filter", "").strip())
         if wanted and wanted.group(1) == "managedDeviceId":
             value = wanted.group(2).replace("''", "'").casefold()
@@ -1435,6 +1442,11 @@ class GraphEmulator:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _parse_graph_time(text: str) -> datetime:
+    # _graph_time's own format back: seven fractional digits and a Z.
+    return datetime.strptime(text[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 def _graph_time(moment: datetime) -> str:
