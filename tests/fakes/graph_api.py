@@ -405,6 +405,9 @@ class GraphEmulator:
             )
         self._groups: dict[str, set[str]] = {g: set(m) for g, m in (groups or {}).items()}
         self._directory_roles: list[Json] = []
+        # The Entra role assignment lists ignore $filter and return every row (the quirk
+        # managedDevices shows, fact sheet "Checked 2026-12", Filters).
+        self.directory_filter_ignored = False
         for assignment in directory_role_assignments:
             self.assign_directory_role(
                 str(assignment["principalId"]),
@@ -1203,6 +1206,8 @@ class GraphEmulator:
                 else:
                     role = match.group(2)
         principals: set[str] | None = None
+        if self.directory_filter_ignored:
+            principal = role = None
         if principal is not None:
             principals = {principal} | (self._groups_of(principal) if transitive else set())
         rows = [

@@ -49,3 +49,28 @@ async def test_an_approver_whose_assignment_was_removed_is_refused_at_the_next_c
     emulator.remove_intune_role_assignment(assignment)
     after = await directory.approval_for("UROLF", "rolf@example.com", PHONE, ANY)
     assert (after.roles, after.missing) == (frozenset(), "no_role")
+
+
+async def test_an_entra_role_list_that_ignores_its_filter_makes_nobody_an_administrator(
+    make_emulator: EmulatorFactory, make_directory: MakeDirectory
+) -> None:
+    """transitiveRoleAssignments is asked for one principal's rows; if Graph ever ignored that
+    filter (as it silently does for others), every row of the tenant would come back: the
+    Global Administrator's must not be read as the clicker's. A role through a group the
+    person is in still counts."""
+    emulator = await make_emulator([phone()])
+    ada = emulator.add_user("ada@example.com")
+    emulator.add_user("mallory@example.com")
+    ian = emulator.add_user("ian@example.com")
+    group = "bbbbbbbb-0000-4000-8000-000000000001"
+    emulator.add_group_member(group, ian)
+    emulator.assign_directory_role(ada, emu.GLOBAL_ADMINISTRATOR)
+    emulator.assign_directory_role(group, emu.INTUNE_ADMINISTRATOR)
+    emulator.directory_filter_ignored = True
+    directory = make_directory(emulator)
+    mallory = await directory.approval_for("UMAL", "mallory@example.com", PHONE, ANY)
+    assert (mallory.roles, mallory.missing) == (frozenset(), "no_role")
+    assert (await directory.approval_for("UADA", "ada@example.com", PHONE, ANY)).roles == (
+        frozenset({"Global Administrator"}))
+    assert (await directory.approval_for("UIAN", "ian@example.com", PHONE, ANY)).roles == (
+        frozenset({"Intune Administrator"}))
