@@ -13,6 +13,7 @@ from bot.backends.graph import GraphBackend
 from bot.backends.graph_http import GraphClient
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.ports import BackendError
 from bot.retry import GRAPH
 from policy.platforms import Scope
 from tests.integration.test_graph_backend import device
@@ -66,3 +67,38 @@ async def test_a_restart_right_after_the_post_gives_intune_the_grace_window(
         for backend in (first, second):
             await backend.aclose()
             await backend.graph.aclose()
+
+
+async def test_our_clock_stepping_back_after_a_lost_post_does_not_send_a_second(
+    make_emulator: EmulatorFactory,
+) -> None:
+    """Our clock runs 10 s fast and NTP steps it back during the grace window after a lost
+    answer. Intune took the POST; both records list it with Intune's stamp. The bot must
+    find it (or end unconfirmed), never POST again: "since our POST" is Graph's clock as it
+    stood at the POST, not as the latest answer tells it after our clock moved."""
+    intune = ManualClock()
+    ours = ManualClock(intune.now() + timedelta(seconds=10))
+    stepped = False
+
+    async def sleep(seconds: float) -> None:
+        nonlocal stepped
+        intune.advance(timedelta(seconds=seconds))
+        ours.advance(timedelta(seconds=seconds if stepped else seconds - 10))
+        stepped = True
+
+    phone = device("pixel")
+    emulator = await make_emulator([phone], clock=intune)
+    settings = Settings(_env_file=None, **emulator.settings_overrides())  # type: ignore[call-arg]
+    graph = GraphClient.from_settings(settings, clock=ours, sleep=sleep,
+                                      retry=replace(GRAPH, attempts=3))
+    backend = GraphBackend(graph, clock=ours)
+    try:
+        target = await backend.get_device(phone["id"])  # Graph's clock learnt: 10 s behind ours
+        assert target is not None
+        emulator.lose_answer_next("resetPasscode", 504)
+        with contextlib.suppress(BackendError):
+            await backend.start_reset(target, Scope.DEVICE)
+        assert emulator.reset_posts(phone["id"]) == 1
+    finally:
+        await backend.aclose()
+        await graph.aclose()
