@@ -11,6 +11,7 @@ from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from bot.usecases.warnings import combine, warning_codes
 from policy import approval
+from policy.intune_rbac import RESET_PASSCODE, Missing
 from policy.membership import NoDirectoryUser, same_email
 from policy.platforms import decide as decide_platform
 
@@ -85,6 +86,9 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
     now = core.clock.now()
     decision = decide_platform(device.facts)
     owner = await core.backend.owner_of(device)  # live: never the device's own user fields
+    refused = await _out_of_scope(core, who, person, device, owner.user_id)
+    if refused is not None:
+        return refused
     verdict = approval.may_request(
         who, device.primary_email, userless=decision.userless or not owner.user_id,
         permitted=core.config.permitted_roles, owner_principal=owner.user_id,
@@ -137,6 +141,27 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         return already_open(device, lost.existing)
     return Reply(Outcome.CREATED, "created", {"id": request.id, "name": device.name},
                  request=request)
+
+
+async def _out_of_scope(core: Core, who: approval.Actor, person: Person, device: Device,
+                        owner_id: str) -> Reply | None:
+    """Whoever asks for a device not their own reads its passcode once it is approved: their
+    role must cover this device as Intune scopes it (as an approver's click is checked), or
+    nothing is stored and they are told what they lack. Their own device needs no role."""
+    if (who.principal and who.principal == owner_id) or not approval.holds_permitted_role(
+            who, core.config.permitted_roles):
+        return None
+    check = await core.roles.approval_for(person.user_id, person.email, device.id,
+                                          core.config.permitted_roles)
+    if check.roles:
+        return None
+    missing = check.missing if check.missing in _SCOPE_MISSING else Missing.SCOPE.value
+    return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{missing}",
+                 {"permission": RESET_PASSCODE, "detail": ", ".join(check.detail)})
+
+
+_SCOPE_MISSING = frozenset({Missing.PERMISSION.value, Missing.SCOPE.value,
+                            Missing.SCOPE_TAG.value})
 
 
 async def _approvers(core: Core, device: Device, requester: Person) -> tuple[str, str]:
