@@ -198,6 +198,9 @@ async def build_services(
     share_budget = getattr(backend, "share_budget", None)
     if callable(share_budget):
         share_budget(store)  # Intune's write budget, shared by every process on the database
+    share_state = getattr(backend, "share_state", None)
+    if callable(share_state):
+        share_state(store.database, vault)  # the simulated resets, seen by every process
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

@@ -1,10 +1,18 @@
-"""The simulated device backend: an in-memory fleet of Graph-shaped managedDevice objects
-(FLEET_FILE or the built-in demo fleet) that answers like Intune, so the bot runs end to end
-without a tenant. Resets stay pending for a moment, then complete or fail as each device's
-``simulate`` marks say."""
+"""The simulated device backend: a fleet of Graph-shaped managedDevice objects (FLEET_FILE or
+the built-in demo fleet) that answers like Intune, so the bot runs end to end without a
+tenant. Resets stay pending for a moment, then complete or fail as each device's ``simulate``
+marks say.
+
+The fleet itself is static: every process loads the same one. The resets started are what
+changes, and Intune holds them for every caller: once ``share_state`` gave the backend the
+bot's database (bot/bootstrap.py does), they live in the simulation's own table
+(bot/storage/simulation.py), their passcodes sealed with the vault, so a reset one replica
+started is read by another, and by a process started again during the execution. Without a
+database (a backend used on its own), they are this object's alone."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import secrets
@@ -13,7 +21,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot.backends.devices import device_from_graph
 from bot.backends.fleet import (
@@ -29,6 +37,9 @@ from bot.backends.fleet import (
 from bot.backends.fleet_demo import demo_fleet, demo_users, synthetic_fleet
 from bot.backends.index import DeviceIndex, contains
 from bot.clock import SystemClock
+from bot.storage.connection import Database
+from bot.storage.simulation import SqlSimulatedResets, StoredReset
+from bot.vault import Vault, VaultError
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -66,10 +77,19 @@ _FORGOTTEN = ActionStatus(
     ActionState.FAILED,
     failure=FailureCode.BACKEND_ERROR,
     detail=(
-        "The simulated backend has no record of this reset: it keeps actions in memory, "
-        "so a restart forgets them."
+        "The simulated backend has no record of this reset: it was started by a process "
+        "whose simulated fleet kept its resets in memory."
     ),
 )
+_UNREADABLE = ActionStatus(
+    ActionState.FAILED,
+    failure=FailureCode.BACKEND_ERROR,
+    detail="The simulated backend cannot open this reset's passcode: it was sealed under a "
+           "key this bot does not hold.",
+)
+# How long the simulation's table keeps a reset's sealed passcode: far longer than any
+# execution waits for it (EXECUTION_TIMEOUT); the bot keeps its own sealed copy after that.
+PASSCODE_KEPT = timedelta(days=1)
 _TOKEN_NOT_ACTIVATED = (
     "The work profile's reset token was never activated. The user has to set a work-profile "
     "password and accept the notification that activates the token, then ask again."
@@ -85,6 +105,80 @@ class _Action:
 
     ref: ActionRef
     outcome: ActionStatus
+
+
+class _Resets(Protocol):
+    """Where the started resets live: this process's memory, or the database."""
+
+    async def add(self, key: str, action: _Action) -> None: ...
+
+    async def get(self, ref: str) -> _Action | None: ...
+
+    async def of_device(self, key: str, since: datetime | None = None) -> list[_Action]:
+        """Oldest first."""
+
+
+class _MemoryResets:
+    """The resets of one backend object alone."""
+
+    def __init__(self) -> None:
+        self._by_ref: dict[str, _Action] = {}
+        self._by_device: dict[str, list[_Action]] = {}
+
+    async def add(self, key: str, action: _Action) -> None:
+        self._by_ref[action.ref.ref] = action
+        self._by_device.setdefault(key, []).append(action)
+
+    async def get(self, ref: str) -> _Action | None:
+        return self._by_ref.get(ref)
+
+    async def of_device(self, key: str, since: datetime | None = None) -> list[_Action]:
+        started = self._by_device.get(key, [])
+        return [a for a in started if since is None or a.ref.started_at >= since]
+
+
+class _SharedResets:
+    """The resets in the simulation's table, every passcode sealed under the vault's key and
+    bound to its reset's reference."""
+
+    def __init__(self, db: Database, vault: Vault, clock: Clock) -> None:
+        self._table = SqlSimulatedResets(db)
+        self._vault = vault
+        self._clock = clock
+
+    async def add(self, key: str, action: _Action) -> None:
+        ref, outcome = action.ref, action.outcome
+        sealed = (None if outcome.passcode is None
+                  else self._vault.seal(_bound(ref.ref), outcome.passcode))
+        stored = StoredReset(ref.ref, ref.device_id, ref.started_at, outcome.state.value,
+                             outcome.failure.value if outcome.failure else "", outcome.detail,
+                             sealed)
+        await self._table.add(key, stored, forget_before=self._clock.now() - PASSCODE_KEPT)
+
+    async def get(self, ref: str) -> _Action | None:
+        stored = await self._table.get(ref)
+        return None if stored is None else self._action(stored)
+
+    async def of_device(self, key: str, since: datetime | None = None) -> list[_Action]:
+        return [self._action(s) for s in await self._table.of_device(key, since)]
+
+    def _action(self, stored: StoredReset) -> _Action:
+        ref = ActionRef(stored.device_id, stored.started_at, stored.ref)
+        failure = FailureCode(stored.failure_code) if stored.failure_code else None
+        passcode = None
+        if stored.sealed_passcode is not None:
+            try:
+                passcode = self._vault.unseal(_bound(stored.ref), stored.sealed_passcode)
+            except VaultError:
+                return _Action(ref, _UNREADABLE)
+        state = ActionState(stored.state)
+        return _Action(ref, ActionStatus(state, passcode=passcode, failure=failure,
+                                         detail=stored.failure_detail))
+
+
+def _bound(ref: str) -> str:
+    """What a simulated reset's sealed passcode is bound to (never a request id)."""
+    return f"simulated-reset:{ref}"
 
 
 class SimulatedBackend:
@@ -116,8 +210,16 @@ class SimulatedBackend:
         for user in self._users.values():
             for key in {email_key(user.upn), email_key(user.mail)} - {""}:
                 self._by_address.setdefault(key, []).append(user)
-        self._actions: dict[str, list[ActionRef]] = {}
-        self._outcomes: dict[str, _Action] = {}
+        self._resets: _Resets = _MemoryResets()
+        self._mine: dict[str, list[ActionRef]] = {}  # the resets this object started
+        # A reset is recorded before this process's look for it goes on: as in memory, where
+        # both took no time (one execution here and its retry racing find it, not two).
+        self._recording = asyncio.Lock()
+
+    def share_state(self, db: Database, vault: Vault) -> None:
+        """Keep the resets in ``db``'s simulation table from now on, where every process on
+        it reads them; their passcodes sealed with ``vault``. Call before the first reset."""
+        self._resets = _SharedResets(db, vault, self._clock)
 
     def _admit(self, entry: Mapping[str, Any]) -> Device:
         """Map one fleet entry to a Device with its primary user, keeping its simulate marks
@@ -190,15 +292,16 @@ class SimulatedBackend:
             )
         ref = ActionRef(known.id, self._clock.now(), str(uuid.uuid4()))
         outcome = _outcome(decide(known.facts, scope), self._marks[known.id.casefold()])
-        self._outcomes[ref.ref] = _Action(ref, outcome)
-        self._actions.setdefault(known.id.casefold(), []).append(ref)
+        async with self._recording:
+            await self._resets.add(known.id.casefold(), _Action(ref, outcome))
+        self._mine.setdefault(known.id.casefold(), []).append(ref)
         self.resets_started += 1
         log.info("Simulated %s reset %s started on device %s", scope.value, ref.ref, known.id)
         return ref
 
     async def action_status(self, ref: ActionRef) -> ActionStatus:
         """Pending until ``pending_for`` has passed since the start, then the fixed outcome."""
-        action = self._outcomes.get(ref.ref)
+        action = await self._resets.get(ref.ref)
         if action is None:
             return _FORGOTTEN
         if self._clock.now() - action.ref.started_at < self.pending_for:
@@ -206,13 +309,21 @@ class SimulatedBackend:
         return action.outcome
 
     async def find_started_action(self, device_id: str, since: datetime) -> ActionRef | None:
-        """The newest reset of the device started at or after ``since``."""
-        started = self._actions.get(device_id.strip().casefold(), [])
-        return next((ref for ref in reversed(started) if ref.started_at >= since), None)
+        """The newest reset of the device started at or after ``since``, by any process
+        sharing the state."""
+        async with self._recording:
+            started = await self._resets.of_device(device_id.strip().casefold(), since)
+        return started[-1].ref if started else None
 
     def actions_for(self, device_id: str) -> list[ActionRef]:
-        """Every reset started on the device, oldest first."""
-        return list(self._actions.get(device_id.strip().casefold(), []))
+        """Every reset this object started on the device, oldest first (``resets_of``:
+        every process's)."""
+        return list(self._mine.get(device_id.strip().casefold(), []))
+
+    async def resets_of(self, device_id: str) -> list[ActionRef]:
+        """Every reset started on the device by any process sharing the state, oldest
+        first."""
+        return [a.ref for a in await self._resets.of_device(device_id.strip().casefold())]
 
     async def aclose(self) -> None:
         """Nothing to release."""
