@@ -37,9 +37,6 @@ from bot.backends.fleet import (
 from bot.backends.fleet_demo import demo_fleet, demo_users, synthetic_fleet
 from bot.backends.index import DeviceIndex, contains
 from bot.clock import SystemClock
-from bot.storage.connection import Database
-from bot.storage.simulation import SqlSimulatedResets, StoredReset
-from bot.vault import Vault, VaultError
 from bot.ports import (
     ActionRef,
     ActionState,
@@ -50,6 +47,9 @@ from bot.ports import (
     FailureCode,
     Identity,
 )
+from bot.storage.connection import Database
+from bot.storage.simulation import SqlSimulatedResets, StoredReset
+from bot.vault import Vault, VaultError
 from policy.membership import DirectoryEntry, NoDirectoryUser, email_key, match_directory_user
 from policy.platforms import Decision, Result, Row, Scope, decide
 
