@@ -12,6 +12,7 @@ to a user made up for that address (the older fleet format, where nothing else n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +115,19 @@ def load_fleet(path: str | Path) -> list[FleetEntry]:
     return load_fleet_file(path).devices
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): ~30x the pure-Python one.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_fleet_file(path: str | Path) -> Fleet:
-    """Read a FLEET_FILE (YAML or JSON); a ValueError names the file and what is wrong."""
+    """Read a FLEET_FILE (YAML or JSON); a ValueError names the file and what is wrong.
+
+    JSON is YAML too, so either is read as YAML; but a file that opens like JSON is read by
+    the json module first (100,000 devices: about a second, against minutes for a YAML
+    parse in Python), and as YAML only if it is not JSON after all."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _parse(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the fleet file ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
@@ -129,6 +138,21 @@ def load_fleet_file(path: str | Path) -> Fleet:
         return _check_fleet(data)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def _parse(text: str) -> object:
+    if text.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except ValueError:  # YAML's flow style, or not JSON at all: YAML says which
+            pass
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader, in C or in Python
+    except yaml.YAMLError:
+        if _YAML_LOADER is yaml.SafeLoader:
+            raise
+    # libyaml found the error: the Python parser says where in the words people know.
+    return yaml.safe_load(text)
 
 
 def _where(exc: yaml.YAMLError) -> str:
