@@ -82,10 +82,13 @@ def user_of(entry: Mapping[str, Any]) -> DirectoryEntry:
                           text("displayName"))
 
 
+MADE_UP = "fleet-user:"  # how the id of a user made up for an address begins
+
+
 def made_up_user(address: str) -> DirectoryEntry:
     """The user an older fleet file implies by a device's address (no ``users:`` list)."""
     key = email_key(address)
-    return DirectoryEntry(f"fleet-user:{key}", key, key, "") if key else DirectoryEntry("")
+    return DirectoryEntry(f"{MADE_UP}{key}", key, key, "") if key else DirectoryEntry("")
 
 
 def primary_user(entry: Mapping[str, Any], users: Iterable[DirectoryEntry] | None) -> str:

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import secrets
 import string
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.backends.devices import device_from_graph
 from bot.backends.fleet import (
+    MADE_UP,
     Fleet,
     FleetEntry,
     Marks,
@@ -35,7 +37,8 @@ from bot.backends.fleet import (
     primary_user,
 )
 from bot.backends.fleet_demo import demo_fleet, demo_users, synthetic_fleet
-from bot.backends.index import DeviceIndex, contains
+from bot.backends.fleet_index import CompactFleet
+from bot.backends.index import contains
 from bot.clock import SystemClock
 from bot.ports import (
     ActionRef,
@@ -182,7 +185,8 @@ def _bound(ref: str) -> str:
 
 
 class SimulatedBackend:
-    """A DeviceBackend over an in-memory fleet, indexed for 100,000 devices."""
+    """A DeviceBackend over a fleet held compactly (bot/backends/fleet_index.py), for
+    100,000 devices and more."""
 
     name = "simulated"
 
@@ -199,13 +203,9 @@ class SimulatedBackend:
         self._clock: Clock = clock or SystemClock()
         self.pending_for = pending_for
         self.resets_started = 0
-        self._marks: dict[str, Marks] = {}
         self._listed = None if users is None else list(users)
         self._users: dict[str, DirectoryEntry] = {u.id: u for u in self._listed or ()}
-        self._owned: dict[str, list[Device]] = {}
-        self._devices = DeviceIndex(map(self._admit, devices))
-        for owned in self._owned.values():
-            owned.sort(key=lambda d: (d.name.casefold(), d.id))
+        self._devices = CompactFleet(self._admitted(devices))
         self._by_address: dict[str, list[DirectoryEntry]] = {}
         for user in self._users.values():
             for key in {email_key(user.upn), email_key(user.mail)} - {""}:
@@ -221,22 +221,27 @@ class SimulatedBackend:
         it reads them; their passcodes sealed with ``vault``. Call before the first reset."""
         self._resets = _SharedResets(db, vault, self._clock)
 
-    def _admit(self, entry: Mapping[str, Any]) -> Device:
-        """Map one fleet entry to a Device with its primary user, keeping its simulate marks
-        aside."""
-        marks = marks_of(entry)
-        device = device_from_graph(entry, has_passcode_policy=marks.passcode_policy)
-        if device.id.casefold() in self._marks:
-            raise ValueError(f"the fleet lists device id {device.id} twice")
-        self._marks[device.id.casefold()] = marks
-        owner = primary_user(entry, self._listed)
-        if owner and self._listed is None and owner not in self._users:
-            made_up = made_up_user(device.primary_email)
-            self._users[owner] = made_up if made_up.id == owner else DirectoryEntry(owner)
-        device = dataclasses.replace(device, primary_user_id=owner)
-        if owner:
-            self._owned.setdefault(owner, []).append(device)
-        return device
+    def _admitted(self, entries: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Device, Marks]]:
+        """Each fleet entry as a Device with its primary user, and its simulate marks."""
+        seen: set[str] = set()
+        for entry in entries:
+            marks = marks_of(entry)
+            device = device_from_graph(entry, has_passcode_policy=marks.passcode_policy)
+            key = device.id.casefold()
+            if key in seen:
+                raise ValueError(f"the fleet lists device id {device.id} twice")
+            seen.add(key)
+            yield dataclasses.replace(device, primary_user_id=primary_user(entry, self._listed)
+                                      ), marks
+
+    def _user(self, user_id: str) -> DirectoryEntry | None:
+        """The directory's user with this id: a listed one, or the one a fleet without users
+        makes up for an address (fleet.py)."""
+        user = self._users.get(user_id)
+        if user is None and self._listed is None and user_id:
+            made_up = made_up_user(user_id.removeprefix(MADE_UP))
+            user = made_up if made_up.id == user_id else None
+        return user
 
     async def identify(self, email: str) -> Identity:
         """The fleet's user for this email: by UPN, then mail, exactly one or a refusal."""
@@ -255,7 +260,7 @@ class SimulatedBackend:
         """The primary user the fleet names for the device (user_id "": userless)."""
         known = self._devices.get(device.id)
         owner = known.primary_user_id if known is not None else ""
-        user = self._users.get(owner) if owner else None
+        user = self._user(owner) if owner else None
         if user is None:
             return Identity(owner)
         return Identity(owner, upn=user.upn, display_name=user.display_name, mail=user.mail)
@@ -263,8 +268,8 @@ class SimulatedBackend:
     async def devices_of(self, user_id: str, text: str = "", limit: int = 100) -> list[Device]:
         """The user's devices whose name or serial contains ``text``, in name order."""
         needle = text.strip().casefold()
-        owned = self._owned.get(user_id, []) if user_id else []
-        return [d for d in owned if contains(d, needle)][: max(limit, 0)]
+        owned = self._devices.owned(user_id) if user_id else iter(())
+        return list(itertools.islice((d for d in owned if contains(d, needle)), max(limit, 0)))
 
     async def find_devices(
         self, query: str, *, primary_email: str | None = None, limit: int = 10
@@ -284,14 +289,15 @@ class SimulatedBackend:
 
     async def start_reset(self, device: Device, scope: Scope) -> ActionRef:
         """Record a reset whose outcome is fixed now and reported after ``pending_for``."""
-        known = self._devices.get(device.id)
-        if known is None:
+        at = self._devices.position(device.id)
+        if at is None:
             raise BackendError(
                 f"The device {device.id} is not in the simulated fleet.",
                 failure=FailureCode.DEVICE_NOT_FOUND,
             )
+        known = self._devices.device(at)
         ref = ActionRef(known.id, self._clock.now(), str(uuid.uuid4()))
-        outcome = _outcome(decide(known.facts, scope), self._marks[known.id.casefold()])
+        outcome = _outcome(decide(known.facts, scope), self._devices.marks(at))
         async with self._recording:
             await self._resets.add(known.id.casefold(), _Action(ref, outcome))
         self._mine.setdefault(known.id.casefold(), []).append(ref)
