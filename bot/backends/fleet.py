@@ -118,7 +118,7 @@ def load_fleet(path: str | Path) -> list[FleetEntry]:
     return load_fleet_file(path).devices
 
 
-# libyaml's parser when PyYAML was built with it (the wheels are): ~30x the pure-Python one.
+# libyaml's parser when PyYAML was built with it (the wheels are): a few times faster.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -174,11 +174,11 @@ def _check_fleet(data: object) -> Fleet:
         raise ValueError(_SHAPE)
     if not devices:
         raise ValueError("the fleet lists no devices")
-    users = _check_users(data.get("users") if isinstance(data, Mapping) else None)
+    users = check_users(data.get("users") if isinstance(data, Mapping) else None)
     seen: dict[str, int] = {}
     known = None if users is None else {u.id for u in users}
     for number, entry in enumerate(devices, 1):
-        _check_entry(entry, number, seen)
+        check_entry(entry, number, seen)
         named = entry.get(PRIMARY_USER)
         if named is not None and (not isinstance(named, str) or (
                 known is not None and named.strip() not in known)):
@@ -187,7 +187,7 @@ def _check_fleet(data: object) -> Fleet:
     return Fleet([dict(entry) for entry in devices], users)
 
 
-def _check_users(raw: object) -> list[DirectoryEntry] | None:
+def check_users(raw: object) -> list[DirectoryEntry] | None:
     """The ``users:`` list: each with an id (once), a userPrincipalName; None when absent."""
     if raw is None:
         return None
@@ -204,7 +204,7 @@ def _check_users(raw: object) -> list[DirectoryEntry] | None:
     return users
 
 
-def _check_entry(entry: object, number: int, seen: dict[str, int]) -> None:
+def check_entry(entry: object, number: int, seen: dict[str, int]) -> None:
     """Check one device of a fleet file, remembering its id in ``seen``."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"device {number} is not a mapping of managedDevice fields")

@@ -50,6 +50,32 @@ class _Column:
         return self._text[self._starts[i] : self._starts[i + 1]]
 
 
+class _Groups:
+    """Positions by key (an email, an owner's id): the keys in order in one column, their
+    positions in one array; a lookup bisects the keys."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        keys = sorted(groups)
+        self._keys = _Column(keys)
+        self._count = len(keys)
+        self._from = array("I", itertools.accumulate((len(groups[k]) for k in keys), initial=0))
+        self._positions = array("I", itertools.chain.from_iterable(groups[k] for k in keys))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> str:
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        return self._keys[i]
+
+    def get(self, key: str) -> array[int]:
+        i = bisect.bisect_left(self, key)
+        if i == self._count or self[i] != key:
+            return array("I")
+        return self._positions[self._from[i] : self._from[i + 1]]
+
+
 def _folded(text: str) -> str:
     return text.casefold().translate(_CONTROL)
 
@@ -71,7 +97,10 @@ class CompactFleet:
                          users.setdefault(user, len(users)), device.last_sync))
         rows.sort(key=lambda row: row[0])
         self._profiles = list(profiles)
-        self._users = list(users)
+        self._emails = _Column(u[0] for u in users)
+        self._user_names = _Column(u[1] for u in users)
+        self._owners = _Column(u[2] for u in users)
+        del users
         self._ids = _Column(r[1] for r in rows)
         self._names = _Column(r[2] for r in rows)
         self._serials = _Column(r[3] for r in rows)
@@ -89,21 +118,21 @@ class CompactFleet:
         by_email: dict[str, list[int]] = {}
         by_owner: dict[str, list[int]] = {}
         for i, u in enumerate(self._user):
-            email, _, owner = self._users[u]
-            key = email_key(email)
+            key, owner = email_key(self._emails[u]), self._owners[u]
             if key:
                 by_email.setdefault(key, []).append(i)
             if owner:
                 by_owner.setdefault(owner, []).append(i)
-        self._by_email = {k: array("I", v) for k, v in by_email.items()}
-        self._by_owner = {k: array("I", v) for k, v in by_owner.items()}
+        self._by_email = _Groups(by_email)
+        self._by_owner = _Groups(by_owner)
 
     def __len__(self) -> int:
         return len(self._profile)
 
     def device(self, i: int) -> Device:
         facts, policy, _ = self._profiles[self._profile[i]]
-        email, name, owner = self._users[self._user[i]]
+        u = self._user[i]
+        email, name, owner = self._emails[u], self._user_names[u], self._owners[u]
         return Device(id=self._ids[i], name=self._names[i], serial=self._serials[i],
                       facts=facts, primary_email=email, primary_name=name,
                       primary_user_id=owner, has_passcode_policy=policy,
@@ -156,7 +185,7 @@ class CompactFleet:
         limit = max(limit, 0)
         if primary_email is not None:
             owner = email_key(primary_email)
-            mine = map(self.device, self._by_email.get(owner, ())) if owner else iter(())
+            mine = map(self.device, self._by_email.get(owner)) if owner else iter(())
             return list(itertools.islice((d for d in mine if contains(d, needle)), limit))
         if not needle:
             return list(itertools.islice(self, limit))
@@ -166,7 +195,7 @@ class CompactFleet:
 
     def owned(self, user_id: str) -> Iterator[Device]:
         """The devices whose primary user is ``user_id``, in name order."""
-        return map(self.device, self._by_owner.get(user_id, ()))
+        return map(self.device, self._by_owner.get(user_id))
 
     def _exact(self, i: int) -> set[str]:
         keys = (self._ids[i].casefold(), self._serials[i].casefold(),
