@@ -152,8 +152,11 @@ class CompactFleet:
         key = device_id.strip().casefold()
         if not key or any(c in key for c in _SPECIAL):
             return next((i for i in range(len(self)) if self._ids[i].casefold() == key), None)
-        at = self._id_keys.find(f"{_RECORD}{key}{_RECORD}")
-        return None if at == -1 else bisect.bisect_right(self._id_starts, at + 1) - 1
+        ids, size = self._id_keys, len(key)
+        at = ids.find(key, 1)
+        while at != -1 and not (ids[at - 1] == ids[at + size] == _RECORD):
+            at = ids.find(key, at + 1)
+        return None if at == -1 else bisect.bisect_right(self._id_starts, at) - 1
 
     def get(self, device_id: str) -> Device | None:
         i = self.position(device_id)
@@ -169,8 +172,7 @@ class CompactFleet:
         if any(c in key for c in _SPECIAL):
             found = sorted(i for i in range(len(self)) if key in self._exact(i))
         else:
-            found = sorted({*self._hits(f"{_RECORD}{key}{_FIELD}"),
-                            *self._hits(f"{_FIELD}{key}{_RECORD}")})
+            found = sorted(set(self._whole_fields(key)))
             at = self.position(key)
             if at is not None and at not in found:
                 bisect.insort(found, at)
@@ -202,14 +204,17 @@ class CompactFleet:
                 self._names[i].casefold())
         return {key for key in keys if key}
 
-    def _hits(self, pattern: str) -> Iterator[int]:
-        """Every record ``pattern`` (a whole field with its separators) occurs in."""
-        keys, starts = self._keys, self._starts
-        at = keys.find(pattern)
+    def _whole_fields(self, key: str) -> Iterator[int]:
+        """Every record whose name or serial is ``key``: found by ``key`` alone (its last
+        character is rarely a separator's, so the search skips ahead), then the separators
+        either side checked."""
+        keys, starts, size = self._keys, self._starts, len(key)
+        at = keys.find(key, 1)
         while at != -1:
-            i = bisect.bisect_right(starts, at + 1) - 1
-            yield i
-            at = keys.find(pattern, at + 1)
+            around = keys[at - 1] + keys[at + size]
+            if around in (_RECORD + _FIELD, _FIELD + _RECORD):
+                yield bisect.bisect_right(starts, at) - 1
+            at = keys.find(key, at + 1)
 
     def _scan(self, needle: str) -> Iterator[int]:
         """The records whose name or serial contains ``needle``, in order, lazily."""
