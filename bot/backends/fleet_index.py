@@ -31,7 +31,6 @@ from policy.platforms import DeviceFacts
 _FIELD = "\x1f"
 _RECORD = "\n"
 _HIDDEN = "\x1e"
-_CONTROL = str.maketrans({_FIELD: _HIDDEN, _RECORD: _HIDDEN})
 _SPECIAL = (_FIELD, _RECORD, _HIDDEN)
 
 _Profile = tuple[DeviceFacts, bool | None, Marks]
@@ -77,21 +76,25 @@ class _Groups:
 
 
 def _folded(text: str) -> str:
-    return text.casefold().translate(_CONTROL)
+    folded = text.casefold()
+    if _FIELD in folded or _RECORD in folded:
+        folded = folded.replace(_FIELD, _HIDDEN).replace(_RECORD, _HIDDEN)
+    return folded
 
 
 class CompactFleet:
     """Devices by id, by exact key, by owner, and searchable by substring in name order."""
 
-    def __init__(self, devices: Iterable[tuple[Device, Marks]]) -> None:
-        """Index ``devices`` (each with its marks), whose ids are unique (case-insensitive:
-        the caller checks)."""
+    def __init__(self, devices: Iterable[tuple[Device, str, Marks]]) -> None:
+        """Index ``devices``, each with its primary user's id (which it answers with as
+        ``primary_user_id``) and its marks; their ids are unique, case-insensitive (the
+        caller checks)."""
         profiles: dict[_Profile, int] = {}
         users: dict[_User, int] = {}
         rows: list[tuple[tuple[str, str], str, str, str, int, int, datetime | None]] = []
-        for device, marks in devices:
+        for device, owner, marks in devices:
             profile = (device.facts, device.has_passcode_policy, marks)
-            user = (device.primary_email, device.primary_name, device.primary_user_id)
+            user = (device.primary_email, device.primary_name, owner)
             rows.append((name_order(device), device.id, device.name, device.serial,
                          profiles.setdefault(profile, len(profiles)),
                          users.setdefault(user, len(users)), device.last_sync))

@@ -13,7 +13,6 @@ database (a backend used on its own), they are this object's alone."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import secrets
@@ -221,8 +220,10 @@ class SimulatedBackend:
         it reads them; their passcodes sealed with ``vault``. Call before the first reset."""
         self._resets = _SharedResets(db, vault, self._clock)
 
-    def _admitted(self, entries: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Device, Marks]]:
-        """Each fleet entry as a Device with its primary user, and its simulate marks."""
+    def _admitted(
+        self, entries: Iterable[Mapping[str, Any]]
+    ) -> Iterator[tuple[Device, str, Marks]]:
+        """Each fleet entry as a Device, its primary user's id, and its simulate marks."""
         seen: set[str] = set()
         for entry in entries:
             marks = marks_of(entry)
@@ -231,8 +232,7 @@ class SimulatedBackend:
             if key in seen:
                 raise ValueError(f"the fleet lists device id {device.id} twice")
             seen.add(key)
-            yield dataclasses.replace(device, primary_user_id=primary_user(entry, self._listed)
-                                      ), marks
+            yield device, primary_user(entry, self._listed), marks
 
     def _user(self, user_id: str) -> DirectoryEntry | None:
         """The directory's user with this id: a listed one, or the one a fleet without users

@@ -36,7 +36,7 @@ def fleets(draw: st.DrawFn) -> list[Device]:
 
 
 def both(devices: list[Device]) -> tuple[DeviceIndex, CompactFleet]:
-    return DeviceIndex(devices), CompactFleet((d, UNMARKED) for d in devices)
+    return DeviceIndex(devices), CompactFleet((d, d.primary_user_id, UNMARKED) for d in devices)
 
 
 @settings(max_examples=300, deadline=None)
@@ -75,7 +75,7 @@ def test_a_synthetic_fleet_answers_as_the_device_index() -> None:
 def test_marks_stay_with_their_device() -> None:
     failing = Marks(fail="The device said no.")
     devices = [device_from_graph(e) for e in synthetic_fleet(50)]
-    compact = CompactFleet((d, failing if i % 7 == 0 else UNMARKED)
+    compact = CompactFleet((d, d.primary_user_id, failing if i % 7 == 0 else UNMARKED)
                            for i, d in enumerate(devices))
     for i, device in enumerate(devices):
         at = compact.position(device.id)
