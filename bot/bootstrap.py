@@ -99,14 +99,15 @@ def build_backend(
         return GraphBackend(graph, clock=clock, people=people,
                             reset_grace=timedelta(seconds=settings.reset_grace_seconds),
                             audit_initiator=settings.intune_audit_initiator)
-    from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users, load_fleet_file
+    from bot.backends.fleet_stream import open_fleet_file
+    from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users
 
     if settings.fleet_file is not None:
-        try:
-            fleet = load_fleet_file(settings.fleet_file)
+        try:  # one device at a time: a big fleet never exists whole as dicts
+            fleet = open_fleet_file(settings.fleet_file)
+            return SimulatedBackend(fleet.devices, users=fleet.users, clock=clock)
         except ValueError as exc:
             raise ConfigError(f"FLEET_FILE: {exc}") from None
-        return SimulatedBackend(fleet.devices, users=fleet.users, clock=clock)
     return SimulatedBackend(demo_fleet(), users=demo_users(), clock=clock)
 
 
@@ -198,6 +199,9 @@ async def build_services(
     share_budget = getattr(backend, "share_budget", None)
     if callable(share_budget):
         share_budget(store)  # Intune's write budget, shared by every process on the database
+    share_state = getattr(backend, "share_state", None)
+    if callable(share_state):
+        share_state(store.database, vault)  # the simulated resets, seen by every process
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,

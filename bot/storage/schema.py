@@ -138,6 +138,23 @@ MIGRATIONS: list[str] = [
         beat_at TEXT NOT NULL DEFAULT ''
     );
     """,
+    # the simulated Intune's resets, shared by every process on the database (issue 13 point
+    # 5; bot/storage/simulation.py): the passcode only ever sealed, as the requests' are
+    """
+    CREATE TABLE simulated_resets (
+        ref TEXT PRIMARY KEY,
+        device_key TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        failure_code TEXT NOT NULL DEFAULT '',
+        failure_detail TEXT NOT NULL DEFAULT '',
+        sealed_passcode @BLOB@
+    );
+    CREATE INDEX simulated_resets_by_device ON simulated_resets (device_key, started_at);
+    CREATE INDEX simulated_resets_sealed ON simulated_resets (started_at)"""
+    """ WHERE sealed_passcode IS NOT NULL;
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

@@ -1,0 +1,230 @@
+"""The simulated fleet, held compactly: 100,000 devices in tens of megabytes, not gigabytes.
+
+The fleet never changes once loaded (every process loads the same one), so nothing needs a
+per-device object: each text column (ids, names, serials) is one string with an array of
+offsets, what a device is (its facts, passcode policy and ``simulate`` marks) and whose it is
+(the user fields it shows, its primary user) are indexes into small tables of the distinct
+ones, and a ``Device`` is made when an answer needs it. The answers are DeviceIndex's
+(bot/backends/index.py), in its name order and by its rules (``exact_keys``, ``contains``,
+``owned_by``); exact lookups and the picker's substring search are ``str.find`` scans over
+one case-folded string, a C loop over ~5 MB at 100,000 devices.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from array import array
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from bot.backends.fleet import Marks
+from bot.backends.index import contains, name_order, owned_by
+from bot.ports import Device
+from policy.membership import email_key
+from policy.platforms import DeviceFacts
+
+# Between the fields of the case-folded string: a record is "<NAME_END>name<NAME_END>serial"
+# (``_FIELD``, then the next record). Any of them in a field is stored as ``_HIDDEN``, and a
+# query holding one is answered by a scan of every device instead, so the string matches a
+# query exactly where a field does.
+_FIELD = "\x1f"
+_RECORD = "\n"
+_HIDDEN = "\x1e"
+_SPECIAL = (_FIELD, _RECORD, _HIDDEN)
+
+_Profile = tuple[DeviceFacts, bool | None, Marks]
+_User = tuple[str, str, str]  # primary_email, primary_name, primary_user_id
+
+
+class _Column:
+    """Texts in one string, by position."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        self._text = "".join(texts)
+        self._starts = array("I", itertools.accumulate(map(len, texts), initial=0))
+
+    def __getitem__(self, i: int) -> str:
+        return self._text[self._starts[i] : self._starts[i + 1]]
+
+
+class _Groups:
+    """Positions by key (an email, an owner's id): the keys in order in one column, their
+    positions in one array; a lookup bisects the keys."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        keys = sorted(groups)
+        self._keys = _Column(keys)
+        self._count = len(keys)
+        self._from = array("I", itertools.accumulate((len(groups[k]) for k in keys), initial=0))
+        self._positions = array("I", itertools.chain.from_iterable(groups[k] for k in keys))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> str:
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        return self._keys[i]
+
+    def get(self, key: str) -> array[int]:
+        i = bisect.bisect_left(self, key)
+        if i == self._count or self[i] != key:
+            return array("I")
+        return self._positions[self._from[i] : self._from[i + 1]]
+
+
+def _folded(text: str) -> str:
+    folded = text.casefold()
+    if _FIELD in folded or _RECORD in folded:
+        folded = folded.replace(_FIELD, _HIDDEN).replace(_RECORD, _HIDDEN)
+    return folded
+
+
+class CompactFleet:
+    """Devices by id, by exact key, by owner, and searchable by substring in name order."""
+
+    def __init__(self, devices: Iterable[tuple[Device, str, Marks]]) -> None:
+        """Index ``devices``, each with its primary user's id (which it answers with as
+        ``primary_user_id``) and its marks; their ids are unique, case-insensitive (the
+        caller checks)."""
+        profiles: dict[_Profile, int] = {}
+        users: dict[_User, int] = {}
+        rows: list[tuple[tuple[str, str], str, str, str, int, int, datetime | None]] = []
+        for device, owner, marks in devices:
+            profile = (device.facts, device.has_passcode_policy, marks)
+            user = (device.primary_email, device.primary_name, owner)
+            rows.append((name_order(device), device.id, device.name, device.serial,
+                         profiles.setdefault(profile, len(profiles)),
+                         users.setdefault(user, len(users)), device.last_sync))
+        rows.sort(key=lambda row: row[0])
+        self._profiles = list(profiles)
+        self._emails = _Column(u[0] for u in users)
+        self._user_names = _Column(u[1] for u in users)
+        self._owners = _Column(u[2] for u in users)
+        del users
+        self._ids = _Column(r[1] for r in rows)
+        self._names = _Column(r[2] for r in rows)
+        self._serials = _Column(r[3] for r in rows)
+        self._profile = array("I", (r[4] for r in rows))
+        self._user = array("I", (r[5] for r in rows))
+        self._last_sync = {i: r[6] for i, r in enumerate(rows) if r[6] is not None}
+        # "\n" id "\n" id ... "\n", and "\n" name "\x1f" serial "\n" name ..., both folded.
+        self._id_keys = _RECORD + "".join(f"{_folded(r[1])}{_RECORD}" for r in rows)
+        self._id_starts = array("I", itertools.accumulate(
+            (len(_folded(r[1])) + 1 for r in rows), initial=1))
+        records = [f"{_folded(r[2])}{_FIELD}{_folded(r[3])}{_RECORD}" for r in rows]
+        self._keys = _RECORD + "".join(records)
+        self._starts = array("I", itertools.accumulate(map(len, records), initial=1))
+        del rows, records
+        by_email: dict[str, list[int]] = {}
+        by_owner: dict[str, list[int]] = {}
+        for i, u in enumerate(self._user):
+            key, owner = email_key(self._emails[u]), self._owners[u]
+            if key:
+                by_email.setdefault(key, []).append(i)
+            if owner:
+                by_owner.setdefault(owner, []).append(i)
+        self._by_email = _Groups(by_email)
+        self._by_owner = _Groups(by_owner)
+
+    def __len__(self) -> int:
+        return len(self._profile)
+
+    def device(self, i: int) -> Device:
+        facts, policy, _ = self._profiles[self._profile[i]]
+        u = self._user[i]
+        email, name, owner = self._emails[u], self._user_names[u], self._owners[u]
+        return Device(id=self._ids[i], name=self._names[i], serial=self._serials[i],
+                      facts=facts, primary_email=email, primary_name=name,
+                      primary_user_id=owner, has_passcode_policy=policy,
+                      last_sync=self._last_sync.get(i))
+
+    def marks(self, i: int) -> Marks:
+        return self._profiles[self._profile[i]][2]
+
+    def __iter__(self) -> Iterator[Device]:
+        """Every device, in name order."""
+        return map(self.device, range(len(self)))
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def position(self, device_id: str) -> int | None:
+        """Where the device with this id is, case-insensitive."""
+        key = device_id.strip().casefold()
+        if not key or any(c in key for c in _SPECIAL):
+            return next((i for i in range(len(self)) if self._ids[i].casefold() == key), None)
+        ids, size = self._id_keys, len(key)
+        at = ids.find(key, 1)
+        while at != -1 and not (ids[at - 1] == ids[at + size] == _RECORD):
+            at = ids.find(key, at + 1)
+        return None if at == -1 else bisect.bisect_right(self._id_starts, at) - 1
+
+    def get(self, device_id: str) -> Device | None:
+        i = self.position(device_id)
+        return None if i is None else self.device(i)
+
+    def find(self, query: str, *, primary_email: str | None = None, limit: int = 10
+             ) -> list[Device]:
+        """Devices whose id, serial or name equals ``query`` (case-insensitive), in name
+        order, only ``primary_email``'s when given."""
+        key = query.strip().casefold()
+        if not key:
+            return []
+        if any(c in key for c in _SPECIAL):
+            found = sorted(i for i in range(len(self)) if key in self._exact(i))
+        else:
+            found = sorted(set(self._whole_fields(key)))
+            at = self.position(key)
+            if at is not None and at not in found:
+                bisect.insort(found, at)
+        devices = map(self.device, found)
+        return list(itertools.islice(owned_by(devices, primary_email), max(limit, 0)))
+
+    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100
+               ) -> list[Device]:
+        """The first ``limit`` devices in name order whose name or serial contains ``text``
+        (case-insensitive; empty text: all), only ``primary_email``'s when given."""
+        needle = text.strip().casefold()
+        limit = max(limit, 0)
+        if primary_email is not None:
+            owner = email_key(primary_email)
+            mine = map(self.device, self._by_email.get(owner)) if owner else iter(())
+            return list(itertools.islice((d for d in mine if contains(d, needle)), limit))
+        if not needle:
+            return list(itertools.islice(self, limit))
+        if any(c in needle for c in _SPECIAL):
+            return list(itertools.islice((d for d in self if contains(d, needle)), limit))
+        return list(map(self.device, itertools.islice(self._scan(needle), limit)))
+
+    def owned(self, user_id: str) -> Iterator[Device]:
+        """The devices whose primary user is ``user_id``, in name order."""
+        return map(self.device, self._by_owner.get(user_id))
+
+    def _exact(self, i: int) -> set[str]:
+        keys = (self._ids[i].casefold(), self._serials[i].casefold(),
+                self._names[i].casefold())
+        return {key for key in keys if key}
+
+    def _whole_fields(self, key: str) -> Iterator[int]:
+        """Every record whose name or serial is ``key``: found by ``key`` alone (its last
+        character is rarely a separator's, so the search skips ahead), then the separators
+        either side checked."""
+        keys, starts, size = self._keys, self._starts, len(key)
+        at = keys.find(key, 1)
+        while at != -1:
+            around = keys[at - 1] + keys[at + size]
+            if around in (_RECORD + _FIELD, _FIELD + _RECORD):
+                yield bisect.bisect_right(starts, at) - 1
+            at = keys.find(key, at + 1)
+
+    def _scan(self, needle: str) -> Iterator[int]:
+        """The records whose name or serial contains ``needle``, in order, lazily."""
+        keys, starts = self._keys, self._starts
+        at = keys.find(needle)
+        while at != -1:
+            i = bisect.bisect_right(starts, at) - 1
+            yield i
+            at = keys.find(needle, starts[i + 1])
+
