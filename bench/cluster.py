@@ -1,0 +1,630 @@
+"""Several `passcode-bot serve` replicas on one database, as an operator runs them: each its own
+process (front and worker) on a port of its own, behind a round-robin HTTP load balancer, with
+a Slack that retries what did not get a 200 (``X-Slack-Retry-Num``), and a chaos loop that
+SIGKILLs one replica at a time and starts it again. The flow drives N people through reset ->
+approve -> show passcode and :func:`verify` reads the database and the Slack emulator's record
+afterwards: every request completed, one request, one backend reset, one approvals post and
+one result DM per device.
+
+Used by tests/reliability/test_replicas.py (small) and ``python -m bench --only replicas``
+(1,000 requests). Only 127.0.0.1; every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from bench import APPROVALS, APPROVER, SIGNING_SECRET, people
+from bench.child import rss_mb
+from bench.serve_slack import posted, request_id
+from bot.storage.dialect import numbered
+from handlers.demo.driver import sign
+from handlers.demo.slack_emulator import SlackEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIM = Path(__file__).resolve().parent / "shim"
+SLACK_TIMEOUT = 3.0  # Slack gives up on an answer after 3 s and retries
+TERMINAL = {"completed", "failed", "unconfirmed", "denied", "cancelled", "expired", "refused",
+            "revealed", "passcode_expired"}
+DONE = {"completed", "revealed"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- the replicas ------------------------------------------------------------------------------
+
+
+class Replica:
+    """One `passcode-bot serve` (its front and its worker process), in a session of its own so
+    that a kill takes the whole replica at once, as a VM or container dying would."""
+
+    def __init__(self, name: str, env: dict[str, str], logs: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.env = {**env, "PORT": str(self.port)}
+        self.logs = logs
+        self.starts = 0
+        self.kills = 0
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.starts += 1
+        with (self.logs / f"{self.name}-{self.starts}.log").open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "handlers.cli", "serve", cwd=ROOT, env=self.env,
+                stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while time.monotonic() < deadline:
+                if not self.alive:
+                    raise RuntimeError(f"{self.name} exited at start:\n{self.tail()}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} not healthy after {timeout:g} s:\n{self.tail()}")
+
+    async def kill(self) -> None:
+        """SIGKILL to the replica's process group: the front and its worker at once."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.kills += 1
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 20)
+        except TimeoutError:
+            await self.kill()
+
+    def pids(self) -> list[int]:
+        """The front and the processes it started (its worker)."""
+        if not self.alive or self.proc is None:
+            return []
+        found = [self.proc.pid]
+        try:
+            for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+                with open(f"/proc/{self.proc.pid}/task/{task}/children", encoding="ascii") as c:
+                    found += [int(p) for p in c.read().split()]
+        except OSError:
+            pass
+        return found
+
+    def rss_mb(self) -> list[float]:
+        out = []
+        for pid in self.pids():
+            try:
+                out.append(rss_mb(pid))
+            except OSError:
+                pass
+        return out
+
+    def tail(self, lines: int = 30) -> str:
+        path = self.logs / f"{self.name}-{self.starts}.log"
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Balancer:
+    """Round robin over the replicas, as a load balancer with passive health checks: a
+    connection refused goes to the next replica; an answer lost mid-request (the replica died
+    holding it) is a 502, and a replica slower than Slack's 3 s a 504, as a real one says."""
+
+    def __init__(self, replicas: list[Replica]) -> None:
+        self.replicas = replicas
+        self._next = 0
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.port = 0
+        self.statuses: Counter[int] = Counter()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200),
+            timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
+        app = web.Application()
+        app.router.add_post("/slack/events", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        assert self._http is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower().startswith("x-slack-") or k.lower() == "content-type"}
+        status = 502
+        for _ in range(len(self.replicas)):
+            replica = self.replicas[self._next % len(self.replicas)]
+            self._next += 1
+            try:
+                async with self._http.post(f"{replica.url}/slack/events", data=body,
+                                           headers=headers) as answer:
+                    text = await answer.read()
+                    self.statuses[answer.status] += 1
+                    return web.Response(status=answer.status, body=text,
+                                        content_type=answer.content_type)
+            except aiohttp.ClientConnectorError:
+                continue  # not listening: the next one
+            except TimeoutError:
+                status = 504
+                break
+            except aiohttp.ClientError:
+                break  # it took the request and died
+        self.statuses[status] += 1
+        return web.Response(status=status)
+
+
+# -- Slack: what it sends, and its retries ---------------------------------------------------
+
+
+class Slack:
+    """Sends signed requests to the balancer as Slack would; a delivery that does not get a
+    2xx within 3 s is retried (up to 3 times, here after ``retry_after`` s instead of Slack's
+    seconds to minutes) with ``X-Slack-Retry-Num``."""
+
+    def __init__(self, url: str, emu: SlackEmulator, retry_after: float = 0.5) -> None:
+        self.url = url.rstrip("/") + "/slack/events"
+        self.emu = emu
+        self.retry_after = retry_after
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200),
+            timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT + 1))
+        self.sent = 0
+        self.retries = 0
+        self.undelivered = 0
+        self.latencies: list[float] = []
+        self._n = 0
+
+    async def aclose(self) -> None:
+        await self.http.close()
+
+    async def deliver(self, body: str) -> bool:
+        """True once a delivery got a 2xx (Slack then considers it handled)."""
+        for attempt in range(4):
+            ts = int(time.time())
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "X-Slack-Request-Timestamp": str(ts),
+                       "X-Slack-Signature": sign(SIGNING_SECRET, body, ts)}
+            if attempt:
+                self.retries += 1
+                headers |= {"X-Slack-Retry-Num": str(attempt),
+                            "X-Slack-Retry-Reason": "http_error"}
+                await asyncio.sleep(self.retry_after)
+            self.sent += 1
+            began = time.perf_counter()
+            try:
+                async with self.http.post(self.url, data=body.encode(), headers=headers) as r:
+                    await r.read()
+                    if 200 <= r.status < 300:
+                        self.latencies.append(time.perf_counter() - began)
+                        return True
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+        self.undelivered += 1
+        return False
+
+    def command(self, user_id: str, text: str) -> str:
+        self._n += 1
+        return urlencode({
+            "token": "legacy-unused", "team_id": "T0TEAM", "channel_id": "C0GENERAL",
+            "user_id": user_id, "command": "/passcode", "text": text,
+            "response_url": self.emu.response_url(f"cluster{self._n}"),
+            "trigger_id": self.emu.new_trigger_id(user_id), "api_app_id": "A0PASSCODE"})
+
+    def click(self, user_id: str, action_id: str, value: str, channel: str,
+              ts: str) -> tuple[str, str]:
+        """A button click in a message, and its trigger id."""
+        trigger = self.emu.new_trigger_id(user_id)
+        payload = {
+            "type": "block_actions", "team": {"id": "T0TEAM"},
+            "user": {"id": user_id, "team_id": "T0TEAM"}, "api_app_id": "A0PASSCODE",
+            "trigger_id": trigger,
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "channel": {"id": channel}, "message": {"ts": ts, "text": ""},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
+                         "value": value, "action_ts": f"{time.time():.6f}"}],
+        }
+        return urlencode({"payload": json.dumps(payload)}), trigger
+
+
+# -- what the database and Slack hold, read as the flow goes ---------------------------------
+
+
+@dataclass
+class Seen:
+    """The requests table (by device) and the emulator's record (approvals posts and result DMs
+    by request id, modals by trigger), refreshed by one poller for every flow."""
+
+    db_url: str
+    emu: SlackEmulator
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    approvals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    results: dict[str, list[tuple[str, str, bool]]] = field(default_factory=lambda: defaultdict(list))
+    modals: set[str] = field(default_factory=set)
+    _scanned: int = 0
+    _pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(self.db_url, min_size=1, max_size=2)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        assert self._pool is not None
+        return [tuple(r) for r in await self._pool.fetch(numbered(sql), *params)]
+
+    async def refresh(self) -> None:
+        by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rid, device, state, surface, failure in await self.rows(
+                "SELECT id, device_id, state, surface, failure_code FROM requests"
+                " ORDER BY created_at"):
+            by_device[device].append({"id": rid, "state": state, "failure": failure,
+                                      "surface": json.loads(surface or "{}")})
+        self.requests = by_device
+        calls = self.emu.calls
+        for call in calls[self._scanned:]:
+            if call.method == "views.open" and not call.failed:
+                self.modals.add(str(call.params.get("trigger_id")))
+            if not posted(call):
+                continue
+            channel = str(call.params.get("channel") or "")
+            ts = str((call.response or {}).get("ts"))
+            rid = request_id(call)
+            if channel == APPROVALS:
+                self.approvals[rid].append(ts)
+            elif channel.startswith("D") and "waiting for approval" not in str(
+                    call.params.get("text") or ""):
+                # The result DM; "Show passcode" on it when there is one to show (a work
+                # profile's reset sets none: the person chooses it).
+                self.results[rid].append((str((call.response or {}).get("channel")), ts,
+                                          "Show passcode" in json.dumps(call.params.get("blocks"))))
+        self._scanned = len(calls)
+
+    async def poll(self, every: float = 0.25) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except (OSError, asyncpg.PostgresError):
+                pass
+            await asyncio.sleep(every)
+
+
+async def until(probe: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+# -- the flow ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    """One person's reset, approval and reveal, and what went wrong on the way."""
+
+    who: people.Requester
+    request_id: str = ""
+    steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    began: float = 0.0
+    finished: float = 0.0
+
+
+async def run_flow(flow: Flow, slack: Slack, seen: Seen, *, wait: float) -> None:
+    """``wait``: the most one step may take (a job a killed replica held returns after its
+    lease: ``wait`` must be longer)."""
+    who = flow.who
+    flow.began = time.perf_counter()
+    try:
+        if not await slack.deliver(slack.command(who.user_id, f"reset {who.device_name}")):
+            flow.problems.append("reset: never acknowledged (4 deliveries)")
+            return
+        found = await until(lambda: seen.requests.get(who.device_id), 15)
+        if not found:
+            flow.problems.append("reset: acknowledged, never stored")
+            return
+        rid = flow.request_id = found[0]["id"]
+        ts = await until(lambda: seen.approvals.get(rid), wait)
+        if not ts:
+            flow.problems.append(f"{rid}: no approvals post")
+            return
+        if not await slack.deliver(slack.click(APPROVER, "approve", rid, APPROVALS, ts[0])[0]):
+            flow.problems.append(f"{rid}: approve never acknowledged")
+            return
+
+        def state() -> str:
+            mine = [r for r in seen.requests.get(who.device_id, []) if r["id"] == rid]
+            return str(mine[0]["state"]) if mine else ""
+
+        if not await until(lambda: state() != "awaiting_approval", 15):
+            flow.problems.append(f"{rid}: approve acknowledged, never recorded")
+            return
+        await until(lambda: state() in TERMINAL, wait)
+        if state() not in DONE:
+            mine = [r for r in seen.requests[who.device_id] if r["id"] == rid][0]
+            flow.problems.append(f"{rid}: ended {state() or '?'} {mine['failure']}".rstrip())
+            return
+        dm = await until(lambda: seen.results.get(rid), wait)
+        if not dm:
+            mine = [r for r in seen.requests[who.device_id] if r["id"] == rid][0]
+            channel = mine["surface"].get("dm_channel", "")
+            calls = [f"{c.method}{'!' if c.failed else ''}" for c in seen.emu.calls
+                     if c.params.get("channel") == channel]
+            flow.problems.append(f"{rid}: completed, no result DM (surface "
+                                 f"{sorted(mine['surface'])}, calls to its DM {calls})")
+            return
+        if not dm[0][2]:
+            return  # nothing to show
+        body, trigger = slack.click(who.user_id, "reveal", rid, dm[0][0], dm[0][1])
+        if not await slack.deliver(body):
+            flow.problems.append(f"{rid}: Show passcode never acknowledged")
+            return
+        if not await until(lambda: trigger in seen.modals, 15):
+            flow.problems.append(f"{rid}: Show passcode acknowledged, no modal")
+    finally:
+        flow.finished = time.perf_counter()
+
+
+async def chaos(replicas: list[Replica], every: tuple[float, float], rng: random.Random,
+                log: list[str]) -> None:
+    """Forever: wait, SIGKILL one replica at random, start it again (one down at a time)."""
+    began = time.perf_counter()
+    while True:
+        await asyncio.sleep(rng.uniform(*every))
+        victim = rng.choice(replicas)
+        await victim.kill()
+        log.append(f"{time.perf_counter() - began:6.1f}s killed {victim.name}")
+        await victim.start()
+
+
+# -- afterwards ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """Every problem found, each named with who fixes it (issue 13's points)."""
+
+    problems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, kind: str, what: str) -> None:
+        self.problems[kind].append(what)
+
+    def lines(self, limit: int = 8) -> list[str]:
+        out = []
+        for kind, items in sorted(self.problems.items()):
+            out.append(f"{kind}: {len(items)}: " + "; ".join(items[:limit])
+                       + (" ..." if len(items) > limit else ""))
+        return out
+
+
+# What each kind of problem is, and the point of issue 13 that fixes it.
+KINDS = {
+    "acked-then-lost": "an ack (200) for work that was never done: acks go out before the intent "
+                       "is durable, and the work travels to the worker over a private socket "
+                       "(issue 13 point 4, R1)",
+    "retry-processed-twice": "a Slack retry processed again by another replica (redeliveries "
+                             "are recognised in one process's memory; issue 13 point 3, R1)",
+    "result-dm-doubled": "a result DM sent again after a crash (issue 13 point 4, R2)",
+    "simulated-backend-forgot": "a reset in flight on a killed replica's in-memory simulated "
+                                "backend: the replica taking it over cannot see it (issue 13 "
+                                "point 5, R3)",
+    "reset-doubled": "a device reset twice",
+    "approvals-post-doubled": "an approvals post sent twice",
+    "not-completed": "a request that did not complete",
+    "jobs-left": "jobs left undone or dead",
+}
+
+
+async def verify(flows: list[Flow], seen: Seen) -> Verdict:
+    await seen.refresh()
+    verdict = Verdict()
+    for flow in flows:
+        for problem in flow.problems:
+            if "acknowledged, never" in problem or "acknowledged, no modal" in problem:
+                verdict.add("acked-then-lost", f"{flow.who.user_id} {problem}")
+            elif "ended failed" in problem or "ended unconfirmed" in problem:
+                verdict.add("simulated-backend-forgot", problem)
+            else:
+                verdict.add("not-completed", f"{flow.who.user_id} {problem}")
+    ids = set()
+    for flow in flows:
+        rows = seen.requests.get(flow.who.device_id, [])
+        ids |= {r["id"] for r in rows}
+        if len(rows) > 1:
+            verdict.add("retry-processed-twice", f"{flow.who.device_id}: {len(rows)} requests "
+                        f"({', '.join(r['state'] for r in rows)})")
+    actions = Counter(str(r[0]) for r in await seen.rows(
+        "SELECT request_id FROM audit WHERE action = 'backend_action'"))
+    for rid, n in actions.items():
+        if n > 1:
+            verdict.add("reset-doubled", f"{rid}: {n} backend actions recorded")
+    for rid, posts in seen.approvals.items():
+        if rid in ids and len(posts) > 1:
+            verdict.add("approvals-post-doubled", f"{rid}: {len(posts)}")
+    for rid, dms in seen.results.items():
+        if rid in ids and len(dms) > 1:
+            verdict.add("result-dm-doubled", f"{rid}: {len(dms)}")
+    undone, dead = (await seen.rows(
+        "SELECT COUNT(*) - COUNT(done_at), COALESCE(SUM(dead), 0) FROM jobs"))[0]
+    if undone or dead:
+        verdict.add("jobs-left", f"{undone} not done, {dead} dead")
+    states = Counter(r["state"] for rows in seen.requests.values() for r in rows)
+    verdict.facts = {
+        "requests": sum(states.values()), "states": dict(states),
+        "completed_flows": sum(not f.problems for f in flows),
+        "backend_actions": sum(actions.values()),
+        "approvals_posts": sum(len(v) for v in seen.approvals.values()),
+        "result_dms": sum(len(v) for v in seen.results.values()),
+    }
+    return verdict
+
+
+# -- set-up ------------------------------------------------------------------------------------
+
+
+def write_fleet(path: Path, entries: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps(entries), encoding="utf-8")
+
+
+def replica_env(*, db_url: str, emu: SlackEmulator, secret: str, work: Path,
+                fleet: list[dict[str, Any]], lease_s: float, post_rate: float | None = None,
+                ) -> dict[str, str]:
+    write_fleet(work / "fleet.json", fleet)
+    roles = work / "roles.yaml"
+    roles.write_text(f"roles:\n  Helpdesk Operator: [{APPROVER}]\n", encoding="utf-8")
+    keep = {k: v for k, v in os.environ.items()
+            if not k.upper().startswith(("SLACK_", "DATABASE_URL", "PASSCODE_", "BACKEND",
+                                         "FLEET_FILE", "ROLES_", "APPROVALS_", "PORT"))}
+    return {
+        **keep,
+        "PYTHONPATH": os.pathsep.join([str(SHIM), *filter(None, [keep.get("PYTHONPATH")])]),
+        "PASSCODE_SHIM_LEASE_S": str(lease_s),
+        **({"PASSCODE_SHIM_POST_RATE": str(post_rate)} if post_rate else {}),
+        "HOST": "127.0.0.1",
+        "SLACK_BOT_TOKEN": emu.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emu.api_url,
+        "APPROVALS_CHANNEL": APPROVALS,
+        "DATABASE_URL": db_url,
+        "PASSCODE_BOT_SECRET": secret,
+        "ROLES_FILE": str(roles),
+        "BACKEND": "simulated",
+        "FLEET_FILE": str(work / "fleet.json"),
+        "PERSON_ACTIONS_PER_MINUTE": "0",
+    }
+
+
+def emulator_for(fleet: list[dict[str, Any]]) -> SlackEmulator:
+    emu = SlackEmulator(strict_triggers=False)
+    emu.add_channel(APPROVALS, name="passcode-approvals")
+    emu.add_user(APPROVER, name="helen", email="helen.helpdesk@example.com")
+    for user_id, email in people.users(fleet).items():
+        emu.add_user(user_id, name=email.split("@")[0], email=email)
+    return emu
+
+
+async def drained(seen: Seen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (left,) = (await seen.rows(
+            "SELECT COUNT(*) FROM jobs WHERE done_at IS NULL AND dead = 0"))[0]
+        if not left:
+            return
+        await asyncio.sleep(0.5)
+
+
+@dataclass
+class Run:
+    flows: list[Flow]
+    verdict: Verdict
+    wall: float
+    kills: list[str]
+    slack: dict[str, Any]
+
+
+async def run(replicas: list[Replica], emu: SlackEmulator, db_url: str,
+              requesters: list[people.Requester], *, rate: float, kill_every: tuple[float, float]
+              | None, wait: float, seed: int = 0) -> Run:
+    """Start the replicas and the balancer, send one flow per requester at ``rate`` a second
+    while the chaos loop kills (if ``kill_every``), and verify."""
+    await asyncio.gather(*(r.start() for r in replicas))
+    balancer = Balancer(replicas)
+    await balancer.start()
+    slack = Slack(balancer.url, emu)
+    seen = Seen(db_url, emu)
+    await seen.open()
+    poller = asyncio.create_task(seen.poll())
+    kills: list[str] = []
+    chaotic = (asyncio.create_task(chaos(replicas, kill_every, random.Random(seed), kills))
+               if kill_every else None)
+    flows = [Flow(who) for who in requesters]
+    began = time.perf_counter()
+    try:
+        tasks = []
+        for i, flow in enumerate(flows):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(run_flow(flow, slack, seen, wait=wait)))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - began
+        if chaotic is not None:
+            chaotic.cancel()
+            await asyncio.gather(chaotic, return_exceptions=True)
+            for replica in replicas:  # a kill may have been the chaos loop's last act
+                if not replica.alive:
+                    await replica.start()
+        # Jobs a killed replica held come back after their lease: let them finish.
+        await drained(seen, wait)
+        verdict = await verify(flows, seen)
+    finally:
+        poller.cancel()
+        if chaotic is not None and not chaotic.done():
+            chaotic.cancel()
+        await asyncio.gather(poller, *(c for c in [chaotic] if c), return_exceptions=True)
+        await seen.aclose()
+        await slack.aclose()
+        await balancer.stop()
+    slack_facts = {"sent": slack.sent, "retries": slack.retries,
+                   "undelivered": slack.undelivered, "balancer": dict(balancer.statuses),
+                   "latencies": slack.latencies}
+    return Run(flows, verdict, wall, kills, slack_facts)
