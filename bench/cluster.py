@@ -12,6 +12,7 @@ Used by tests/reliability/test_replicas.py (small) and ``python -m bench --only 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -51,6 +52,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def _every_cpu() -> None:
+    """In the child: every CPU the machine gave us (the benchmark pins its load generator to
+    one, and children inherit it); the replicas share them as the kernel sees fit."""
+    if _CPUS:
+        os.sched_setaffinity(0, _CPUS)
+
+
 # -- the replicas ------------------------------------------------------------------------------
 
 
@@ -80,7 +91,8 @@ class Replica:
         with (self.logs / f"{self.name}-{self.starts}.log").open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "handlers.cli", "serve", cwd=ROOT, env=self.env,
-                stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_every_cpu)
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while time.monotonic() < deadline:
@@ -100,10 +112,8 @@ class Replica:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.kills += 1
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         await self.proc.wait()
 
     async def stop(self) -> None:
@@ -131,10 +141,8 @@ class Replica:
     def rss_mb(self) -> list[float]:
         out = []
         for pid in self.pids():
-            try:
+            with contextlib.suppress(OSError):
                 out.append(rss_mb(pid))
-            except OSError:
-                pass
         return out
 
     def tail(self, lines: int = 30) -> str:
@@ -292,7 +300,8 @@ class Seen:
     emu: SlackEmulator
     requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     approvals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    results: dict[str, list[tuple[str, str, bool]]] = field(default_factory=lambda: defaultdict(list))
+    results: dict[str, list[tuple[str, str, bool]]] = field(
+        default_factory=lambda: defaultdict(list))
     modals: set[str] = field(default_factory=set)
     _scanned: int = 0
     _pool: asyncpg.Pool | None = None
@@ -337,10 +346,8 @@ class Seen:
 
     async def poll(self, every: float = 0.25) -> None:
         while True:
-            try:
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
                 await self.refresh()
-            except (OSError, asyncpg.PostgresError):
-                pass
             await asyncio.sleep(every)
 
 
@@ -399,12 +406,12 @@ async def run_flow(flow: Flow, slack: Slack, seen: Seen, *, wait: float) -> None
             return
         await until(lambda: state() in TERMINAL, wait)
         if state() not in DONE:
-            mine = [r for r in seen.requests[who.device_id] if r["id"] == rid][0]
+            mine = next(r for r in seen.requests[who.device_id] if r["id"] == rid)
             flow.problems.append(f"{rid}: ended {state() or '?'} {mine['failure']}".rstrip())
             return
         dm = await until(lambda: seen.results.get(rid), wait)
         if not dm:
-            mine = [r for r in seen.requests[who.device_id] if r["id"] == rid][0]
+            mine = next(r for r in seen.requests[who.device_id] if r["id"] == rid)
             channel = mine["surface"].get("dm_channel", "")
             calls = [f"{c.method}{'!' if c.failed else ''}" for c in seen.emu.calls
                      if c.params.get("channel") == channel]
