@@ -319,10 +319,11 @@ class Seen:
 
     async def refresh(self) -> None:
         by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for rid, device, state, surface, failure in await self.rows(
-                "SELECT id, device_id, state, surface, failure_code FROM requests"
-                " ORDER BY created_at"):
-            by_device[device].append({"id": rid, "state": state, "failure": failure,
+        for rid, device, state, surface, failure, detail in await self.rows(
+                "SELECT id, device_id, state, surface, failure_code, failure_detail"
+                " FROM requests ORDER BY created_at"):
+            by_device[device].append({"id": rid, "state": state,
+                                      "failure": f"{failure} {detail}".strip(),
                                       "surface": json.loads(surface or "{}")})
         self.requests = by_device
         calls = self.emu.calls
@@ -488,7 +489,7 @@ async def verify(flows: list[Flow], seen: Seen) -> Verdict:
         for problem in flow.problems:
             if "acknowledged, never" in problem or "acknowledged, no modal" in problem:
                 verdict.add("acked-then-lost", f"{flow.who.user_id} {problem}")
-            elif "ended failed" in problem or "ended unconfirmed" in problem:
+            elif "has no record of this reset" in problem:
                 verdict.add("simulated-backend-forgot", problem)
             else:
                 verdict.add("not-completed", f"{flow.who.user_id} {problem}")
