@@ -475,6 +475,7 @@ KINDS = {
     "simulated-backend-forgot": "a reset in flight on a killed replica's in-memory simulated "
                                 "backend: the replica taking it over cannot see it (issue 13 "
                                 "point 5, R3)",
+    "stored-late": "a request stored more than 15 s after its ack (the worker far behind)",
     "reset-doubled": "a device reset twice",
     "approvals-post-doubled": "an approvals post sent twice",
     "not-completed": "a request that did not complete",
@@ -487,7 +488,9 @@ async def verify(flows: list[Flow], seen: Seen) -> Verdict:
     verdict = Verdict()
     for flow in flows:
         for problem in flow.problems:
-            if "acknowledged, never" in problem or "acknowledged, no modal" in problem:
+            if problem.startswith("reset: acknowledged") and seen.requests.get(flow.who.device_id):
+                verdict.add("stored-late", f"{flow.who.user_id} {problem} within 15 s, but later")
+            elif "acknowledged, never" in problem or "acknowledged, no modal" in problem:
                 verdict.add("acked-then-lost", f"{flow.who.user_id} {problem}")
             elif "has no record of this reset" in problem:
                 verdict.add("simulated-backend-forgot", problem)
