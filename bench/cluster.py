@@ -477,7 +477,8 @@ KINDS = {
                                 "point 5, R3)",
     "stored-late": "a request stored more than 15 s after its ack (the worker far behind)",
     "reset-doubled": "a device reset twice",
-    "approvals-post-doubled": "an approvals post sent twice",
+    "approvals-post-doubled": "an approvals post sent again after a crash (issue 13 point 4, "
+                              "R2)",
     "not-completed": "a request that did not complete",
     "jobs-left": "jobs left undone or dead",
 }

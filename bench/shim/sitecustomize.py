@@ -22,6 +22,12 @@ _rate = os.environ.get("PASSCODE_SHIM_POST_RATE")
 if _rate:
     from handlers.slack import pacing
 
-    _defaults = list(pacing.ChannelPacer.__init__.__defaults__ or ())
-    _defaults[0] = float(_rate)
-    pacing.ChannelPacer.__init__.__defaults__ = tuple(_defaults)
+    _init = pacing.ChannelPacer.__init__
+    _code = _init.__code__
+    _names = _code.co_varnames[:_code.co_argcount]
+    _defaults = list(_init.__defaults__ or ())
+    if "rate" in _names[len(_names) - len(_defaults):]:  # positional with a default
+        _defaults[_names.index("rate") - (len(_names) - len(_defaults))] = float(_rate)
+        _init.__defaults__ = tuple(_defaults)
+    elif _init.__kwdefaults__ and "rate" in _init.__kwdefaults__:
+        _init.__kwdefaults__["rate"] = float(_rate)
