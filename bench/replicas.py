@@ -11,7 +11,7 @@ import os
 import statistics
 from pathlib import Path
 
-from bench import cluster, people, pg
+from bench import cluster, flow, people, pg
 from bench.report import Tally, f, table
 
 THROUGHPUT_POST_RATE = 1000.0
@@ -21,7 +21,7 @@ LEASE_S = 10.0  # bench/shim: how soon a killed replica's jobs come back (the pr
 async def one_run(work: Path, server: str, requesters: list[people.Requester],
                   fleet: list[dict[str, object]], *, replicas: int, rate: float,
                   post_rate: float, kill_every: tuple[float, float] | None,
-                  ) -> tuple[cluster.Run, list[list[float]]]:
+                  ) -> tuple[flow.Run, list[list[float]]]:
     secret = base64.urlsafe_b64encode(os.urandom(32)).decode()
     async with pg.fresh_schema(server) as url:
         emu = cluster.emulator_for(fleet)
@@ -34,7 +34,7 @@ async def one_run(work: Path, server: str, requesters: list[people.Requester],
             servers = [cluster.Replica(f"replica{i}", env, run_dir) for i in range(replicas)]
             rss: list[list[float]] = []
             try:
-                run = await cluster.run(servers, emu, url, requesters, rate=rate,
+                run = await flow.run(servers, emu, url, requesters, rate=rate,
                                         kill_every=kill_every, wait=LEASE_S + 60)
                 rss = [s.rss_mb() for s in servers]
             finally:
@@ -43,10 +43,10 @@ async def one_run(work: Path, server: str, requesters: list[people.Requester],
     return run, rss
 
 
-def _check(tally: Tally, what: str, run: cluster.Run, count: int) -> None:
+def _check(tally: Tally, what: str, run: flow.Run, count: int) -> None:
     """Lost or doubled work is an error; work done late (``late``) a target missed."""
     late = run.verdict.problems.get("late", [])
-    tally.target(f"{what}: every acknowledged step stored within {cluster.LATE_S:g} s",
+    tally.target(f"{what}: every acknowledged step stored within {flow.LATE_S:g} s",
                  not late, f"{len(late)} late" + (f", e.g. {late[0]}" if late else ""))
     for line in run.verdict.lines():
         if not line.startswith("late:"):
@@ -97,7 +97,7 @@ async def measure(work: Path, *, server: str | None, count: int, throughput_coun
           f"DMs; Slack sent {run.slack['sent']} deliveries ({run.slack['retries']} retries, "
           f"{run.slack['undelivered']} never acknowledged), balancer {run.slack['balancer']}")
     for kind in run.verdict.problems:
-        print(f"    {kind}: {cluster.KINDS.get(kind, '')}")
+        print(f"    {kind}: {flow.KINDS.get(kind, '')}")
     _check(tally, "3 replicas", run, count)
     tally.target("replicas: every request completed, nothing doubled",
                  not set(run.verdict.problems) - {"late"},

@@ -1,12 +1,13 @@
 """Three `passcode-bot serve` replicas on one PostgreSQL schema, behind a round-robin load
-balancer, against the Slack emulator and the simulated backend (bench/cluster.py). People ask
-for resets, an approver approves each as its post appears, and each person shows the passcode,
+balancer (bench/cluster.py), against the Slack emulator and the simulated backend. People ask
+for resets, an approver approves each as its post appears, and each person shows the passcode
+(bench/flow.py),
 while one replica at a time is SIGKILLed (front and worker at once) every few seconds and
 started again. Afterwards the database and the Slack emulator must agree: every request
 completed, one request and one backend reset per device, one approvals post and one result DM
 per request, no job left.
 
-What today's bot gets wrong here is named by kind (bench/cluster.py ``KINDS``). Only the kinds
+What today's bot gets wrong here is named by kind (bench/flow.py ``KINDS``). Only the kinds
 issue 13 points 3 and 4 fix (durable acks, redeliveries recognised in the database: helper R1)
 mark the test xfail, naming what was seen; any other kind fails it. On the trial branch it
 fails on one: "simulated-backend-forgot" (a reset in flight on a killed replica's in-memory
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cluster, people
+from bench import cluster, flow, people
 from tests import databases
 
 N = 30
@@ -49,7 +50,7 @@ async def test_replicas_killed_at_random_lose_nothing_and_double_nothing(
                                   fleet=fleet, lease_s=LEASE_S)
         replicas = [cluster.Replica(f"replica{i}", env, tmp_path) for i in range(REPLICAS)]
         try:
-            run = await cluster.run(replicas, emu, pg_url, requesters, rate=1.5,
+            run = await flow.run(replicas, emu, pg_url, requesters, rate=1.5,
                                     kill_every=KILL_EVERY, wait=LEASE_S + 30,
                                     seed=random.randrange(1 << 30))
         finally:
@@ -61,7 +62,7 @@ async def test_replicas_killed_at_random_lose_nothing_and_double_nothing(
                         *verdict.lines()])
     assert run.kills, "no replica was killed: the run was too short to test anything"
     others = set(verdict.problems) - R1_KINDS - TOLERATED
-    assert not others, "\n".join([*(f"{k}: {cluster.KINDS.get(k, '')}" for k in others), report])
+    assert not others, "\n".join([*(f"{k}: {flow.KINDS.get(k, '')}" for k in others), report])
     if set(verdict.problems) - TOLERATED:
         pytest.xfail("issue 13 point 4 (R1) not in yet: " + report)
     assert verdict.facts["completed_flows"] == N, report
