@@ -64,5 +64,6 @@ async def test_replicas_killed_at_random_lose_nothing_and_double_nothing(
     others = set(verdict.problems) - R1_KINDS - TOLERATED
     assert not others, "\n".join([*(f"{k}: {flow.KINDS.get(k, '')}" for k in others), report])
     if set(verdict.problems) - TOLERATED:
-        pytest.xfail("issue 13 point 4 (R1) not in yet: " + report)
+        pytest.xfail("what issue 13 points 3-4 fix (durable acks, retries recognised in the "
+                     "database: R1) still happens: " + report)
     assert verdict.facts["completed_flows"] == N, report
