@@ -1,11 +1,14 @@
 """`python -m bench [--quick]`: ack latency against bare Bolt, a steady reset stream, the
-device picker at 1,000 / 10,000 / 100,000 devices, and N requests end to end. Prints PASS or
-MISS per target; exits 1 only when a run had errors (non-2xx answers, lost or doubled work)."""
+device picker at 1,000 / 10,000 / 100,000 devices, N requests end to end, and replicas on
+PostgreSQL (requests/s with 1 and 2, N requests on 3 while one at a time is SIGKILLed).
+Prints PASS or MISS per target; exits 1 only when a run had errors (non-2xx answers, lost or
+doubled work)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -15,12 +18,12 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import acks, e2e, fresh, people, picker, steady
+from bench import acks, e2e, fresh, people, pg, picker, replicas, steady
 from bench.proc import layout
 from bench.report import Tally
 from bench.stack import Processes
 
-PHASES = ("acks", "steady", "picker", "e2e")
+PHASES = ("acks", "steady", "picker", "e2e", "replicas")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -38,12 +41,29 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="approvals posts per second in the end-to-end run (the product "
                              "default is 1/s, Slack's limit; 1,000 requests would take 1,000 s)")
     parser.add_argument("--steady-seconds", type=float, default=10.0)
+    parser.add_argument("--database-url",
+                        help="a PostgreSQL server for the PostgreSQL runs (a fresh schema in it "
+                             "each; default TEST_DATABASE_URL or "
+                             "postgresql://postgres@127.0.0.1:5432/test)")
+    parser.add_argument("--ack-stores", choices=("sqlite", "sqlite,postgres"),
+                        default="sqlite,postgres",
+                        help="the ack phase's stores for ours (default both, in one run)")
+    parser.add_argument("--replica-requests", type=int,
+                        help="requests on 3 replicas with kills (1000; quick 100)")
+    parser.add_argument("--throughput-requests", type=int,
+                        help="requests for requests/s with 1 and 2 replicas (300; quick 50)")
+    parser.add_argument("--kill-every", default="3,6",
+                        help="seconds between SIGKILLs of a replica, a range 'a,b' (0: none)")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(PHASES)
     if unknown:
         parser.error(f"unknown phase {', '.join(sorted(unknown))}")
     args.requests = args.requests or (100 if args.quick else 1000)
     args.e2e_requests = args.e2e_requests or (200 if args.quick else 1000)
+    args.replica_requests = args.replica_requests or (100 if args.quick else 1000)
+    args.throughput_requests = args.throughput_requests or (50 if args.quick else 300)
+    every = [float(x) for x in args.kill_every.split(",")]
+    args.kill_range = None if every == [0.0] else (every[0], every[-1])
     return args
 
 
@@ -56,9 +76,20 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
     requesters = people.requesters(people.fleet(e2e.FLEET))
     try:
         if "acks" in phases:
-            print("\n== Ack latency: ours vs bare Bolt, closed loop ==")
-            results = await acks.measure(procs, requesters, requests=args.requests,
-                                         time_limit=3 if args.quick else 15, tally=tally)
+            print("\n== Ack latency: ours (SQLite, PostgreSQL) vs bare Bolt, closed loop ==")
+            async with contextlib.AsyncExitStack() as stack:
+                postgres = None
+                if args.ack_stores != "sqlite":
+                    server = pg.server_url(args.database_url)
+                    problem = await pg.unreachable(server)
+                    if problem is not None:
+                        tally.error(f"acks: PostgreSQL not reachable at {server}: {problem} "
+                                    f"(--ack-stores sqlite runs without it)")
+                    else:
+                        postgres = await stack.enter_async_context(pg.fresh_schema(server))
+                results = await acks.measure(procs, requesters, requests=args.requests,
+                                             time_limit=3 if args.quick else 15, tally=tally,
+                                             postgres=postgres)
             acks.print_table(results, tally)
         if "steady" in phases:
             print("\n== Steady stream of resets, open loop ==")
@@ -82,6 +113,12 @@ async def run(args: argparse.Namespace, work: Path) -> Tally:
                               tally=tally)
     finally:
         await procs.stop(procs.slack)
+    if "replicas" in phases:
+        print(f"\n== Replicas on PostgreSQL: {args.replica_requests} requests ==")
+        await replicas.measure(work, server=args.database_url, count=args.replica_requests,
+                               throughput_count=args.throughput_requests,
+                               post_rate=args.post_rate, kill_every=args.kill_range,
+                               tally=tally)
     return tally
 
 

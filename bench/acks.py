@@ -23,6 +23,7 @@ KINDS = ("help", "reset", "approve", "options")
 RATIO_KINDS = ("help", "reset", "approve")
 PICKER_QUERIES = ("pix", "pixel8", "desk", "iphone15-00", "kiosk", "galaxy-a54-0001", "mac")
 RATIO_TARGET = 1.5
+PG_RATIO_TARGET = 2.0  # issue 13 point 8: within 2x of bare Bolt on PostgreSQL
 RSS_TARGET_MB = 150.0
 Key = tuple[str, int, str]  # request kind, concurrency, server
 
@@ -69,13 +70,19 @@ class Cell:
 
 
 async def measure(procs: Processes, requesters: list[Requester], *, requests: int,
-                  time_limit: float, tally: Tally, rounds: int = 4) -> dict[Key, Cell]:
+                  time_limit: float, tally: Tally, rounds: int = 4,
+                  postgres: str | None = None) -> dict[Key, Cell]:
     """Each cell is measured in ``rounds`` slices, the servers taking turns in rotating order,
-    so a burst of outside load on the machine hits all three alike."""
-    ours, pbr, default = await procs.start_all(procs.ours(fleet=5000), procs.bare("pbr"),
-                                               procs.bare("default"))
+    so a burst of outside load on the machine hits all of them alike. ``postgres``: a database
+    URL (an empty schema) for a second copy of ours, ``ours-pg``, in the same run."""
+    starting = [procs.ours(fleet=5000), procs.bare("pbr"), procs.bare("default")]
+    if postgres:
+        starting.append(procs.ours(fleet=5000, database_url=postgres))
+    ours, pbr, default, *pg = await procs.start_all(*starting)
     bare = {"pbr": pbr, "default": default}
-    servers = [("ours", ours), ("bare-pbr", bare["pbr"]), ("bare-default", bare["default"])]
+    servers = [("ours", ours), ("bare-pbr", bare["pbr"]), ("bare-default", bare["default"]),
+               *(("ours-pg", p) for p in pg)]
+    mine = [ours, *pg]
     gen = Generators(Signer(procs.slack_url.removesuffix("api/")), requesters)
     cells: dict[Key, Cell] = {}
     try:
@@ -83,18 +90,20 @@ async def measure(procs: Processes, requesters: list[Requester], *, requests: in
             for name, child in servers:  # warm up: auth.test, users.info, imports
                 warm = [gen.make(k)() for k in KINDS for _ in range(10)]
                 _check(tally, f"warm-up {name}", await closed_loop(http, child.url, warm, 1, 30))
-            await ours.ask("settle")
+            for child in mine:
+                await child.ask("settle")
             for kind in KINDS:
                 for conc in CONCURRENCY:
                     for turn in range(rounds):
-                        for name, child in servers[turn % 3:] + servers[:turn % 3]:
+                        k = turn % len(servers)
+                        for name, child in servers[k:] + servers[:k]:
                             cell = cells.setdefault((kind, conc, name), Cell())
                             batch = [gen.make(kind)() for _ in range(requests // rounds)]
                             before, worker_before = server_cpu(child)
                             run = await closed_loop(http, child.url, batch, conc,
                                                     time_limit / rounds)
-                            if child is ours:
-                                await ours.ask("settle")
+                            if child in mine:
+                                await child.ask("settle")
                             after, worker_after = server_cpu(child)
                             cell.cpu_s += after - before
                             cell.worker_cpu_s += worker_after - worker_before
@@ -107,7 +116,7 @@ async def measure(procs: Processes, requesters: list[Requester], *, requests: in
                      f"{ours.ready['worker_rss_mb']:.0f} (5,000 simulated devices); "
                      f"{stats['rss_mb']:.0f} MB after the ack runs")
     finally:
-        await procs.stop(ours, *bare.values())
+        await procs.stop(*mine, *bare.values())
     return cells
 
 
@@ -157,4 +166,30 @@ def print_table(cells: dict[Key, Cell], tally: Tally) -> str:
                         for q in (.5, .99)) for c in CONCURRENCY)
         tally.target(f"{kind}: ours within {RATIO_TARGET}x of bare Bolt (pbr), p50 and p99",
                      worst <= RATIO_TARGET, f"worst ratio {worst:.2f}")
+    if any(key[2] == "ours-pg" for key in cells):
+        text += "\n\n" + print_postgres(cells, tally)
+    return text
+
+
+def print_postgres(cells: dict[Key, Cell], tally: Tally) -> str:
+    """Ours on PostgreSQL beside ours on SQLite and bare Bolt (pbr), measured in the same run."""
+    header = ["request", "c", "pg req/s", "pg p50", "p99", "sqlite p50", "p99", "pbr p50", "p99",
+              "pg ÷pbr p50", "pg ÷pbr p99", "CPU/req pg", "in worker"]
+    rows = []
+    for kind in KINDS:
+        for conc in CONCURRENCY:
+            pg, lite, pbr = (cells[kind, conc, n] for n in ("ours-pg", "ours", "bare-pbr"))
+            o, s, p = pg.run, lite.run, pbr.run
+            rows.append([kind, str(conc), f(o.rps, 0), f(o.ms(.5)), f(o.ms(.99)), f(s.ms(.5)),
+                         f(s.ms(.99)), f(p.ms(.5)), f(p.ms(.99)), f(o.ms(.5) / p.ms(.5)),
+                         f(o.ms(.99) / p.ms(.99)), f(pg.cpu_ms), f(pg.worker_cpu_ms)])
+    text = table(header, rows)
+    print("\n  ours on PostgreSQL (ours-pg, a schema of its own on the same server) in the same "
+          "run:")
+    print(text)
+    for kind in RATIO_KINDS:
+        worst = max(max(cells[kind, c, "ours-pg"].run.ms(q) / cells[kind, c, "bare-pbr"].run.ms(q)
+                        for q in (.5, .99)) for c in CONCURRENCY)
+        tally.target(f"{kind}: ours on PostgreSQL within {PG_RATIO_TARGET}x of bare Bolt (pbr), "
+                     f"p50 and p99", worst <= PG_RATIO_TARGET, f"worst ratio {worst:.2f}")
     return text

@@ -43,7 +43,8 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--slack-url", required=True)
     parser.add_argument("--fleet", type=int, default=1000)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", required=True,
+                        help="a SQLite file, or a postgresql:// URL")
     parser.add_argument("--post-rate", type=float, default=DEFAULT_RATE)
     parser.add_argument("--post-burst", type=int, default=DEFAULT_BURST)
     parser.add_argument("--pending-for", type=float, default=0.2, help="seconds a reset pends")
@@ -62,7 +63,7 @@ async def start(args: argparse.Namespace, probes: str) -> tuple[Running, WorkerP
         approvals_channel=APPROVALS,
         host="127.0.0.1",
         port=0,
-        database_url=f"sqlite:///{args.db}",
+        database_url=args.db if "://" in args.db else f"sqlite:///{args.db}",
         passcode_bot_secret=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
         background_work="process",
         # One approver here approves 1,000 requests in seconds and types hundreds of picker

@@ -34,13 +34,15 @@ class Processes:
         return str(self.slack.ready["api_url"])
 
     async def ours(self, fleet: int, *, post_rate: float = DEFAULT_RATE,
-                   pending_for: float = 0.2, graph: dict[str, Any] | None = None) -> Child:
+                   pending_for: float = 0.2, graph: dict[str, Any] | None = None,
+                   database_url: str | None = None) -> Child:
         """Our server; on the Intune backend over the Graph emulator ``graph`` names, if given
-        (the ready line of ``graph()``)."""
+        (the ready line of ``graph()``); on the database ``database_url`` (default: a SQLite
+        file of its own)."""
         n = next(_n)
         return await Child.start(
             f"ours{n}", "bench.serve_ours", "--slack-url", self.slack_url, "--fleet", str(fleet),
-            "--db", str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
+            "--db", database_url or str(self.work / f"ours{n}.db"), "--post-rate", str(post_rate),
             "--pending-for", str(pending_for),
             *(("--graph", json.dumps(graph)) if graph else ()), log_dir=self.work,
             cpu=layout()[1],
