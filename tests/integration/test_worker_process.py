@@ -37,14 +37,11 @@ if not sys.platform.startswith("linux"):
     pytest.skip("stops and kills processes by signal, reads /proc", allow_module_level=True)
 
 
-class WorkerProcess:
+class WorkerProcess(App):
     """`passcode-bot worker` in a child process, configured by its environment only."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.starts = 0
-        self.process: asyncio.subprocess.Process | None = None
+        super().__init__(env, logs, port=0)
 
     async def start(self) -> None:
         self.starts += 1
@@ -56,18 +53,13 @@ class WorkerProcess:
         await until("the worker to start",
                     lambda: "worker running" in path.read_text(errors="replace"))
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
     def signal(self, signum: int) -> None:
         assert self.process is not None
         self.process.send_signal(signum)
 
     async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await super().kill()
 
     def log(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*")))
@@ -100,6 +92,12 @@ def values_for(emu: SlackEmulator, tmp_path: Path, secret: str) -> dict[str, str
             "PASSCODE_BOT_SECRET": secret, "ROLES_FILE": str(roles)}
 
 
+def settings_of(values: dict[str, str], **extra: Any) -> Settings:
+    """The Settings these environment variables make (the front's: the worker reads them)."""
+    fields: dict[str, Any] = {k.lower(): v for k, v in values.items()}
+    return Settings(_env_file=None, **fields, **extra)
+
+
 @contextlib.asynccontextmanager
 async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
     async with SlackEmulator() as emu:
@@ -107,7 +105,7 @@ async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
         emu.add_user("UALICE", name="alice", email="alice@example.com")
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
         values = values_for(emu, tmp_path, secret)
-        settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})
+        settings = settings_of(values)
         front = await start(settings, role="web")
         env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields
                and k.lower() not in Settings.model_fields}
@@ -221,8 +219,7 @@ async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
 ) -> None:
     async with SlackEmulator() as emu:
         values = values_for(emu, tmp_path, secret)
-        settings = Settings(_env_file=None, fleet_file=tmp_path / "missing.yaml",
-                            **{k.lower(): v for k, v in values.items()})
+        settings = settings_of(values, fleet_file=tmp_path / "missing.yaml")
         with pytest.raises(ConfigError, match=r"^FLEET_FILE: ") as refused:
             await start(settings, role="serve")
         assert "\n" not in str(refused.value)
