@@ -361,6 +361,9 @@ class Inbox(Protocol):
 
     async def inbox_pending(self) -> int: ...
 
+    async def purge_inbox(self, before: datetime) -> None:
+        """Forget the items done before ``before`` (their delivery keys with them)."""
+
     async def wait_for_inbox(self, timeout: float) -> None:
         """Return when items may have been added (by any process), or after ``timeout``; a
         wake-up is never lost."""

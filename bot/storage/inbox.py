@@ -103,6 +103,12 @@ class SqlInbox:
             await self._db.execute(
                 "UPDATE inbox SET lease_until = NULL WHERE done_at IS NULL AND here = 0")
 
+    async def purge_inbox(self, before: datetime) -> None:
+        """Forget items done before ``before``: long after Slack stops retrying them (it
+        retries within minutes, and the door refuses a signature five minutes old)."""
+        await self._db.execute("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?",
+                               (ts(before),))
+
     async def inbox_pending(self) -> int:
         """Items not done yet (the tests, settling)."""
         rows = await self._db.read("SELECT COUNT(*) AS n FROM inbox WHERE done_at IS NULL")

@@ -39,6 +39,8 @@ HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
 LEASE_S = 60.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
 IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)
+KEEP_DONE = timedelta(days=1)  # a done item's delivery key outlives Slack's retries by far
+PURGE_EVERY_S = 3600.0
 
 
 def now() -> datetime:
@@ -142,9 +144,14 @@ class InboxRunner:
                 await asyncio.gather(*list(self.worker.tasks), return_exceptions=True)
 
     async def _forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        purged_at = -PURGE_EVERY_S
         while True:
             try:
                 await self.run_due()
+                if loop.time() - purged_at >= PURGE_EVERY_S:
+                    purged_at = loop.time()
+                    await self.inbox.purge_inbox(now() - KEEP_DONE)
             except Exception:  # the loop must outlive a bad moment (the database away)
                 log.exception("inbox loop iteration failed")
                 await asyncio.sleep(1.0)

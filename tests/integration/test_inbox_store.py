@@ -76,3 +76,16 @@ async def test_a_waiting_worker_is_woken_by_another_stores_item(database_url: st
     finally:
         await web.close()
         await worker.close()
+
+
+async def test_done_items_are_purged_and_open_ones_kept(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        old = await store.add_to_inbox("old", "HomeOpened", "{}", NOW)
+        await store.add_to_inbox("open", "HomeOpened", "{}", NOW)
+        assert old is not None
+        await store.finish_inbox(old, NOW)
+        await store.purge_inbox(NOW + timedelta(seconds=1))
+        assert not await store.delivered("old") and await store.delivered("open")
+    finally:
+        await store.close()
