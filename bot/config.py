@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).
     worker_priority: Literal["idle", "low", "normal"] = "idle"
 
+    # GET /readyz: 503 when the oldest job waiting for a runner has waited longer than this.
+    ready_max_job_delay_seconds: float = Field(300.0, gt=0)
+    # Where `passcode-bot status` reads /readyz ("": http://127.0.0.1:PORT/readyz).
+    status_url: str = ""
+
     # "json" for one JSON object per log line; tokens and passcodes are redacted either way.
     log_format: Literal["text", "json"] = "text"
 

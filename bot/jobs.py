@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from datetime import timedelta
 
 from bot.domain import JobKind, State
-from bot.ports import BackendError, Clock, Job, JobQueue, Later, Notifier, RequestStore
+from bot.ports import (
+    BackendError,
+    Clock,
+    Heartbeats,
+    Job,
+    JobQueue,
+    Later,
+    Notifier,
+    RequestStore,
+)
 from bot.retry import JOB_EXECUTE, JOB_NOTIFY, Backoff
 from bot.service import ResetService
 
@@ -28,11 +40,14 @@ POLICIES: dict[JobKind, Backoff] = {JobKind.NOTIFY: JOB_NOTIFY, JobKind.EXECUTE:
 # After this many failed tries (about two minutes of backoff) a notification counts as stuck:
 # the approvals channel and `/passcode status` are told, and the retries go on.
 REPORT_STUCK_AFTER = 6
+# How often a runner says it is alive (GET /readyz wants a heartbeat under 30 s old).
+HEARTBEAT_S = 5.0
 
 
 class JobRunner:
     def __init__(self, service: ResetService, store: RequestStore, queue: JobQueue,
-                 notifier: Notifier, clock: Clock, *, sweep_every_s: float = 60.0):
+                 notifier: Notifier, clock: Clock, *, sweep_every_s: float = 60.0,
+                 heartbeats: Heartbeats | None = None):
         self.service = service
         self.store = store
         self.queue = queue
@@ -47,6 +62,9 @@ class JobRunner:
         # scheduled, and each renders the request as it is when it is sent: a slow or retried
         # "approved" update can never overwrite a later "completed" one.
         self._request_locks: dict[str, asyncio.Lock] = {}
+        self.heartbeats = heartbeats
+        self._started_at = clock.now()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     async def start(self) -> None:
         await self.queue.release_leases()
@@ -54,6 +72,11 @@ class JobRunner:
             asyncio.create_task(self._job_loop(), name="jobs"),
             asyncio.create_task(self._sweep_loop(), name="sweep"),
         ]
+        if self.heartbeats is not None:
+            self._started_at = self.clock.now()
+            await self._beat(self.heartbeats)  # ready (GET /readyz) once started
+            self._loops.append(asyncio.create_task(self._beat_loop(self.heartbeats),
+                                                   name="heartbeat"))
 
     async def stop(self) -> None:
         for task in [*self._loops, *self._tasks]:
@@ -190,3 +213,18 @@ class JobRunner:
             except Exception:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self.sweep_every_s)
+
+    async def _beat_loop(self, heartbeats: Heartbeats) -> None:
+        """Say this runner is alive every HEARTBEAT_S, as long as its job loop runs: a runner
+        whose loop died, or whose event loop hangs, stops beating."""
+        jobs = self._loops[0]
+        while not jobs.done():
+            await asyncio.sleep(HEARTBEAT_S)
+            await self._beat(heartbeats)
+
+    async def _beat(self, heartbeats: Heartbeats) -> None:
+        try:
+            await heartbeats.beat(self.worker_id, socket.gethostname(), os.getpid(),
+                                  self._started_at, self.clock.now())
+        except Exception:  # noqa: BLE001 - the next beat tries again; /readyz sees the gap
+            log.warning("could not record the job runner's heartbeat")

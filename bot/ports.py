@@ -24,8 +24,9 @@ from policy.platforms import DeviceFacts, Scope
 
 __all__ = [
     "ActionRef", "ActionState", "ActionStatus", "ApprovalCheck", "Approvers", "BackendError",
-    "Clock", "Device", "DeviceBackend", "FailureCode", "Identity", "Job", "JobQueue", "Later",
-    "Notifier", "NotifyEvent", "OpenRequestExists", "RequestStore", "RoleDirectory", "WriteBudget",
+    "Clock", "Device", "DeviceBackend", "FailureCode", "Heartbeats", "Identity", "Job",
+    "JobQueue", "Later", "Notifier", "NotifyEvent", "OpenRequestExists", "RequestStore",
+    "RoleDirectory", "WriteBudget",
 ]
 
 
@@ -420,3 +421,15 @@ class WriteBudget(Protocol):
     async def take_slot(self, bucket: str, now: datetime, limit: int, window_s: float) -> float:
         """Take a slot now and return 0.0, or take none and return the seconds until one
         frees up (ask again then)."""
+
+
+class Heartbeats(Protocol):
+    """Where job runners say they are alive, so that any process on the database (GET
+    /readyz) can tell whether some runner is working.
+
+    Guarantees: after ``beat(worker, ..., at)`` returns, every reader of the database sees a
+    heartbeat at least as new as ``at``; a runner's row is its own (``worker``: unique per
+    runner and start)."""
+
+    async def beat(self, worker: str, host: str, pid: int, started_at: datetime,
+                   at: datetime) -> None: ...

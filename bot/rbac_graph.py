@@ -101,6 +101,7 @@ def assignment_of(row: Any, links: dict[str, str]) -> RoleAssignment | None:
 async def read_person(graph: GraphClient, principal: str, directory: Directory) -> Person:
     """The person's active tenant-wide Entra roles and which assignment members they are."""
     roles: set[str] = set()
+    via: dict[str, set[str]] = {}  # a group's id -> the Entra roles it holds
     async for rows in graph.pages(
         "beta/roleManagement/directory/transitiveRoleAssignments",
         params={"$count": "true", "$filter": f"principalId eq '{principal}'"},
@@ -108,11 +109,20 @@ async def read_person(graph: GraphClient, principal: str, directory: Directory) 
     ):
         for row in rows:
             role = str(row.get("roleDefinitionId") or "").lower()
+            who = str(row.get("principalId") or "")
             # An administrative-unit scope does not cover the tenant's devices (§7.1).
             if role in ENTRA_ROLES and str(row.get("directoryScopeId") or "") == TENANT_WIDE:
-                roles.add(role)
+                # The filter is re-checked, as every filter is ("Checked 2026-12", Filters): a
+                # row is the person's own, or a group's they are in (checkMemberGroups below).
+                if who == principal:
+                    roles.add(role)
+                elif who:
+                    via.setdefault(who, set()).add(role)
+    me = f"v1.0/users/{quote(principal, safe='')}"
     groups = directory.member_groups() - {principal}
-    found = await member_groups(graph, f"v1.0/users/{quote(principal, safe='')}", groups)
+    found = await member_groups(graph, me, groups | set(via))
+    roles.update(r for g in found & set(via) for r in via[g])
+    found = found & groups
     return Person(principal, frozenset(roles), found)
 
 

@@ -27,7 +27,7 @@ CUSTOM_RESET_ROLE = RESET_PASSCODE_ROLE  # its former name, for callers that imp
 class GraphRoleDirectory:
     """RoleDirectory over Entra ID and Intune RBAC. The role directory (definitions and
     assignments) and each person's facts are cached for ``ttl``; a click (``approval_for``)
-    reads the person and the device again, with the directory at most ``ttl`` old."""
+    reads the person, the device and the directory again."""
 
     def __init__(
         self,
@@ -68,11 +68,12 @@ class GraphRoleDirectory:
     async def approval_for(
         self, user_id: str, email: str, device_id: str, permitted: frozenset[str]
     ) -> ApprovalCheck:
-        """Whether Intune would let the person reset this device, read again now."""
+        """Whether Intune would let the person reset this device, read again now: the role
+        assignments too, so an assignment deleted a moment ago no longer counts."""
+        directory = await self._read_directory(fresh=True)
         person = await self._person(email, fresh=True)
         if person is None:
             return ApprovalCheck(missing=intune_rbac.Missing.ROLE.value)
-        directory = await self._read_directory()
         owner = (await self._owners.owner_of(device_id)).user_id
         device = await read_device_scope(self.graph, device_id, owner, directory)
         verdict = intune_rbac.judge(person, directory, device, self._named)
@@ -113,9 +114,9 @@ class GraphRoleDirectory:
         self._persons[identity.user_id] = (now + self._ttl, person)
         return person
 
-    async def _read_directory(self) -> Directory:
+    async def _read_directory(self, *, fresh: bool = False) -> Directory:
         now = self._clock.now()
-        if self._directory is not None and now < self._directory[0]:
+        if not fresh and self._directory is not None and now < self._directory[0]:
             return self._directory[1]
         directory = await read_directory(self.graph)
         self._directory = (now + self._ttl, directory)

@@ -22,6 +22,7 @@ from handlers.listeners import actions, commands, home
 from handlers.runtime.base import Command, start_runtime
 from handlers.runtime.inline import InlineRuntime, Role
 from handlers.runtime.server import Running, connect, listen, until_stopped
+from handlers.slack import health
 from handlers.slack.client import build_client, close_pool, pooled
 from handlers.slack.context import Background, Context
 from handlers.slack.identity import Identity
@@ -112,12 +113,13 @@ async def start(settings: Settings, *, role: Command = "both", **core: Any) -> R
     bot = Running(app, started)
     delivered = started.services.store.delivered
     try:
+        alive = lambda: {"ok": not started.stopped.is_set(),  # noqa: E731
+                         "backend": settings.backend, "background_work": started.kind}
         if socket_mode:
             bot.socket = await connect(app, settings, delivered)
+            bot.runner, bot.port = await health.listen(settings, alive)  # PORT: health only
         else:
-            bot.runner, bot.port = await listen(app, settings, lambda: {
-                "ok": not started.stopped.is_set(), "backend": settings.backend,
-                "background_work": started.kind}, delivered)
+            bot.runner, bot.port = await listen(app, settings, alive, delivered)
     except BaseException:
         await bot.stop()
         raise

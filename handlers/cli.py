@@ -1,5 +1,5 @@
-"""`passcode-bot`: serve (the default), web, worker, demo, check-config, check-db and the
-operator tools (rotate-key, audit, migrate-store)."""
+"""`passcode-bot`: serve (the default), web, worker, demo, check-config, status, check-db and
+the operator tools (rotate-key, audit, migrate-store)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a scripted conversation on a local Slack emulator; no tokens needed",
     )
     sub.add_parser("check-config", help="validate the settings and print a summary")
+    status = sub.add_parser("status", help="read a running bot's GET /readyz and print its "
+                            "checks; exits 1 when it is not ready")
+    status.add_argument("--url", help="the /readyz to read (default STATUS_URL, else "
+                        "http://127.0.0.1:PORT/readyz)")
     sub.add_parser(
         "check-db",
         help="check that the database is consistent (states, sealed passcodes, audit chain, "
@@ -78,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo())
     if command == "check-config":
         return core_cli.check_config()
+    if command == "status":
+        from handlers.slack.health import status as ready_status
+
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"passcode-bot: {exc}", file=sys.stderr)
+            return 2
+        url = args.url or settings.status_url or f"http://127.0.0.1:{settings.port}/readyz"
+        return asyncio.run(ready_status(url))
     if command == "migrate-store":
         try:
             return asyncio.run(core_cli.migrate_store(args.source, args.target))

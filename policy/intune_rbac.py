@@ -135,11 +135,11 @@ def covers(assignment: RoleAssignment, device: DeviceScope) -> bool:
 
 
 def shares_tag(assignment: RoleAssignment, device: DeviceScope) -> bool:
-    """A device without scope tags is visible to every assignment; a tagged one only to an
-    assignment sharing a tag (one without tags carries Default, "0")."""
-    if not device.tags:
-        return True
-    return bool((assignment.scope_tags or frozenset({DEFAULT_TAG})) & device.tags)
+    """Whether the assignment shares a scope tag with the device. Intune gives an object without
+    tags the Default tag ("0"), on either side: a device Graph reports without tags is seen
+    only by an assignment carrying Default (as one without tags does), never by every one."""
+    default = frozenset({DEFAULT_TAG})
+    return bool((assignment.scope_tags or default) & (device.tags or default))
 
 
 def judge(

@@ -215,12 +215,15 @@ class GraphBackend:
         what = f"device {device.name} ({device.id})"
         # Our moment before the first POST; the checks turn it into Graph's (``_lower_bound``).
         posted_at = self._clock.now()
+        lower: datetime | None = None
         for attempt in (1, 2):
             if await self._post_reset(path, what):
                 logger.info("resetPasscode queued for device %s", device.id)
                 return ActionRef(device.id, posted_at, "")
+            # On Graph's clock as it stood at the POST: ours may step before the reads.
+            lower = lower or self._lower_bound(posted_at)
             await self.graph.sleep(self._reset_grace.total_seconds())
-            look = await self.look_for_reset(device.id, posted_at)
+            look = await self.look_for_reset(device.id, posted_at, lower)
             if look.ours is not None:
                 logger.info("resetPasscode for %s went through after all (%s)", device.id,
                             look.seen)
@@ -282,7 +285,10 @@ class GraphBackend:
         """A reset of this device that Intune shows as ours, started at or after ``since``
         (our clock): how a restart finds the reset instead of starting a second one. None only
         when both records read fine and show no reset since; raises (retryable) when one
-        cannot be read, and ResetUnconfirmed when only another admin's reset shows."""
+        cannot be read, and ResetUnconfirmed when only another admin's reset shows. Not
+        before ``reset_grace`` after ``since``: "not listed yet" is not "nothing queued"."""
+        if (wait := (since + self._reset_grace - self._clock.now()).total_seconds()) > 0:
+            await self.graph.sleep(wait)
         look = await self.look_for_reset(device_id, since)
         if look.ours is not None or look.clear:
             return look.ours
@@ -293,9 +299,10 @@ class GraphBackend:
             f"Intune shows another reset of device {device_id} since this one was approved "
             f"({look.seen}); the bot sends none on top of it", OTHER_RESET, look.others)
 
-    async def look_for_reset(self, device_id: str, since: datetime) -> ResetLook:
+    async def look_for_reset(self, device_id: str, since: datetime,
+                             lower: datetime | None = None) -> ResetLook:
         """Read both of Intune's records of queued actions for a reset of ours since
-        ``since`` (our clock). Which fact each conclusion relies on is said where it is drawn."""
+        ``since`` (our clock; or ``lower``, Graph's). Each conclusion's fact: where it is drawn."""
         results: list[Mapping[str, Any]] | None = None
         results_error = ""
         try:
@@ -305,8 +312,8 @@ class GraphBackend:
             results_error = exc.message
         audits, audits_error = await self._reset_audits(device_id)
         # After the reads: their Date headers told Graph's clock.
-        return judge_reset(ActionRef(device_id, since, ""), self._lower_bound(since), results,
-                           audits, self._our_initiators, results_error, audits_error)
+        return judge_reset(ActionRef(device_id, since, ""), lower or self._lower_bound(since),
+                           results, audits, self._our_initiators, results_error, audits_error)
 
     def _lower_bound(self, since: datetime) -> datetime:
         """The earliest Intune stamp a reset we started at ``since`` (our clock) can carry.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.domain import JobSpec
@@ -19,6 +20,7 @@ from bot.ports import Job, OpenRequestExists
 from bot.storage.budget import SqlWriteBudget
 from bot.storage.connection import Database, SqliteDatabase
 from bot.storage.dialect import is_postgres_url
+from bot.storage.health import SqlHeartbeats
 from bot.storage.inbox import SqlInbox
 from bot.storage.jobs import SqlJobQueue
 from bot.storage.requests import SqlRequestStore
@@ -30,9 +32,9 @@ __all__ = [
 ]
 
 
-class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlInbox):
-    """Requests, their audit trail, their jobs, the shared write budget and the durable
-    inbox in one database."""
+class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbox):
+    """Requests, their audit trail, their jobs, the shared write budget, the job runners'
+    heartbeats and the durable inbox in one database."""
 
     def __init__(self, db: Database, jobs_added: asyncio.Event | None = None,
                  inbox_added: asyncio.Event | None = None) -> None:
@@ -57,6 +59,20 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlInbox):
 
             return cls(await PostgresDatabase.open(target, wake=woken), jobs, inbox)
         return cls(await SqliteDatabase.open(target.removeprefix("sqlite:///")))
+
+    @classmethod
+    async def open_small(cls, target: str) -> Store:
+        """The database as it is (not migrated), on at most two connections and without the
+        jobs' wake-ups: for reading how things stand (GET /readyz) beside a process's own
+        store."""
+        if is_postgres_url(target):
+            from bot.storage.postgres import PostgresDatabase
+
+            return cls(await PostgresDatabase.open(target, max_size=2, migrated=False))
+        path = target.removeprefix("sqlite:///")
+        if path != ":memory:" and not Path(path).is_file():  # (not created by looking)
+            raise StoreError(f"no database file at {path}")
+        return cls(await SqliteDatabase.open(path, migrated=False))
 
     @property
     def database(self) -> Database:

@@ -129,7 +129,8 @@ class SqliteDatabase:
         self._writes: set[asyncio.Future[Any]] = set()
 
     @classmethod
-    async def open(cls, path: str) -> SqliteDatabase:
+    async def open(cls, path: str, *, migrated: bool = True) -> SqliteDatabase:
+        """``migrated=False``: as it is, for reading only (GET /readyz)."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:  # first here: aiosqlite's thread would outlive a failed connect with a traceback
@@ -149,7 +150,8 @@ class SqliteDatabase:
         await reader.execute("PRAGMA busy_timeout=5000")
         db = cls(path, writer, reader)
         try:
-            await migrate(db.write)
+            if migrated:
+                await migrate(db.write)
         except BaseException:
             await reader.close()
             await writer.close()

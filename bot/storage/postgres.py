@@ -91,8 +91,9 @@ class PostgresDatabase:
 
     @classmethod
     async def open(cls, url: str, *, wake: Callable[[], None] | None = None,
-                   max_size: int = 10) -> PostgresDatabase:
-        """Connect, migrate under the migration lock, and (given ``wake``) listen for jobs."""
+                   max_size: int = 10, migrated: bool = True) -> PostgresDatabase:
+        """Connect, migrate under the migration lock (unless ``migrated=False``: for reading
+        only, GET /readyz), and (given ``wake``) listen for jobs."""
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size,
                                              timeout=CONNECT_TIMEOUT_S)
@@ -103,12 +104,13 @@ class PostgresDatabase:
         try:
             schema = str(await pool.fetchval("SELECT current_schema()"))
             db = cls(url, pool, schema)
-            async with pool.acquire() as conn:
-                await conn.execute("SELECT pg_advisory_lock($1)", db.key("migrate"))
-                try:
-                    await migrate(db._on(conn))
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", db.key("migrate"))
+            if migrated:
+                async with pool.acquire() as conn:
+                    await conn.execute("SELECT pg_advisory_lock($1)", db.key("migrate"))
+                    try:
+                        await migrate(db._on(conn))
+                    finally:
+                        await conn.execute("SELECT pg_advisory_unlock($1)", db.key("migrate"))
             if wake is not None:
                 db._wake = wake
                 await db._listen()

@@ -128,6 +128,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX write_budget_by_bucket ON write_budget (bucket, taken_at);
     """,
+    # the job runners' heartbeats (GET /readyz: is some worker alive?), a row per runner
+    """
+    CREATE TABLE worker_beats (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL DEFAULT '',
+        pid INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL DEFAULT '',
+        beat_at TEXT NOT NULL DEFAULT ''
+    );
+    """,
     # the durable inbox (issue 13): each command, click or submission's work item, committed
     # before its ack; ``delivery`` recognises Slack's retries on any replica. ``here``: the
     # acking process runs it itself (a trigger's 3 s), leased to it from the insert.

@@ -5,10 +5,8 @@ however many click, and audited with who chose it."""
 from __future__ import annotations
 
 from bot.domain import State
-from bot.ports import BackendError
-from bot.usecases.core import Core, Outcome, Person, Reply, actor, unknown_request
-from bot.usecases.decide import already_decided
-from policy import approval
+from bot.usecases.core import Core, Outcome, Person, Reply, unknown_request
+from bot.usecases.decide import already_decided, refused
 
 
 async def try_again(core: Core, request_id: str, person: Person) -> Reply:
@@ -16,17 +14,10 @@ async def try_again(core: Core, request_id: str, person: Person) -> Reply:
     request = await core.store.get(request_id)
     if request is None:
         return unknown_request()
-    try:
-        who = await actor(core, person, principal=True)
-        requester = await core.roles.principal_of(request.requester_id, request.requester_email)
-    except BackendError:
-        return Reply(Outcome.TRY_LATER, "role_unchecked")
-    verdict = approval.may_decide(who, request.requester_id, core.config.permitted_roles,
-                                  requester_email=request.requester_email,
-                                  requester_principal=requester)
-    if not verdict:
-        return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{verdict.code}", dict(verdict.params),
-                     request=request)
+    # As an approval is checked: for this device (role, scope, scope tags), read again now.
+    refusal = await refused(core, request, person)
+    if refusal is not None:
+        return refusal
     if request.state is not State.UNCONFIRMED:
         return await already_decided(core, request_id)
     other = await core.store.open_for_device(request.device_id)

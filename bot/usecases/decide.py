@@ -3,6 +3,7 @@ requester cancels; exactly one decision wins however many race."""
 
 from __future__ import annotations
 
+from bot.domain import ResetRequest
 from bot.ports import BackendError
 from bot.usecases.core import Core, Outcome, Person, Reply, unknown_request
 from bot.usecases.expire import approval_lapsed, expire_approval
@@ -15,6 +16,26 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
     request = await core.store.get(request_id)
     if request is None:
         return unknown_request()
+    refusal = await refused(core, request, person)
+    if refusal is not None:
+        return refusal
+    now = core.clock.now()
+    if approval_lapsed(request, now):
+        await expire_approval(core, request, now)
+        return Reply(Outcome.EXPIRED, "expired", request=request)
+    step = request.approve if approve else request.deny
+    updated = await core.store.apply(step(person.user_id, now))
+    if updated is None:
+        return await already_decided(core, request_id)
+    return Reply(
+        Outcome.APPROVED if approve else Outcome.DENIED, "approved" if approve else "denied",
+        {"id": request_id, "name": updated.device_name}, request=updated,
+    )
+
+
+async def refused(core: Core, request: ResetRequest, person: Person) -> Reply | None:
+    """Why ``person`` may not approve ``request`` (approve, deny or Try again), or None: a
+    permitted role for this device, read again now, and never their own request."""
     permitted = core.config.permitted_roles
     try:
         # Read again at every click, for this device: a role, its scope, the person's groups.
@@ -38,18 +59,7 @@ async def decide(core: Core, request_id: str, person: Person, *, approve: bool) 
             key = f"not_allowed.{check.missing}"
             params.update({"permission": RESET_PASSCODE, "detail": ", ".join(check.detail)})
         return Reply(Outcome.NOT_ALLOWED, key, params, request=request)
-    now = core.clock.now()
-    if approval_lapsed(request, now):
-        await expire_approval(core, request, now)
-        return Reply(Outcome.EXPIRED, "expired", request=request)
-    step = request.approve if approve else request.deny
-    updated = await core.store.apply(step(person.user_id, now))
-    if updated is None:
-        return await already_decided(core, request_id)
-    return Reply(
-        Outcome.APPROVED if approve else Outcome.DENIED, "approved" if approve else "denied",
-        {"id": request_id, "name": updated.device_name}, request=updated,
-    )
+    return None
 
 
 # What a refused approver lacks, each its own words: the role's permission, or its scope.

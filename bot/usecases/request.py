@@ -11,7 +11,8 @@ from bot.ports import BackendError, Device, OpenRequestExists
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from bot.usecases.warnings import combine, warning_codes
 from policy import approval
-from policy.membership import NoDirectoryUser
+from policy.intune_rbac import RESET_PASSCODE, Missing
+from policy.membership import NoDirectoryUser, same_email
 from policy.platforms import decide as decide_platform
 
 # The warning when the backend says no passcode policy is assigned (policy's warning says one
@@ -85,6 +86,9 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
     now = core.clock.now()
     decision = decide_platform(device.facts)
     owner = await core.backend.owner_of(device)  # live: never the device's own user fields
+    refused = await _out_of_scope(core, who, person, device, owner.user_id)
+    if refused is not None:
+        return refused
     verdict = approval.may_request(
         who, device.primary_email, userless=decision.userless or not owner.user_id,
         permitted=core.config.permitted_roles, owner_principal=owner.user_id,
@@ -130,7 +134,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
                         if decision.refusal is not None else (verdict.code, verdict.params))
         await core.store.add(request.refuse(person.user_id, code, params))
         return Reply(Outcome.REFUSED, "refused", request=request)
-    request.approver_roles, request.approver_people = await _approvers(core, device)
+    request.approver_roles, request.approver_people = await _approvers(core, device, person)
     try:
         await core.store.add(request.submit(person.user_id))
     except OpenRequestExists as lost:  # another request for the device got in first
@@ -139,13 +143,37 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
                  request=request)
 
 
-async def _approvers(core: Core, device: Device) -> tuple[str, str]:
-    """Who can approve, for the approvals post; unknown (empty) when the source cannot say."""
+async def _out_of_scope(core: Core, who: approval.Actor, person: Person, device: Device,
+                        owner_id: str) -> Reply | None:
+    """Whoever asks for a device not their own reads its passcode once it is approved: their
+    role must cover this device as Intune scopes it (as an approver's click is checked), or
+    nothing is stored and they are told what they lack. Their own device needs no role."""
+    if (who.principal and who.principal == owner_id) or not approval.holds_permitted_role(
+            who, core.config.permitted_roles):
+        return None
+    check = await core.roles.approval_for(person.user_id, person.email, device.id,
+                                          core.config.permitted_roles)
+    if check.roles:
+        return None
+    missing = check.missing if check.missing in _SCOPE_MISSING else Missing.SCOPE.value
+    return Reply(Outcome.NOT_ALLOWED, f"not_allowed.{missing}",
+                 {"permission": RESET_PASSCODE, "detail": ", ".join(check.detail)})
+
+
+_SCOPE_MISSING = frozenset({Missing.PERMISSION.value, Missing.SCOPE.value,
+                            Missing.SCOPE_TAG.value})
+
+
+async def _approvers(core: Core, device: Device, requester: Person) -> tuple[str, str]:
+    """Who can approve, for the approvals post; unknown (empty) when the source cannot say.
+    The requester is never among them (four eyes), even when their role would let them."""
     try:
         found = await core.roles.approvers_for(device.id, core.config.permitted_roles)
     except BackendError:
         return "", ""
-    return "\n".join(found.roles), "\n".join(found.people)
+    others = [p for p in found.people
+              if p != requester.user_id and not same_email(p, requester.email)]
+    return "\n".join(found.roles), "\n".join(others)
 
 
 async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:

@@ -21,6 +21,7 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 from handlers.demo.render import render_blocks
+from handlers.demo.slack_history import history
 from handlers.demo.slack_model import JSON, SlackModel
 
 __all__ = ["APP_TOKEN", "BOT_TOKEN", "Call", "SlackEmulator", "render_blocks"]
@@ -53,6 +54,7 @@ class _Fault:
     remaining: int
     delay: float
     drop_connection: bool
+    accepted: bool = False  # Slack takes the call first; then the delay, the drop
 
     @property
     def fails(self) -> bool:
@@ -87,6 +89,7 @@ class SlackEmulator(SlackModel):
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []  # Socket Mode connections, oldest first
         self.socket_acks: dict[str, Any] = {}  # envelope id -> the ack's payload (or None)
+        self.scopes: set[str] | None = None  # the bot token's scopes, where checked (None: all)
         self.add_user(bot_user_id, name=bot_name, email=f"{bot_name}@bots.invalid", is_bot=True)
 
     # lifecycle
@@ -149,16 +152,19 @@ class SlackEmulator(SlackModel):
         times: int = 1,
         delay: float = 0.0,
         drop_connection: bool = False,
+        accepted: bool = False,
     ) -> None:
         """Make the next `times` calls of `method` fail (queued after earlier faults).
 
         `retry_after` adds a Retry-After header and turns a 200 into a 429. `delay` sleeps first;
         with `error=None` the call then succeeds (a slow answer). `drop_connection` closes the
-        socket without answering.
+        socket without answering. `accepted`: Slack takes the call first (a message is posted)
+        and only its answer is late (`delay`) or lost (`drop_connection`).
         """
         if retry_after is not None and status == 200:
             status = 429
-        fault = _Fault(status, error, retry_after, times, delay, drop_connection)
+        fault = _Fault(status, None if accepted else error, retry_after, times, delay,
+                       drop_connection, accepted)
         self._faults.setdefault(method, deque()).append(fault)
 
     # inspection
@@ -252,6 +258,14 @@ class SlackEmulator(SlackModel):
                 raise TimeoutError("the client did not reconnect")
             await asyncio.sleep(0.01)
 
+    def _conversations_history(self, params: JSON) -> JSON:
+        """conversations.history (handlers/demo/slack_history.py)."""
+        channel = self._resolve_channel(str(params.get("channel", "")))
+        if not channel or (channel not in self._messages and channel not in self._channels
+                           and channel not in self._dms.values()):
+            return {"ok": False, "error": "channel_not_found"}
+        return history(self._messages.get(channel, []), channel, params, self.scopes)
+
     def _apps_connections_open(self, params: JSON) -> JSON:
         """apps.connections.open: a WebSocket URL for this app."""
         return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket/{next(self._ids)}"}
@@ -294,6 +308,15 @@ class SlackEmulator(SlackModel):
         headers = {k: request.headers[k] for k in _HEADERS_KEPT if k in request.headers}
         at = self.clock()
         fault = self._take_fault(method)
+        if fault is not None and fault.accepted:
+            response = self._dispatch(method, params, headers)
+            self._record(Call(method, params, headers, at, response=response))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), fault.delay)
+            if fault.drop_connection and request.transport is not None:
+                request.transport.abort()
+                raise asyncio.CancelledError
+            return web.json_response(response)
         if fault is not None:
             if fault.fails:
                 self._record(Call(method, params, headers, at, failed=True))
@@ -368,6 +391,7 @@ class SlackEmulator(SlackModel):
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.delete": self._chat_delete,
+            "conversations.history": self._conversations_history,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,

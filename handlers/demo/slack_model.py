@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.demo.render import render_blocks, text_of
+from handlers.demo.slack_history import metadata_problem
 
 JSON = dict[str, Any]
 # trigger_id: valid for 3 seconds and once (https://api.slack.com/interactivity/handling).
@@ -209,6 +210,8 @@ class SlackModel:
             return {"ok": False, "error": "channel_not_found"}
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             return {"ok": False, "error": "no_text"}
+        if problem := metadata_problem(params.get("metadata")):
+            return {"ok": False, "error": problem}
         message: JSON = {
             "type": "message",
             "ts": self._next_ts(),

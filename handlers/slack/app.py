@@ -1,6 +1,7 @@
 """The HTTP door of the Slack app (``web_app``): the one signature check, the shape check,
-Slack's retries and redeliveries recognised (in the database), /healthz. What Slack's Socket
-Mode delivers gets the same guarantees in handlers/slack/socket_mode.py."""
+Slack's retries and redeliveries recognised (in the database), /healthz and /readyz
+(handlers/slack/health.py). What Slack's Socket Mode delivers gets the same guarantees in
+handlers/slack/socket_mode.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import ConfigError, Settings
+from handlers.slack import health as health_routes
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +125,11 @@ def _refuse(status: int, error: str) -> web.Response:
 
 
 def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, Any]],
-            delivered: Delivered) -> web.Application:
+            delivered: Delivered,
+            readiness: health_routes.Readiness | None = None) -> web.Application:
     """POST /slack/events for everything Slack sends; GET /healthz once ready (200 when
-    ``health()`` says ``ok``, else 503).
+    ``health()`` says ``ok``, else 503); GET /readyz (``readiness``, by default over
+    DATABASE_URL: handlers/slack/health.py).
 
     The door, in this order: a body that is not UTF-8 is a 400; Slack's bare SSL check a 200
     that reaches nothing; every other body must carry a good signature and a timestamp
@@ -185,11 +189,8 @@ def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, An
             DELIVERY.reset(token)
         return await to_aiohttp_response(answer)
 
-    async def healthz(_: web.Request) -> web.Response:
-        state = health()
-        return web.json_response(state, status=200 if state.get("ok") else 503)
-
     web_application = web.Application()
     web_application.router.add_post("/slack/events", slack_events)
-    web_application.router.add_get("/healthz", healthz)
+    # GET /healthz and /readyz: unsigned, read nothing of the request (handlers/slack/health.py)
+    health_routes.mount(web_application, health, readiness or health_routes.Readiness.of(settings))
     return web_application

@@ -47,6 +47,27 @@ class _SlackRateLimit(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class _ConnectionErrors(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's handler for dropped connections, except that a chat.postMessage whose
+    connection dropped after it was sent is not sent again here: Slack may have taken it.
+    The job that sent it tries again, and looks for it first (handlers/slack/notifier.py)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage") and not isinstance(
+            error, aiohttp.ClientConnectorError  # (could not connect: nothing was sent)
+        ):
+            return False
+        return await super()._can_retry_async(state=state, request=request,
+                                              response=response, error=error)
+
+
 def build_client(settings: Settings) -> AsyncWebClient:
     """Every Web API call goes to SLACK_API_URL (GovSlack, or a local emulator), with
     slack_sdk's retries for 429 (honouring Retry-After), 5xx and dropped connections (how
@@ -60,7 +81,7 @@ def build_client(settings: Settings) -> AsyncWebClient:
         retry_handlers=[
             _SlackRateLimit(max_retry_count=retry.SLACK_RATE_LIMIT_RETRIES),
             AsyncServerErrorRetryHandler(retry.SLACK_SERVER_ERROR_RETRIES, backoff),
-            AsyncConnectionErrorRetryHandler(retry.SLACK_CONNECTION_ERROR_RETRIES, backoff),
+            _ConnectionErrors(retry.SLACK_CONNECTION_ERROR_RETRIES, backoff),
         ],
     )
 

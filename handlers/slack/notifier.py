@@ -2,7 +2,12 @@
 and the device owner's DMs when someone else asked for a reset of their device.
 
 Runs from the durable job queue, so each step first checks what it already did (message
-timestamps saved on the request) and a retry after a partial failure posts nothing twice."""
+timestamps saved on the request) and a retry after a partial failure posts nothing twice.
+Nor after a crash between Slack taking a post and the bot saving its timestamp: every post
+carries message metadata naming its request and which message it is (``posted_as``), a
+marker is saved just before it goes, and a post tried again after that marker looks for it in
+the conversation's history first (conversations.history, include_all_metadata; the
+im:history and channels:history / groups:history scopes)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,14 @@ _SKIPPED = "skipped"
 _ENDED = frozenset({State.COMPLETED, State.REVEALED, State.PASSCODE_EXPIRED, State.FAILED})
 _NOT_APPROVED = frozenset({State.REQUESTED, State.REFUSED, State.AWAITING_APPROVAL,
                            State.DENIED, State.CANCELLED, State.EXPIRED})
+# Message metadata on every post (https://docs.slack.dev/messaging/message-metadata).
+EVENT_TYPE = "passcode_bot_message"
+# How far back a post tried again looks for itself: pages of the conversation, newest first.
+_HISTORY_PAGES, _HISTORY_PAGE = 3, 200
+# History Slack will not show us (a scope not granted yet: the app was not reinstalled with
+# this release's manifest): the post goes, as before this release.
+_NO_HISTORY = frozenset({"missing_scope", "not_in_channel", "channel_not_found",
+                         "not_allowed_token_type", "no_permission"})
 
 
 class SlackNotifier:
@@ -41,7 +54,8 @@ class SlackNotifier:
         self.identity = identity or Identity(client)  # the requester's locale for their DMs
         self.store = store
         self.approvals_channel = approvals_channel
-        self.pacer = pacer or ChannelPacer()  # Slack: ~1 chat.postMessage/s per channel
+        # Slack: ~1 chat.postMessage/s per channel and app, so the pace is the database's
+        self.pacer = pacer or ChannelPacer(budget=store)
 
     async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
         if event is NotifyEvent.APPROVAL_REQUESTED:
@@ -85,11 +99,9 @@ class SlackNotifier:
                 channel=r.surface["approval_channel"], ts=ts, text=text, blocks=body
             )
         elif r.state is State.AWAITING_APPROVAL:  # (decided before its turn came: no post)
-            await self.pacer.wait(self.approvals_channel, key=f"{r.id}:approval")
-            sent = await self.client.chat_postMessage(
-                channel=self.approvals_channel, text=text, blocks=body
-            )
-            values = {"approval_channel": sent["channel"], "approval_ts": sent["ts"]}
+            channel, ts = await self._post(r, "approval", self.approvals_channel, text, body,
+                                           pace_key=f"{r.id}:approval")
+            values = {"approval_channel": channel, "approval_ts": ts}
             await self.store.save_surface(r.id, values)
             r.surface.update(values)
 
@@ -105,10 +117,59 @@ class SlackNotifier:
         if ts:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
             return
-        await self.pacer.wait(channel)
-        sent = await self.client.chat_postMessage(channel=channel, text=text, blocks=body)
-        await self.store.save_surface(r.id, {f"{key}_ts": sent["ts"]})
-        r.surface[f"{key}_ts"] = sent["ts"]
+        _, ts = await self._post(r, key, channel, text, body)
+        await self.store.save_surface(r.id, {f"{key}_ts": ts})
+        r.surface[f"{key}_ts"] = ts
+
+    # -- posting once ----------------------------------------------------------------------
+
+    async def _post(self, r: ResetRequest, key: str, channel: str, text: str,
+                    body: list[blocks.Block], pace_key: str | None = None) -> tuple[str, str]:
+        """chat.postMessage of the request's message ``key`` (its channel and ts), once: a
+        post tried before (its marker saved) is looked for first, and when Slack has it,
+        updated to ``text`` and ``body`` instead of posted again."""
+        marker = f"{key}_posting"
+        if r.surface.get(marker):
+            found = await self._posted_before(r, key, channel)
+            if found is not None:
+                log.info("request %s: its %s message was posted before; not again", r.id, key)
+                await self.client.chat_update(channel=found[0], ts=found[1], text=text,
+                                              blocks=body)
+                return found
+        await self.pacer.wait(channel, key=pace_key)
+        if not r.surface.get(marker):
+            await self.store.save_surface(r.id, {marker: True})
+            r.surface[marker] = True
+        sent = await self.client.chat_postMessage(
+            channel=channel, text=text, blocks=body,
+            metadata={"event_type": EVENT_TYPE, "event_payload": posted_as(r, key)})
+        return str(sent["channel"]), str(sent["ts"])
+
+    async def _posted_before(self, r: ResetRequest, key: str,
+                             channel: str) -> tuple[str, str] | None:
+        """The message ``key`` of ``r`` in ``channel``'s recent history, if Slack has it."""
+        want, cursor = posted_as(r, key), None
+        for _ in range(_HISTORY_PAGES):
+            try:
+                page = await self.client.conversations_history(
+                    channel=channel, limit=_HISTORY_PAGE, include_all_metadata=True,
+                    **({"cursor": cursor} if cursor else {}))
+            except SlackApiError as exc:
+                if exc.response.get("error") not in _NO_HISTORY:
+                    raise  # (the job tries again later)
+                log.warning("request %s: cannot read the history of %s to look for its %s "
+                            "message (%s); posting it", r.id, channel, key,
+                            exc.response.get("error"))
+                return None
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if (metadata.get("event_type") == EVENT_TYPE
+                        and metadata.get("event_payload") == want):
+                    return str(page.get("channel") or channel), str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return None
+        return None
 
     # -- the device's owner ----------------------------------------------------------------
 
@@ -165,9 +226,7 @@ class SlackNotifier:
                 channel = opened["channel"]["id"]
                 await self.store.save_surface(r.id, {"owner_channel": channel})
                 r.surface["owner_channel"] = channel
-            await self.pacer.wait(channel)
-            sent = await self.client.chat_postMessage(channel=channel, text=text, blocks=body)
-            done = str(sent["ts"])
+            _, done = await self._post(r, which, channel, text, body)
         except SlackApiError as exc:
             if exc.response.get("error") not in _OWNER_UNREACHABLE:
                 raise
@@ -176,3 +235,8 @@ class SlackNotifier:
             done = _SKIPPED
         await self.store.save_surface(r.id, {key: done})
         r.surface[key] = done
+
+
+def posted_as(r: ResetRequest, key: str) -> dict[str, str]:
+    """A post's metadata payload: its request and which of the request's messages it is."""
+    return {"request_id": r.id, "message": key}

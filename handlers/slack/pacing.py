@@ -16,6 +16,13 @@ A job that would wait longer than ``max_sleep`` does not sleep: it raises bot.po
 keeping its slot under its key, and the job queue runs it again when the slot comes. A backlog
 of thousands of approvals posts is then rows in the jobs table, not thousands of sleeping
 tasks holding their requests (and job leases) in memory.
+
+Slack's limit is per app, not per process: given a ``budget`` (bot.ports.WriteBudget, the
+database's, as for Intune's writes: bot/storage/budget.py), every post also takes a slot of the
+channel's budget there (``burst`` posts per ``burst / rate`` seconds), so any number of
+replicas on one database keep to the pace together. The schedule above still orders this
+process's own posts (and spreads its backlog over time); the database has the last word, and a
+post it holds back waits, or comes back later (Later), like one the schedule held back.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
-from bot.ports import Later
+from bot.ports import Later, WriteBudget
 
 # Slack's documented limit for chat.postMessage: about 1 message per second per channel.
 DEFAULT_RATE = 1.0
@@ -47,6 +55,8 @@ class ChannelPacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_sleep: float = MAX_SLEEP_S,
+        budget: WriteBudget | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive (messages per second)")
@@ -63,6 +73,8 @@ class ChannelPacer:
         self.max_sleep = max_sleep
         self._held: dict[tuple[str, str], float] = {}  # (channel, key) -> its reserved slot
         self._sent: dict[str, float] = {}  # channel -> the same, by the posts that went
+        self.budget = budget  # shared by every process on the database (None: this one only)
+        self._wall = wall  # the budget's clock: the same in every process
 
     def reserve(self, channel: str) -> float:
         """Take the channel's next slot; returns how many seconds until it (0: go now)."""
@@ -86,6 +98,20 @@ class ChannelPacer:
         go = self.take(channel, key, now)
         if go > now:
             await self._sleep(go - now)
+        if self.budget is not None:
+            await self._shared(self.budget, channel, key)
+
+    async def _shared(self, budget: WriteBudget, channel: str, key: str | None) -> None:
+        """Take a slot of the channel's budget in the database: at most ``burst`` posts per
+        ``burst / rate`` seconds from every process together."""
+        while True:
+            wait = await budget.take_slot(f"slack.post:{channel}", self._wall(), self.burst,
+                                          self.burst / self.rate)
+            if wait <= 0:
+                return
+            if key is not None and wait > self.max_sleep:
+                raise Later(wait)
+            await self._sleep(wait)
 
     def take(self, channel: str, key: str | None, now: float) -> float:
         """The time (on the pacer's clock) this post goes: its slot, taken; or Later."""

@@ -5,6 +5,8 @@ approvals channel is shared, so its card is worded in ``locale`` "en" unless tol
 
 from __future__ import annotations
 
+import re
+
 from bot.domain import ResetRequest, State
 from handlers.views.blocks import (
     ACTION_APPROVE,
@@ -116,13 +118,23 @@ def approvers_line(r: ResetRequest, locale: str = "en") -> str:
     people = [x for x in r.approver_people.split("\n") if x.strip()]
     if not roles:
         return ""
-    named = ", ".join(esc(role, 100) for role in roles[:12])
+    named = ", ".join(_role(role) for role in roles[:12])
     if not people:
         return t(locale, "approvers.roles", roles=named)
     shown = ", ".join(literal(p, 100) if "@" in p else mention(p) for p in people[:20])
     if len(people) > 20:
         shown += ", …"
     return t(locale, "approvers.people", people=shown, roles=named)
+
+
+# A role name that can make no mrkdwn (no *, _, ~, `, link or domain): shown as words.
+_PLAIN_ROLE = re.compile(r"[A-Za-z0-9 ():-]{1,100}")
+
+
+def _role(name: str) -> str:
+    """A role's name: as words when it cannot format, else (a custom role's or a roles file's
+    name is the tenant's text) a literal."""
+    return esc(name, 100) if _PLAIN_ROLE.fullmatch(name) else literal(name, 100)
 
 
 def unconfirmed_blocks(r: ResetRequest, locale: str = "en") -> list[Block]:

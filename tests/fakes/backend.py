@@ -90,4 +90,6 @@ class FakeRoles:
         return ApprovalCheck(roles) if roles else ApprovalCheck(missing="no_role")
 
     async def approvers_for(self, device_id: str, permitted: frozenset[str]) -> Approvers:
-        return Approvers(tuple(sorted(permitted)))
+        """The permitted roles, and (as ROLES_FILE does) the people holding one."""
+        people = tuple(sorted(u for u, held in self.roles.items() if held & permitted))
+        return Approvers(tuple(sorted(permitted)), people)

@@ -405,6 +405,9 @@ class GraphEmulator:
             )
         self._groups: dict[str, set[str]] = {g: set(m) for g, m in (groups or {}).items()}
         self._directory_roles: list[Json] = []
+        # The Entra role assignment lists ignore $filter and return every row (the quirk
+        # managedDevices shows, fact sheet "Checked 2026-12", Filters).
+        self.directory_filter_ignored = False
         for assignment in directory_role_assignments:
             self.assign_directory_role(
                 str(assignment["principalId"]),
@@ -580,6 +583,10 @@ class GraphEmulator:
         self._role_assignments[assignment.id] = assignment
         return assignment.id
 
+    def remove_intune_role_assignment(self, assignment_id: str) -> None:
+        """An administrator deletes an Intune role assignment (its people lose the role)."""
+        self._role_assignments.pop(assignment_id, None)
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(
@@ -654,7 +661,8 @@ class GraphEmulator:
         """The deviceActionResults entries as Graph would return them now (no state change)."""
         return [dict(e) for e in self._static_results.get(device_id, [])] + [
             dict(a.entry) for a in self._actions.get(device_id, [])
-            if self.listing_delay_reads == 0 or a.reads > self.listing_delay_reads
+            if (self.listing_delay_reads == 0 or a.reads > self.listing_delay_reads)
+            and (not self.records_lag or self.clock.now() >= a.created + self.records_lag)
         ]
 
     def issued_passcode(self, device_id: str) -> str | None:
@@ -1125,7 +1133,8 @@ class GraphEmulator:
         """deviceActionResults as of this read; each read moves pending actions along."""
         now = self.clock.now()
         for action in self._actions.get(device_id, []):
-            if action.entry["actionState"] != "pending":
+            if action.entry["actionState"] != "pending" or (
+                    self.records_lag and now < action.created + self.records_lag):
                 continue
             action.reads += 1
             if action.reads <= self.listing_delay_reads:
@@ -1197,6 +1206,8 @@ class GraphEmulator:
                 else:
                     role = match.group(2)
         principals: set[str] | None = None
+        if self.directory_filter_ignored:
+            principal = role = None
         if principal is not None:
             principals = {principal} | (self._groups_of(principal) if transitive else set())
         rows = [
@@ -1326,6 +1337,9 @@ class GraphEmulator:
         self.passcode_while_pending = False
         # An action is left out of deviceActionResults for this many reads of the device.
         self.listing_delay_reads = 0
+        # A reset shows in neither record (deviceActionResults, remoteActionAudits) until this
+        # long after Intune took it, on this emulator's clock: both records lag the POST.
+        self.records_lag = timedelta(0)
         self.audits_beta_only = True
         self._audits: list[Json] = []
         self._lost: list[tuple[str, int | None, int]] = []  # (path substring, status, times)
@@ -1391,7 +1405,9 @@ class GraphEmulator:
         if version != "beta" and self.audits_beta_only:
             return _graph_error(400, "BadRequest",
                                 "Resource not found for the segment 'remoteActionAudits'.")
-        rows = self._audits
+        now = self.clock.now()
+        rows = [r for r in self._audits if not self.records_lag
+                or now >= _parse_graph_time(str(r["requestDateTime"])) + self.records_lag]
         wanted = _EQ.match(query.get("$filter", "").strip())
         if wanted and wanted.group(1) == "managedDeviceId":
             value = wanted.group(2).replace("''", "'").casefold()
@@ -1431,6 +1447,11 @@ class GraphEmulator:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _parse_graph_time(text: str) -> datetime:
+    # _graph_time's own format back: seven fractional digits and a Z.
+    return datetime.strptime(text[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 def _graph_time(moment: datetime) -> str:

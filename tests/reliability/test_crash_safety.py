@@ -122,6 +122,7 @@ async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
                 "PASSCODE_BOT_SECRET": secret,
                 "ROLES_FILE": str(roles),
                 "BACKEND": "intune",
+                "RESET_GRACE_SECONDS": "1",  # a restart looks no sooner than this after the claim
                 **{k.upper(): str(v) for k, v in graph.settings_overrides().items()},
                 **{k: str(ca.ca_bundle)
                    for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")},

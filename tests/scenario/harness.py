@@ -122,9 +122,8 @@ def workspace(emu: SlackEmulator, tmp_path: Path, secret: str, **settings: Any) 
         slack_bot_token=emu.token,
         slack_api_url=emu.api_url,
         approvals_channel=APPROVALS,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         passcode_bot_secret=secret,
-        **settings,
+        **{"database_url": f"sqlite:///{tmp_path / 'bot.db'}", **settings},
     )
 
 

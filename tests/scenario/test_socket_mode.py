@@ -72,7 +72,8 @@ def errors() -> Iterator[Errors]:
 async def sock(tmp_path: Path, secret: str) -> AsyncIterator[SocketStack]:
     clock = ManualClock()
     async with SlackEmulator() as emu:
-        settings = workspace(emu, tmp_path, secret, slack_app_token=APP_TOKEN)
+        settings = workspace(emu, tmp_path, secret, slack_app_token=APP_TOKEN,
+                             host="127.0.0.1", port=0)
         bot = await start(settings, clock=clock,
                           backend=SimulatedBackend(demo_fleet(), clock=clock),
                           roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
@@ -233,3 +234,20 @@ async def test_an_envelope_of_the_wrong_shape_is_acked_and_refused_without_a_tra
     # and the connection still works
     await deliver(sock, "slash_commands", command(sock.emu, "UALICE", "reset PIXEL8-ALICE"))
     assert len(await sock.requests()) == 1
+
+
+async def test_under_socket_mode_port_serves_the_health_routes_and_nothing_else(
+    sock: SocketStack,
+) -> None:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{sock.bot.port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/readyz") as r:
+            assert r.status == 200 and (await r.json())["ok"] is True
+        async with http.get(url + "/healthz") as r:
+            assert r.status == 200
+        body = json.dumps(command(sock.emu, "UALICE", "reset PIXEL8-ALICE"))
+        async with http.post(url + "/slack/events", data=body) as r:
+            assert r.status == 404  # no door: Slack reaches this bot over its socket only
+    assert await sock.requests() == []

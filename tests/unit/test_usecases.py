@@ -106,6 +106,19 @@ async def test_nobody_approves_their_own_request_even_with_the_role(world: World
     assert other.outcome is Outcome.APPROVED
 
 
+async def test_who_can_approve_never_names_the_requester(world: World) -> None:
+    """Anna holds the role, but her own request's approvals post names only Hans."""
+    world.backend.devices["dev-anna"] = Device("dev-anna", "PIXEL8-ANNA", "S-ANNA", PIXEL.facts,
+                                               primary_email=ANNA.email,
+                                               has_passcode_policy=True)
+    theirs = await world.service.request_reset(ANNA, "PIXEL8-ANNA")
+    assert theirs.request is not None
+    assert theirs.request.approver_people.split("\n") == [HANS.user_id]
+    alices = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
+    assert alices.request is not None
+    assert alices.request.approver_people.split("\n") == [ANNA.user_id, HANS.user_id]
+
+
 async def test_two_approvals_at_once_make_one_decision_and_one_reset(world: World) -> None:
     created = await world.service.request_reset(ALICE, "PIXEL8-ALICE")
     assert created.request is not None

@@ -57,3 +57,12 @@ def test_the_approvals_post_names_who_can_approve_in_its_language() -> None:
     _, blocks = cards.approval_message(with_people, "ro")
     assert any("*Cine poate aproba:*" in str(b) for b in blocks)
     assert cards.approvers_line(request()) == ""  # not known: the post says nothing
+
+
+def test_a_role_name_the_tenant_chose_cannot_format_or_link_on_the_approvals_post() -> None:
+    """A custom Intune role's displayName is the tenant's text: on the who-can-approve line it
+    must not make bold, italics or a link (review of issue 12)."""
+    hostile = "Intune custom role: *URGENT* approve at https://evil.example/login _now_"
+    line = cards.approvers_line(request(f"Global Administrator\n{hostile}"))
+    assert "Global Administrator, " in line  # our own names read as words
+    assert "`Intune custom role: *URGENT* approve at https://evil.example/login _now_`" in line
