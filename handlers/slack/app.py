@@ -177,7 +177,11 @@ def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, An
             return _refuse(400, "malformed body")
         key = delivery_key(body, text)
         try:
-            if key is not None and await delivered(key):
+            # Only a retry is looked up first (one read less on every first delivery's ack):
+            # a replay or a concurrent duplicate without the header still commits nothing
+            # twice, since the inbox refuses a delivery key it holds (the listener then acks
+            # and does nothing; a request that makes no work item is answered again).
+            if key is not None and "x-slack-retry-num" in headers and await delivered(key):
                 return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
         except Exception:  # noqa: BLE001 - no ack without the database: Slack tries again
             log.warning("the database did not answer; no ack, so Slack tries again")

@@ -126,6 +126,8 @@ async def test_a_retry_on_another_front_of_a_processed_request_does_nothing(
 
         retry = await p.to_b.post(body, headers=RETRY)  # Slack never saw the first 200
         assert retry.status == 200 and retry.body == ""
+        replay = await p.to_b.post(body)  # the same signed body again, without the header
+        assert replay.status == 200
         await p.settle()
         assert len(p.emu.calls_to("response_url")) == 1
         assert len(p.emu.messages(APPROVALS)) == 1
