@@ -5,12 +5,12 @@ The acking side (``Acks``): a listener's work item is committed under the delive
 recognised (handlers/slack/app.py ``DELIVERY``) before the listener acks; a delivery already
 committed (a Slack retry racing its first delivery, the same envelope on two replicas) is
 committed once, and nothing more happens. The work that must reach Slack within a trigger's
-3 seconds (``HERE``: the Show passcode modal and the picker modal, which spend a trigger_id;
-and a locale lookup, which fills this process's cache for its next answer) is run by the
-acking process itself, right after the ack, leased to it from the insert: it never waits
-behind a worker, busy, stopped or at idle priority. If the acking process dies first, a
+3 seconds (``HERE``: the Show passcode modal and the picker modal, which spend a trigger_id)
+is run by the acking process itself, right after the ack, leased to it from the insert: it
+never waits behind a worker, busy, stopped or at idle priority. If the acking process dies first, a
 worker takes it over once its lease runs out (the trigger has expired by then: the person is
-told to click again).
+told to click again). A locale lookup (``NOT_DURABLE``) fills this process's cache for its
+next answer: it runs here too, without the inbox.
 
 The working side (``InboxRunner``): claims items like jobs (leased, SKIP LOCKED on
 PostgreSQL; a dead worker's items come back when their lease runs out), runs them through the
@@ -34,7 +34,10 @@ from handlers.work.worker import Worker
 
 log = logging.getLogger(__name__)
 
-HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker, LearnLocale})
+HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
+# Run here and not committed: a cache fill of this process's own, which a crash loses at no
+# cost (the next help asks again); a help's ack then writes nothing.
+NOT_DURABLE: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
 LEASE_S = 60.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
@@ -56,6 +59,9 @@ class Acks:
         self.worker = worker
 
     async def later(self, item: WorkItem) -> None:
+        if type(item) in NOT_DURABLE:
+            self.worker.later(item)
+            return
         delivery = DELIVERY.get() or "local:" + secrets.token_hex(16)  # none: never a retry
         here = type(item) in HERE
         added = await self.inbox.add_to_inbox(

@@ -104,6 +104,7 @@ async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
         emu.add_channel(APPROVALS, name="passcode-approvals")
         emu.add_user("UALICE", name="alice", email="alice@example.com")
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
+        emu.add_user("USVEN", name="sven", email="sven@example.com", locale="sv-SE")
         values = values_for(emu, tmp_path, secret)
         settings = settings_of(values)
         front = await start(settings, role="web")
@@ -176,6 +177,19 @@ async def test_show_passcode_the_picker_and_its_options_never_wait_for_the_worke
                                           for o in options["options"])
     finally:
         world.worker.signal(signal.SIGCONT)
+
+
+async def test_the_front_learns_a_locale_itself_with_the_worker_stopped(world: World) -> None:
+    world.worker.signal(signal.SIGSTOP)
+    try:
+        first = (await world.driver.command("USVEN", "help")).json()
+        await world.front.settle()  # the front looks the locale up after the ack
+        second = (await world.driver.command("USVEN", "help")).json()
+    finally:
+        world.worker.signal(signal.SIGCONT)
+    assert first["text"] != second["text"]
+    assert "lösenkod" in second["text"].lower()
+    assert world.db_rows("SELECT COUNT(*) FROM inbox") == [(0,)]  # a help commits nothing
 
 
 async def test_a_worker_killed_right_after_the_ack_loses_nothing(world: World) -> None:
