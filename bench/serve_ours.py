@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import shutil
@@ -21,21 +22,19 @@ import tempfile
 import time
 from typing import Any
 
-from pydantic import SecretStr
-
 from bench import APPROVALS, SIGNING_SECRET
 from bench.child import GcPauses, LagSampler, rss_mb, serve_commands
 from bench.probes import ProbeClient
 from bench.proc import pin
+from bench.serve_ours_worker import BENCH_ROLES, Probes, bench_backend
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.roles import FileRoleDirectory
 from handlers.bootstrap import start as start_bot
 from handlers.demo.slack_emulator import BOT_TOKEN
-from handlers.runtime.base import Here
 from handlers.runtime.lifecycle import freeze_startup_heap
-from handlers.runtime.process import WorkerProcess
+from handlers.runtime.process import WorkerChild
 from handlers.runtime.server import Running
-from handlers.slack.identity import Identity
 from handlers.slack.pacing import DEFAULT_BURST, DEFAULT_RATE
 
 
@@ -54,35 +53,43 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def start(args: argparse.Namespace, probes: str) -> tuple[Running, WorkerProcess]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(BOT_TOKEN),
-        slack_signing_secret=SecretStr(SIGNING_SECRET),
-        slack_api_url=args.slack_url,
-        approvals_channel=APPROVALS,
-        host="127.0.0.1",
-        port=0,
-        database_url=args.db if "://" in args.db else f"sqlite:///{args.db}",
-        passcode_bot_secret=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
-        background_work="process",
-        # One approver here approves 1,000 requests in seconds and types hundreds of picker
-        # queries: far past what one person can send. The limit itself costs a dict lookup.
-        person_actions_per_minute=0,
-    )
+async def start(args: argparse.Namespace, probes: str
+                ) -> tuple[Running, WorkerChild, contextlib.AsyncExitStack]:
+    """The front (the web role: acks, the picker's options from its own index) and our
+    worker process, which reads the same settings from its environment: nothing passes
+    between them but the database."""
+    secret = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": args.slack_url, "APPROVALS_CHANNEL": APPROVALS,
+           "HOST": "127.0.0.1", "PORT": "0", "DATABASE_URL": args.db if "://" in args.db else f"sqlite:///{args.db}",
+           "PASSCODE_BOT_SECRET": secret, "BACKGROUND_WORK": "process",
+           # One approver here approves 1,000 requests in seconds and types hundreds of
+           # picker queries: far past what one person can send. The limit costs a lookup.
+           "PERSON_ACTIONS_PER_MINUTE": "0"}
+    settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})
+    resources = contextlib.AsyncExitStack()
+    bench_probes = Probes(args)
+    bench_probes.resources = resources
+    backend = await bench_backend(bench_probes)
+    front = await start_bot(settings, role="web", backend=backend,
+                            roles=FileRoleDirectory(BENCH_ROLES))
+    os.environ.update(env)  # the worker's settings: its environment, as for any command
     command = (sys.executable, "-m", "bench.serve_ours_worker", "--probes", probes,
                "--fleet", str(args.fleet), "--pending-for", str(args.pending_for),
                "--post-rate", str(args.post_rate), "--post-burst", str(args.post_burst),
                *(("--graph", args.graph) if args.graph else ()))
-    started: list[WorkerProcess] = []
-
-    async def runtime(settings: Settings, identity: Identity, here: Here) -> WorkerProcess:
-        """The product's process runtime, with the bench's worker program."""
-        started.append(await WorkerProcess.start(settings, identity.learn, command))
-        return started[0]
-
-    front = await start_bot(settings, runtime=runtime)
-    return front, started[0]
+    worker = await WorkerChild.start(command)
+    client = ProbeClient(probes)
+    for _ in range(2400):  # ready once its probes answer (a 100,000-device fleet: seconds)
+        if worker.stopped.done():
+            raise RuntimeError("the bench's worker process exited while starting")
+        try:
+            await client.ask("lag", timeout=5)
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    await client.aclose()
+    return front, worker, resources
 
 
 async def main() -> None:
@@ -91,7 +98,7 @@ async def main() -> None:
     setup_logging(logging.INFO)  # as `passcode-bot serve`: stderr, redacted
     began = time.perf_counter()
     probe_dir = tempfile.mkdtemp(prefix="passcode-bench-")
-    front, worker = await start(args, os.path.join(probe_dir, "probes.sock"))
+    front, worker, resources = await start(args, os.path.join(probe_dir, "probes.sock"))
     probes = ProbeClient(os.path.join(probe_dir, "probes.sock"))
     freeze_startup_heap()  # as `passcode-bot serve` does
     lag, pauses = LagSampler(), GcPauses()
@@ -135,6 +142,8 @@ async def main() -> None:
         await lag.stop()
         await probes.aclose()
         await front.stop()
+        await worker.aclose()
+        await resources.aclose()
         shutil.rmtree(probe_dir, ignore_errors=True)
 
 

@@ -1,6 +1,7 @@
 """`python -m bench.serve_ours_worker` (started by bench.serve_ours, never by hand): our
-worker process as `passcode-bot serve` runs it (handlers/runtime/worker.py: its link, its
-loop, the product's work composed by handlers/bootstrap.py), on the simulated backend with a
+worker process as `passcode-bot serve` runs it (handlers/runtime/worker.py: its settings
+from the environment, the product's work composed by handlers/bootstrap.py in the worker
+role, the durable inbox and the jobs, at WORKER_PRIORITY), on the simulated backend with a
 synthetic fleet (with ``--graph``: the Intune backend over bench.serve_graph, for the picker),
 a recording pacer, a loop-lag sampler, and the benchmark's own questions (stats, lag,
 lag-reset, settle-work) answered on a socket of their own (``--probes``, bench/probes.py)."""
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,14 +25,12 @@ from bench.intune import graph_backend
 from bench.probes import Probe, serve_probes
 from bench.report import max_in_window
 from bot.backends.simulated import SimulatedBackend
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.ports import DeviceBackend
 from bot.roles import FileRoleDirectory
 from handlers.bootstrap import compose_work
-from handlers.runtime import worker as worker_process
 from handlers.runtime.inline import InlineRuntime
-from handlers.runtime.lifecycle import die_with, lower_priority
-from handlers.runtime.link import WorkerLink, from_wire
+from handlers.runtime.lifecycle import die_with, freeze_startup_heap, lower_priority
 from handlers.slack.client import build_client
 from handlers.slack.identity import Identity
 from handlers.slack.pacing import ChannelPacer
@@ -69,26 +69,33 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--post-burst", type=int, required=True)
     parser.add_argument("--graph", help="bench.serve_graph's ready line: use the Intune backend")
     parser.add_argument("--probes", required=True, help="the Unix socket to answer probes on")
+    parser.add_argument("--parent", type=int, required=True)  # added by WorkerChild.start
     return parser.parse_known_args()[0]
 
 
-async def compose(probes: Probes, settings: Settings, link: WorkerLink) -> InlineRuntime:
-    """The product's work (handlers/bootstrap.py ``compose_work``) over the bench's fleet,
-    roles and recording pacer."""
+async def bench_backend(probes: Probes) -> DeviceBackend:
+    """The bench's fleet (the same in the front and the worker: people.fleet is
+    deterministic), on the simulated backend or (``--graph``) the Intune one."""
     entries = people.fleet(probes.args.fleet)
     probes.device_ids = [str(e["id"]) for e in entries]
-    backend: DeviceBackend
     if probes.args.graph:  # open as long as this process
         graph = json.loads(probes.args.graph)
-        backend = await probes.resources.enter_async_context(graph_backend(graph))
-    else:
-        backend = probes.backend = SimulatedBackend(
-            entries, pending_for=timedelta(seconds=probes.args.pending_for))
-    del entries
+        return await probes.resources.enter_async_context(graph_backend(graph))
+    return SimulatedBackend(entries, pending_for=timedelta(seconds=probes.args.pending_for))
+
+
+BENCH_ROLES = {"Helpdesk Operator": [APPROVER]}
+
+
+async def compose(probes: Probes, settings: Settings) -> InlineRuntime:
+    """The product's work (handlers/bootstrap.py ``compose_work``, the worker role) over the
+    bench's fleet, roles and recording pacer."""
+    backend = await bench_backend(probes)
+    if isinstance(backend, SimulatedBackend):
+        probes.backend = backend
     client = build_client(settings)
-    work = await compose_work(settings, client, Identity(client), on_locale=link.locale,
-                              backend=backend,
-                              roles=FileRoleDirectory({"Helpdesk Operator": [APPROVER]}))
+    work = await compose_work(settings, client, Identity(client), role="worker",
+                              backend=backend, roles=FileRoleDirectory(BENCH_ROLES))
     probes.pacer = RecordingPacer(probes.args.post_rate, probes.args.post_burst)
     work.services.runner.notifier.pacer = probes.pacer  # type: ignore[attr-defined]
     probes.lag.start()
@@ -118,11 +125,16 @@ def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
         return {"ok": True}
 
     async def settle_work() -> dict[str, int]:
-        """Wait (at most 30 s) until no work item is left (jobs, paced posts may wait)."""
+        """Wait (at most 30 s) until no work item is left in the inbox or running (jobs,
+        paced posts may wait)."""
         deadline = time.monotonic() + 30
-        while worker.tasks and time.monotonic() < deadline:
-            await asyncio.wait(list(worker.tasks), timeout=1)
-        return {"tasks": len(worker.tasks)}
+        store = work.services.store
+        while time.monotonic() < deadline and (worker.tasks or await store.inbox_pending()):
+            if worker.tasks:
+                await asyncio.wait(list(worker.tasks), timeout=1)
+            else:
+                await asyncio.sleep(0.05)
+        return {"tasks": len(worker.tasks) + await store.inbox_pending()}
 
     async def reload_index() -> dict[str, float]:
         """The Intune backend's full reload of its device index, as every 15 minutes."""
@@ -134,29 +146,31 @@ def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
             "reload-index": reload_index}
 
 
-async def run(probes: Probes, fd: int) -> int:
-    """The product's worker life (handlers/runtime/worker.py ``run``), composed with the
-    bench's parts, and the probes answered on their own socket."""
-    link, first = await worker_process.accept(fd)
-    try:
-        settings = from_wire(first["settings"])
-        lower_priority(settings.worker_priority)
-        work = await compose(probes, settings, link)
-    except Exception as exc:  # noqa: BLE001 - the front reports it
-        await link.refuse(exc)
-        return 2
+async def run(probes: Probes) -> int:
+    """The product's worker life (handlers/runtime/worker.py ``work``), composed with the
+    bench's parts, and the probes answered on their own socket (once they answer, it is
+    ready), until SIGTERM."""
+    settings = load_settings()
+    lower_priority(settings.worker_priority)
+    work = await compose(probes, settings)
+    await work.start()
+    freeze_startup_heap()
     server = await serve_probes(probes.args.probes, questions(probes, work))
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     try:
-        return await worker_process.serve(link, work)
+        await stopping.wait()
+        return 0
     finally:
         server.close()
+        await work.aclose()
         await probes.resources.aclose()
 
 
 def main() -> int:
-    front = worker_process.arguments()
-    die_with(front.parent)
-    return asyncio.run(run(Probes(arguments()), front.fd))
+    args = arguments()
+    die_with(args.parent)
+    return asyncio.run(run(Probes(args)))
 
 
 if __name__ == "__main__":

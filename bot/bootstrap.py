@@ -39,8 +39,11 @@ class Services:
     graph: GraphClient | None = None  # shared by the Intune backend and the Graph roles
     _warm_up: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self.runner.start()
+    async def start(self, *, jobs: bool = True) -> None:
+        """Start the job runner (unless ``jobs`` is False: a process that only acks) and the
+        device index's warm-up."""
+        if jobs:
+            await self.runner.start()
         # The Intune backend answers the device picker from a cached index of the fleet: fill
         # it now, in the background, rather than on the first person's keystroke.
         refresh = getattr(self.backend, "refresh_index", None)

@@ -35,9 +35,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=0, le=65535)
     host: str = "0.0.0.0"  # e.g. 127.0.0.1 behind a reverse proxy on the same machine
     approvals_channel: str = ""
-    # Where the work after an ack runs: "process", a worker process of its own, so that no
-    # request's work delays another's ack (see handlers/runtime/process.py); "inline", on the
-    # event loop that acks (one process). Socket Mode always runs inline.
+    # Where `serve` runs the work after an ack: "process", a worker process of its own, so
+    # that no request's work delays another's ack (see handlers/runtime/process.py); "inline",
+    # on the event loop that acks (one process).
     background_work: Literal["process", "inline"] = "process"
     # The worker process's CPU priority: "idle" (Linux SCHED_IDLE: it runs whenever the acks
     # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).

@@ -324,6 +324,52 @@ class Job:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A leased inbox item: its kind and encoded text (the Slack app's work item);
+    ``attempts`` counts this try."""
+
+    id: int
+    kind: str
+    item: str
+    attempts: int
+
+
+class Inbox(Protocol):
+    """The durable inbox: each command, click or submission's work, committed before the ack
+    and recognised by its delivery key (a Slack retry finds it on any replica).
+
+    Guarantees: an item added is claimed by one worker at a time (leased; once the lease runs
+    out, its claimer died, it is due again) until it is finished; a delivery key is added once.
+    """
+
+    async def add_to_inbox(self, delivery: str, kind: str, item: str, now: datetime, *,
+                           here_lease_s: float | None = None) -> int | None:
+        """Commit an item; None (nothing added) when ``delivery`` is known already. With
+        ``here_lease_s`` the caller runs it and holds its lease from the start."""
+
+    async def delivered(self, delivery: str) -> bool: ...
+
+    async def claim_inbox(self, now: datetime, lease_s: float, limit: int = 20
+                          ) -> list[InboxItem]: ...
+
+    async def renew_inbox(self, item_id: int, until: datetime) -> None: ...
+
+    async def finish_inbox(self, item_id: int, at: datetime) -> None: ...
+
+    async def release_inbox_leases(self) -> None:
+        """At a worker's start on SQLite (one worker per file): the last one's leases end."""
+
+    async def inbox_pending(self) -> int: ...
+
+    async def purge_inbox(self, before: datetime) -> None:
+        """Forget the items done before ``before`` (their delivery keys with them)."""
+
+    async def wait_for_inbox(self, timeout: float) -> None:
+        """Return when items may have been added (by any process), or after ``timeout``; a
+        wake-up is never lost."""
+
+
 class JobQueue(Protocol):
     """The durable job queue: jobs are scheduled with the changes that need them (through
     RequestStore) and run by the job runner.

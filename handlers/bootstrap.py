@@ -1,17 +1,16 @@
 """The composition root of the Slack app: from Settings (and the core, bot/bootstrap.py) to a
-running bot. Everything that serves Slack is built here, and only here: `passcode-bot serve`,
-the worker process, the demo, the tests and the benchmark all come through ``start`` (or, in
-a worker process, ``compose_work``).
+running bot. Everything that serves Slack is built here, and only here: `passcode-bot serve`
+and `web`, the demo, the tests and the benchmark all come through ``start``; a worker
+(`passcode-bot worker`, handlers/runtime/worker.py) through ``compose_work``.
 
   Slack -> the door (handlers/slack/app.py, socket_mode.py) -> the AsyncApp and its listeners
-  (handlers/listeners/) -> a Runtime (handlers/runtime/) -> the work (handlers/work/) -> the
-  core (bot/)
+  (handlers/listeners/) -> a Runtime (handlers/runtime/: the durable inbox) -> the work
+  (handlers/work/) -> the core (bot/)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,8 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bootstrap import build_services
 from bot.config import Settings, require
 from handlers.listeners import actions, commands, home
-from handlers.runtime.base import Runtime, StartRuntime, start_runtime
-from handlers.runtime.inline import InlineRuntime
+from handlers.runtime.base import Command, start_runtime
+from handlers.runtime.inline import InlineRuntime, Role
 from handlers.runtime.server import Running, connect, listen, until_stopped
 from handlers.slack import health
 from handlers.slack.client import build_client, close_pool, pooled
@@ -62,40 +61,41 @@ def build_app(settings: Settings, client: AsyncWebClient, identity: Identity,
 
 
 async def compose_work(settings: Settings, client: AsyncWebClient, identity: Identity, *,
-                       on_locale: Callable[[str, str], None] | None = None,
-                       **core: Any) -> InlineRuntime:
-    """The work after the acks, run in this process: the core (``core``: bot/bootstrap.py's
+                       role: Role = "both", **core: Any) -> InlineRuntime:
+    """The work of ``role`` in this process: the core (``core``: bot/bootstrap.py's
     overrides, e.g. a clock or a backend) with the Slack notifier, and a Worker over both.
-    ``on_locale`` hears the locales the work looks up (a worker process tells its front).
-    Not started yet (``InlineRuntime.start``); ConfigError for a bad setting."""
+    Every role composes the core: the one that acks answers options loads and runs the
+    trigger-bound work itself. Not started yet (``InlineRuntime.start``); ConfigError for a
+    bad setting."""
     services = await build_services(
         settings,
         lambda store: SlackNotifier(client, store, settings.approvals_channel, identity=identity),
         **core,
     )
     pooled(client)  # after the last step that may refuse the settings: nothing left open
-    return InlineRuntime(services, Worker(services.service, identity, client, services.runner,
-                                          on_locale))
+    return InlineRuntime(services, Worker(services.service, identity, client, services.runner),
+                         role)
 
 
-async def start(settings: Settings, *, runtime: StartRuntime = start_runtime,
-                **core: Any) -> Running:
+async def start(settings: Settings, *, role: Command = "both", **core: Any) -> Running:
     """Build the bot and let Slack reach it: through Socket Mode when SLACK_APP_TOKEN is set,
     else over HTTP on HOST and PORT (0: any free port).
 
-    ``runtime`` chooses where the work runs (handlers/runtime/base.py ``start_runtime``, by
-    BACKGROUND_WORK); ``core`` reaches bot/bootstrap.py ``build_services`` when the work runs
-    in this process (a worker process composes its own). ConfigError for a bad setting."""
+    ``role`` says what runs here besides the acks (handlers/runtime/base.py
+    ``start_runtime``): "both" (the work too; the default, the demo and the tests), "web"
+    (only the acks and the trigger-bound work), "serve" (BACKGROUND_WORK decides: the work
+    here, or in a child process). ``core`` reaches bot/bootstrap.py ``build_services``.
+    ConfigError for a bad setting."""
     socket_mode = settings.slack_app_token is not None
     if socket_mode:
         require(settings, "approvals_channel", "slack_app_token")
     else:
         require(settings, "slack_signing_secret", "approvals_channel")
     client = build_client(settings)
-    identity = Identity(client)  # the work's, when it runs here; else locales only
+    identity = Identity(client)  # the locales of the answers given with the ack
 
-    async def here() -> Runtime:
-        work = await compose_work(settings, client, identity, **core)
+    async def here(what: Role) -> InlineRuntime:
+        work = await compose_work(settings, client, identity, role=what, **core)
         try:
             await work.start()
         except BaseException:
@@ -104,29 +104,30 @@ async def start(settings: Settings, *, runtime: StartRuntime = start_runtime,
         return work
 
     try:
-        started = await runtime(settings, identity, here)
+        started = await start_runtime(settings, role, here)
     except BaseException:
         await close_pool(client)
         raise
     pooled(client)
     app = build_app(settings, client, identity, started)
     bot = Running(app, started)
+    delivered = started.services.store.delivered
     try:
         alive = lambda: {"ok": not started.stopped.is_set(),  # noqa: E731
                          "backend": settings.backend, "background_work": started.kind}
         if socket_mode:
-            bot.socket = await connect(app, settings)
+            bot.socket = await connect(app, settings, delivered)
             bot.runner, bot.port = await health.listen(settings, alive)  # PORT: health only
         else:
-            bot.runner, bot.port = await listen(app, settings, alive)
+            bot.runner, bot.port = await listen(app, settings, alive, delivered)
     except BaseException:
         await bot.stop()
         raise
     return bot
 
 
-async def serve(settings: Settings) -> int:
-    """`passcode-bot serve`: the exit status, 0 after SIGTERM or SIGINT, 1 when the worker
-    process died."""
+async def serve(settings: Settings, role: Command = "serve") -> int:
+    """`passcode-bot serve` (or `web`): the exit status, 0 after SIGTERM or SIGINT, 1 when
+    the worker process died."""
     require(settings, "slack_bot_token")
-    return await until_stopped(await start(settings))
+    return await until_stopped(await start(settings, role=role))

@@ -1,5 +1,5 @@
-"""`passcode-bot`: serve (the default), demo, check-config, status, check-db and the operator tools
-(rotate-key, audit, migrate-store)."""
+"""`passcode-bot`: serve (the default), web, worker, demo, check-config, status, check-db and
+the operator tools (rotate-key, audit, migrate-store)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "serve",
-        help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN",
+        help="run the bot (the default): HTTP, or Socket Mode with SLACK_APP_TOKEN; the acks "
+        "and, with BACKGROUND_WORK=process, a worker process at WORKER_PRIORITY",
     )
+    sub.add_parser(
+        "web",
+        help="only acknowledge Slack (and answer the picker, open its modals); the work "
+        "waits in the database for a `passcode-bot worker`",
+    )
+    worker = sub.add_parser(
+        "worker", help="only do the work after the acks (the inbox and the jobs); no Slack door")
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # started by `serve`
     sub.add_parser(
         "demo",
         help="a scripted conversation on a local Slack emulator; no tokens needed",
@@ -111,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         setup_logging(json_lines=settings.log_format == "json")
-        return asyncio.run(serve(settings))
+        if command == "worker":
+            from handlers.runtime.worker import work
+
+            return asyncio.run(work(settings, args.parent))
+        return asyncio.run(serve(settings, "web" if command == "web" else "serve"))
     except (ConfigError, StoreError) as exc:
         print(f"passcode-bot: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from bot.storage.budget import SqlWriteBudget
 from bot.storage.connection import Database, SqliteDatabase
 from bot.storage.dialect import is_postgres_url
 from bot.storage.health import SqlHeartbeats
+from bot.storage.inbox import SqlInbox
 from bot.storage.jobs import SqlJobQueue
 from bot.storage.requests import SqlRequestStore
 from bot.storage.schema import MIGRATIONS, PRECHECKS, StoreError
@@ -31,13 +32,16 @@ __all__ = [
 ]
 
 
-class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats):
-    """Requests, their audit trail, their jobs, the shared write budget and the job runners'
-    heartbeats in one database."""
+class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbox):
+    """Requests, their audit trail, their jobs, the shared write budget, the job runners'
+    heartbeats and the durable inbox in one database."""
 
-    def __init__(self, db: Database, jobs_added: asyncio.Event | None = None) -> None:
+    def __init__(self, db: Database, jobs_added: asyncio.Event | None = None,
+                 inbox_added: asyncio.Event | None = None) -> None:
         self._db = db
         self._jobs_added = jobs_added or asyncio.Event()
+        self._inbox_added = inbox_added or asyncio.Event()
+        self._data_version: int | None = None
         self.path = db.path  # the SQLite file, or the PostgreSQL URL without its password
 
     @classmethod
@@ -47,8 +51,13 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats):
         if is_postgres_url(target):
             from bot.storage.postgres import PostgresDatabase
 
-            woken = asyncio.Event()
-            return cls(await PostgresDatabase.open(target, wake=woken.set), woken)
+            jobs, inbox = asyncio.Event(), asyncio.Event()
+
+            def woken() -> None:  # one channel for both: a spurious wake-up costs one claim
+                jobs.set()
+                inbox.set()
+
+            return cls(await PostgresDatabase.open(target, wake=woken), jobs, inbox)
         return cls(await SqliteDatabase.open(target.removeprefix("sqlite:///")))
 
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import aiosqlite
 
 from bot.storage.dialect import SQLITE, Dialect
-from bot.storage.schema import migrate
+from bot.storage.schema import StoreError, migrate
 
 T = TypeVar("T")
 Record = dict[str, Any]
@@ -133,6 +133,10 @@ class SqliteDatabase:
         """``migrated=False``: as it is, for reading only (GET /readyz)."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:  # first here: aiosqlite's thread would outlive a failed connect with a traceback
+            sqlite3.connect(path).close()
+        except sqlite3.OperationalError as exc:  # a directory, a path it may not write
+            raise StoreError(f"cannot open the SQLite database at {path}: {exc}") from None
         writer = await aiosqlite.connect(path, isolation_level=None)
         writer.row_factory = aiosqlite.Row
         await writer.execute("PRAGMA journal_mode=WAL")

@@ -155,6 +155,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX simulated_resets_sealed ON simulated_resets (started_at)"""
     """ WHERE sealed_passcode IS NOT NULL;
     """,
+    # the durable inbox (issue 13): each command, click or submission's work item, committed
+    # before its ack; ``delivery`` recognises Slack's retries on any replica. ``here``: the
+    # acking process runs it itself (a trigger's 3 s), leased to it from the insert.
+    """
+    CREATE TABLE inbox (
+        id @ID@,
+        delivery TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL DEFAULT '',
+        item TEXT NOT NULL DEFAULT '{}',
+        here INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT '',
+        lease_until TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        done_at TEXT
+    );
+    CREATE INDEX inbox_waiting ON inbox (id) WHERE done_at IS NULL;
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

@@ -34,35 +34,35 @@ def register(app: AsyncApp, ctx: Context) -> None:
     @app.action(blocks.ACTION_APPROVE)
     async def handle_approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve: checked at click time (role, four eyes), decided exactly once."""
-        await ack()
         if ctx.admit(_user_id(body)):
             user_id, request_id, reply_to = _clicked(body)
-            ctx.later(Decide(user_id, request_id, approve=True, reply_to=reply_to))
+            await ctx.later(Decide(user_id, request_id, approve=True, reply_to=reply_to))
+        await ack()
 
     @app.action(blocks.ACTION_DENY)
     async def handle_deny(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Deny: the same checks as Approve."""
-        await ack()
         if ctx.admit(_user_id(body)):
             user_id, request_id, reply_to = _clicked(body)
-            ctx.later(Decide(user_id, request_id, approve=False, reply_to=reply_to))
+            await ctx.later(Decide(user_id, request_id, approve=False, reply_to=reply_to))
+        await ack()
 
     @app.action(blocks.ACTION_CANCEL)
     async def handle_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         """The requester withdraws a pending request from their DM."""
-        await ack()
         if ctx.admit(_user_id(body)):
             user_id, request_id, reply_to = _clicked(body)
-            ctx.later(Cancel(user_id, request_id, reply_to=reply_to))
+            await ctx.later(Cancel(user_id, request_id, reply_to=reply_to))
+        await ack()
 
     @app.action(blocks.ACTION_REVEAL)
     async def handle_reveal(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Show passcode: a modal for the requester only; trigger_id is good for 3 s."""
-        await ack()
         if ctx.admit(_user_id(body)):
             user_id, request_id, reply_to = _clicked(body)
             trigger_id = str(body.get("trigger_id") or "")
-            ctx.later(Reveal(user_id, request_id, trigger_id=trigger_id, reply_to=reply_to))
+            await ctx.later(Reveal(user_id, request_id, trigger_id=trigger_id, reply_to=reply_to))
+        await ack()
 
     register_try_again(app, ctx)
 
@@ -88,8 +88,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
             await ack(response_action="errors",
                       errors={blocks.BLOCK_DEVICE: t(ctx.identity.locale(user_id), key)})
             return
+        await ctx.later(PickerSubmitted(user_id, device=device_id))
         await ack()
-        ctx.later(PickerSubmitted(user_id, device=device_id))
 
 
 def register_try_again(app: AsyncApp, ctx: Context) -> None:
@@ -97,7 +97,7 @@ def register_try_again(app: AsyncApp, ctx: Context) -> None:
 
     @app.action(blocks.ACTION_TRY_AGAIN)
     async def handle_try_again(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         if ctx.admit(_user_id(body)):
             user_id, request_id, reply_to = _clicked(body)
-            ctx.later(TryAgain(user_id, request_id, reply_to=reply_to))
+            await ctx.later(TryAgain(user_id, request_id, reply_to=reply_to))
+        await ack()

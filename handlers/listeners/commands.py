@@ -27,7 +27,8 @@ def parse(text: str) -> tuple[str, str]:
 def register(app: AsyncApp, ctx: Context) -> None:
     @app.command("/passcode")
     async def handle_passcode(ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Acknowledge at once; everything slow happens after the ack (handlers.work.worker)."""
+        """Commit the work to the inbox, then acknowledge; everything slow happens after the
+        ack (handlers.work.worker)."""
         text = str(body.get("text") or "")
         user_id = str(body.get("user_id") or "")
         if not ctx.admit(user_id):
@@ -44,17 +45,17 @@ def register(app: AsyncApp, ctx: Context) -> None:
             # Answered at once, so in the locale already known; the first time, in English
             # while the locale is looked up for next time.
             locale = ctx.identity.locale(user_id)
+            if not locale and user_id:
+                await ctx.later(LearnLocale(user_id))
             await ack(response_type="ephemeral", text=cards.help_text(locale),
                       blocks=cards.help_blocks(locale))
-            if not locale and user_id:
-                ctx.later(LearnLocale(user_id))
             return
-        await ack()
         response_url = str(body.get("response_url") or "")
         if verb == "reset" and not rest:
             trigger_id = str(body.get("trigger_id") or "")
-            ctx.later(OpenPicker(user_id, trigger_id=trigger_id, response_url=response_url))
+            await ctx.later(OpenPicker(user_id, trigger_id=trigger_id, response_url=response_url))
         elif verb == "reset":
-            ctx.later(ResetCommand(user_id, query=rest, response_url=response_url))
+            await ctx.later(ResetCommand(user_id, query=rest, response_url=response_url))
         else:
-            ctx.later(StatusCommand(user_id, query=rest, response_url=response_url))
+            await ctx.later(StatusCommand(user_id, query=rest, response_url=response_url))
+        await ack()  # only now: the work is committed (an ack means it is safe)

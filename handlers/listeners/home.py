@@ -18,4 +18,4 @@ def register(app: AsyncApp, ctx: Context) -> None:
         user_id = str(event.get("user") or "")
         if event.get("tab", "home") != "home" or not user_id or not ctx.admit(user_id):
             return
-        ctx.later(HomeOpened(user_id))
+        await ctx.later(HomeOpened(user_id))  # Bolt acks the event after this returns

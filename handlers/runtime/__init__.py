@@ -1,8 +1,9 @@
 """The runtime, the only code that knows how many processes there are: ``base`` (the Runtime
-interface and the choice), ``inline`` (the work on this event loop), ``process`` and
-``worker`` (the front's and the worker's side of a worker process), ``link`` (their protocol),
-``lifecycle`` (CPU priority, dying with the front, the frozen heap) and ``server`` (the bot
-served over HTTP or Socket Mode, until SIGTERM)."""
+interface and the choice), ``inline`` (a role's work in this process), ``inbox`` (the durable
+inbox: the acking and the working side, the one channel between processes), ``process``
+(`serve`'s worker child), ``worker`` (`passcode-bot worker`), ``lifecycle`` (CPU priority,
+dying with the parent, the frozen heap) and ``server`` (the bot served over HTTP or Socket
+Mode, until SIGTERM)."""
 
 
 class RuntimeGone(RuntimeError):

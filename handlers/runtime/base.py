@@ -1,11 +1,11 @@
 """The runtime: where the work after an ack runs, behind one small interface (``Runtime``).
 
 This package is the only code that knows how many processes there are. Listeners hand work
-items to a ``Background`` (handlers/slack/context.py) and the app never asks where they run:
-on this event loop (``InlineRuntime``) or in a worker process (``WorkerProcess``), chosen
-here from the settings (``start_runtime``). The scale-out issue (13) replaces the insides
-with the database as the only channel between the processes that ack and those that work;
-the interface stays."""
+items to a ``Background`` (handlers/slack/context.py), which commits them to the durable inbox
+before the ack (handlers/runtime/inbox.py); the app never asks where they run: in this
+process (``InlineRuntime``, role ``both``), or in a worker process of `serve`'s own
+(handlers/runtime/process.py) or of its own (`passcode-bot worker`), chosen here from the
+role and the settings (``start_runtime``). The database is the only channel between them."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.config import Settings
-from handlers.runtime.process import WORKER_COMMAND, WorkerProcess
+from handlers.runtime.inline import InlineRuntime, Role
+from handlers.runtime.process import WorkerChild
 from handlers.slack.context import Background
-from handlers.slack.identity import Identity
 
 log = logging.getLogger(__name__)
+
+Command = Literal["serve", "web", "worker", "both"]  # `passcode-bot serve|web|worker`; tests
 
 
 class Runtime(Background, Protocol):
@@ -28,7 +30,9 @@ class Runtime(Background, Protocol):
     ``Background``), and for whoever started it, ``settle``, ``aclose``, what kind it is and
     whether it stopped on its own."""
 
-    kind: str  # "inline" or "process": /healthz reports it
+    @property
+    def kind(self) -> str:
+        """"inline", "process", "web" or "worker": /healthz reports it."""
     stopped: asyncio.Event  # set once the work can no longer run (a worker process gone)
 
     async def settle(self) -> None:
@@ -38,14 +42,12 @@ class Runtime(Background, Protocol):
         """Let the work under way finish, then stop."""
 
 
-Here = Callable[[], Awaitable[Runtime]]  # the work composed and started in this process
-StartRuntime = Callable[[Settings, Identity, Here], Awaitable[Runtime]]
+Here = Callable[[Role], Awaitable[InlineRuntime]]  # the work of a role, composed and started
 
 
 def in_worker_process(settings: Settings) -> bool:
-    """BACKGROUND_WORK=process, over HTTP, on a POSIX system. Socket Mode runs the work
-    inline."""
-    if settings.background_work != "process" or settings.slack_app_token is not None:
+    """BACKGROUND_WORK=process on a POSIX system."""
+    if settings.background_work != "process":
         return False
     if os.name != "posix":
         log.warning("BACKGROUND_WORK=process needs a POSIX system; running inline instead")
@@ -53,10 +55,18 @@ def in_worker_process(settings: Settings) -> bool:
     return True
 
 
-async def start_runtime(settings: Settings, identity: Identity, here: Here) -> Runtime:
-    """The runtime the settings ask for: a worker process (which composes the work itself, as
-    handlers/runtime/worker.py does, and tells ``identity`` the locales it learns), or the
-    work composed here by ``here``."""
-    if in_worker_process(settings):
-        return await WorkerProcess.start(settings, identity.learn, WORKER_COMMAND)
-    return await here()
+async def start_runtime(settings: Settings, command: Command, here: Here) -> InlineRuntime:
+    """The runtime ``command`` asks for: for `serve`, with BACKGROUND_WORK=process, the acks
+    here and the work in a child process (`passcode-bot worker`), else both here; for `web`
+    and `worker`, that role alone."""
+    if command != "serve":
+        return await here(command)
+    if not in_worker_process(settings):
+        return await here("both")
+    runtime = await here("web")
+    try:
+        runtime.adopt(await WorkerChild.start())
+    except BaseException:
+        await runtime.aclose()
+        raise
+    return runtime

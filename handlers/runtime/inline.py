@@ -1,43 +1,82 @@
-"""BACKGROUND_WORK=inline (and Socket Mode, the demo, the tests), and the inside of a worker
-process: the core and the work after each ack on this process's event loop."""
+"""The runtime in this process: the core, the acking side of the inbox, and (unless this
+process only acks) the working side and the job queue. Every role is one of these: ``both``
+(BACKGROUND_WORK=inline, Socket Mode, the demo, the tests), ``web`` (acks, options loads and
+the trigger-bound work; its worker is another process, a child of `passcode-bot serve` or a
+`passcode-bot worker` of its own) and ``worker`` (the inbox and the jobs, no Slack door)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from bot.bootstrap import Services
+from handlers.runtime.inbox import Acks, InboxRunner
+from handlers.runtime.process import WorkerChild
 from handlers.work.items import WorkItem
 from handlers.work.worker import Worker
 
+Role = Literal["both", "web", "worker"]
+
 
 class InlineRuntime:
-    """A Runtime (handlers/runtime/base.py) that runs the work here: ``worker`` over the core
-    (``services``). Built by handlers/bootstrap.py ``compose_work``; ``start`` starts the job
-    queue, ``aclose`` lets the work under way finish and stops the core."""
+    """A Runtime (handlers/runtime/base.py) over ``worker`` and the core (``services``).
+    Built by handlers/bootstrap.py ``compose_work``; ``start`` starts what the role runs,
+    ``aclose`` lets the work under way finish and stops the core."""
 
-    kind = "inline"
-
-    def __init__(self, services: Services, worker: Worker) -> None:
+    def __init__(self, services: Services, worker: Worker, role: Role = "both") -> None:
         self.services = services
         self.worker = worker
-        self.stopped = asyncio.Event()  # the work here stops only when it is closed
+        self.role = role
+        self.acks = Acks(services.store, worker)
+        self.inbox = InboxRunner(services.store, worker) if role != "web" else None
+        self.child: WorkerChild | None = None  # `serve`'s worker process, when it has one
+        self.stopped = asyncio.Event()  # set once the work can no longer run (a child gone)
+
+    @property
+    def kind(self) -> str:
+        """What /healthz reports: "inline" (all here), "process" (acks here, the work in a
+        child process), "web" or "worker"."""
+        if self.child is not None:
+            return "process"
+        return "inline" if self.role == "both" else self.role
 
     async def start(self) -> None:
-        await self.services.start()
+        await self.services.start(jobs=self.role != "web")
+        if self.inbox is not None:
+            await self.inbox.start()
 
-    def later(self, item: WorkItem) -> None:
-        self.worker.later(item)
+    def adopt(self, child: WorkerChild) -> None:
+        """`serve`'s worker process: this runtime stops (``stopped``) when it does."""
+        self.child = child
+        child.stopped.add_done_callback(lambda _: self.stopped.set())
+
+    async def later(self, item: WorkItem) -> None:
+        await self.acks.later(item)
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
+        """Answered here, from this process's index of the fleet (the backend's)."""
         return await self.worker.options(user_id, query)
 
     async def settle(self) -> None:
-        await self.worker.settle()
+        """Wait until the work started here, the inbox (when this process works it) and
+        every due job have finished."""
+        for _ in range(20):
+            if self.worker.tasks:
+                await asyncio.gather(*list(self.worker.tasks), return_exceptions=True)
+            if self.inbox is None:
+                return
+            await self.inbox.drain()
+            await self.services.runner.drain()
+            if not self.worker.tasks and not await self.services.store.inbox_pending():
+                return
 
     async def aclose(self) -> None:
-        """Let the work under way finish, then stop the job queue and the core (a job
-        stopped mid-call is run again at the next start)."""
+        """Stop claiming, let the work under way finish, then stop the worker process (if
+        any), the job queue and the core (a job or an item cut short runs again later)."""
+        if self.inbox is not None:
+            await self.inbox.stop()
         await self.worker.aclose()
+        if self.child is not None:
+            await self.child.aclose()
         await self.services.aclose()
         self.stopped.set()

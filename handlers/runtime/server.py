@@ -20,7 +20,7 @@ from bot.config import Settings
 from handlers.runtime.base import Runtime
 from handlers.runtime.inline import InlineRuntime
 from handlers.runtime.lifecycle import freeze_startup_heap
-from handlers.slack.app import web_app
+from handlers.slack.app import Delivered, web_app
 from handlers.slack.client import close_pool
 from handlers.slack.socket_mode import GuardedSocketModeHandler
 
@@ -48,9 +48,9 @@ class Running:
 
     @property
     def services(self) -> Services:
-        """The core, when the work runs in this process (the demo and the tests inspect it)."""
+        """This process's core (the demo and the tests inspect it)."""
         if not isinstance(self.runtime, InlineRuntime):
-            raise LookupError(f"the core runs elsewhere (runtime: {self.runtime.kind})")
+            raise LookupError(f"no core here (runtime: {self.runtime.kind})")
         return self.runtime.services
 
     async def settle(self) -> None:
@@ -67,11 +67,11 @@ class Running:
         await close_pool(self.client)
 
 
-async def listen(app: AsyncApp, settings: Settings,
-                 health: Callable[[], dict[str, Any]]) -> tuple[web.AppRunner, int]:
+async def listen(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, Any]],
+                 delivered: Delivered) -> tuple[web.AppRunner, int]:
     """Serve ``app`` behind the door (handlers/slack/app.py) on HOST and PORT (0: any free
-    port); the runner and the port."""
-    runner = web.AppRunner(web_app(app, settings, health), access_log=None)
+    port), with ``delivered`` recognising Slack's retries; the runner and the port."""
+    runner = web.AppRunner(web_app(app, settings, health, delivered), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -82,10 +82,12 @@ async def listen(app: AsyncApp, settings: Settings,
     return runner, int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
 
-async def connect(app: AsyncApp, settings: Settings) -> GuardedSocketModeHandler:
+async def connect(app: AsyncApp, settings: Settings,
+                  delivered: Delivered) -> GuardedSocketModeHandler:
     """Connect ``app`` to Slack over Socket Mode (SLACK_APP_TOKEN)."""
     assert settings.slack_app_token is not None
-    handler = GuardedSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    handler = GuardedSocketModeHandler(app, settings.slack_app_token.get_secret_value(),
+                                       delivered)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     return handler
 

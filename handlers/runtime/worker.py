@@ -1,118 +1,47 @@
-"""The worker process (BACKGROUND_WORK=process), started by its front
-(handlers/runtime/process.py) as ``python -m handlers.runtime.worker --fd N --parent PID``.
-
-It reads the settings from the link (handlers/runtime/link.py), composes the work through
-the Slack app's composition root (handlers/bootstrap.py ``compose_work``), runs it inline
-here (``InlineRuntime``) and answers the front until told to quit or the front goes away.
-An unknown kind of work item, or a field of the wrong type, is refused with one log line.
-"""
+"""`passcode-bot worker`: the inbox and the jobs, no Slack door. Run on its own (as many as
+you like on PostgreSQL; one per SQLite file), or started by `passcode-bot serve` with
+``--parent PID`` (BACKGROUND_WORK=process, handlers/runtime/process.py): then it dies with
+its parent and runs at WORKER_PRIORITY. It reads its settings as any command does; nothing
+but the database passes between it and the processes that ack."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import logging
-import os
-import sys
-from collections.abc import Awaitable
-from typing import Any
+import signal
 
-from bot.config import ConfigError
-from bot.logs import setup_logging
+from bot.config import Settings
 from handlers.bootstrap import compose_work
-from handlers.runtime.inline import InlineRuntime
 from handlers.runtime.lifecycle import die_with, freeze_startup_heap, lower_priority
-from handlers.runtime.link import WorkerLink, from_wire
 from handlers.slack.client import build_client, close_pool
 from handlers.slack.identity import Identity
-from handlers.work.items import BadItem, decode
 
-log = logging.getLogger("handlers.runtime.worker")  # also when run as __main__
-
-
-async def serve(link: WorkerLink, work: InlineRuntime) -> int:
-    """Start ``work``, say ready, and answer the front's messages until it says quit or goes
-    away; then let the work finish and stop it."""
-    freeze_startup_heap()
-    answering: set[asyncio.Task[None]] = set()
-
-    async def answer(ident: int, result: Awaitable[Any]) -> None:
-        try:
-            link.send({"op": "reply", "id": ident, "result": await result})
-        except Exception as exc:  # the front gets the type only; the log has the rest
-            log.exception("worker op failed")
-            link.send({"op": "reply", "id": ident, "error": type(exc).__name__})
-
-    try:
-        await work.start()
-        link.ready(pid=os.getpid())
-        async for message in link.messages():
-            op = message.pop("op", "")
-            if op == "quit":
-                break
-            if op == "work":
-                try:
-                    work.later(decode(message.get("item")))
-                except BadItem as exc:
-                    log.error("refused a work item: %s", exc)
-                continue
-            ident = int(message.pop("id", 0))
-            if op == "options":
-                result: Awaitable[Any] = work.options(message["user"], message["query"])
-            elif op == "settle":
-                result = work.settle()
-            else:
-                link.send({"op": "reply", "id": ident, "error": f"no such op: {op[:40]}"})
-                continue
-            task = asyncio.create_task(answer(ident, result))
-            answering.add(task)
-            task.add_done_callback(answering.discard)
-    finally:
-        await work.aclose()
-        await close_pool(work.worker.client)
-        link.close()
-    return 0
+log = logging.getLogger("handlers.runtime.worker")
 
 
-async def accept(fd: int) -> tuple[WorkerLink, dict[str, Any]]:
-    """The link on ``fd`` and the front's first message (the settings), with logging set up
-    as the front asked."""
-    link, first = await WorkerLink.accept(fd)
-    log_format = str((first.get("settings") or {}).get("log_format") or "text")
-    setup_logging(int(first.get("log_level") or logging.INFO), json_lines=log_format == "json")
-    return link, first
-
-
-async def run(fd: int) -> int:
-    """The worker's life: the settings, the work composed from them, then ``serve``."""
-    link, first = await accept(fd)
-    try:
-        settings = from_wire(first["settings"])
+async def work(settings: Settings, parent: int | None = None) -> int:
+    """The worker's life: the work composed and started, until SIGTERM or SIGINT (0)."""
+    if parent is not None:
+        die_with(parent)
         lower_priority(settings.worker_priority)
-        client = build_client(settings)
-        work = await compose_work(settings, client, Identity(client), on_locale=link.locale)
-    except Exception as exc:  # the front reports it; the details are logged here
-        if not isinstance(exc, ConfigError):
-            log.exception("the worker could not start")
-        await link.refuse(exc)
-        return 2
-    return await serve(link, work)
-
-
-def arguments() -> argparse.Namespace:
-    """The front's arguments (``--fd``, ``--parent``); a worker program of its own may take
-    more."""
-    parser = argparse.ArgumentParser(description="passcode-bot's worker (started by the front)")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--parent", type=int, required=True)
-    return parser.parse_known_args()[0]
-
-
-def main() -> int:
-    args = arguments()
-    die_with(args.parent)
-    return asyncio.run(run(args.fd))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    client = build_client(settings)
+    try:
+        runtime = await compose_work(settings, client, Identity(client), role="worker")
+    except BaseException:
+        await close_pool(client)
+        raise
+    try:
+        await runtime.start()
+        freeze_startup_heap()
+        log.info("passcode-bot worker running (the inbox and the jobs)")
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+    finally:
+        await runtime.aclose()
+        await close_pool(client)
+    return 0

@@ -1,15 +1,15 @@
 """The HTTP door of the Slack app (``web_app``): the one signature check, the shape check,
-Slack's retries and redeliveries recognised, /healthz and /readyz (handlers/slack/health.py).
-What Slack's Socket Mode delivers gets the same guarantees in handlers/slack/socket_mode.py."""
+Slack's retries and redeliveries recognised (in the database), /healthz and /readyz
+(handlers/slack/health.py). What Slack's Socket Mode delivers gets the same guarantees in
+handlers/slack/socket_mode.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,55 +24,30 @@ from handlers.slack import health as health_routes
 
 log = logging.getLogger(__name__)
 
-REPEAT_WINDOW_S = 300.0
+# The delivery the listeners are answering, as the door recognises it (``delivery_key``): the
+# runtime commits each work item under it (handlers/runtime/inbox.py), so that a Slack retry or
+# redelivery finds it in the database on any replica, and two replicas given the same delivery
+# at once commit it once. Bolt runs the listeners inside the door's call
+# (process_before_response), so they see the value the door set.
+DELIVERY: ContextVar[str | None] = ContextVar("passcode_bot_delivery", default=None)
+
+Delivered = Callable[[str], Awaitable[bool]]  # whether a delivery's work is committed already
 
 
-class Deliveries:
-    """What Slack has delivered already, so that a Slack retry or a redelivery of a request
-    that was processed (or is being processed) changes nothing, while a retry of one that
-    never arrived, or whose processing failed, is processed.
-
-    A request is known by a key (``delivery_key``): an Events API delivery by its
-    ``event_id``, which Slack keeps across retries; anything else by a digest of its body,
-    since a fresh command or click always differs (trigger_id, action_ts)."""
-
-    def __init__(self, window_s: float = REPEAT_WINDOW_S, size: int = 200_000) -> None:
-        # ``size``: more than five minutes of Slack's deliveries at any real rate (signatures
-        # older than that are refused anyway), so one sender cannot flush what it would replay.
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
-        self._window = window_s
-        self._size = size
-
-    def first(self, *keys: bytes) -> bool:
-        """True, and remembered, unless one of ``keys`` was seen within the window."""
-        now = time.monotonic()
-        while self._seen and next(iter(self._seen.values())) < now - self._window:
-            self._seen.popitem(last=False)
-        if any(key in self._seen for key in keys):
-            return False
-        for key in keys:
-            self._seen[key] = now
-        while len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return True
-
-    def forget(self, *keys: bytes) -> None:
-        """The request was not processed after all: a retry of it must be."""
-        for key in keys:
-            self._seen.pop(key, None)
-
-
-def delivery_key(body: dict[str, Any], text: str | None = None) -> bytes | None:
-    """How a delivery is recognised again (``Deliveries``); None for an options load, which
-    carries no unique id: typing the same text twice is a real request."""
+def delivery_key(body: dict[str, Any], text: str | None = None) -> str | None:
+    """How a delivery is recognised again, in the database (the inbox's unique key): an Events
+    API delivery by its ``event_id``, which Slack keeps across retries; anything else by a
+    digest of its body, the signed text without the headers (so without X-Slack-Retry-Num),
+    since a fresh command or click always differs (trigger_id, action_ts). None for an
+    options load, which carries no unique id: typing the same text twice is a real request."""
     if body.get("type") == "block_suggestion":
         return None
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
-        return b"event:" + event_id.encode("utf-8", "replace")
+        return "event:" + event_id[:200]
     if text is None:  # Socket Mode: the payload as an object
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).digest()
+    return "body:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # Where Slack sends an object (or a list of objects), Bolt's parsers, extractors and matchers
@@ -150,6 +125,7 @@ def _refuse(status: int, error: str) -> web.Response:
 
 
 def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, Any]],
+            delivered: Delivered,
             readiness: health_routes.Readiness | None = None) -> web.Application:
     """POST /slack/events for everything Slack sends; GET /healthz once ready (200 when
     ``health()`` says ``ok``, else 503); GET /readyz (``readiness``, by default over
@@ -160,18 +136,19 @@ def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, An
     within five minutes (slack_sdk's SignatureVerifier, constant time), whatever fields it
     has and however it is encoded, or it is a 401 before anything reads it. Then a body that
     does not parse, or has another shape than Slack's where Bolt or our listeners read, is a
-    400; a Slack retry or redelivery of a request already processed a 200 that changes
-    nothing. Only signed, well-formed, new requests reach Bolt, as Bolt's own request (its
-    public constructor, in its HTTP mode, with the raw text).
+    400; a Slack retry or redelivery of a request whose work is committed (``delivered``,
+    the inbox on any replica) a 200 that changes nothing, and of one never committed is
+    processed. A database that cannot answer is a 503: no ack, so Slack tries again. Only
+    signed, well-formed, new requests reach Bolt, as Bolt's own request (its public
+    constructor, in its HTTP mode, with the raw text).
 
     This is the one signature check: Bolt's own is off, because the door must refuse an
-    unsigned body before its parse, shape check and memory of deliveries see it, and because
+    unsigned body before its parse, shape check and the database see it, and because
     Bolt would then check a body that ``for_bolt`` may have re-encoded."""
     secret = settings.slack_signing_secret
     if secret is None or not secret.get_secret_value():
         raise ConfigError("SLACK_SIGNING_SECRET is required to serve HTTP")
     verifier = SignatureVerifier(secret.get_secret_value())
-    deliveries = Deliveries()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
@@ -199,16 +176,21 @@ def web_app(app: AsyncApp, settings: Settings, health: Callable[[], dict[str, An
         if not well_formed(body):
             return _refuse(400, "malformed body")
         key = delivery_key(body, text)
-        if key is not None and not deliveries.first(key):
-            return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
+        try:
+            # Only a retry is looked up first (one read less on every first delivery's ack):
+            # a replay or a concurrent duplicate without the header still commits nothing
+            # twice, since the inbox refuses a delivery key it holds (the listener then acks
+            # and does nothing; a request that makes no work item is answered again).
+            if key is not None and "x-slack-retry-num" in headers and await delivered(key):
+                return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
+        except Exception:  # noqa: BLE001 - no ack without the database: Slack tries again
+            log.warning("the database did not answer; no ack, so Slack tries again")
+            return web.json_response({"error": "try again"}, status=503)
+        token = DELIVERY.set(key)
         try:
             answer = await app.async_dispatch(bolt_request)
-        except BaseException:
-            if key is not None:
-                deliveries.forget(key)
-            raise
-        if key is not None and answer.status >= 500:
-            deliveries.forget(key)
+        finally:
+            DELIVERY.reset(token)
         return await to_aiohttp_response(answer)
 
     web_application = web.Application()

@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 
 class Background(Protocol):
     """Where listeners hand the work after an ack (a Runtime, handlers/runtime/base.py). They
-    never learn where it runs: on this event loop or in a worker process."""
+    never learn where it runs: in this process or in a worker."""
 
-    def later(self, item: WorkItem) -> None:
-        """Start the work ``item`` (see handlers.work.worker.HANDLERS); never blocks, never
-        raises."""
+    async def later(self, item: WorkItem) -> None:
+        """Commit the work ``item`` (see handlers.work.worker.HANDLERS) to the durable inbox;
+        it runs after the ack. Listeners await it before they ack: an ack means the work is
+        safe. Raises when it could not be committed (then there is no ack)."""
 
     async def options(self, user_id: str, query: str) -> list[dict[str, Any]]:
         """The device picker's options for ``query`` (an options load answers with them)."""
@@ -76,8 +77,8 @@ class Context:
         return cls(identity, background, PersonLimiter.per_minute_of(per_minute),
                    PersonLimiter.per_minute_of(per_minute, 4))
 
-    def later(self, item: WorkItem) -> None:
-        self.background.later(item)
+    async def later(self, item: WorkItem) -> None:
+        await self.background.later(item)
 
     def admit(self, user_id: str, *, options: bool = False) -> bool:
         """Whether to act for this person now (PersonLimiter); logged when not."""

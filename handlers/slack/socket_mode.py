@@ -1,7 +1,9 @@
 """Socket Mode with the guarantees of the HTTP door (handlers/slack/app.py): an envelope delivered
-twice (the same ``envelope_id``, or the same payload again on a new connection after Slack's
-``refresh_requested`` disconnect) changes nothing, and an envelope of the wrong shape is
-acknowledged and refused in one log line, without a traceback and without reaching Bolt.
+twice (the same envelope again, or the same payload again on a new connection after Slack's
+``refresh_requested`` disconnect, on this connection or another replica's) changes nothing once
+its work is committed (the inbox, by the payload's ``delivery_key``), and one never committed
+is processed; an envelope is acknowledged only once its work is committed; and one of the wrong
+shape is acknowledged and refused in one log line, without a traceback and without reaching Bolt.
 
 Socket Mode needs no signature: the bot opens the WebSocket itself, over TLS to the URL that
 ``apps.connections.open`` gave it with the app-level token.
@@ -18,7 +20,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from handlers.slack.app import Deliveries, delivery_key, well_formed
+from handlers.slack.app import DELIVERY, Delivered, delivery_key, well_formed
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,10 @@ class GuardedSocketModeHandler(AsyncSocketModeHandler):
     object; so this handler listens to the raw messages instead, and builds the request
     itself once the envelope is known to be sound."""
 
-    def __init__(self, app: AsyncApp, app_token: str, deliveries: Deliveries | None = None,
+    def __init__(self, app: AsyncApp, app_token: str, delivered: Delivered,
                  **kwargs: Any) -> None:
         super().__init__(app, app_token, **kwargs)
-        self.deliveries = deliveries or Deliveries()
+        self.delivered = delivered
         self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
         self.client.message_listeners.append(self.on_message)
 
@@ -66,21 +68,25 @@ class GuardedSocketModeHandler(AsyncSocketModeHandler):
                 await _ack(client, envelope_id)
             return
         assert isinstance(envelope_id, str)
-        keys = [b"envelope:" + envelope_id.encode()]
-        payload_key = delivery_key(message["payload"])
-        if payload_key is not None:
-            keys.append(payload_key)
-        if not self.deliveries.first(*keys):
+        key = delivery_key(message["payload"])
+        try:
+            again = key is not None and await self.delivered(key)
+        except Exception:  # noqa: BLE001 - not acknowledged: Slack delivers it again
+            log.warning("the database did not answer; the envelope is not acknowledged")
+            return
+        if again:
             log.info("a Socket Mode envelope came again; acknowledged, nothing done")
             await _ack(client, envelope_id)
             return
         request = SocketModeRequest.from_dict(message)
         assert request is not None  # well_formed_envelope checked type, id and payload
+        token = DELIVERY.set(key)
         try:
+            # Bolt acknowledges once the listener has returned, and only a 200: a listener
+            # whose work could not be committed leaves the envelope unacknowledged.
             await self.handle(client, request)  # type: ignore[arg-type]
-        except BaseException:
-            self.deliveries.forget(*keys)  # not processed: a retry must be
-            raise
+        finally:
+            DELIVERY.reset(token)
 
 
 async def _ack(client: AsyncBaseSocketModeClient, envelope_id: str) -> None:

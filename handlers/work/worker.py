@@ -1,8 +1,8 @@
 """The work after an ack: what each command, click and submission does once Slack has its
 HTTP 200, one handler per kind of work item (handlers/work/items.py), chosen by its type.
 
-Listeners only ack and build the item (``ctx.later(ResetCommand(user, query, url))``); the
-runtime (handlers/runtime/) decides where a Worker runs it, and neither the listeners nor
+Listeners only commit the item and ack (``await ctx.later(ResetCommand(user, query, url))``);
+the runtime (handlers/runtime/) decides where a Worker runs it, and neither the listeners nor
 the work know which process that is. Every item is guarded: a failure is
 logged with a reference id and the person gets a short apology with that id, never a stack
 trace. ``WorkItem.answer_to`` says where that apology (and any refusal) goes: the command's
@@ -62,10 +62,19 @@ class Worker:
     on_locale: Callable[[str, str], None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def later(self, item: WorkItem) -> None:
-        task = asyncio.create_task(self.run(item), name=type(item).__name__)
+    def later(self, item: WorkItem,
+              then: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
+        """Run ``item`` in a task of its own, then ``then`` (the runtime marks it done)."""
+
+        async def work() -> None:
+            await self.run(item)
+            if then is not None:
+                await then()
+
+        task = asyncio.create_task(work(), name=type(item).__name__)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     async def run(self, item: WorkItem) -> None:
         work = HANDLERS.get(type(item))

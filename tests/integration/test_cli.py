@@ -27,7 +27,8 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("serve", "demo", "check-config", "check-db", "rotate-key", "audit"):
+    for command in ("serve", "web", "worker", "demo", "check-config", "check-db", "rotate-key",
+                    "audit"):
         assert command in result.stdout
 
 
@@ -37,17 +38,16 @@ def test_serve_without_tokens_says_which_variable_in_one_line(tmp_path: Path) ->
     assert result.stderr.strip() == "passcode-bot: SLACK_BOT_TOKEN: is required but not set"
 
 
-def test_serve_whose_worker_cannot_start_says_why_and_exits_1(tmp_path: Path) -> None:
-    """The worker process refuses a database it cannot open; the front reports it in one line
-    (the worker's own log line holds the details) and exits 1, as when the worker dies."""
+def test_serve_whose_database_cannot_be_opened_says_why_in_one_line(tmp_path: Path) -> None:
+    """Every role opens the database (it is the channel between them): one line, exit 2."""
     env = {"SLACK_SIGNING_SECRET": "s", "APPROVALS_CHANNEL": "C1", "SLACK_BOT_TOKEN": "xoxb-1",
            "PASSCODE_BOT_SECRET": "A" * 43 + "=", "DATABASE_URL": f"sqlite:///{tmp_path}",
            "PORT": "0", "HOST": "127.0.0.1", "BACKGROUND_WORK": "process"}
-    result = run("serve", env=env, cwd=tmp_path)
-    assert result.returncode == 1
-    said = [line for line in result.stderr.splitlines() if line.startswith("passcode-bot:")]
-    assert said == ["passcode-bot: the worker process could not start: OperationalError: "
-                    "unable to open database file"]
+    for command in ("serve", "web", "worker"):
+        result = run(command, env=env, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f"passcode-bot: cannot open the SQLite database at "
+                                         f"{tmp_path}: unable to open database file")
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,15 @@
-"""BACKGROUND_WORK=process: the front acks in this process, the work runs in a real worker
-process (the simulated backend, SQLite, Slack calls), and the two talk over their socket.
-The last tests run `passcode-bot serve` itself, to see the two live and die together."""
+"""The web and worker roles as separate processes: the front acks in this process
+(`start(role="web")`), the work runs in a real `passcode-bot worker` process (the simulated
+backend, SQLite, Slack calls), and nothing passes between them but the database. The worker
+is stopped (SIGSTOP) or killed (SIGKILL) at will: an ack loses nothing, and Show passcode, the
+picker modal and the picker's options never wait for it. The last tests run `passcode-bot
+serve` itself, to see the acks and their worker child live and die together."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import sqlite3
@@ -24,44 +26,76 @@ from bot.config import ConfigError, Settings
 from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
-from handlers.runtime.link import from_wire, to_wire
-from handlers.runtime.process import WorkerExited, WorkerProcess
 from handlers.runtime.server import Running
-from tests.served import App, free_port, until
+from tests.served import REPO, App, free_port, until
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVALS = "C0APPROVALS"
 ROLES = "roles:\n  Helpdesk Operator: [UHELEN]\n"
+
+if not sys.platform.startswith("linux"):
+    pytest.skip("stops and kills processes by signal, reads /proc", allow_module_level=True)
+
+
+class WorkerProcess(App):
+    """`passcode-bot worker` in a child process, configured by its environment only."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        super().__init__(env, logs, port=0)
+
+    async def start(self) -> None:
+        self.starts += 1
+        path = self.logs / f"worker-{self.starts}.log"
+        with path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "handlers.cli", "worker", cwd=REPO, env=self.env,
+                stdout=log, stderr=asyncio.subprocess.STDOUT)
+        await until("the worker to start",
+                    lambda: "worker running" in path.read_text(errors="replace"))
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    async def kill(self) -> None:
+        if self.process is not None:
+            await super().kill()
+
+    def log(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*")))
 
 
 @dataclass
 class World:
     emu: SlackEmulator
     front: Running
+    worker: WorkerProcess
     driver: SlackDriver
     db: Path
 
-    @property
-    def worker(self) -> WorkerProcess:
-        assert isinstance(self.front.runtime, WorkerProcess)
-        return self.front.runtime
-
     def db_rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as conn:
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
             return list(conn.execute(sql))
 
+    def request_id(self) -> str:
+        [post] = self.emu.messages(APPROVALS)
+        return str(next(b["elements"][0]["value"] for b in post["blocks"]
+                        if b["type"] == "actions"))
 
-def settings_for(emu: SlackEmulator, tmp_path: Path, secret: str, **extra: Any) -> Settings:
+
+def values_for(emu: SlackEmulator, tmp_path: Path, secret: str) -> dict[str, str]:
     roles = tmp_path / "roles.yaml"
     roles.write_text(ROLES, encoding="utf-8")
-    values: dict[str, Any] = {
-        "slack_bot_token": emu.token, "slack_signing_secret": SIGNING_SECRET,
-        "slack_api_url": emu.api_url, "approvals_channel": APPROVALS, "port": 0,
-        "host": "127.0.0.1",
-        "database_url": f"sqlite:///{tmp_path / 'bot.db'}", "passcode_bot_secret": secret,
-        "roles_file": roles, **extra,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return {"SLACK_BOT_TOKEN": emu.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emu.api_url, "APPROVALS_CHANNEL": APPROVALS, "PORT": "0",
+            "HOST": "127.0.0.1", "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "PASSCODE_BOT_SECRET": secret, "ROLES_FILE": str(roles)}
+
+
+def settings_of(values: dict[str, str], **extra: Any) -> Settings:
+    """The Settings these environment variables make (the front's: the worker reads them)."""
+    fields: dict[str, Any] = {k.lower(): v for k, v in values.items()}
+    return Settings(_env_file=None, **fields, **extra)
 
 
 @contextlib.asynccontextmanager
@@ -69,15 +103,20 @@ async def open_world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
         emu.add_user("UALICE", name="alice", email="alice@example.com")
-        emu.add_user("USVEN", name="sven", email="sven@example.com", locale="sv-SE")
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
-        settings = settings_for(emu, tmp_path, secret)
-        assert settings.background_work == "process"  # the default
-        front = await start(settings)
+        emu.add_user("USVEN", name="sven", email="sven@example.com", locale="sv-SE")
+        values = values_for(emu, tmp_path, secret)
+        settings = settings_of(values)
+        front = await start(settings, role="web")
+        env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields
+               and k.lower() not in Settings.model_fields}
+        worker = WorkerProcess({**env, **values}, tmp_path)
         try:
+            await worker.start()
             async with SlackDriver(front.url, SIGNING_SECRET, emu) as driver:
-                yield World(emu, front, driver, tmp_path / "bot.db")
+                yield World(emu, front, worker, driver, tmp_path / "bot.db")
         finally:
+            await worker.kill()
             await front.stop()
 
 
@@ -87,144 +126,121 @@ async def world(tmp_path: Path, secret: str) -> AsyncIterator[World]:
         yield opened
 
 
-def test_settings_cross_to_the_worker_unchanged(tmp_path: Path, secret: str) -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token="xoxb-1", slack_signing_secret="s3cret", approvals_channel="C1",
-        passcode_bot_secret=secret, approval_timeout="90m", passcode_ttl="2d",
-        roles_file=tmp_path / "roles.yaml", permitted_roles=["Intune Administrator"],
-        database_url=f"sqlite:///{tmp_path / 'x.db'}",
-    )
-    again = from_wire(json.loads(json.dumps(to_wire(settings))))
-    assert again == settings
-    assert again.passcode_bot_secret is not None
-    assert again.passcode_bot_secret.get_secret_value() == secret
+async def completed(world: World) -> str:
+    """A reset of Alice's phone, approved and completed through the worker process."""
+    answer = await world.driver.command("UALICE", "reset PIXEL8-ALICE")
+    assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
+    await until("the approvals post", lambda: world.emu.messages(APPROVALS), world.worker)
+    request_id = world.request_id()
+    answer = await world.driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
+    assert answer.status == 200
+    await until("the result DM", lambda: "Show passcode" in json.dumps(
+        world.emu.messages("UALICE")), world.worker)
+    assert world.db_rows("SELECT state FROM requests") == [("completed",)]
+    return request_id
 
 
-async def test_a_reset_goes_from_command_to_passcode_through_the_worker(
-    tmp_path: Path, secret: str, capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The worker starts inside the test, at INFO, so what it logs to stderr is in this
-    test's capture (a fixture's worker writes to the setup phase's, which capfd never reads)."""
-    caplog.set_level(logging.INFO)  # the worker takes the front's level
-    async with open_world(tmp_path, secret) as world:
-        front, emu, driver = world.front, world.emu, world.driver
-        # The front holds no core of its own: the worker is another process.
-        assert world.worker.pid != os.getpid() and world.worker.proc.returncode is None
+def passcode_in(view: dict[str, Any]) -> str:
+    return str(next(b["text"]["text"] for b in view["blocks"] if b["type"] == "header"))
 
-        answer = await driver.command("UALICE", "reset PIXEL8-ALICE")
-        assert answer.status == 200 and answer.body == ""  # the ack; the rest comes after
-        await front.settle()
-        [post] = emu.messages(APPROVALS)
-        request_id = next(b["elements"][0]["value"] for b in post["blocks"]
-                          if b["type"] == "actions")
-        assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
 
-        answer = await driver.click("UHELEN", "approve", request_id, channel_id=APPROVALS)
+async def test_a_reset_goes_from_command_to_passcode_through_a_worker_process(
+        world: World) -> None:
+    request_id = await completed(world)
+    await world.driver.click("UALICE", "reveal", request_id, channel_id="D-ignored")
+    await world.front.settle()  # Show passcode runs here, in the acking process
+    passcode = passcode_in(world.emu.calls_to("views.open")[-1].params["view"])
+    assert passcode.isdigit()
+    assert passcode not in world.worker.log()
+    assert world.db_rows("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == [(0,)]
+
+
+async def test_show_passcode_the_picker_and_its_options_never_wait_for_the_worker(
+        world: World) -> None:
+    """The worker stopped (as a busy, idle-priority one would be): the trigger-bound work
+    and the options loads are the acking process's own."""
+    request_id = await completed(world)
+    world.worker.signal(signal.SIGSTOP)
+    try:
+        answer = await world.driver.click("UALICE", "reveal", request_id, channel_id="D-x")
         assert answer.status == 200
-        await until("the request to complete", lambda: world.db_rows(
-            "SELECT 1 FROM requests WHERE state = 'completed'"))
-        await until("the result DM", lambda: "Show passcode" in json.dumps(emu.messages("UALICE")))
+        await world.front.settle()
+        assert passcode_in(world.emu.calls_to("views.open")[-1].params["view"]).isdigit()
 
-        await driver.click("UALICE", "reveal", request_id, channel_id="D-ignored")
-        await front.settle()
-        modal = emu.calls_to("views.open")[-1].params["view"]
-        passcode = next(b["text"]["text"] for b in modal["blocks"] if b["type"] == "header")
-        assert passcode.isdigit()
-        logs = capfd.readouterr()
-        assert " INFO " in logs.err, logs.err  # the worker's own log lines are in the capture
-        assert passcode not in logs.out + logs.err  # the worker logs to the same stderr
-        assert passcode not in json.dumps([c.params for c in emu.calls if c.method != "views.open"])
+        assert (await world.driver.command("UALICE", "reset")).status == 200
+        await world.front.settle()
+        picker = world.emu.calls_to("views.open")[-1].params["view"]
+        assert picker["callback_id"] == "reset_modal"
 
-
-async def test_picker_options_come_from_the_worker(world: World) -> None:
-    mine = (await world.driver.options("UALICE", "device_pick", "")).json()["options"]
-    fleet = (await world.driver.options("UHELEN", "device_pick", "")).json()["options"]
-    assert mine and all("ALICE" in o["text"]["text"].upper() for o in mine)
-    assert len(fleet) > len(mine)
-    found = (await world.driver.options("UHELEN", "device_pick", "kiosk")).json()["options"]
-    assert [o["text"]["text"] for o in found] and all("KIOSK" in o["text"]["text"] for o in found)
+        options = (await world.driver.options("UHELEN", "device_pick", "kiosk")).json()
+        assert options["options"] and all("KIOSK" in o["text"]["text"]
+                                          for o in options["options"])
+    finally:
+        world.worker.signal(signal.SIGCONT)
 
 
-async def test_the_front_learns_a_locale_from_the_worker(world: World) -> None:
-    first = (await world.driver.command("USVEN", "help")).json()
-    await world.front.settle()  # the worker looks the locale up and tells the front
-    second = (await world.driver.command("USVEN", "help")).json()
+async def test_the_front_learns_a_locale_itself_with_the_worker_stopped(world: World) -> None:
+    world.worker.signal(signal.SIGSTOP)
+    try:
+        first = (await world.driver.command("USVEN", "help")).json()
+        await world.front.settle()  # the front looks the locale up after the ack
+        second = (await world.driver.command("USVEN", "help")).json()
+    finally:
+        world.worker.signal(signal.SIGCONT)
     assert first["text"] != second["text"]
     assert "lösenkod" in second["text"].lower()
+    assert world.db_rows("SELECT COUNT(*) FROM inbox") == [(0,)]  # a help commits nothing
 
 
-async def test_a_failure_in_the_worker_reaches_the_person_as_an_apology(world: World) -> None:
-    world.emu.fail_next("users.info", error="fatal_error", times=5)
-    await world.driver.command("UALICE", "status")
-    await world.front.settle()
-    [said] = [c.params["text"] for c in world.emu.calls_to("response_url")]
-    assert "Slack did not tell me who you are" in said and "Traceback" not in said
+async def test_a_worker_killed_right_after_the_ack_loses_nothing(world: World) -> None:
+    world.worker.signal(signal.SIGSTOP)  # it cannot claim what is acked now
+    answer = await world.driver.command("UALICE", "reset PIXEL8-ALICE")
+    assert answer.status == 200
+    assert world.db_rows("SELECT kind FROM inbox WHERE done_at IS NULL") == [("ResetCommand",)]
+    await world.worker.kill()  # SIGKILL, stopped: nothing of it runs again
+    assert world.db_rows("SELECT COUNT(*) FROM requests") == [(0,)]
+
+    await world.worker.start()
+    await until("the approvals post", lambda: world.emu.messages(APPROVALS), world.worker)
+    await until("the reply", lambda: world.emu.calls_to("response_url"), world.worker)
+    await asyncio.sleep(0.5)  # room for a second run, were there one
+    assert len(world.emu.messages(APPROVALS)) == 1
+    assert len(world.emu.calls_to("response_url")) == 1
+    assert world.db_rows("SELECT COUNT(*) FROM requests") == [(1,)]
+    assert world.db_rows("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == [(0,)]
 
 
-async def test_a_forged_work_item_is_refused_in_one_line_and_the_worker_carries_on(
-    tmp_path: Path, secret: str, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """Over the socket, an unknown kind or a field of the wrong type is refused, not run.
-    (The worker starts here, not in a fixture, so that capfd holds its stderr.)"""
-    forged = [{"type": "Nope", "fields": {"user": "UALICE"}},
-              {"type": "Decide", "fields": {"user": "UHELEN", "request": "R-1", "approve": "1",
-                                            "reply_to": {}}}]
-    async with open_world(tmp_path, secret) as world:
-        for item in forged:
-            world.worker._send({"op": "work", "item": item})
-        await world.front.settle()
-        refused = [line for line in capfd.readouterr().err.splitlines() if "work item" in line]
-        assert len(refused) == 2
-        assert "no such work: 'Nope'" in refused[0] and "approve is not a bool" in refused[1]
-        assert not world.emu.calls and world.worker.proc.returncode is None
-
-        await world.driver.command("UALICE", "reset PIXEL8-ALICE")
-        await world.front.settle()
-        assert [r[0] for r in world.db_rows("SELECT state FROM requests")] == ["awaiting_approval"]
+async def test_a_forged_inbox_item_is_refused_in_one_line_and_the_worker_carries_on(
+        world: World) -> None:
+    with contextlib.closing(sqlite3.connect(world.db)) as conn, conn:
+        conn.executemany("INSERT INTO inbox (delivery, kind, item) VALUES (?, ?, ?)", [
+            ("forged-1", "Nope", json.dumps({"type": "Nope", "fields": {"user": "UALICE"}})),
+            ("forged-2", "Decide", json.dumps({"type": "Decide", "fields": {
+                "user": "UHELEN", "request": "R-1", "approve": "1", "reply_to": {}}})),
+        ])
+    await world.driver.command("UALICE", "reset PIXEL8-ALICE")
+    await until("the approvals post", lambda: world.emu.messages(APPROVALS), world.worker)
+    await until("every item done", lambda: world.db_rows(
+        "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == [(0,)], world.worker)
+    refused = [line for line in world.worker.log().splitlines() if "refused an inbox" in line]
+    assert len(refused) == 2, world.worker.log()
+    assert "no such work: 'Nope'" in refused[0] and "approve is not a bool" in refused[1]
+    assert world.worker.running
 
 
 async def test_a_bad_setting_is_refused_in_one_line_and_leaves_no_worker(
     tmp_path: Path, secret: str
 ) -> None:
     async with SlackEmulator() as emu:
-        settings = settings_for(emu, tmp_path, secret, fleet_file=tmp_path / "missing.yaml")
+        values = values_for(emu, tmp_path, secret)
+        settings = settings_of(values, fleet_file=tmp_path / "missing.yaml")
         with pytest.raises(ConfigError, match=r"^FLEET_FILE: ") as refused:
-            await start(settings)
+            await start(settings, role="serve")
         assert "\n" not in str(refused.value)
     assert not _children(os.getpid())
 
 
-async def health(world: World) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as http, http.get(f"{world.front.url}/healthz") as r:
-        return r.status, dict(await r.json())
-
-
-async def test_without_its_worker_the_front_says_so_and_answers_options_empty(
-    world: World,
-) -> None:
-    assert await health(world) == (200, {"ok": True, "backend": "simulated",
-                                         "background_work": "process"})
-    world.worker.proc.kill()
-    await asyncio.wait_for(world.worker.stopped.wait(), 10)
-    status, said = await health(world)
-    assert status == 503 and said["ok"] is False
-    answer = await world.driver.options("UALICE", "device_pick", "")
-    assert answer.status == 200 and answer.json() == {"options": []}
-
-
-async def test_a_worker_that_cannot_start_is_reported_in_one_line(tmp_path: Path,
-                                                                   secret: str) -> None:
-    async with SlackEmulator() as emu:
-        settings = settings_for(emu, tmp_path, secret, database_url=f"sqlite:///{tmp_path}")
-        with pytest.raises(WorkerExited, match=r"^the worker process could not start: "
-                                               r"OperationalError: unable to open database"):
-            await start(settings)
-    assert not _children(os.getpid())
-
-
-# -- `passcode-bot serve`: two processes that live and die together ---------------------------
+# -- `passcode-bot serve`: the acks and their worker child live and die together -------------
 
 
 def _children(pid: int) -> list[int]:
@@ -253,14 +269,9 @@ class Served:
 
 @pytest.fixture
 async def served(tmp_path: Path, secret: str) -> AsyncIterator[Served]:
-    if not sys.platform.startswith("linux"):
-        pytest.skip("reads /proc")
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
-        env = {**os.environ, "HOST": "127.0.0.1",
-               "SLACK_BOT_TOKEN": emu.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": emu.api_url, "APPROVALS_CHANNEL": APPROVALS,
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PASSCODE_BOT_SECRET": secret}
+        env = {**os.environ, **values_for(emu, tmp_path, secret)}
         port = free_port()
         app = App({**env, "PORT": str(port)}, tmp_path, port)
         await app.start()

@@ -51,7 +51,8 @@ class Door:
         settings = stack.bot.services.settings
         self.readiness = Readiness(lambda: Store.open_small(settings.database_url),
                                    max_job_delay_s=300.0, clock=clock)
-        self.app = web_app(stack.bot.app, settings, lambda: {"ok": True}, self.readiness)
+        self.app = web_app(stack.bot.app, settings, lambda: {"ok": True},
+                           stack.bot.services.store.delivered, self.readiness)
         self.runner = web.AppRunner(self.app)
         self.url = ""
 
@@ -127,7 +128,8 @@ async def test_migrations_behind_are_not_ready(stack: Stack) -> None:
 async def test_an_unreachable_database_is_named_without_its_address(stack: Stack) -> None:
     url = "postgresql://bot:hunter2-secret@127.0.0.1:1/nowhere"
     readiness = Readiness(lambda: Store.open_small(url), max_job_delay_s=300.0)
-    app = web_app(stack.bot.app, stack.bot.services.settings, lambda: {"ok": True}, readiness)
+    app = web_app(stack.bot.app, stack.bot.services.settings, lambda: {"ok": True},
+                  stack.bot.services.store.delivered, readiness)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -8,8 +8,10 @@ retries events, and sends envelopes of every wrong shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -166,6 +168,29 @@ async def test_an_event_retry_is_processed_only_if_the_first_delivery_was_not(
     await deliver(sock, "events_api", home_event("UBOB", "EvB"))
     await deliver(sock, "events_api", home_event("UBOB", "EvB"), retry_attempt=1)
     assert len(sock.emu.calls_to("views.publish")) == 2
+
+
+async def test_an_envelope_whose_work_cannot_be_committed_is_not_acked_and_comes_again(
+    sock: SocketStack, tmp_path: Path
+) -> None:
+    """An ack means the work is safe: with the inbox refusing writes, no ack (Slack sends the
+    envelope again); once the database takes it, the redelivery is processed, once."""
+    db = tmp_path / "bot.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON inbox"
+                     " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    payload = command(sock.emu, "UALICE", "reset PIXEL8-ALICE")
+    envelope_id = await sock.emu.deliver("slash_commands", payload)
+    with pytest.raises(TimeoutError):
+        await sock.emu.acked(envelope_id, timeout=1.0)
+    await sock.settle()
+    assert await sock.requests() == []
+
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DROP TRIGGER refuse")
+    await deliver(sock, "slash_commands", payload, envelope_id=envelope_id, retry_attempt=1)
+    await deliver(sock, "slash_commands", payload, envelope_id=envelope_id, retry_attempt=2)
+    assert len(await sock.requests()) == 1 and len(sock.approvals_posts()) == 1
 
 
 WRONG_SHAPES: dict[str, dict[str, Any]] = {

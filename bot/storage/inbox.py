@@ -1,0 +1,137 @@
+"""The durable inbox (issue 13): every command, click and submission's work, committed before
+Slack gets its ack, then claimed by a worker like a job (leased; on PostgreSQL with FOR UPDATE
+SKIP LOCKED, so any number of workers share it) and marked done once it has run.
+
+An item is known by its ``delivery`` (unique): how the door recognises a Slack retry or a
+redelivery on any replica (handlers/slack/app.py ``delivery_key``). The store keeps the item
+as its kind and its encoded text; what it means is the Slack app's business.
+
+Wake-ups: on PostgreSQL a NOTIFY in the inserting transaction reaches every process (the
+channel the jobs use: bot/storage/postgres.py). On SQLite the acking process and its worker
+may be two processes on one file, which share no event; the worker reads ``PRAGMA
+data_version`` every ``SQLITE_POLL_S``: SQLite answers it from the shared WAL index without
+reading a table, it changes with every commit of any other connection, so no wake-up is lost,
+and an idle worker costs twenty such reads a second. Within one process an event wakes it at
+once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+from bot.ports import InboxItem
+from bot.storage.connection import Database, Tx, ts
+
+SQLITE_POLL_S = 0.05
+
+
+def _later(now: datetime, seconds: float) -> str | None:
+    return ts(datetime.fromtimestamp(now.timestamp() + seconds, UTC))
+
+
+class SqlInbox:
+    """The Inbox port (bot/ports.py) over the ``inbox`` table."""
+
+    _db: Database
+    _jobs_added: asyncio.Event
+    _inbox_added: asyncio.Event
+    _data_version: int | None
+
+    async def add_to_inbox(self, delivery: str, kind: str, item: str, now: datetime, *,
+                           here_lease_s: float | None = None) -> int | None:
+        """Commit one item; its id, or None when ``delivery`` is in the inbox already (a
+        retry, or the same delivery on another replica at the same moment). With
+        ``here_lease_s`` the caller runs it itself: it is leased to the caller from the start,
+        and a worker takes it over only if that lease runs out."""
+        lease = _later(now, here_lease_s) if here_lease_s is not None else None
+
+        async def work(tx: Tx) -> int | None:
+            added = await tx.insert_unique(
+                "INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until)"
+                " VALUES (?,?,?,?,?,?)",
+                (delivery, kind, item, int(here_lease_s is not None), ts(now), lease))
+            if not added:
+                return None
+            row = await tx.fetchone("SELECT id FROM inbox WHERE delivery = ?", (delivery,))
+            if here_lease_s is None:
+                await tx.jobs_added()  # PostgreSQL: NOTIFY every worker at commit
+            return int(row["id"]) if row else None
+
+        added = await self._db.write(work)
+        if added is not None and here_lease_s is None:
+            self._inbox_added.set()
+        return added
+
+    async def delivered(self, delivery: str) -> bool:
+        """Whether an item of this delivery was committed (it is done, or will be)."""
+        rows = await self._db.read("SELECT 1 AS x FROM inbox WHERE delivery = ?", (delivery,))
+        return bool(rows)
+
+    async def claim_inbox(self, now: datetime, lease_s: float, limit: int = 20
+                          ) -> list[InboxItem]:
+        """Lease up to ``limit`` items not done whose lease (if any) ran out, oldest first."""
+        lease = _later(now, lease_s)
+
+        async def work(tx: Tx) -> list[InboxItem]:
+            rows = await tx.fetch(
+                "SELECT id, kind, item, attempts FROM inbox WHERE done_at IS NULL"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?"
+                + tx.dialect.skip_locked, (ts(now), limit))
+            await tx.executemany(
+                "UPDATE inbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                [(lease, r["id"]) for r in rows])
+            return [InboxItem(int(r["id"]), r["kind"], r["item"], int(r["attempts"]) + 1)
+                    for r in rows]
+
+        return await self._db.write(work)
+
+    async def renew_inbox(self, item_id: int, until: datetime) -> None:
+        await self._db.execute("UPDATE inbox SET lease_until = ? WHERE id = ? AND done_at IS NULL",
+                               (ts(until), item_id))
+
+    async def finish_inbox(self, item_id: int, at: datetime) -> None:
+        await self._db.execute("UPDATE inbox SET done_at = ?, lease_until = NULL WHERE id = ?",
+                               (ts(at), item_id))
+
+    async def release_inbox_leases(self) -> None:
+        """At a worker's start on SQLite (one worker per file): the items the last worker held
+        are free now. Items an acking process runs itself keep their lease; on PostgreSQL
+        nothing changes (other workers may be running what they hold)."""
+        if self._db.dialect.name == "sqlite":
+            await self._db.execute(
+                "UPDATE inbox SET lease_until = NULL WHERE done_at IS NULL AND here = 0")
+
+    async def purge_inbox(self, before: datetime) -> None:
+        """Forget items done before ``before``: long after Slack stops retrying them (it
+        retries within minutes, and the door refuses a signature five minutes old)."""
+        await self._db.execute("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?",
+                               (ts(before),))
+
+    async def inbox_pending(self) -> int:
+        """Items not done yet (the tests, settling)."""
+        rows = await self._db.read("SELECT COUNT(*) AS n FROM inbox WHERE done_at IS NULL")
+        return int(rows[0]["n"]) if rows else 0
+
+    async def wait_for_inbox(self, timeout: float) -> None:
+        """Return when items may have been added since the last call, or after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sqlite = self._db.dialect.name == "sqlite"
+        while (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._inbox_added.wait(),
+                                       min(left, SQLITE_POLL_S) if sqlite else left)
+                break
+            if sqlite and await self._changed():
+                self._jobs_added.set()  # another process's commit may have scheduled jobs too
+                break
+        self._inbox_added.clear()
+
+    async def _changed(self) -> bool:
+        rows = await self._db.read("PRAGMA data_version")
+        version = int(next(iter(rows[0].values()))) if rows else 0
+        changed = getattr(self, "_data_version", None) not in (None, version)
+        self._data_version = version
+        return changed

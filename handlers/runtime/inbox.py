@@ -1,0 +1,164 @@
+"""The durable inbox, the one channel between the processes that ack and those that work
+(bot/storage/inbox.py keeps it).
+
+The acking side (``Acks``): a listener's work item is committed under the delivery the door
+recognised (handlers/slack/app.py ``DELIVERY``) before the listener acks; a delivery already
+committed (a Slack retry racing its first delivery, the same envelope on two replicas) is
+committed once, and nothing more happens. The work that must reach Slack within a trigger's
+3 seconds (``HERE``: the Show passcode modal and the picker modal, which spend a trigger_id)
+is run by the acking process itself, right after the ack, leased to it from the insert: it
+never waits behind a worker, busy, stopped or at idle priority. If the acking process dies first, a
+worker takes it over once its lease runs out (the trigger has expired by then: the person is
+told to click again). A locale lookup (``NOT_DURABLE``) fills this process's cache for its
+next answer: it runs here too, without the inbox.
+
+The working side (``InboxRunner``): claims items like jobs (leased, SKIP LOCKED on
+PostgreSQL; a dead worker's items come back when their lease runs out), runs them through the
+Worker, and marks them done. The Worker guards every item itself (a failure is logged and the
+person gets an apology), so an item is tried again only when its worker died while running it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from bot.ports import Inbox, InboxItem
+from handlers.slack.app import DELIVERY
+from handlers.work.items import BadItem, LearnLocale, OpenPicker, Reveal, WorkItem, decode, encode
+from handlers.work.worker import Worker
+
+log = logging.getLogger(__name__)
+
+HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
+# Run here and not committed: a cache fill of this process's own, which a crash loses at no
+# cost (the next help asks again); a help's ack then writes nothing.
+NOT_DURABLE: frozenset[type[WorkItem]] = frozenset({LearnLocale})
+HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
+LEASE_S = 60.0  # a worker's, renewed every third of it while the item runs
+MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
+IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)
+KEEP_DONE = timedelta(days=1)  # a done item's delivery key outlives Slack's retries by far
+PURGE_EVERY_S = 3600.0
+
+
+def now() -> datetime:
+    """Leases are the inbox's own business: wall time, not the core's clock."""
+    return datetime.now(UTC)
+
+
+class Acks:
+    """The acking side: commit, then (for ``HERE``) run right after the ack."""
+
+    def __init__(self, inbox: Inbox, worker: Worker) -> None:
+        self.inbox = inbox
+        self.worker = worker
+
+    async def later(self, item: WorkItem) -> None:
+        if type(item) in NOT_DURABLE:
+            self.worker.later(item)
+            return
+        delivery = DELIVERY.get() or "local:" + secrets.token_hex(16)  # none: never a retry
+        here = type(item) in HERE
+        added = await self.inbox.add_to_inbox(
+            delivery, type(item).__name__, json.dumps(encode(item), separators=(",", ":")),
+            now(), here_lease_s=HERE_LEASE_S if here else None)
+        if added is None:
+            log.info("a delivery came again; its work is committed already, nothing done")
+            return
+        if here:
+            # Started now, it runs once the listener has returned and the ack is on its way.
+            self.worker.later(item, lambda: self.inbox.finish_inbox(added, now()))
+
+
+class InboxRunner:
+    """The working side: claims the inbox's items and runs them, until stopped."""
+
+    def __init__(self, inbox: Inbox, worker: Worker) -> None:
+        self.inbox = inbox
+        self.worker = worker
+        self._loop: asyncio.Task[None] | None = None
+        self._running: set[int] = set()
+        self._claiming = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.inbox.release_inbox_leases()
+        self._loop = asyncio.create_task(self._forever(), name="inbox")
+
+    async def stop(self) -> None:
+        """Stop claiming; what is running finishes (the Worker's tasks, awaited by its
+        owner). Anything cut short comes back when its lease runs out."""
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+
+    async def run_due(self) -> list[asyncio.Task[None]]:
+        async with self._claiming:
+            started = []
+            for entry in await self.inbox.claim_inbox(now(), LEASE_S):
+                if entry.id in self._running:
+                    continue
+                self._running.add(entry.id)
+                started.append(self._start(entry))
+            return started
+
+    def _start(self, entry: InboxItem) -> asyncio.Task[None]:
+        try:
+            item = decode(json.loads(entry.item))
+        except (BadItem, ValueError) as exc:
+            log.error("refused an inbox item: %s", exc)
+            return asyncio.create_task(self._done(entry.id))
+        if entry.attempts > MAX_ATTEMPTS:
+            log.error("%s set aside: its worker died %d times running it", item.what,
+                      entry.attempts - 1)
+            return asyncio.create_task(self._done(entry.id))
+        renew = asyncio.create_task(self._keep_lease(entry.id))
+
+        async def then() -> None:
+            renew.cancel()
+            await self._done(entry.id)
+
+        task = self.worker.later(item, then)
+        task.add_done_callback(lambda _: renew.cancel())
+        return task
+
+    async def _done(self, item_id: int) -> None:
+        try:
+            await self.inbox.finish_inbox(item_id, now())
+        finally:
+            self._running.discard(item_id)
+
+    async def _keep_lease(self, item_id: int) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            with contextlib.suppress(Exception):
+                await self.inbox.renew_inbox(item_id, now() + timedelta(seconds=LEASE_S))
+
+    async def drain(self, rounds: int = 50) -> None:
+        """Run items until none is waiting or running (tests and the demo)."""
+        for _ in range(rounds):
+            started = await self.run_due()
+            if not started and not self._running:
+                return
+            await asyncio.gather(*started, return_exceptions=True)
+            if self.worker.tasks:
+                await asyncio.gather(*list(self.worker.tasks), return_exceptions=True)
+
+    async def _forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        purged_at = -PURGE_EVERY_S
+        while True:
+            try:
+                await self.run_due()
+                if loop.time() - purged_at >= PURGE_EVERY_S:
+                    purged_at = loop.time()
+                    await self.inbox.purge_inbox(now() - KEEP_DONE)
+            except Exception:  # the loop must outlive a bad moment (the database away)
+                log.exception("inbox loop iteration failed")
+                await asyncio.sleep(1.0)
+            await self.inbox.wait_for_inbox(IDLE_S)

@@ -1,0 +1,165 @@
+"""An ack means it is safe, on both databases (the ``database_url`` fixture), over real HTTP:
+two fronts on one database as two replicas behind a load balancer, A doing the work too and B
+only acking (`role="web"`).
+
+- A listener acks only once its work item is committed: with the inbox refusing writes, a
+  command gets no 200 (Slack tries again), and Slack's retry, once the database is back, is
+  processed.
+- Slack's retries (X-Slack-Retry-Num) are recognised in the database, not in one process's
+  memory: a retry of a request processed through A, sent to B, does nothing; a retry of one
+  that never arrived anywhere is processed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.config import Settings
+from handlers.bootstrap import start
+from handlers.demo.driver import SlackDriver
+from handlers.demo.slack_emulator import SlackEmulator
+from handlers.runtime.server import Running
+from tests import databases
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+APPROVALS = "C0APPROVALS"
+RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+
+@dataclass
+class Pair:
+    emu: SlackEmulator
+    a: Running  # acks and works
+    b: Running  # acks only
+    to_a: SlackDriver
+    to_b: SlackDriver
+    url: str
+
+    def count(self, sql: str) -> int:
+        return databases.count(self.url, sql)
+
+    async def settle(self) -> None:
+        await self.b.settle()
+        await self.a.settle()
+
+
+@contextlib.asynccontextmanager
+async def pair(tmp_path: Path, secret: str, database_url: str) -> AsyncIterator[Pair]:
+    roles = tmp_path / "roles.yaml"
+    roles.write_text("roles:\n  Helpdesk Operator: [UHELEN]\n", encoding="utf-8")
+    async with SlackEmulator() as emu:
+        emu.add_channel(APPROVALS, name="passcode-approvals")
+        emu.add_user("UALICE", name="alice", email="alice@example.com")
+        emu.add_user("UHELEN", name="helen", email="helen@example.com")
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token=emu.token, slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=emu.api_url, approvals_channel=APPROVALS, port=0, host="127.0.0.1",
+            database_url=database_url, passcode_bot_secret=secret, roles_file=roles)
+        a = await start(settings)
+        b = await start(settings, role="web")
+        try:
+            async with SlackDriver(a.url, SIGNING_SECRET, emu) as to_a, \
+                    SlackDriver(b.url, SIGNING_SECRET, emu) as to_b:
+                yield Pair(emu, a, b, to_a, to_b, database_url)
+        finally:
+            await b.stop()
+            await a.stop()
+
+
+def click_body(emu: SlackEmulator, user_id: str, action_id: str, value: str) -> str:
+    """A button click in the approvals channel, as Slack signs it (sent twice: a retry)."""
+    return urlencode({"payload": json.dumps({
+        "type": "block_actions", "team": {"id": "T0TEAM"},
+        "user": {"id": user_id, "team_id": "T0TEAM"}, "api_app_id": "A0PASSCODE",
+        "trigger_id": emu.new_trigger_id(user_id),
+        "container": {"type": "message", "message_ts": "0", "channel_id": APPROVALS},
+        "channel": {"id": APPROVALS}, "message": {"ts": "0", "text": ""},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
+                     "value": value, "action_ts": "1700000000.000001"}]})})
+
+
+REFUSE = {  # the database refuses every new inbox row (a full disk, a failing replica)
+    "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON inbox"
+               " BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END;"
+        " $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE INSERT ON inbox FOR EACH ROW EXECUTE FUNCTION refuse()"],
+}
+ALLOW = {"sqlite": ["DROP TRIGGER refuse"], "postgresql": ["DROP TRIGGER refuse ON inbox"]}
+
+
+async def test_no_ack_until_the_work_is_committed_and_the_retry_is_processed(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    async with pair(tmp_path, secret, database_url) as p:
+        dialect = p.a.services.store.dialect
+        databases.run_sql(database_url, [(sql, ()) for sql in REFUSE[dialect]])
+        body = p.to_b.command_body("UALICE", "reset PIXEL8-ALICE")
+        first = await p.to_b.post(body)
+        assert first.status >= 500 and "Traceback" not in first.body  # no ack: Slack retries
+        await p.settle()
+        assert not p.emu.calls_to("response_url") and not p.emu.messages(APPROVALS)
+
+        databases.run_sql(database_url, [(sql, ()) for sql in ALLOW[dialect]])
+        retry = await p.to_b.post(body, headers=RETRY)
+        assert retry.status == 200
+        await p.settle()
+        assert len(p.emu.messages(APPROVALS)) == 1
+        assert p.count("SELECT COUNT(*) FROM requests") == 1
+
+
+async def test_a_retry_on_another_front_of_a_processed_request_does_nothing(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    async with pair(tmp_path, secret, database_url) as p:
+        body = p.to_a.command_body("UALICE", "reset PIXEL8-ALICE")
+        assert (await p.to_a.post(body)).status == 200
+        await p.settle()
+        assert len(p.emu.calls_to("response_url")) == 1
+
+        retry = await p.to_b.post(body, headers=RETRY)  # Slack never saw the first 200
+        assert retry.status == 200 and retry.body == ""
+        replay = await p.to_b.post(body)  # the same signed body again, without the header
+        assert replay.status == 200
+        await p.settle()
+        assert len(p.emu.calls_to("response_url")) == 1
+        assert len(p.emu.messages(APPROVALS)) == 1
+        assert p.count("SELECT COUNT(*) FROM requests") == 1
+        assert p.count("SELECT COUNT(*) FROM inbox") == 1
+
+
+async def test_a_retry_of_a_request_that_never_arrived_is_processed_on_any_front(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    async with pair(tmp_path, secret, database_url) as p:
+        body = p.to_b.command_body("UALICE", "reset PIXEL8-ALICE")  # the first one was lost
+        assert (await p.to_b.post(body, headers=RETRY)).status == 200
+        await p.settle()  # B only acks: A's worker runs it
+        assert len(p.emu.messages(APPROVALS)) == 1
+        request_id = next(b["elements"][0]["value"] for b in p.emu.messages(APPROVALS)[0]["blocks"]
+                          if b["type"] == "actions")
+
+        # An approve click processed on B (its work by A) and retried on A: decided once.
+        click = click_body(p.emu, "UHELEN", "approve", request_id)
+        assert (await p.to_b.post(click)).status == 200
+        assert (await p.to_a.post(click, headers=RETRY)).status == 200
+        await p.settle()
+        assert p.count("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 0
+        decisions = p.count("SELECT COUNT(*) FROM audit WHERE to_state = 'approved'")
+        assert decisions == 1
+        app_home = {"type": "app_home_opened", "user": "UALICE", "tab": "home"}
+        for driver in (p.to_a, p.to_b):
+            assert (await driver.event(app_home, event_id="EvONCE", retry_num=1)).status == 200
+        await p.settle()
+        assert len(p.emu.calls_to("views.publish")) == 1
+
+
+@pytest.fixture(autouse=True)
+def _quiet_store_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")

@@ -1,0 +1,91 @@
+"""The durable inbox on both databases (the ``database_url`` fixture), through two stores on one
+database as two processes would: a delivery key is added once, whichever store adds it; a claim
+never overlaps another; an item whose claimer died comes back once its lease runs out; an item
+the acking process runs itself is not taken unless its lease runs out; and a worker waiting on
+one store is woken by an item another store added."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.storage import Store
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_a_delivery_is_added_once_across_two_stores(database_url: str) -> None:
+    one, two = await Store.open(database_url), await Store.open(database_url)
+    try:
+        assert not await two.delivered("body:abc")
+        results = await asyncio.gather(
+            one.add_to_inbox("body:abc", "ResetCommand", "{}", NOW),
+            two.add_to_inbox("body:abc", "ResetCommand", "{}", NOW))
+        assert sorted(r is None for r in results) == [False, True]
+        assert await one.delivered("body:abc") and await two.delivered("body:abc")
+        assert await one.inbox_pending() == 1
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_claims_never_overlap_and_a_dead_claimers_items_come_back(database_url: str) -> None:
+    one, two = await Store.open(database_url), await Store.open(database_url)
+    try:
+        for i in range(30):
+            await one.add_to_inbox(f"k{i}", "HomeOpened", "{}", NOW)
+        a, b = await asyncio.gather(one.claim_inbox(NOW, 30, limit=20),
+                                    two.claim_inbox(NOW, 30, limit=20))
+        ids_a, ids_b = {i.id for i in a}, {i.id for i in b}
+        assert not ids_a & ids_b and len(ids_a | ids_b) == 30
+        assert await two.claim_inbox(NOW + timedelta(seconds=29), 30) == []
+        for item in a:
+            await one.finish_inbox(item.id, NOW)
+        # ``one`` died holding nothing; ``two`` died holding b: after the lease, b is due again
+        again = await one.claim_inbox(NOW + timedelta(seconds=31), 30, limit=50)
+        assert {i.id for i in again} == ids_b and all(i.attempts == 2 for i in again)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_an_item_run_by_its_acking_process_is_taken_over_only_after_its_lease(
+        database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        mine = await store.add_to_inbox("reveal", "Reveal", "{}", NOW, here_lease_s=20)
+        assert mine is not None
+        await store.release_inbox_leases()  # a worker starting meanwhile leaves it alone
+        assert await store.claim_inbox(NOW + timedelta(seconds=10), 30) == []
+        taken = await store.claim_inbox(NOW + timedelta(seconds=21), 30)
+        assert [i.id for i in taken] == [mine]
+    finally:
+        await store.close()
+
+
+async def test_a_waiting_worker_is_woken_by_another_stores_item(database_url: str) -> None:
+    web, worker = await Store.open(database_url), await Store.open(database_url)
+    try:
+        await worker.wait_for_inbox(0.01)  # (SQLite: the first look learns the version)
+        waiting = asyncio.create_task(worker.wait_for_inbox(30.0))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await web.add_to_inbox("k", "HomeOpened", "{}", NOW)
+        await asyncio.wait_for(waiting, 10.0)  # long before the 30 s timeout
+        assert [i.kind for i in await worker.claim_inbox(NOW, 30)] == ["HomeOpened"]
+    finally:
+        await web.close()
+        await worker.close()
+
+
+async def test_done_items_are_purged_and_open_ones_kept(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        old = await store.add_to_inbox("old", "HomeOpened", "{}", NOW)
+        await store.add_to_inbox("open", "HomeOpened", "{}", NOW)
+        assert old is not None
+        await store.finish_inbox(old, NOW)
+        await store.purge_inbox(NOW + timedelta(seconds=1))
+        assert not await store.delivered("old") and await store.delivered("open")
+    finally:
+        await store.close()
