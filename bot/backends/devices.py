@@ -28,6 +28,10 @@ SELECT_FIELDS = (
     "emailAddress",
     "userDisplayName",
     "lastSyncDateTime",  # the approvals post warns about a device that has not checked in
+    # What places it in an Intune RBAC scope (the picker's scope filter, bot/roles_graph.py).
+    "roleScopeTagIds",
+    "azureADDeviceId",
+    "userId",
 )
 
 
@@ -63,7 +67,16 @@ def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None =
         primary_name=_text(obj, "userDisplayName"),
         has_passcode_policy=has_passcode_policy,
         last_sync=_moment(obj.get("lastSyncDateTime")),
+        scope_tags=_tags(obj.get("roleScopeTagIds")),
+        entra_device_id=_text(obj, "azureADDeviceId").lower(),
+        listed_user_id=_text(obj, "userId"),
     )
+
+
+def _tags(value: object) -> frozenset[str]:
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(v.strip() for v in value if isinstance(v, str) and v.strip())
 
 
 def _moment(value: object) -> datetime | None:

@@ -25,7 +25,7 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 
-from bot.ports import Device
+from bot.ports import Device, DeviceFilter
 from policy.membership import email_key, same_email
 
 # A separator in a name or serial is stored as the field separator, so a needle without one
@@ -151,24 +151,29 @@ class DeviceIndex:
         matches = self._by_key.get(query.strip().casefold(), [])
         return list(itertools.islice(owned_by(matches, primary_email), max(limit, 0)))
 
-    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100
-               ) -> list[Device]:
+    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100,
+               keep: DeviceFilter | None = None) -> list[Device]:
         """The first ``limit`` devices in name order whose name or serial contains ``text``
-        (case-insensitive; empty text: all), only ``primary_email``'s when given."""
+        (case-insensitive; empty text: all), only ``primary_email``'s when given, only those
+        ``keep`` admits when given (asked of each candidate, before the limit)."""
         needle = text.strip().casefold()
         limit = max(limit, 0)
+        hits: Iterator[Device]
         if primary_email is not None:
             owner = email_key(primary_email)
             mine = self._by_owner.get(owner, []) if owner else []
-            return list(itertools.islice((d for d in mine if contains(d, needle)), limit))
-        if not needle:
-            return list(itertools.islice(self, limit))
-        if _FIELD_END in needle or _RECORD_END in needle:  # no record can hold it: look at each
-            return list(itertools.islice((d for d in self if contains(d, needle)), limit))
-        hits = self._scan(needle)
-        if self._fresh:
-            fresh = (d for d in self._fresh if contains(d, needle))
-            hits = heapq.merge(hits, fresh, key=name_order)
+            hits = (d for d in mine if contains(d, needle))
+        elif not needle:
+            hits = iter(self)
+        elif _FIELD_END in needle or _RECORD_END in needle:  # no record can hold it: each
+            hits = (d for d in self if contains(d, needle))
+        else:
+            hits = self._scan(needle)
+            if self._fresh:
+                fresh = (d for d in self._fresh if contains(d, needle))
+                hits = heapq.merge(hits, fresh, key=name_order)
+        if keep is not None:
+            hits = filter(keep, hits)
         return list(itertools.islice(hits, limit))
 
     def __iter__(self) -> Iterator[Device]:

@@ -4,6 +4,7 @@ recent ones, and the approvals queue."""
 from __future__ import annotations
 
 from bot.domain import ResetRequest, State
+from bot.ports import BackendError
 from bot.usecases.core import Core, Person, is_approver
 
 
@@ -19,5 +20,23 @@ async def status(core: Core, person: Person, request_id: str | None = None) -> l
     return [request]
 
 
-async def queue(core: Core, limit: int = 20) -> list[ResetRequest]:
-    return await core.store.in_states([State.AWAITING_APPROVAL], limit=limit)
+async def queue(core: Core, person: Person | None = None, limit: int = 20
+                ) -> list[ResetRequest]:
+    """The requests awaiting approval; for ``person``, only those for devices within their
+    reach (Intune RBAC scope), told from the device index, not read per request. A device the
+    index cannot place, or a reach that cannot be read, is left out."""
+    waiting = await core.store.in_states([State.AWAITING_APPROVAL], limit=limit)
+    if person is None or not waiting:
+        return waiting
+    try:
+        keep = await core.roles.device_filter(person.user_id, person.email)
+        if keep is None:
+            return waiting
+        shown: list[ResetRequest] = []
+        for request in waiting:
+            found = await core.backend.search_devices(request.device_id, limit=10, keep=keep)
+            if any(d.id == request.device_id for d in found):
+                shown.append(request)
+    except BackendError:
+        return []
+    return shown
