@@ -58,7 +58,18 @@ class Device:
     listed_user_id: str = ""
 
 
-DeviceFilter = Callable[[Device], bool]
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Which devices an approver may be shown (``RoleDirectory.device_filter``): ``admits``
+    decides. Bounds an index may look up instead of asking ``admits`` of the whole fleet (a
+    small scope): every device admitted carries one of ``tags`` (no tags: "0", Default)
+    when that is not None; and has its Entra device (azureADDeviceId, lower-cased) in
+    ``entra_devices`` or its listed user in ``users`` when ``entra_devices`` is not None."""
+
+    admits: Callable[[Device], bool]
+    tags: frozenset[str] | None = None
+    entra_devices: frozenset[str] | None = None
+    users: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

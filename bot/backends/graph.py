@@ -182,7 +182,7 @@ class GraphBackend:
             return hits
         # An Intune id the index knows: no need to ask.
         known = index.find(text, limit=limit) or await self._index.fallback.after_miss(text)
-        return [d for d in known if keep is None or keep(d)][:limit]
+        return [d for d in known if keep is None or keep.admits(d)][:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is

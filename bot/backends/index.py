@@ -26,6 +26,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 
 from bot.ports import Device, DeviceFilter
+from policy.intune_rbac import DEFAULT_TAG
 from policy.membership import email_key, same_email
 
 # A separator in a name or serial is stored as the field separator, so a needle without one
@@ -36,6 +37,11 @@ _RECORD_END = "\n"
 # one per this share of the devices, so a rebuild (O(n)) stays rare next to the changes.
 REBUILD_AFTER = 256
 _REBUILD_SHARE = 128
+# A filter bound to at most one device in SPARSE of the index (a small RBAC scope) is searched
+# over its own devices: scanning the fleet for its few would ask it of every device (the
+# devices ahead of its first in name order may all be out of it).
+SPARSE = 4
+WITHIN_CACHED = 64  # filters (approvers' scopes) whose bounded devices are kept
 
 
 def name_order(device: Device) -> tuple[str, str]:
@@ -77,7 +83,12 @@ class DeviceIndex:
         self._by_id: dict[str, Device] = {}
         self._by_key: dict[str, list[Device]] = {}
         self._by_owner: dict[str, list[Device]] = {}
+        # By "t:" scope tag, "d:" Entra device, "u:" listed user: id -> device (O(1) drops).
+        self._by_scope: dict[str, dict[str, Device]] = {}
+        self._changes = 0  # adds and removes so far: a cached bound is stale once it moves
+        self._within_cache: dict[int, tuple[DeviceFilter, int, list[Device] | None]] = {}
         for device in ordered:  # in name order, so every list is in name order too
+            self._scope_add(device)
             self._by_id[device.id.casefold()] = device
             for key in exact_keys(device):
                 self._by_key.setdefault(key, []).append(device)
@@ -113,6 +124,8 @@ class DeviceIndex:
         owner = email_key(device.primary_email)
         if owner:
             bisect.insort(self._by_owner.setdefault(owner, []), device, key=name_order)
+        self._scope_add(device)
+        self._changes += 1
         bisect.insort(self._fresh, device, key=name_order)
         self._rebuild_if_due()
 
@@ -122,9 +135,14 @@ class DeviceIndex:
         device = self._by_id.pop(key, None)
         if device is None:
             return None
+        self._changes += 1
         for exact in exact_keys(device):
             _drop(self._by_key, exact, device)
         _drop(self._by_owner, email_key(device.primary_email), device)
+        for scope_key in _scope_keys(device):
+            held = self._by_scope.get(scope_key, {})
+            if held.pop(key, None) is not None and not held:
+                del self._by_scope[scope_key]
         position = self._position.pop(key, None)
         if position is None:
             self._fresh = [d for d in self._fresh if d is not device]
@@ -159,7 +177,10 @@ class DeviceIndex:
         needle = text.strip().casefold()
         limit = max(limit, 0)
         hits: Iterator[Device]
-        if primary_email is not None:
+        within = self._within(keep) if primary_email is None else None
+        if within is not None:  # a small scope: look at its devices only
+            hits = (d for d in within if contains(d, needle))
+        elif primary_email is not None:
             owner = email_key(primary_email)
             mine = self._by_owner.get(owner, []) if owner else []
             hits = (d for d in mine if contains(d, needle))
@@ -173,8 +194,49 @@ class DeviceIndex:
                 fresh = (d for d in self._fresh if contains(d, needle))
                 hits = heapq.merge(hits, fresh, key=name_order)
         if keep is not None:
-            hits = filter(keep, hits)
+            hits = filter(keep.admits, hits)
         return list(itertools.islice(hits, limit))
+
+    def _scope_add(self, device: Device) -> None:
+        for key in _scope_keys(device):
+            self._by_scope.setdefault(key, {})[device.id.casefold()] = device
+
+    def _within(self, keep: DeviceFilter | None) -> list[Device] | None:
+        """The devices a bound of ``keep`` holds, in name order, when they are few (at most
+        one in SPARSE of the index); None otherwise (the search scans, asking ``keep``).
+        Kept for the next keystroke with the same filter until the index changes."""
+        if keep is None:
+            return None
+        cached = self._within_cache.get(id(keep))
+        if cached is not None and cached[0] is keep and cached[1] == self._changes:
+            return cached[2]
+        within = self._bounded(keep)
+        if len(self._within_cache) >= WITHIN_CACHED:
+            self._within_cache.pop(next(iter(self._within_cache)))
+        self._within_cache[id(keep)] = (keep, self._changes, within)
+        return within
+
+    def _bounded(self, keep: DeviceFilter) -> list[Device] | None:
+        bound = len(self._by_id) // SPARSE
+        bounds: list[Iterable[str]] = []
+        if keep.tags is not None and len(keep.tags) <= bound:
+            bounds.append(f"t:{t}" for t in keep.tags)
+        if keep.entra_devices is not None and (
+                len(keep.entra_devices) + len(keep.users) <= bound):
+            bounds.append(itertools.chain((f"d:{d}" for d in keep.entra_devices),
+                                          (f"u:{u}" for u in keep.users)))
+        for keys in bounds:
+            found: dict[str, Device] = {}
+            for key in keys:
+                held = self._by_scope.get(key, {})
+                if len(found) + len(held) > bound and len(held) > bound // 2:
+                    break  # most of a big bucket is news: too many
+                found.update(held)
+                if len(found) > bound:
+                    break
+            else:
+                return sorted(found.values(), key=name_order)
+        return None
 
     def __iter__(self) -> Iterator[Device]:
         """Every device, in name order."""
@@ -193,6 +255,15 @@ class DeviceIndex:
             if i not in gone:
                 yield self._base[i]
             at = haystack.find(needle, starts[i + 1])
+
+
+def _scope_keys(device: Device) -> list[str]:
+    keys = [f"t:{t}" for t in device.scope_tags or (DEFAULT_TAG,)]
+    if device.entra_device_id:
+        keys.append(f"d:{device.entra_device_id}")
+    if device.listed_user_id:
+        keys.append(f"u:{device.listed_user_id}")
+    return keys
 
 
 def _searchable(text: str) -> str:

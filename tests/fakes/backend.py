@@ -41,7 +41,7 @@ class FakeBackend:
         t = text.casefold()
         return [d for d in self.devices.values() if t in d.name.casefold()
                 and (primary_email is None or d.primary_email == primary_email)
-                and (keep is None or keep(d))][:limit]
+                and (keep is None or keep.admits(d))][:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
