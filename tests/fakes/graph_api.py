@@ -396,6 +396,7 @@ class GraphEmulator:
         self._down_retry_after: int | None = None
 
         self._users: dict[str, _User] = {}
+        self._by_upn: dict[str, list[str]] = {}  # casefolded UPN -> user ids (listings' userId)
         for user in users:
             self.add_user(
                 str(user["userPrincipalName"]),
@@ -521,6 +522,7 @@ class GraphEmulator:
     ) -> str:
         user = _User(str(id or uuid.uuid4()), upn, mail or upn, display_name or upn.split("@")[0])
         self._users[user.id] = user
+        self._by_upn.setdefault(upn.casefold(), []).append(user.id)
         return user.id
 
     def add_group_member(self, group_id: str, member_id: str) -> None:
@@ -1278,7 +1280,7 @@ class GraphEmulator:
         if device_id in self._primary_users:
             return self._primary_users[device_id]
         upn = str(self._devices.get(device_id, {}).get("userPrincipalName") or "").casefold()
-        found = [u.id for u in self._users.values() if upn and u.upn.casefold() == upn]
+        found = self._by_upn.get(upn, []) if upn else []
         return found[0] if len(found) == 1 else None
 
     def _people_route(self, request: web.Request, version: str, parts: list[str]) -> Any:
