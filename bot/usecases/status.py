@@ -7,6 +7,9 @@ from bot.domain import ResetRequest, State
 from bot.ports import BackendError
 from bot.usecases.core import Core, Person, is_approver
 
+# How many waiting requests a scoped approver's queue looks through for its first ``limit``.
+QUEUE_SCAN = 100
+
 
 async def status(core: Core, person: Person, request_id: str | None = None) -> list[ResetRequest]:
     """One request (the requester's own, or any for an approver), or the person's recent ones."""
@@ -23,20 +26,22 @@ async def status(core: Core, person: Person, request_id: str | None = None) -> l
 async def queue(core: Core, person: Person | None = None, limit: int = 20
                 ) -> list[ResetRequest]:
     """The requests awaiting approval; for ``person``, only those for devices within their
-    reach (Intune RBAC scope), told from the device index, not read per request. A device the
-    index cannot place, or a reach that cannot be read, is left out."""
-    waiting = await core.store.in_states([State.AWAITING_APPROVAL], limit=limit)
-    if person is None or not waiting:
-        return waiting
+    reach (Intune RBAC scope), told from the device index, not read per request: the first
+    ``limit`` of at most QUEUE_SCAN waiting. A device the index cannot place, or a reach
+    that cannot be read, is left out."""
     try:
-        keep = await core.roles.device_filter(person.user_id, person.email)
+        keep = None if person is None else await core.roles.device_filter(
+            person.user_id, person.email)
         if keep is None:
-            return waiting
+            return await core.store.in_states([State.AWAITING_APPROVAL], limit=limit)
         shown: list[ResetRequest] = []
-        for request in waiting:
+        for request in await core.store.in_states([State.AWAITING_APPROVAL],
+                                                  limit=max(limit, QUEUE_SCAN)):
             found = await core.backend.search_devices(request.device_id, limit=10, keep=keep)
             if any(d.id == request.device_id for d in found):
                 shown.append(request)
+                if len(shown) >= limit:
+                    break
     except BackendError:
         return []
     return shown
