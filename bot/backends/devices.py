@@ -73,10 +73,18 @@ def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None =
     )
 
 
+_TAG_SETS: dict[frozenset[str], frozenset[str]] = {}  # one object per distinct set of tags
+
+
 def _tags(value: object) -> frozenset[str]:
+    """roleScopeTagIds as a set; a fleet has few distinct ones, so each is kept once (100,000
+    devices' copies of {"0"} would be ~20 MB)."""
     if not isinstance(value, list):
         return frozenset()
-    return frozenset(v.strip() for v in value if isinstance(v, str) and v.strip())
+    tags = frozenset(v.strip()[:64] for v in value if isinstance(v, str) and v.strip())
+    if len(_TAG_SETS) >= 4096:
+        return tags
+    return _TAG_SETS.setdefault(tags, tags)
 
 
 def _moment(value: object) -> datetime | None:

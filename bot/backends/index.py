@@ -83,8 +83,11 @@ class DeviceIndex:
         self._by_id: dict[str, Device] = {}
         self._by_key: dict[str, list[Device]] = {}
         self._by_owner: dict[str, list[Device]] = {}
-        # By "t:" scope tag, "d:" Entra device, "u:" listed user: id -> device (O(1) drops).
-        self._by_scope: dict[str, dict[str, Device]] = {}
+        # Scope facts (bounded searches, below): by Entra device and by listed user (a few
+        # devices each); by scope tag other than Default, id -> device (tags can be big).
+        self._by_entra: dict[str, list[Device]] = {}
+        self._by_user: dict[str, list[Device]] = {}
+        self._by_tag: dict[str, dict[str, Device]] = {}
         self._changes = 0  # adds and removes so far: a cached bound is stale once it moves
         self._within_cache: dict[int, tuple[DeviceFilter, int, list[Device] | None]] = {}
         for device in ordered:  # in name order, so every list is in name order too
@@ -139,10 +142,12 @@ class DeviceIndex:
         for exact in exact_keys(device):
             _drop(self._by_key, exact, device)
         _drop(self._by_owner, email_key(device.primary_email), device)
-        for scope_key in _scope_keys(device):
-            held = self._by_scope.get(scope_key, {})
+        _drop(self._by_entra, device.entra_device_id, device)
+        _drop(self._by_user, device.listed_user_id, device)
+        for tag in device.scope_tags - {DEFAULT_TAG}:
+            held = self._by_tag.get(tag, {})
             if held.pop(key, None) is not None and not held:
-                del self._by_scope[scope_key]
+                del self._by_tag[tag]
         position = self._position.pop(key, None)
         if position is None:
             self._fresh = [d for d in self._fresh if d is not device]
@@ -198,8 +203,13 @@ class DeviceIndex:
         return list(itertools.islice(hits, limit))
 
     def _scope_add(self, device: Device) -> None:
-        for key in _scope_keys(device):
-            self._by_scope.setdefault(key, {})[device.id.casefold()] = device
+        if device.entra_device_id:
+            self._by_entra.setdefault(device.entra_device_id, []).append(device)
+        if device.listed_user_id:
+            self._by_user.setdefault(device.listed_user_id, []).append(device)
+        for tag in device.scope_tags:
+            if tag != DEFAULT_TAG:
+                self._by_tag.setdefault(tag, {})[device.id.casefold()] = device
 
     def _within(self, keep: DeviceFilter | None) -> list[Device] | None:
         """The devices a bound of ``keep`` holds, in name order, when they are few (at most
@@ -218,20 +228,18 @@ class DeviceIndex:
 
     def _bounded(self, keep: DeviceFilter) -> list[Device] | None:
         bound = len(self._by_id) // SPARSE
-        bounds: list[Iterable[str]] = []
-        if keep.tags is not None and len(keep.tags) <= bound:
-            bounds.append(f"t:{t}" for t in keep.tags)
+        bounds: list[Iterable[Iterable[Device]]] = []
+        # Default is on most devices (and not indexed): a bound with it is no small one.
+        if keep.tags is not None and len(keep.tags) <= bound and DEFAULT_TAG not in keep.tags:
+            bounds.append(self._by_tag.get(t, {}).values() for t in keep.tags)
         if keep.entra_devices is not None and (
                 len(keep.entra_devices) + len(keep.users) <= bound):
-            bounds.append(itertools.chain((f"d:{d}" for d in keep.entra_devices),
-                                          (f"u:{u}" for u in keep.users)))
-        for keys in bounds:
-            found: dict[str, Device] = {}
-            for key in keys:
-                held = self._by_scope.get(key, {})
-                if len(found) + len(held) > bound and len(held) > bound // 2:
-                    break  # most of a big bucket is news: too many
-                found.update(held)
+            bounds.append(itertools.chain((self._by_entra.get(d, ()) for d in keep.entra_devices),
+                                          (self._by_user.get(u, ()) for u in keep.users)))
+        for groups in bounds:
+            found: dict[int, Device] = {}
+            for held in groups:
+                found.update((id(d), d) for d in held)
                 if len(found) > bound:
                     break
             else:
@@ -255,15 +263,6 @@ class DeviceIndex:
             if i not in gone:
                 yield self._base[i]
             at = haystack.find(needle, starts[i + 1])
-
-
-def _scope_keys(device: Device) -> list[str]:
-    keys = [f"t:{t}" for t in device.scope_tags or (DEFAULT_TAG,)]
-    if device.entra_device_id:
-        keys.append(f"d:{device.entra_device_id}")
-    if device.listed_user_id:
-        keys.append(f"u:{device.listed_user_id}")
-    return keys
 
 
 def _searchable(text: str) -> str:
