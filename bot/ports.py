@@ -4,7 +4,7 @@ talk to them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,9 +24,9 @@ from policy.platforms import DeviceFacts, Scope
 
 __all__ = [
     "ActionRef", "ActionState", "ActionStatus", "ApprovalCheck", "Approvers", "BackendError",
-    "Clock", "Device", "DeviceBackend", "FailureCode", "Heartbeats", "Identity", "Job",
-    "JobQueue", "Later", "Notifier", "NotifyEvent", "OpenRequestExists", "RequestStore",
-    "RoleDirectory", "WriteBudget",
+    "Clock", "Device", "DeviceBackend", "DeviceFilter", "FailureCode", "Heartbeats",
+    "Identity", "Job", "JobQueue", "Later", "Notifier", "NotifyEvent", "OpenRequestExists",
+    "RequestStore", "RoleDirectory", "WriteBudget",
 ]
 
 
@@ -50,6 +50,26 @@ class Device:
     has_passcode_policy: bool | None = None
     # When the device last checked in with the backend (Intune's lastSyncDateTime), if known.
     last_sync: datetime | None = None
+    # What places the device in an Intune RBAC scope, as listed (the picker's scope filter,
+    # bot/roles_graph.py device_filter; a reset's own check reads them live): its scope tags
+    # (roleScopeTagIds), its Entra device (azureADDeviceId) and its user (userId).
+    scope_tags: frozenset[str] = frozenset()
+    entra_device_id: str = ""
+    listed_user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Which devices an approver may be shown (``RoleDirectory.device_filter``): ``admits``
+    decides. Bounds an index may look up instead of asking ``admits`` of the whole fleet (a
+    small scope): every device admitted carries one of ``tags`` (no tags: "0", Default)
+    when that is not None; and has its Entra device (azureADDeviceId, lower-cased) in
+    ``entra_devices`` or its listed user in ``users`` when ``entra_devices`` is not None."""
+
+    admits: Callable[[Device], bool]
+    tags: frozenset[str] | None = None
+    entra_devices: frozenset[str] | None = None
+    users: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +182,11 @@ class DeviceBackend(Protocol):
         limited to those whose primary user is ``primary_email`` when given."""
 
     async def search_devices(
-        self, text: str, *, primary_email: str | None = None, limit: int = 100
+        self, text: str, *, primary_email: str | None = None, limit: int = 100,
+        keep: DeviceFilter | None = None,
     ) -> list[Device]:
         """Devices whose name or serial contains ``text`` (case-insensitive), for the picker;
-        empty text lists the first ``limit``."""
+        empty text lists the first ``limit``; only those ``keep`` admits, when given."""
 
     async def get_device(self, device_id: str) -> Device | None: ...
 
@@ -210,6 +231,12 @@ class RoleDirectory(Protocol):
     async def principal_of(self, user_id: str, email: str) -> str:
         """The directory's own id for the person ("" when it has none, or does not know
         them): two Slack accounts with one principal are one person (four eyes)."""
+        ...
+
+    async def device_filter(self, user_id: str, email: str) -> DeviceFilter | None:
+        """Which devices the person may be shown as an approver (their picker, the approvals
+        queue): None for all (a roles file; a tenant-wide role), else a predicate over a
+        listed Device's scope facts, cheap per device."""
         ...
 
 

@@ -19,6 +19,7 @@ Which fact each read relies on:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -162,6 +163,58 @@ async def _entra_device(graph: GraphClient, azure_ad_device_id: str) -> str:
     rows = [r for r in _list(body.get("value")) if isinstance(r, dict)
             and str(r.get("deviceId") or "").lower() == wanted.lower() and r.get("id")]
     return str(rows[0]["id"]) if len(rows) == 1 else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeMembers:
+    """Who a scope group holds, transitively: Entra devices by ``deviceId`` (a managedDevice's
+    azureADDeviceId, lower-cased) and users by object id (a managedDevice's userId)."""
+
+    devices: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+async def read_scope_members(graph: GraphClient, group_ids: Iterable[str]
+                             ) -> dict[str, ScopeMembers]:
+    """Each scope group's transitive members (``GET /groups/{id}/transitiveMembers``, paged by
+    @odata.nextLink; each row's ``@odata.type`` says user, device or group [V]). A group the
+    directory no longer knows (404) holds no one."""
+    found: dict[str, ScopeMembers] = {}
+    for group in sorted(set(group_ids)):
+        devices: set[str] = set()
+        users: set[str] = set()
+        url = f"v1.0/groups/{quote(group, safe='')}/transitiveMembers"
+        query: dict[str, str] | None = {"$top": "999"}
+        seen: set[str] = set()
+        while True:
+            status, body = await graph.get_json(url, params=query, accept={404},
+                                                what="a scope group's members")
+            if status == 404:
+                break
+            for row in _list(body.get("value")):
+                if not isinstance(row, dict):
+                    continue
+                kind = str(row.get("@odata.type") or "").casefold()
+                if kind == "#microsoft.graph.device" and isinstance(row.get("deviceId"), str):
+                    devices.add(row["deviceId"].strip().lower())
+                elif kind == "#microsoft.graph.user" and isinstance(row.get("id"), str):
+                    users.add(row["id"].strip())
+            next_link = body.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link or next_link in seen:
+                break
+            seen.add(next_link)
+            url, query = next_link, None
+        found[group] = ScopeMembers(frozenset(devices - {""}), frozenset(users - {""}))
+    return found
+
+
+def scope_of_listed(tags: frozenset[str], entra_device_id: str, user_id: str,
+                    members: dict[str, ScopeMembers]) -> DeviceScope:
+    """A listed device's DeviceScope from what the listing says and the groups' members."""
+    groups = frozenset(g for g, m in members.items()
+                       if (entra_device_id and entra_device_id in m.devices)
+                       or (user_id and user_id in m.users))
+    return DeviceScope(groups, tags, bool(user_id))
 
 
 async def member_groups(graph: GraphClient, principal_path: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.ports import ApprovalCheck, Approvers
+from bot.ports import ApprovalCheck, Approvers, DeviceFilter
 from policy.approval import Actor as PolicyActor
 from policy.approval import canonical_role, holds_permitted_role
 from policy.membership import email_key
@@ -62,6 +62,10 @@ class FileRoleDirectory:
     async def principal_of(self, user_id: str, email: str) -> str:
         """A roles file names people by Slack id and email only: no principal of its own."""
         return ""
+
+    async def device_filter(self, user_id: str, email: str) -> DeviceFilter | None:
+        """A roles file knows no scopes: an approver is shown every device."""
+        return None
 
     async def roles_for(self, user_id: str, email: str) -> frozenset[str]:
         found: set[str] = set()

@@ -13,11 +13,18 @@ from datetime import datetime, timedelta
 from bot.backends.graph_http import GraphClient
 from bot.backends.owners import GraphOwners
 from bot.people import GraphPeople
-from bot.ports import ApprovalCheck, Approvers, Clock
-from bot.rbac_graph import read_device_scope, read_directory, read_person
+from bot.ports import ApprovalCheck, Approvers, Clock, Device, DeviceFilter
+from bot.rbac_graph import (
+    ScopeMembers,
+    read_device_scope,
+    read_directory,
+    read_person,
+    read_scope_members,
+    scope_of_listed,
+)
 from policy import intune_rbac
 from policy.approval import RESET_PASSCODE_ROLE, Actor, canonical_role, holds_permitted_role
-from policy.intune_rbac import Directory, Person
+from policy.intune_rbac import DEFAULT_TAG, Directory, Person, Reach, ScopeType
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,7 @@ class GraphRoleDirectory:
         self._named = frozenset(named)
         self._directory: tuple[datetime, Directory] | None = None
         self._persons: dict[str, tuple[datetime, Person]] = {}
+        self._filters: dict[str, tuple[datetime, DeviceFilter | None]] = {}
 
     async def principal_of(self, user_id: str, email: str) -> str:
         """The Entra object id of the one user the email leads to, "" for none or several:
@@ -102,6 +110,28 @@ class GraphRoleDirectory:
             kept += [n for n in names if n not in entra and n.lower() in wanted]
         return Approvers(tuple(kept))
 
+    async def device_filter(self, user_id: str, email: str) -> DeviceFilter | None:
+        """Which devices the person's picker and approvals queue show: None (all) for an
+        active tenant-wide Entra role; else those their assignments allowing Reset passcode
+        cover and share a tag with (policy's ``reach``), from each listed device's tags,
+        Entra device and user against the scope groups' members. Read once per ``ttl`` per
+        person, then a set lookup per device; a person the tenant does not know sees none."""
+        identity = await self.people.identify(email)
+        now = self._clock.now()
+        cached = self._filters.get(identity.user_id)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        person = await self._person(email, fresh=False)
+        keep: DeviceFilter | None
+        if person is None:
+            keep = DeviceFilter(_none, frozenset(), frozenset())
+        else:
+            reach = intune_rbac.reach(person, await self._read_directory(), self._named)
+            keep = None if reach.everything else _scoped(
+                reach, await read_scope_members(self.graph, reach.scope_groups))
+        self._filters[identity.user_id] = (now + self._ttl, keep)
+        return keep
+
     async def _person(self, email: str, *, fresh: bool) -> Person | None:
         identity = await self.people.identify(email)
         if not identity.user_id:
@@ -121,3 +151,29 @@ class GraphRoleDirectory:
         directory = await read_directory(self.graph)
         self._directory = (now + self._ttl, directory)
         return directory
+
+
+def _none(device: Device) -> bool:
+    return False
+
+
+def _scoped(reach: Reach, members: dict[str, ScopeMembers]) -> DeviceFilter:
+    """The filter for a scoped reach. A device with none of the assignments' tags, or (when
+    every assignment is scoped by groups) that none of the groups holds, is turned away on a
+    few set lookups: most of the fleet, for a small scope. The same sets are the bounds."""
+    devices = frozenset(d for m in members.values() for d in m.devices)
+    users = frozenset(u for m in members.values() for u in m.users)
+    grouped = all(a.scope_type in ("", ScopeType.RESOURCE_SCOPE) for a in reach.assignments)
+    tags = frozenset(t for a in reach.assignments for t in (a.scope_tags or {DEFAULT_TAG}))
+
+    def admits(device: Device) -> bool:
+        if not tags.intersection(device.scope_tags or (DEFAULT_TAG,)):
+            return False
+        if grouped and device.entra_device_id not in devices and (
+                device.listed_user_id not in users):
+            return False
+        return reach.admits(scope_of_listed(device.scope_tags, device.entra_device_id,
+                                            device.listed_user_id, members))
+
+    return DeviceFilter(admits, tags, devices if grouped else None,
+                        users if grouped else frozenset())

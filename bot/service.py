@@ -94,5 +94,6 @@ class ResetService:
     async def status(self, person: Person, request_id: str | None = None) -> list[ResetRequest]:
         return await status.status(self.core, person, request_id)
 
-    async def queue(self, limit: int = 20) -> list[ResetRequest]:
-        return await status.queue(self.core, limit)
+    async def queue(self, person: Person | None = None, limit: int = 20) -> list[ResetRequest]:
+        """The approvals queue, only ``person``'s reach of it when given."""
+        return await status.queue(self.core, person, limit)

@@ -154,15 +154,8 @@ def judge(
     in ``named``, roles an administrator listed explicitly), whose scope covers the device
     and which shares a scope tag with it. Refused: the furthest step any assignment got."""
     granted = {ENTRA_ROLES[r] for r in person.entra_roles if r in ENTRA_ROLES}
-    wanted = _wanted(named)
     mine = [a for a in directory.assignments if includes(a, person)]
-    permitted: list[tuple[RoleAssignment, RoleDefinition]] = []
-    for assignment in mine:
-        definition = directory.definitions.get(assignment.definition_id)
-        if definition is None:
-            continue
-        if definition.allows() or definition.label.casefold() in wanted:
-            permitted.append((assignment, definition))
+    permitted = _permitted(mine, directory, named)
     in_scope = [(a, d) for a, d in permitted if covers(a, device)]
     for assignment, definition in in_scope:
         if shares_tag(assignment, device):
@@ -213,6 +206,47 @@ def approver_roles(directory: Directory, device: DeviceScope,
         if covers(assignment, device) and shares_tag(assignment, device):
             names.add(definition.label)
     return (*ENTRA_ROLES.values(), *sorted(names))
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which devices a person may reset, as ``judge`` would find: every device (an Entra
+    role), or those some of ``assignments`` (theirs that allow it) covers and shares a tag
+    with. What the picker and the approvals queue show them."""
+
+    everything: bool = False
+    assignments: tuple[RoleAssignment, ...] = ()
+
+    @property
+    def scope_groups(self) -> frozenset[str]:
+        """The scope groups whose members decide (read them for ``admits``)."""
+        return frozenset(g for a in self.assignments for g in a.scope_groups)
+
+    def admits(self, device: DeviceScope) -> bool:
+        return self.everything or any(covers(a, device) and shares_tag(a, device)
+                                      for a in self.assignments)
+
+
+def reach(person: Person, directory: Directory, named: Iterable[str] = ()) -> Reach:
+    """The person's reach over the fleet (see Reach): the assignments ``judge`` would try."""
+    if any(r in ENTRA_ROLES for r in person.entra_roles):
+        return Reach(everything=True)
+    mine = [a for a in directory.assignments if includes(a, person)]
+    return Reach(assignments=tuple(a for a, _ in _permitted(mine, directory, named)))
+
+
+def _permitted(mine: Iterable[RoleAssignment], directory: Directory, named: Iterable[str]
+               ) -> list[tuple[RoleAssignment, RoleDefinition]]:
+    """The assignments whose definition allows Reset passcode, or names a listed role."""
+    wanted = _wanted(named)
+    permitted: list[tuple[RoleAssignment, RoleDefinition]] = []
+    for assignment in mine:
+        definition = directory.definitions.get(assignment.definition_id)
+        if definition is None:
+            continue
+        if definition.allows() or definition.label.casefold() in wanted:
+            permitted.append((assignment, definition))
+    return permitted
 
 
 def _wanted(named: Iterable[str]) -> set[str]:

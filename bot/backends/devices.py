@@ -28,6 +28,10 @@ SELECT_FIELDS = (
     "emailAddress",
     "userDisplayName",
     "lastSyncDateTime",  # the approvals post warns about a device that has not checked in
+    # What places it in an Intune RBAC scope (the picker's scope filter, bot/roles_graph.py).
+    "roleScopeTagIds",
+    "azureADDeviceId",
+    "userId",
 )
 
 
@@ -63,7 +67,24 @@ def device_from_graph(obj: Mapping[str, Any], has_passcode_policy: bool | None =
         primary_name=_text(obj, "userDisplayName"),
         has_passcode_policy=has_passcode_policy,
         last_sync=_moment(obj.get("lastSyncDateTime")),
+        scope_tags=_tags(obj.get("roleScopeTagIds")),
+        entra_device_id=_text(obj, "azureADDeviceId").lower(),
+        listed_user_id=_text(obj, "userId"),
     )
+
+
+_TAG_SETS: dict[frozenset[str], frozenset[str]] = {}  # one object per distinct set of tags
+
+
+def _tags(value: object) -> frozenset[str]:
+    """roleScopeTagIds as a set; a fleet has few distinct ones, so each is kept once (100,000
+    devices' copies of {"0"} would be ~20 MB)."""
+    if not isinstance(value, list):
+        return frozenset()
+    tags = frozenset(v.strip()[:64] for v in value if isinstance(v, str) and v.strip())
+    if len(_TAG_SETS) >= 4096:
+        return tags
+    return _TAG_SETS.setdefault(tags, tags)
 
 
 def _moment(value: object) -> datetime | None:

@@ -34,6 +34,7 @@ from bot.ports import (
     BackendError,
     Clock,
     Device,
+    DeviceFilter,
     FailureCode,
     Identity,
     WriteBudget,
@@ -168,17 +169,20 @@ class GraphBackend:
         return sorted(found.values(), key=name_order)
 
     async def search_devices(
-        self, text: str, *, primary_email: str | None = None, limit: int = 100
+        self, text: str, *, primary_email: str | None = None, limit: int = 100,
+        keep: DeviceFilter | None = None,
     ) -> list[Device]:
         """Devices whose name or serial contains ``text``, from the cached device index; for
         an approver (no ``primary_email``), a miss is asked of Intune live by exact id, serial
-        and name (bot/backends/fallback.py), and the index learns what that finds."""
+        and name (bot/backends/fallback.py), and the index learns what that finds. Only those
+        ``keep`` admits, when given (the live lookup's too)."""
         index = await self._index.current()
-        hits = index.search(text, primary_email=primary_email, limit=limit)
+        hits = index.search(text, primary_email=primary_email, limit=limit, keep=keep)
         if hits or primary_email is not None or limit <= 0:
             return hits
-        known = index.find(text, limit=limit)  # an Intune id the index knows: no need to ask
-        return known or (await self._index.fallback.after_miss(text))[:limit]
+        # An Intune id the index knows: no need to ask.
+        known = index.find(text, limit=limit) or await self._index.fallback.after_miss(text)
+        return [d for d in known if keep is None or keep.admits(d)][:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, or None if Intune does not know it. An id that is

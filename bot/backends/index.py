@@ -25,7 +25,8 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 
-from bot.ports import Device
+from bot.ports import Device, DeviceFilter
+from policy.intune_rbac import DEFAULT_TAG
 from policy.membership import email_key, same_email
 
 # A separator in a name or serial is stored as the field separator, so a needle without one
@@ -36,6 +37,11 @@ _RECORD_END = "\n"
 # one per this share of the devices, so a rebuild (O(n)) stays rare next to the changes.
 REBUILD_AFTER = 256
 _REBUILD_SHARE = 128
+# A filter bound to at most one device in SPARSE of the index (a small RBAC scope) is searched
+# over its own devices: scanning the fleet for its few would ask it of every device (the
+# devices ahead of its first in name order may all be out of it).
+SPARSE = 4
+WITHIN_CACHED = 64  # filters (approvers' scopes) whose bounded devices are kept
 
 
 def name_order(device: Device) -> tuple[str, str]:
@@ -77,7 +83,15 @@ class DeviceIndex:
         self._by_id: dict[str, Device] = {}
         self._by_key: dict[str, list[Device]] = {}
         self._by_owner: dict[str, list[Device]] = {}
+        # Scope facts (bounded searches, below): by Entra device and by listed user (a few
+        # devices each); by scope tag other than Default, id -> device (tags can be big).
+        self._by_entra: dict[str, list[Device]] = {}
+        self._by_user: dict[str, list[Device]] = {}
+        self._by_tag: dict[str, dict[str, Device]] = {}
+        self._changes = 0  # adds and removes so far: a cached bound is stale once it moves
+        self._within_cache: dict[int, tuple[DeviceFilter, int, list[Device] | None]] = {}
         for device in ordered:  # in name order, so every list is in name order too
+            self._scope_add(device)
             self._by_id[device.id.casefold()] = device
             for key in exact_keys(device):
                 self._by_key.setdefault(key, []).append(device)
@@ -113,6 +127,8 @@ class DeviceIndex:
         owner = email_key(device.primary_email)
         if owner:
             bisect.insort(self._by_owner.setdefault(owner, []), device, key=name_order)
+        self._scope_add(device)
+        self._changes += 1
         bisect.insort(self._fresh, device, key=name_order)
         self._rebuild_if_due()
 
@@ -122,9 +138,16 @@ class DeviceIndex:
         device = self._by_id.pop(key, None)
         if device is None:
             return None
+        self._changes += 1
         for exact in exact_keys(device):
             _drop(self._by_key, exact, device)
         _drop(self._by_owner, email_key(device.primary_email), device)
+        _drop(self._by_entra, device.entra_device_id, device)
+        _drop(self._by_user, device.listed_user_id, device)
+        for tag in device.scope_tags - {DEFAULT_TAG}:
+            held = self._by_tag.get(tag, {})
+            if held.pop(key, None) is not None and not held:
+                del self._by_tag[tag]
         position = self._position.pop(key, None)
         if position is None:
             self._fresh = [d for d in self._fresh if d is not device]
@@ -151,25 +174,77 @@ class DeviceIndex:
         matches = self._by_key.get(query.strip().casefold(), [])
         return list(itertools.islice(owned_by(matches, primary_email), max(limit, 0)))
 
-    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100
-               ) -> list[Device]:
+    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100,
+               keep: DeviceFilter | None = None) -> list[Device]:
         """The first ``limit`` devices in name order whose name or serial contains ``text``
-        (case-insensitive; empty text: all), only ``primary_email``'s when given."""
+        (case-insensitive; empty text: all), only ``primary_email``'s when given, only those
+        ``keep`` admits when given (asked of each candidate, before the limit)."""
         needle = text.strip().casefold()
         limit = max(limit, 0)
-        if primary_email is not None:
+        hits: Iterator[Device]
+        within = self._within(keep) if primary_email is None else None
+        if within is not None:  # a small scope: look at its devices only
+            hits = (d for d in within if contains(d, needle))
+        elif primary_email is not None:
             owner = email_key(primary_email)
             mine = self._by_owner.get(owner, []) if owner else []
-            return list(itertools.islice((d for d in mine if contains(d, needle)), limit))
-        if not needle:
-            return list(itertools.islice(self, limit))
-        if _FIELD_END in needle or _RECORD_END in needle:  # no record can hold it: look at each
-            return list(itertools.islice((d for d in self if contains(d, needle)), limit))
-        hits = self._scan(needle)
-        if self._fresh:
-            fresh = (d for d in self._fresh if contains(d, needle))
-            hits = heapq.merge(hits, fresh, key=name_order)
+            hits = (d for d in mine if contains(d, needle))
+        elif not needle:
+            hits = iter(self)
+        elif _FIELD_END in needle or _RECORD_END in needle:  # no record can hold it: each
+            hits = (d for d in self if contains(d, needle))
+        else:
+            hits = self._scan(needle)
+            if self._fresh:
+                fresh = (d for d in self._fresh if contains(d, needle))
+                hits = heapq.merge(hits, fresh, key=name_order)
+        if keep is not None:
+            hits = filter(keep.admits, hits)
         return list(itertools.islice(hits, limit))
+
+    def _scope_add(self, device: Device) -> None:
+        if device.entra_device_id:
+            self._by_entra.setdefault(device.entra_device_id, []).append(device)
+        if device.listed_user_id:
+            self._by_user.setdefault(device.listed_user_id, []).append(device)
+        for tag in device.scope_tags:
+            if tag != DEFAULT_TAG:
+                self._by_tag.setdefault(tag, {})[device.id.casefold()] = device
+
+    def _within(self, keep: DeviceFilter | None) -> list[Device] | None:
+        """The devices a bound of ``keep`` holds, in name order, when they are few (at most
+        one in SPARSE of the index); None otherwise (the search scans, asking ``keep``).
+        Kept for the next keystroke with the same filter until the index changes."""
+        if keep is None:
+            return None
+        cached = self._within_cache.get(id(keep))
+        if cached is not None and cached[0] is keep and cached[1] == self._changes:
+            return cached[2]
+        within = self._bounded(keep)
+        if len(self._within_cache) >= WITHIN_CACHED:
+            self._within_cache.pop(next(iter(self._within_cache)))
+        self._within_cache[id(keep)] = (keep, self._changes, within)
+        return within
+
+    def _bounded(self, keep: DeviceFilter) -> list[Device] | None:
+        bound = len(self._by_id) // SPARSE
+        bounds: list[Iterable[Iterable[Device]]] = []
+        # Default is on most devices (and not indexed): a bound with it is no small one.
+        if keep.tags is not None and len(keep.tags) <= bound and DEFAULT_TAG not in keep.tags:
+            bounds.append(self._by_tag.get(t, {}).values() for t in keep.tags)
+        if keep.entra_devices is not None and (
+                len(keep.entra_devices) + len(keep.users) <= bound):
+            bounds.append(itertools.chain((self._by_entra.get(d, ()) for d in keep.entra_devices),
+                                          (self._by_user.get(u, ()) for u in keep.users)))
+        for groups in bounds:
+            found: dict[int, Device] = {}
+            for held in groups:
+                found.update((id(d), d) for d in held)
+                if len(found) > bound:
+                    break
+            else:
+                return sorted(found.values(), key=name_order)
+        return None
 
     def __iter__(self) -> Iterator[Device]:
         """Every device, in name order."""

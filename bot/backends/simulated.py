@@ -46,6 +46,7 @@ from bot.ports import (
     BackendError,
     Clock,
     Device,
+    DeviceFilter,
     FailureCode,
     Identity,
 )
@@ -278,10 +279,11 @@ class SimulatedBackend:
         return self._devices.find(query, primary_email=primary_email, limit=limit)
 
     async def search_devices(
-        self, text: str, *, primary_email: str | None = None, limit: int = 100
+        self, text: str, *, primary_email: str | None = None, limit: int = 100,
+        keep: DeviceFilter | None = None,
     ) -> list[Device]:
         """Devices whose name or serial contains ``text``, in name order."""
-        return self._devices.search(text, primary_email=primary_email, limit=limit)
+        return self._devices.search(text, primary_email=primary_email, limit=limit, keep=keep)
 
     async def get_device(self, device_id: str) -> Device | None:
         """The device with this Intune id, case-insensitive."""

@@ -21,10 +21,15 @@ NO_PASSCODE_POLICY = "no_passcode_policy"
 
 
 async def find_devices(core: Core, person: Person, text: str, limit: int = 100) -> list[Device]:
-    """Devices the person may pick: their own (read live, by their directory id), or the
-    whole fleet for an approver."""
+    """Devices the person may pick: their own (read live, by their directory id), or for an
+    approver the fleet within their reach (Intune RBAC scope: ``RoleDirectory.device_filter``;
+    nothing when it cannot be read)."""
     if await is_approver(core, person):
-        return await core.backend.search_devices(text[:MAX_QUERY], limit=limit)
+        try:
+            keep = await core.roles.device_filter(person.user_id, person.email)
+        except BackendError:
+            return []
+        return await core.backend.search_devices(text[:MAX_QUERY], limit=limit, keep=keep)
     try:
         me = await core.backend.identify(person.email)
         if not me.user_id:

@@ -304,5 +304,5 @@ async def publish_home(w: Worker, user_id: str) -> None:
         await w.client.views_publish(user_id=user_id, view=view)
         return
     mine = await w.service.status(person)
-    queue = await w.service.queue() if await w.service.is_approver(person) else None
+    queue = await w.service.queue(person) if await w.service.is_approver(person) else None
     await w.client.views_publish(user_id=user_id, view=cards.home_view(mine, queue))

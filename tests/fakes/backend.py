@@ -13,6 +13,7 @@ from bot.ports import (
     ApprovalCheck,
     Approvers,
     Device,
+    DeviceFilter,
     Identity,
 )
 from policy.platforms import Scope
@@ -35,10 +36,12 @@ class FakeBackend:
                 and (primary_email is None or d.primary_email == primary_email)][:limit]
 
     async def search_devices(self, text: str, *, primary_email: str | None = None,
-                             limit: int = 100) -> list[Device]:
+                             limit: int = 100, keep: DeviceFilter | None = None
+                             ) -> list[Device]:
         t = text.casefold()
         return [d for d in self.devices.values() if t in d.name.casefold()
-                and (primary_email is None or d.primary_email == primary_email)][:limit]
+                and (primary_email is None or d.primary_email == primary_email)
+                and (keep is None or keep.admits(d))][:limit]
 
     async def get_device(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
@@ -83,6 +86,9 @@ class FakeRoles:
 
     async def principal_of(self, user_id: str, email: str) -> str:
         return self.principals.get(user_id, "")
+
+    async def device_filter(self, user_id: str, email: str) -> DeviceFilter | None:
+        return None
 
     async def approval_for(self, user_id: str, email: str, device_id: str,
                            permitted: frozenset[str]) -> ApprovalCheck:

@@ -396,6 +396,7 @@ class GraphEmulator:
         self._down_retry_after: int | None = None
 
         self._users: dict[str, _User] = {}
+        self._by_upn: dict[str, list[str]] = {}  # casefolded UPN -> user ids (listings' userId)
         for user in users:
             self.add_user(
                 str(user["userPrincipalName"]),
@@ -404,6 +405,9 @@ class GraphEmulator:
                 display_name=user.get("displayName"),
             )
         self._groups: dict[str, set[str]] = {g: set(m) for g, m in (groups or {}).items()}
+        self.known_groups: set[str] = set()  # groups that exist without members
+        # transitiveMembers' largest page ($top up to 999; without it 100): a test lowers it.
+        self.member_page_max = 999
         self._directory_roles: list[Json] = []
         # The Entra role assignment lists ignore $filter and return every row (the quirk
         # managedDevices shows, fact sheet "Checked 2026-12", Filters).
@@ -518,6 +522,7 @@ class GraphEmulator:
     ) -> str:
         user = _User(str(id or uuid.uuid4()), upn, mail or upn, display_name or upn.split("@")[0])
         self._users[user.id] = user
+        self._by_upn.setdefault(upn.casefold(), []).append(user.id)
         return user.id
 
     def add_group_member(self, group_id: str, member_id: str) -> None:
@@ -968,6 +973,11 @@ class GraphEmulator:
 
     def _device_json(self, version: str, device_id: str, select: list[str] | None) -> Json:
         data = dict(self._devices[device_id])
+        # Intune gives every object at least the Default scope tag ("0"); userId is the
+        # primary user's object id (managedDevice resource, "Unique identifier for the user
+        # associated with the device"), "" for a userless one.
+        data.setdefault("roleScopeTagIds", ["0"])
+        data.setdefault("userId", self.primary_user_of(device_id) or "")
         if version != "beta":
             for key in BETA_ONLY_FIELDS:
                 data.pop(key, None)
@@ -1270,7 +1280,7 @@ class GraphEmulator:
         if device_id in self._primary_users:
             return self._primary_users[device_id]
         upn = str(self._devices.get(device_id, {}).get("userPrincipalName") or "").casefold()
-        found = [u.id for u in self._users.values() if upn and u.upn.casefold() == upn]
+        found = self._by_upn.get(upn, []) if upn else []
         return found[0] if len(found) == 1 else None
 
     def _people_route(self, request: web.Request, version: str, parts: list[str]) -> Any:
@@ -1307,11 +1317,76 @@ class GraphEmulator:
             wanted = match.group(2).casefold()
             return _collection([{"id": o, "deviceId": d} for o, d in self._entra_devices.items()
                                 if d.casefold() == wanted])
+        if (parts[0] == "groups" and len(parts) == 3 and parts[2] == "transitiveMembers"
+                and method == "GET"):
+            return self._transitive_members(request, version, parts[1])
         if parts[0] == "devices" and len(parts) == 3 and parts[2] == "checkMemberGroups":
             if parts[1] not in self._entra_devices or method != "POST":
                 return _graph_error(404, "Request_ResourceNotFound", "Resource not found.")
             return self._check_groups_of(request, parts[1])
         return None
+
+    def _transitive_members(self, request: web.Request, version: str, group_id: str
+                            ) -> web.Response:
+        """GET /groups/{id}/transitiveMembers: users, Entra devices and nested groups, each
+        with its @odata.type, paged (100, or $top up to ``member_page_max``) by
+        @odata.nextLink; 404 for a group the directory does not know."""
+        query = request.query
+        token = query.get("$skiptoken")
+        if token:
+            page = self._pages.pop(token, None)
+            if page is None:
+                return _graph_error(400, "Request_BadRequest", "Invalid skip token.")
+            ids, offset, size = page.ids, page.offset, page.size
+        else:
+            if group_id not in self._groups and group_id not in self.known_groups:
+                return _graph_error(404, "Request_ResourceNotFound",
+                                    f"Resource '{group_id}' does not exist.")
+            ids, offset = self._members_of(group_id), 0
+            size = min(100, self.member_page_max)  # Graph's default page
+            if query.get("$top", "").isdigit():
+                size = max(1, min(int(query["$top"]), self.member_page_max))
+        chunk = ids[offset : offset + size]
+        select = query.get("$select") or (",".join(page.select or ()) if token else None)
+        rows = [{"@odata.type": self._member_type(i), **_select(self._member_json(i), select)}
+                for i in chunk]
+        body: Json = {"value": rows}
+        if offset + size < len(ids):
+            next_token = secrets.token_urlsafe(16)
+            kept = [f.strip() for f in (select or "").split(",") if f.strip()] or None
+            self._pages[next_token] = _Page(version, ids, offset + size, size, kept)
+            body["@odata.nextLink"] = (f"{self.url}/{version}/groups/{group_id}"
+                                       f"/transitiveMembers?$skiptoken={next_token}")
+        return web.json_response(body)
+
+    def _members_of(self, group_id: str) -> list[str]:
+        """Every member, nested groups' included (and the nested groups themselves)."""
+        found: list[str] = []
+        frontier = [group_id]
+        while frontier:
+            for member in sorted(self._groups.get(frontier.pop(), set())):
+                if member not in found and member != group_id:
+                    found.append(member)
+                    if member in self._groups:
+                        frontier.append(member)
+        return [m for m in found if m in self._users or m in self._entra_devices
+                or m in self._groups]
+
+    def _member_type(self, object_id: str) -> str:
+        if object_id in self._users:
+            return "#microsoft.graph.user"
+        if object_id in self._entra_devices:
+            return "#microsoft.graph.device"
+        return "#microsoft.graph.group"
+
+    def _member_json(self, object_id: str) -> Json:
+        user = self._users.get(object_id)
+        if user is not None:
+            return _user_json(user)
+        if object_id in self._entra_devices:
+            return {"id": object_id, "deviceId": self._entra_devices[object_id],
+                    "displayName": f"device {object_id[:8]}", "accountEnabled": True}
+        return {"id": object_id, "displayName": f"group {object_id[:8]}"}
 
     async def _check_groups_of(self, request: web.Request, principal_id: str) -> web.Response:
         try:

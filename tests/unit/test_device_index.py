@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.backends.index import DeviceIndex, matches_key, name_order, owned_by
-from bot.ports import Device
+from bot.ports import Device, DeviceFilter
 from policy.membership import same_email
 from policy.platforms import DeviceFacts
 
@@ -232,3 +232,49 @@ def test_search_stops_at_the_limit(limit: int) -> None:
     index = DeviceIndex(fleet)
 
     assert index.search("phone", limit=limit) == fleet[:limit]
+
+
+# -- a scope filter (an Intune RBAC scope): bounded lookups answer as a filtered scan does ------
+
+
+def _scoped_fleet(n: int) -> list[Device]:
+    return [replace(device(f"id-{i}", f"DEV-{i % 7}-{i:04d}", f"SN{i:05d}"),
+                    scope_tags=frozenset({"7"}) if i % 13 == 0 else frozenset(),
+                    entra_device_id=f"aad-{i}", listed_user_id=f"u{i % 50}")
+            for i in range(n)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entra=st.frozensets(st.integers(0, 399), max_size=120),
+    users=st.frozensets(st.integers(0, 49), max_size=8),
+    tags=st.sampled_from([None, frozenset({"7"}), frozenset({"0"}), frozenset({"0", "7"})]),
+    grouped=st.booleans(),
+    text=st.sampled_from(["", "dev-3", "sn001", "-1-", "zz"]),
+    limit=st.integers(0, 40),
+    churn=st.booleans(),
+)
+def test_a_bounded_scope_search_answers_as_the_filtered_scan(
+    entra: frozenset[int], users: frozenset[int], tags: frozenset[str] | None,
+    grouped: bool, text: str, limit: int, churn: bool,
+) -> None:
+    fleet = _scoped_fleet(400)
+    index = DeviceIndex(fleet)
+    aad = frozenset(f"aad-{i}" for i in entra)
+    who = frozenset(f"u{i}" for i in users)
+
+    def admits(d: Device) -> bool:
+        in_tags = tags is None or bool(tags & (d.scope_tags or {"0"}))
+        in_groups = not grouped or d.entra_device_id in aad or d.listed_user_id in who
+        return in_tags and in_groups
+
+    keep = DeviceFilter(admits, tags, aad if grouped else None, who if grouped else frozenset())
+    assert index.search(text, limit=limit, keep=keep) == [
+        d for d in naive_search(fleet, text, None, 10_000) if admits(d)][:limit]
+    if churn:  # a device moves out, another comes in: the kept bound is not reused stale
+        moved = replace(fleet[13], entra_device_id="aad-elsewhere", scope_tags=frozenset())
+        index.add(moved)
+        index.remove(fleet[26].id)
+        now = [moved if d.id == moved.id else d for d in fleet if d.id != fleet[26].id]
+        assert index.search(text, limit=limit, keep=keep) == [
+            d for d in naive_search(now, text, None, 10_000) if admits(d)][:limit]

@@ -16,6 +16,7 @@ from policy.intune_rbac import (
     RoleDefinition,
     approver_roles,
     judge,
+    reach,
     roles_held,
 )
 from policy.membership import DirectoryEntry, NoDirectoryUser, match_directory_user
@@ -138,3 +139,43 @@ def test_a_loose_directory_answer_is_rechecked_exactly() -> None:
             DirectoryEntry("2", "KİM@example.com", "")]  # dotted capital I: not ASCII
     assert match_directory_user("kim@example.com", near) is NoDirectoryUser.NONE
     assert match_directory_user("", near) is NoDirectoryUser.NONE
+
+
+# -- reach: which devices the picker and the approvals queue show (what judge would allow) ---
+
+REACH_ASSIGNMENTS = [
+    assignment("hdo", scope_type="resourceScope", scope_groups=frozenset({"se"})),
+    assignment("hdo", scope_type="resourceScope", scope_groups=frozenset({"se"}),
+               scope_tags=frozenset({"7"})),
+    assignment("hdo", scope_tags=frozenset({"7", "0"})),
+    assignment("hdo", scope_type="allLicensedUsers"),
+    assignment("ira"),  # no Reset passcode: reaches nothing
+    assignment("deny"),
+    assignment("hdo", members=frozenset({"someone-else"})),  # not theirs
+]
+REACH_DEVICES = [
+    DeviceScope(), DeviceScope(frozenset({"se"})), DeviceScope(frozenset({"se"}), frozenset({"7"})),
+    DeviceScope(frozenset({"it"}), frozenset({"0"}), True), DeviceScope(tags=frozenset({"9"})),
+]
+
+
+@pytest.mark.parametrize("held", [(a,) for a in REACH_ASSIGNMENTS] + [
+    tuple(REACH_ASSIGNMENTS[:2]), tuple(REACH_ASSIGNMENTS[3:])])
+@pytest.mark.parametrize("device", REACH_DEVICES)
+def test_reach_admits_exactly_the_devices_judge_allows(
+    held: tuple[RoleAssignment, ...], device: DeviceScope,
+) -> None:
+    directory = Directory(DEFS, held)
+    assert reach(ME, directory).admits(device) is bool(judge(ME, directory, device))
+
+
+def test_an_entra_administrator_reaches_every_device_and_a_named_role_counts() -> None:
+    admin = Person("me", frozenset({"62e90394-69f5-4237-9190-012177145e10"}))
+    assert reach(admin, Directory(DEFS, ())).everything
+    scoped = Directory(DEFS, (assignment("ira", scope_type="resourceScope",
+                                         scope_groups=frozenset({"se"})),))
+    found = reach(ME, scoped, named=("Intune Role Administrator",))
+    assert not found.everything and found.scope_groups == frozenset({"se"})
+    assert found.admits(DeviceScope(frozenset({"se"})))
+    assert not found.admits(DeviceScope(frozenset({"it"})))
+    assert not reach(ME, scoped).admits(DeviceScope(frozenset({"se"})))
