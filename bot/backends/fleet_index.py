@@ -20,7 +20,7 @@ from datetime import datetime
 
 from bot.backends.fleet import Marks
 from bot.backends.index import contains, name_order, owned_by
-from bot.ports import Device
+from bot.ports import Device, DeviceFilter
 from policy.membership import email_key
 from policy.platforms import DeviceFacts
 
@@ -182,12 +182,17 @@ class CompactFleet:
         devices = map(self.device, found)
         return list(itertools.islice(owned_by(devices, primary_email), max(limit, 0)))
 
-    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100
-               ) -> list[Device]:
+    def search(self, text: str, *, primary_email: str | None = None, limit: int = 100,
+               keep: DeviceFilter | None = None) -> list[Device]:
         """The first ``limit`` devices in name order whose name or serial contains ``text``
-        (case-insensitive; empty text: all), only ``primary_email``'s when given."""
+        (case-insensitive; empty text: all), only ``primary_email``'s when given, only those
+        ``keep`` admits when given (asked of each candidate, before the limit; the simulated
+        fleet has no scopes of its own, so a filter here is a scan)."""
         needle = text.strip().casefold()
         limit = max(limit, 0)
+        if keep is not None:
+            found = self.search(text, primary_email=primary_email, limit=len(self))
+            return list(itertools.islice(filter(keep.admits, found), limit))
         if primary_email is not None:
             owner = email_key(primary_email)
             mine = map(self.device, self._by_email.get(owner)) if owner else iter(())

@@ -14,7 +14,7 @@ from bot.backends.fleet import UNMARKED, Marks
 from bot.backends.fleet_demo import synthetic_fleet
 from bot.backends.fleet_index import CompactFleet
 from bot.backends.index import DeviceIndex
-from bot.ports import Device
+from bot.ports import Device, DeviceFilter
 from policy.platforms import DeviceFacts
 
 ALPHABET = "aAbB-1ßSs\n\x1f\x1e K"
@@ -49,6 +49,10 @@ def test_answers_as_the_device_index(devices: list[Device], query: str, email: s
         query, primary_email=email, limit=limit)
     assert compact.search(query, primary_email=email, limit=limit) == index.search(
         query, primary_email=email, limit=limit)
+    # An approver's scope filter (RoleDirectory.device_filter) keeps the same devices.
+    keep = DeviceFilter(lambda d: d.primary_user_id == "u1")
+    assert compact.search(query, primary_email=email, limit=limit, keep=keep) == index.search(
+        query, primary_email=email, limit=limit, keep=keep)
     assert compact.get(query) == index.get(query)
     for device in devices:
         assert compact.get(f" {device.id.upper()} ") == index.get(device.id.upper())
