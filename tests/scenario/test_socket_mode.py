@@ -8,6 +8,7 @@ retries events, and sends envelopes of every wrong shape.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -170,15 +171,30 @@ async def test_an_event_retry_is_processed_only_if_the_first_delivery_was_not(
     assert len(sock.emu.calls_to("views.publish")) == 2
 
 
+async def alter(db: Path, sql: str) -> None:
+    """Change the bot's SQLite file from outside while the bot runs. A schema change from a
+    second connection can meet SQLITE_BUSY at once in WAL mode (no busy wait when the bot's
+    connections hold the schema), so try again for a few seconds."""
+    for _ in range(100):
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn, conn:
+                conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"the database stayed locked: {sql}")
+
+
 async def test_an_envelope_whose_work_cannot_be_committed_is_not_acked_and_comes_again(
     sock: SocketStack, tmp_path: Path
 ) -> None:
     """An ack means the work is safe: with the inbox refusing writes, no ack (Slack sends the
     envelope again); once the database takes it, the redelivery is processed, once."""
     db = tmp_path / "bot.db"
-    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON inbox"
-                     " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    await alter(db, "CREATE TRIGGER refuse BEFORE INSERT ON inbox"
+                    " BEGIN SELECT RAISE(ABORT, 'refused'); END")
     payload = command(sock.emu, "UALICE", "reset PIXEL8-ALICE")
     envelope_id = await sock.emu.deliver("slash_commands", payload)
     with pytest.raises(TimeoutError):
@@ -186,8 +202,7 @@ async def test_an_envelope_whose_work_cannot_be_committed_is_not_acked_and_comes
     await sock.settle()
     assert await sock.requests() == []
 
-    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("DROP TRIGGER refuse")
+    await alter(db, "DROP TRIGGER refuse")
     await deliver(sock, "slash_commands", payload, envelope_id=envelope_id, retry_attempt=1)
     await deliver(sock, "slash_commands", payload, envelope_id=envelope_id, retry_attempt=2)
     assert len(await sock.requests()) == 1 and len(sock.approvals_posts()) == 1
