@@ -116,7 +116,36 @@ class SqliteTx:
         """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
 
 
-class SqliteDatabase:
+class ShieldedWrites:
+    """What both databases' ``write`` share: a transaction runs as a task of its own and is
+    shielded, so a caller cancelled mid-way (shutdown, a client gone) does not cut it in half
+    (it commits or rolls back whole, then the cancellation goes on); ``close`` waits for the
+    ones still running."""
+
+    def __init__(self) -> None:
+        self._writes: set[asyncio.Future[Any]] = set()
+
+    async def _shielded(self, transaction: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(transaction)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def _writes_done(self) -> None:
+        if self._writes:  # let shielded transactions finish before the connection goes
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def write(self, work: Work[T]) -> T:
+        raise NotImplementedError  # each database's own transaction
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        async def work(tx: Tx) -> None:
+            await tx.execute(sql, params)
+
+        await self.write(work)
+
+
+class SqliteDatabase(ShieldedWrites):
     """One SQLite file (WAL), migrated when opened."""
 
     dialect = SQLITE
@@ -126,7 +155,7 @@ class SqliteDatabase:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
-        self._writes: set[asyncio.Future[Any]] = set()
+        super().__init__()
 
     @classmethod
     async def open(cls, path: str, *, migrated: bool = True) -> SqliteDatabase:
@@ -159,8 +188,7 @@ class SqliteDatabase:
         return db
 
     async def close(self) -> None:
-        if self._writes:  # let shielded transactions finish before the connection goes
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._writes_done()
         await self._reader.close()
         await self._writer.close()
 
@@ -183,16 +211,7 @@ class SqliteDatabase:
                 await self._writer.execute("COMMIT")
                 return result
 
-        task = asyncio.ensure_future(run())
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-        return await asyncio.shield(task)
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async def work(tx: Tx) -> None:
-            await tx.execute(sql, params)
-
-        await self.write(work)
+        return await self._shielded(run())
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Run a query and fetch every row in one step on the reader connection. An open

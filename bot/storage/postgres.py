@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.storage.connection import Record, T, Tx, Work
+from bot.storage.connection import Record, ShieldedWrites, T, Work
 from bot.storage.dialect import POSTGRES, numbered, redacted
 from bot.storage.schema import StoreError, migrate
 
@@ -72,7 +72,7 @@ class PgTx:
         await self._conn.execute("SELECT pg_notify($1, '')", self._db.channel)
 
 
-class PostgresDatabase:
+class PostgresDatabase(ShieldedWrites):
     dialect = POSTGRES
 
     def __init__(self, url: str, pool: asyncpg.Pool, schema: str) -> None:
@@ -81,7 +81,7 @@ class PostgresDatabase:
         self._pool = pool
         self.schema = schema
         self.channel = f"passcode_bot_jobs_{lock_key(schema, 'jobs') & 0xFFFFFFFF:08x}"
-        self._writes: set[asyncio.Future[Any]] = set()
+        super().__init__()
         self._listener: asyncpg.Connection | None = None
         self._listening: asyncio.Task[None] | None = None
         self._wake: Callable[[], None] | None = None
@@ -162,8 +162,7 @@ class PostgresDatabase:
         self._wake = None
         if self._listening is not None:
             self._listening.cancel()
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._writes_done()
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -173,16 +172,7 @@ class PostgresDatabase:
             async with self._pool.acquire() as conn, conn.transaction():
                 return await work(PgTx(conn, self))
 
-        task = asyncio.ensure_future(run())
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-        return await asyncio.shield(task)
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async def work(tx: Tx) -> None:
-            await tx.execute(sql, params)
-
-        await self.write(work)
+        return await self._shielded(run())
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         return [dict(r) for r in await self._pool.fetch(numbered(sql), *params)]
