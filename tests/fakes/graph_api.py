@@ -1192,15 +1192,7 @@ class GraphEmulator:
         return found
 
     async def _check_member_groups(self, request: web.Request, user: _User) -> web.Response:
-        try:
-            body = await request.json()
-            group_ids = [str(g) for g in body["groupIds"]]
-        except (ValueError, KeyError, TypeError):
-            return _graph_error(400, "Request_BadRequest", "groupIds is required.")
-        if len(group_ids) > 20:
-            return _graph_error(400, "Request_BadRequest", "At most 20 groupIds per request.")
-        mine = self._groups_of(user.id)
-        return web.json_response({"value": [g for g in group_ids if g in mine]})
+        return await self._check_groups_of(request, user.id)
 
     def _directory_assignments(self, request: web.Request, *, transitive: bool) -> web.Response:
         expression = request.query.get("$filter", "").strip()
