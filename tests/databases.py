@@ -121,6 +121,15 @@ def run_sql(url: str, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
     in_thread(run)
 
 
+async def run_sql_beside(url: str, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """``run_sql`` while a bot runs on this test's event loop: in a thread, so the loop goes on
+    meanwhile. Called on the loop itself, the statement would wait for the bot's write lock
+    (SQLite) or table lock (PostgreSQL), while the bot's transaction waits for the loop to
+    send its COMMIT: SQLite gives up after its busy timeout ("database is locked", seen now
+    and then in the suite), PostgreSQL waits for ever."""
+    await asyncio.to_thread(run_sql, url, statements)
+
+
 def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     if not is_postgres_url(url):
         with closing(sqlite3.connect(_path(url))) as db:

@@ -71,6 +71,12 @@ class Database(Protocol):
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in its own write transaction."""
 
+    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
+                      ) -> int | None:
+        """One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, committed on its own, at the
+        least cost the database allows (an ack waits for it): the new row's id, or None when a
+        unique key refused the row. ``wake``: wake every waiting runner once it is committed."""
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """True inside when no other process of this database holds ``name``; False (do not
         do the work) when one does."""
@@ -145,15 +151,34 @@ class ShieldedWrites:
         await self.write(work)
 
 
+def _quick(path: str) -> sqlite3.Connection:
+    """The connection ``add_row`` writes on from the event loop's thread: autocommit, a busy
+    timeout of 0 (it must never block the loop), and no automatic checkpoint (copying the
+    WAL into the database would; the writer's commits and ``checkpoint`` do it)."""
+    quick = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("busy_timeout=0", "wal_autocheckpoint=0", "synchronous=NORMAL",
+                   "secure_delete=ON"):
+        quick.execute(f"PRAGMA {pragma}")
+    return quick
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class SqliteDatabase(ShieldedWrites):
     """One SQLite file (WAL), migrated when opened."""
 
     dialect = SQLITE
 
-    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 quick: sqlite3.Connection | None = None):
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._quick = quick
         self._lock = asyncio.Lock()
         super().__init__()
 
@@ -177,18 +202,19 @@ class SqliteDatabase(ShieldedWrites):
         reader = await aiosqlite.connect(path, isolation_level=None)
         reader.row_factory = aiosqlite.Row
         await reader.execute("PRAGMA busy_timeout=5000")
-        db = cls(path, writer, reader)
+        db = cls(path, writer, reader, None if path == ":memory:" else _quick(path))
         try:
             if migrated:
                 await migrate(db.write)
         except BaseException:
-            await reader.close()
-            await writer.close()
+            await db.close()
             raise
         return db
 
     async def close(self) -> None:
         await self._writes_done()
+        if self._quick is not None:
+            self._quick.close()
         await self._reader.close()
         await self._writer.close()
 
@@ -212,6 +238,29 @@ class SqliteDatabase(ShieldedWrites):
                 return result
 
         return await self._shielded(run())
+
+    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
+                      ) -> int | None:
+        """On this thread, when nothing else is writing: one autocommit statement on the quick
+        connection costs ~15 µs, where aiosqlite's hop to its thread and back costs ~250 µs
+        and a transaction of its own four such hops (measured on the 2-core machine). It never
+        waits on this thread: another process holding the write lock (SQLITE_BUSY at once,
+        its busy timeout is 0) sends the statement to the writer's thread, which waits for
+        the lock there. ``wake`` asks nothing here (one process per SQLite file)."""
+        if self._quick is not None and not self._lock.locked():  # no write of ours is open
+            try:
+                rows = self._quick.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+            else:
+                return int(rows[0][0]) if rows else None
+
+        async def work(tx: Tx) -> int | None:
+            row = await tx.fetchone(sql, params)
+            return None if row is None else int(next(iter(row.values())))
+
+        return await self.write(work)
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Run a query and fetch every row in one step on the reader connection. An open

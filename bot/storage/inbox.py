@@ -46,20 +46,11 @@ class SqlInbox:
         ``here_lease_s`` the caller runs it itself: it is leased to the caller from the start,
         and a worker takes it over only if that lease runs out."""
         lease = _later(now, here_lease_s) if here_lease_s is not None else None
-
-        async def work(tx: Tx) -> int | None:
-            added = await tx.insert_unique(
-                "INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until)"
-                " VALUES (?,?,?,?,?,?)",
-                (delivery, kind, item, int(here_lease_s is not None), ts(now), lease))
-            if not added:
-                return None
-            row = await tx.fetchone("SELECT id FROM inbox WHERE delivery = ?", (delivery,))
-            if here_lease_s is None:
-                await tx.jobs_added()  # PostgreSQL: NOTIFY every worker at commit
-            return int(row["id"]) if row else None
-
-        added = await self._db.write(work)
+        added = await self._db.add_row(
+            "INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (delivery) DO NOTHING RETURNING id",
+            (delivery, kind, item, int(here_lease_s is not None), ts(now), lease),
+            wake=here_lease_s is None)  # PostgreSQL: NOTIFY every worker at commit
         if added is not None and here_lease_s is None:
             self._inbox_added.set()
         return added

@@ -85,6 +85,10 @@ class PostgresDatabase(ShieldedWrites):
         self._listener: asyncpg.Connection | None = None
         self._listening: asyncio.Task[None] | None = None
         self._wake: Callable[[], None] | None = None
+        # add_row's own connection, taken from the pool at its first use and kept: a pooled
+        # call costs a second round trip as the pool resets the connection it gets back.
+        self._held: PoolConnectionProxy[Any] | None = None
+        self._holding = asyncio.Lock()
 
     def key(self, name: str) -> int:
         return lock_key(self.schema, name)
@@ -163,6 +167,9 @@ class PostgresDatabase(ShieldedWrites):
         if self._listening is not None:
             self._listening.cancel()
         await self._writes_done()
+        if self._held is not None:
+            await self._pool.release(self._held)
+            self._held = None
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -171,6 +178,31 @@ class PostgresDatabase(ShieldedWrites):
         async def run() -> T:
             async with self._pool.acquire() as conn, conn.transaction():
                 return await work(PgTx(conn, self))
+
+        return await self._shielded(run())
+
+    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
+                      ) -> int | None:
+        """One statement, one round trip: the INSERT and (``wake``) its NOTIFY in one
+        autocommit statement, on the connection this method keeps when it is free (at the
+        same moment, others go through the pool). Shielded like every write."""
+        if wake:
+            sql = f"WITH added AS ({sql}) SELECT id, pg_notify(?, '') FROM added"
+            params = (*params, self.channel)
+        query = numbered(sql)
+
+        async def run() -> int | None:
+            if self._holding.locked():
+                row = await self._pool.fetchrow(query, *params)
+            else:
+                async with self._holding:
+                    if self._held is not None and self._held.is_closed():
+                        await self._pool.release(self._held)  # the server ended it
+                        self._held = None
+                    if self._held is None:
+                        self._held = await self._pool.acquire()
+                    row = await self._held.fetchrow(query, *params)
+            return None if row is None else int(row[0])
 
         return await self._shielded(run())
 

@@ -101,14 +101,14 @@ async def test_no_ack_until_the_work_is_committed_and_the_retry_is_processed(
         tmp_path: Path, secret: str, database_url: str) -> None:
     async with pair(tmp_path, secret, database_url) as p:
         dialect = p.a.services.store.dialect
-        databases.run_sql(database_url, [(sql, ()) for sql in REFUSE[dialect]])
+        await databases.run_sql_beside(database_url, [(sql, ()) for sql in REFUSE[dialect]])
         body = p.to_b.command_body("UALICE", "reset PIXEL8-ALICE")
         first = await p.to_b.post(body)
         assert first.status >= 500 and "Traceback" not in first.body  # no ack: Slack retries
         await p.settle()
         assert not p.emu.calls_to("response_url") and not p.emu.messages(APPROVALS)
 
-        databases.run_sql(database_url, [(sql, ()) for sql in ALLOW[dialect]])
+        await databases.run_sql_beside(database_url, [(sql, ()) for sql in ALLOW[dialect]])
         retry = await p.to_b.post(body, headers=RETRY)
         assert retry.status == 200
         await p.settle()

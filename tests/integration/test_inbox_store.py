@@ -7,9 +7,13 @@ one store is woken by an item another store added."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+
 from bot.storage import Store
+from bot.storage.dialect import is_postgres_url, numbered
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -89,3 +93,58 @@ async def test_done_items_are_purged_and_open_ones_kept(database_url: str) -> No
         assert not await store.delivered("old") and await store.delivered("open")
     finally:
         await store.close()
+
+
+async def test_an_ack_meeting_another_writer_waits_for_it_and_is_committed_once(
+        database_url: str) -> None:
+    """The ack's insert (``add_row``) meets another process's open write: on SQLite the
+    write lock, which sends it from its quick path to the writer's thread to wait; on
+    PostgreSQL an uncommitted row of the same delivery. It waits, then gives the right answer
+    for what that writer did: None after the same delivery was committed, a new id after a
+    rollback, and never an error."""
+    store = await Store.open(database_url)
+    sql = "INSERT INTO inbox (delivery, kind, item, here, created_at) VALUES (?,?,?,?,?)"
+    try:
+        for outcome in ("COMMIT", "ROLLBACK"):
+            delivery = f"body:{outcome}"
+            other = await _OtherWriter.open(database_url)
+            await other.execute("BEGIN")
+            await other.execute(sql, (delivery, "ResetCommand", "{}", 0, "2026"))
+            adding = asyncio.create_task(store.add_to_inbox(delivery, "ResetCommand", "{}", NOW))
+            await asyncio.sleep(0.3)
+            assert not adding.done()  # it waits for the other writer
+            await other.execute(outcome)
+            await other.close()
+            added = await asyncio.wait_for(adding, 10.0)
+            assert (added is None) == (outcome == "COMMIT")
+            assert await store.delivered(delivery)
+        assert await store.inbox_pending() == 2
+    finally:
+        await store.close()
+
+
+class _OtherWriter:
+    """Another process's connection to the test database, plain SQL (``?`` placeholders)."""
+
+    def __init__(self, sqlite: sqlite3.Connection | None, pg: asyncpg.Connection | None) -> None:
+        self._sqlite, self._pg = sqlite, pg
+
+    @classmethod
+    async def open(cls, url: str) -> _OtherWriter:
+        if is_postgres_url(url):
+            return cls(None, await asyncpg.connect(url))
+        # BEGIN as IMMEDIATE: the write lock at once, as another process's transaction holds it
+        return cls(sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None), None)
+
+    async def execute(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        if self._pg is not None:
+            await self._pg.execute(numbered(sql), *params)
+        else:
+            assert self._sqlite is not None
+            self._sqlite.execute("BEGIN IMMEDIATE" if sql == "BEGIN" else sql, params)
+
+    async def close(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
