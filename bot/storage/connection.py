@@ -71,11 +71,12 @@ class Database(Protocol):
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in its own write transaction."""
 
-    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
-                      ) -> int | None:
-        """One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, committed on its own, at the
-        least cost the database allows (an ack waits for it): the new row's id, or None when a
-        unique key refused the row. ``wake``: wake every waiting runner once it is committed."""
+    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
+                        urgent: bool = False) -> list[Record]:
+        """One statement committed on its own, at the least cost the database allows: the
+        rows it returns (``RETURNING``). ``wake``: wake every waiting runner once it is
+        committed. ``urgent``: an ack waits for it (SQLite tries harder to stay off its
+        writer's thread)."""
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """True inside when no other process of this database holds ``name``; False (do not
@@ -144,15 +145,22 @@ class ShieldedWrites:
     async def write(self, work: Work[T]) -> T:
         raise NotImplementedError  # each database's own transaction
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async def work(tx: Tx) -> None:
-            await tx.execute(sql, params)
+    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
+                        urgent: bool = False) -> list[Record]:
+        raise NotImplementedError  # each database's own
 
-        await self.write(work)
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.statement(sql, params)
+
+
+# An urgent statement's pauses between tries on the quick connection while another process
+# holds the write lock: short at first (it commits within a millisecond once it gets the CPU),
+# 50 ms in all; then the writer's thread waits with the busy timeout.
+QUICK_PAUSES_S = (0.0, 0.0002, 0.0005, 0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
 
 
 def _quick(path: str) -> sqlite3.Connection:
-    """The connection ``add_row`` writes on from the event loop's thread: autocommit, a busy
+    """The connection ``statement`` uses on the event loop's thread: autocommit, a busy
     timeout of 0 (it must never block the loop), and no automatic checkpoint (copying the
     WAL into the database would; the writer's commits and ``checkpoint`` do it)."""
     quick = sqlite3.connect(path, isolation_level=None)
@@ -239,28 +247,42 @@ class SqliteDatabase(ShieldedWrites):
 
         return await self._shielded(run())
 
-    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
-                      ) -> int | None:
-        """On this thread, when nothing else is writing: one autocommit statement on the quick
+    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
+                        urgent: bool = False) -> list[Record]:
+        """On this thread, when no write of ours is open: one autocommit statement on the quick
         connection costs ~15 µs, where aiosqlite's hop to its thread and back costs ~250 µs
         and a transaction of its own four such hops (measured on the 2-core machine). It never
-        waits on this thread: another process holding the write lock (SQLITE_BUSY at once,
-        its busy timeout is 0) sends the statement to the writer's thread, which waits for
-        the lock there. ``wake`` asks nothing here (one process per SQLite file)."""
-        if self._quick is not None and not self._lock.locked():  # no write of ours is open
-            try:
-                rows = self._quick.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-            else:
-                return int(rows[0][0]) if rows else None
+        blocks this thread: another process holding the write lock answers SQLITE_BUSY at
+        once (a busy timeout of 0), and then the writer's thread waits for the lock. An
+        ``urgent`` statement (an ack's) is first tried again after pauses that let this loop
+        go on (``QUICK_PAUSES_S``): SQLite's own busy wait sleeps 1, 2, 5, 10 ms between
+        tries, which was most of an ack's p99 beside a busy worker. ``wake`` asks nothing
+        here (one process per SQLite file)."""
+        if self._quick is not None:
+            for pause in QUICK_PAUSES_S if urgent else (0.0,):
+                if not self._lock.locked():
+                    try:
+                        return self._quick_rows(sql, params)
+                    except sqlite3.OperationalError as exc:
+                        if not _busy(exc):
+                            raise
+                if urgent:
+                    await asyncio.sleep(pause)
 
-        async def work(tx: Tx) -> int | None:
-            row = await tx.fetchone(sql, params)
-            return None if row is None else int(next(iter(row.values())))
+        async def work(tx: Tx) -> list[Record]:
+            return await tx.fetch(sql, params)
 
         return await self.write(work)
+
+    def _quick_rows(self, sql: str, params: Sequence[Any]) -> list[Record]:
+        assert self._quick is not None
+        cursor = self._quick.execute(sql, params)
+        try:
+            rows = cursor.fetchall()
+            names = [c[0] for c in cursor.description or ()]
+        finally:
+            cursor.close()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Run a query and fetch every row in one step on the reader connection. An open

@@ -22,7 +22,7 @@ import contextlib
 from datetime import UTC, datetime
 
 from bot.ports import InboxItem
-from bot.storage.connection import Database, Tx, ts
+from bot.storage.connection import Database, ts
 
 SQLITE_POLL_S = 0.05
 
@@ -46,14 +46,15 @@ class SqlInbox:
         ``here_lease_s`` the caller runs it itself: it is leased to the caller from the start,
         and a worker takes it over only if that lease runs out."""
         lease = _later(now, here_lease_s) if here_lease_s is not None else None
-        added = await self._db.add_row(
+        rows = await self._db.statement(
             "INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT (delivery) DO NOTHING RETURNING id",
             (delivery, kind, item, int(here_lease_s is not None), ts(now), lease),
-            wake=here_lease_s is None)  # PostgreSQL: NOTIFY every worker at commit
-        if added is not None and here_lease_s is None:
+            wake=here_lease_s is None,  # PostgreSQL: NOTIFY every worker at commit
+            urgent=True)
+        if rows and here_lease_s is None:
             self._inbox_added.set()
-        return added
+        return int(rows[0]["id"]) if rows else None
 
     async def delivered(self, delivery: str) -> bool:
         """Whether an item of this delivery was committed (it is done, or will be)."""
@@ -65,18 +66,14 @@ class SqlInbox:
         """Lease up to ``limit`` items not done whose lease (if any) ran out, oldest first."""
         lease = _later(now, lease_s)
 
-        async def work(tx: Tx) -> list[InboxItem]:
-            rows = await tx.fetch(
-                "SELECT id, kind, item, attempts FROM inbox WHERE done_at IS NULL"
-                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?"
-                + tx.dialect.skip_locked, (ts(now), limit))
-            await tx.executemany(
-                "UPDATE inbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                [(lease, r["id"]) for r in rows])
-            return [InboxItem(int(r["id"]), r["kind"], r["item"], int(r["attempts"]) + 1)
-                    for r in rows]
-
-        return await self._db.write(work)
+        rows = await self._db.statement(
+            "UPDATE inbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN ("
+            " SELECT id FROM inbox WHERE done_at IS NULL"
+            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?"
+            + self._db.dialect.skip_locked + ") RETURNING id, kind, item, attempts",
+            (lease, ts(now), limit))
+        return sorted((InboxItem(int(r["id"]), r["kind"], r["item"], int(r["attempts"]))
+                       for r in rows), key=lambda i: i.id)
 
     async def renew_inbox(self, item_id: int, until: datetime) -> None:
         await self._db.execute("UPDATE inbox SET lease_until = ? WHERE id = ? AND done_at IS NULL",

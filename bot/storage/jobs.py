@@ -58,23 +58,17 @@ class SqlJobQueue:
         """Lease due jobs: a job whose lease ran out (its runner died) is due again."""
         lease = ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
 
-        async def work(tx: Tx) -> list[Job]:
-            rows = await tx.fetch(
-                "SELECT id, kind, request_id, event, attempts FROM jobs"
-                " WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
-                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?"
-                + tx.dialect.skip_locked,
-                (ts(now), ts(now), limit),
-            )
-            await tx.executemany(
-                "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                [(lease, r["id"]) for r in rows],
-            )
-            return [Job(r["id"], JobKind(r["kind"]), r["request_id"],
-                        NotifyEvent(r["event"]) if r["event"] else None, r["attempts"] + 1)
-                    for r in rows]
-
-        return await self._db.write(work)
+        rows = await self._db.statement(
+            "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id IN ("
+            " SELECT id FROM jobs WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
+            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?"
+            + self._db.dialect.skip_locked + ")"
+            " RETURNING id, kind, request_id, event, attempts, run_at",
+            (lease, ts(now), ts(now), limit))
+        rows.sort(key=lambda r: (r["run_at"], r["id"]))
+        return [Job(r["id"], JobKind(r["kind"]), r["request_id"],
+                    NotifyEvent(r["event"]) if r["event"] else None, r["attempts"])
+                for r in rows]
 
     async def release_leases(self) -> None:
         """On SQLite every lease ends now (one process per file: whatever held them died

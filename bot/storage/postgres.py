@@ -85,8 +85,8 @@ class PostgresDatabase(ShieldedWrites):
         self._listener: asyncpg.Connection | None = None
         self._listening: asyncio.Task[None] | None = None
         self._wake: Callable[[], None] | None = None
-        # add_row's own connection, taken from the pool at its first use and kept: a pooled
-        # call costs a second round trip as the pool resets the connection it gets back.
+        # the acks' path's own connection (``_one_trip``), taken from the pool at its first
+        # use and kept.
         self._held: PoolConnectionProxy[Any] | None = None
         self._holding = asyncio.Lock()
 
@@ -181,30 +181,29 @@ class PostgresDatabase(ShieldedWrites):
 
         return await self._shielded(run())
 
-    async def add_row(self, sql: str, params: Sequence[Any], *, wake: bool = False
-                      ) -> int | None:
-        """One statement, one round trip: the INSERT and (``wake``) its NOTIFY in one
-        autocommit statement, on the connection this method keeps when it is free (at the
-        same moment, others go through the pool). Shielded like every write."""
+    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
+                        urgent: bool = False) -> list[Record]:
+        """One autocommit statement, one round trip (``_one_trip``), with (``wake``) its
+        NOTIFY in the same statement. Shielded like every write."""
         if wake:
-            sql = f"WITH added AS ({sql}) SELECT id, pg_notify(?, '') FROM added"
+            sql = f"WITH changed AS ({sql}) SELECT changed.*, pg_notify(?, '') FROM changed"
             params = (*params, self.channel)
-        query = numbered(sql)
+        rows = await self._shielded(self._one_trip(numbered(sql), params))
+        return [dict(r) for r in rows]
 
-        async def run() -> int | None:
-            if self._holding.locked():
-                row = await self._pool.fetchrow(query, *params)
-            else:
-                async with self._holding:
-                    if self._held is not None and self._held.is_closed():
-                        await self._pool.release(self._held)  # the server ended it
-                        self._held = None
-                    if self._held is None:
-                        self._held = await self._pool.acquire()
-                    row = await self._held.fetchrow(query, *params)
-            return None if row is None else int(row[0])
-
-        return await self._shielded(run())
+    async def _one_trip(self, query: str, params: Sequence[Any]) -> list[asyncpg.Record]:
+        """One statement on the connection kept for the acks' path when it is free (at the
+        same moment, others go through the pool, whose calls cost a second round trip to
+        reset the connection given back)."""
+        if self._holding.locked():
+            return await self._pool.fetch(query, *params)
+        async with self._holding:
+            if self._held is not None and self._held.is_closed():
+                await self._pool.release(self._held)  # the server ended it
+                self._held = None
+            if self._held is None:
+                self._held = await self._pool.acquire()
+            return await self._held.fetch(query, *params)
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         return [dict(r) for r in await self._pool.fetch(numbered(sql), *params)]
