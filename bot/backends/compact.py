@@ -63,6 +63,7 @@ class Column:
 
 
 _CHUNK = 1024
+_LOOKS_PER_KEY = 30  # what a bisection costs, in looks at one device
 
 
 def _chunked(texts: Iterable[str]) -> Iterator[list[str]]:
@@ -276,15 +277,32 @@ class CompactDevices:
         """Positions whose primary user's id is ``user_id``."""
         return self._by_owner.get(user_id)
 
-    def of_entra(self, entra_device_id: str) -> array[int]:
-        return self._by_entra.get(entra_device_id)
+    def of_entra(self, entra_device_ids: frozenset[str]) -> Iterable[int]:
+        """Positions whose Entra device is one of ``entra_device_ids``."""
+        return self._of_any(entra_device_ids, self._by_entra, self._entra)
 
-    def of_listed(self, user_id: str) -> array[int]:
-        return self._by_listed.get(user_id)
+    def of_listed(self, user_ids: frozenset[str]) -> Iterable[int]:
+        """Positions whose listed user is one of ``user_ids``."""
+        return self._of_any(user_ids, self._by_listed, self._listed)
+
+    def _of_any(self, keys: frozenset[str], groups: Groups, column: Column) -> Iterable[int]:
+        # A bisection per key (~12 us) or one look at every device (~0.4 us each): 25,000
+        # Entra devices of a scope at 100,000 devices took 310 ms the first way.
+        if len(keys) * _LOOKS_PER_KEY < len(self):
+            return itertools.chain.from_iterable(groups.get(k) for k in keys if k)
+        return (i for i in range(len(self)) if column[i] and column[i] in keys)
 
     def tagged(self, tag: str) -> array[int]:
         """Positions carrying scope tag ``tag`` (any but Default, which is not indexed)."""
         return self._by_tag.get(tag)
+
+    def contains(self, i: int, needle: str) -> bool:
+        """Whether the name or serial at ``i`` contains ``needle`` (case-folded), as
+        bot/backends/index.py ``contains`` says, without making the Device."""
+        if has_special(needle):
+            name, serial = self._names[i].casefold(), self._serials[i].casefold()
+            return needle in name or needle in serial
+        return needle in self._keys[self._starts[i] : self._starts[i + 1]]
 
     def scan(self, needle: str) -> Iterator[int]:
         """Positions whose name or serial contains ``needle`` (case-folded, no separator),
