@@ -35,8 +35,8 @@ def fresh_device(k: int, template: dict[str, Any]) -> dict[str, Any]:
 
 async def during_reload(http: aiohttp.ClientSession, ours: Child,
                         requests: list[Prepared]) -> tuple[Run, float]:
-    """Options loads one after another (c=1) while the worker reloads its whole index, as
-    it does every 15 minutes; and how long the reload took."""
+    """Options loads one after another (c=1) while the front, which answers them, reloads
+    its whole index, as it does every 15 minutes; and how long the reload took."""
     reload = asyncio.create_task(ours.ask("reload"))
     run, url = Run(), ours.url.rstrip("/") + "/slack/events"
     began = time.perf_counter()

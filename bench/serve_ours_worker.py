@@ -73,14 +73,16 @@ def arguments() -> argparse.Namespace:
     return parser.parse_known_args()[0]
 
 
-async def bench_backend(probes: Probes) -> DeviceBackend:
+async def bench_backend(probes: Probes, *, warm: bool = True) -> DeviceBackend:
     """The bench's fleet (the same in the front and the worker: people.fleet is
-    deterministic), on the simulated backend or (``--graph``) the Intune one."""
+    deterministic), on the simulated backend or (``--graph``) the Intune one, its device
+    index loaded when ``warm`` (the front: it answers the picker; a worker loads it only if
+    it ever searches, as in the product)."""
     entries = people.fleet(probes.args.fleet)
     probes.device_ids = [str(e["id"]) for e in entries]
     if probes.args.graph:  # open as long as this process
         graph = json.loads(probes.args.graph)
-        return await probes.resources.enter_async_context(graph_backend(graph))
+        return await probes.resources.enter_async_context(graph_backend(graph, warm=warm))
     return SimulatedBackend(entries, pending_for=timedelta(seconds=probes.args.pending_for))
 
 
@@ -90,7 +92,7 @@ BENCH_ROLES = {"Helpdesk Operator": [APPROVER]}
 async def compose(probes: Probes, settings: Settings) -> InlineRuntime:
     """The product's work (handlers/bootstrap.py ``compose_work``, the worker role) over the
     bench's fleet, roles and recording pacer."""
-    backend = await bench_backend(probes)
+    backend = await bench_backend(probes, warm=False)
     if isinstance(backend, SimulatedBackend):
         probes.backend = backend
     client = build_client(settings)
@@ -136,14 +138,7 @@ def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
                 await asyncio.sleep(0.05)
         return {"tasks": len(worker.tasks) + await store.inbox_pending()}
 
-    async def reload_index() -> dict[str, float]:
-        """The Intune backend's full reload of its device index, as every 15 minutes."""
-        began = time.perf_counter()
-        await work.services.backend.refresh_index()  # type: ignore[attr-defined]
-        return {"seconds": time.perf_counter() - began}
-
-    return {"stats": stats, "lag": lag, "lag-reset": lag_reset, "settle-work": settle_work,
-            "reload-index": reload_index}
+    return {"stats": stats, "lag": lag, "lag-reset": lag_reset, "settle-work": settle_work}
 
 
 async def run(probes: Probes) -> int:

@@ -39,15 +39,19 @@ class Services:
     graph: GraphClient | None = None  # shared by the Intune backend and the Graph roles
     _warm_up: asyncio.Task[None] | None = None
 
-    async def start(self, *, jobs: bool = True) -> None:
-        """Start the job runner (unless ``jobs`` is False: a process that only acks) and the
-        device index's warm-up."""
+    async def start(self, *, jobs: bool = True, picker: bool = True) -> None:
+        """Start the job runner (unless ``jobs`` is False: a process that only acks) and,
+        when this process answers the device picker (``picker``), the device index's
+        warm-up."""
         if jobs:
             await self.runner.start()
         # The Intune backend answers the device picker from a cached index of the fleet: fill
-        # it now, in the background, rather than on the first person's keystroke.
+        # it now, in the background, rather than on the first person's keystroke. A process
+        # that answers no picker (a worker) loads it only if it ever searches (a scoped
+        # approver's queue, bot/usecases/status.py): a 100,000-device list read every 15
+        # minutes and held (~35 MB) for nothing otherwise.
         refresh = getattr(self.backend, "refresh_index", None)
-        if refresh is not None:
+        if refresh is not None and picker:
             self._warm_up = asyncio.create_task(_quietly(refresh(), "device index warm-up"))
 
     async def aclose(self) -> None:

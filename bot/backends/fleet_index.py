@@ -18,68 +18,15 @@ from array import array
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from bot.backends.compact import FIELD, RECORD, SPECIAL, Column, Groups, folded
 from bot.backends.fleet import Marks
 from bot.backends.index import contains, name_order, owned_by
 from bot.ports import Device, DeviceFilter
 from policy.membership import email_key
 from policy.platforms import DeviceFacts
 
-# Between the fields of the case-folded string: a record is "<NAME_END>name<NAME_END>serial"
-# (``_FIELD``, then the next record). Any of them in a field is stored as ``_HIDDEN``, and a
-# query holding one is answered by a scan of every device instead, so the string matches a
-# query exactly where a field does.
-_FIELD = "\x1f"
-_RECORD = "\n"
-_HIDDEN = "\x1e"
-_SPECIAL = (_FIELD, _RECORD, _HIDDEN)
-
 _Profile = tuple[DeviceFacts, bool | None, Marks]
 _User = tuple[str, str, str]  # primary_email, primary_name, primary_user_id
-
-
-class _Column:
-    """Texts in one string, by position."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        texts = list(texts)
-        self._text = "".join(texts)
-        self._starts = array("I", itertools.accumulate(map(len, texts), initial=0))
-
-    def __getitem__(self, i: int) -> str:
-        return self._text[self._starts[i] : self._starts[i + 1]]
-
-
-class _Groups:
-    """Positions by key (an email, an owner's id): the keys in order in one column, their
-    positions in one array; a lookup bisects the keys."""
-
-    def __init__(self, groups: dict[str, list[int]]) -> None:
-        keys = sorted(groups)
-        self._keys = _Column(keys)
-        self._count = len(keys)
-        self._from = array("I", itertools.accumulate((len(groups[k]) for k in keys), initial=0))
-        self._positions = array("I", itertools.chain.from_iterable(groups[k] for k in keys))
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, i: int) -> str:
-        if not 0 <= i < self._count:
-            raise IndexError(i)
-        return self._keys[i]
-
-    def get(self, key: str) -> array[int]:
-        i = bisect.bisect_left(self, key)
-        if i == self._count or self[i] != key:
-            return array("I")
-        return self._positions[self._from[i] : self._from[i + 1]]
-
-
-def _folded(text: str) -> str:
-    folded = text.casefold()
-    if _FIELD in folded or _RECORD in folded:
-        folded = folded.replace(_FIELD, _HIDDEN).replace(_RECORD, _HIDDEN)
-    return folded
 
 
 class CompactFleet:
@@ -100,22 +47,22 @@ class CompactFleet:
                          users.setdefault(user, len(users)), device.last_sync))
         rows.sort(key=lambda row: row[0])
         self._profiles = list(profiles)
-        self._emails = _Column(u[0] for u in users)
-        self._user_names = _Column(u[1] for u in users)
-        self._owners = _Column(u[2] for u in users)
+        self._emails = Column(u[0] for u in users)
+        self._user_names = Column(u[1] for u in users)
+        self._owners = Column(u[2] for u in users)
         del users
-        self._ids = _Column(r[1] for r in rows)
-        self._names = _Column(r[2] for r in rows)
-        self._serials = _Column(r[3] for r in rows)
+        self._ids = Column(r[1] for r in rows)
+        self._names = Column(r[2] for r in rows)
+        self._serials = Column(r[3] for r in rows)
         self._profile = array("I", (r[4] for r in rows))
         self._user = array("I", (r[5] for r in rows))
         self._last_sync = {i: r[6] for i, r in enumerate(rows) if r[6] is not None}
         # "\n" id "\n" id ... "\n", and "\n" name "\x1f" serial "\n" name ..., both folded.
-        self._id_keys = _RECORD + "".join(f"{_folded(r[1])}{_RECORD}" for r in rows)
+        self._id_keys = RECORD + "".join(f"{folded(r[1])}{RECORD}" for r in rows)
         self._id_starts = array("I", itertools.accumulate(
-            (len(_folded(r[1])) + 1 for r in rows), initial=1))
-        records = [f"{_folded(r[2])}{_FIELD}{_folded(r[3])}{_RECORD}" for r in rows]
-        self._keys = _RECORD + "".join(records)
+            (len(folded(r[1])) + 1 for r in rows), initial=1))
+        records = [f"{folded(r[2])}{FIELD}{folded(r[3])}{RECORD}" for r in rows]
+        self._keys = RECORD + "".join(records)
         self._starts = array("I", itertools.accumulate(map(len, records), initial=1))
         del rows, records
         by_email: dict[str, list[int]] = {}
@@ -126,8 +73,8 @@ class CompactFleet:
                 by_email.setdefault(key, []).append(i)
             if owner:
                 by_owner.setdefault(owner, []).append(i)
-        self._by_email = _Groups(by_email)
-        self._by_owner = _Groups(by_owner)
+        self._by_email = Groups(by_email)
+        self._by_owner = Groups(by_owner)
 
     def __len__(self) -> int:
         return len(self._profile)
@@ -153,11 +100,11 @@ class CompactFleet:
     def position(self, device_id: str) -> int | None:
         """Where the device with this id is, case-insensitive."""
         key = device_id.strip().casefold()
-        if not key or any(c in key for c in _SPECIAL):
+        if not key or any(c in key for c in SPECIAL):
             return next((i for i in range(len(self)) if self._ids[i].casefold() == key), None)
         ids, size = self._id_keys, len(key)
         at = ids.find(key, 1)
-        while at != -1 and not (ids[at - 1] == ids[at + size] == _RECORD):
+        while at != -1 and not (ids[at - 1] == ids[at + size] == RECORD):
             at = ids.find(key, at + 1)
         return None if at == -1 else bisect.bisect_right(self._id_starts, at) - 1
 
@@ -172,7 +119,7 @@ class CompactFleet:
         key = query.strip().casefold()
         if not key:
             return []
-        if any(c in key for c in _SPECIAL):
+        if any(c in key for c in SPECIAL):
             found = sorted(i for i in range(len(self)) if key in self._exact(i))
         else:
             found = sorted(set(self._whole_fields(key)))
@@ -199,7 +146,7 @@ class CompactFleet:
             return list(itertools.islice((d for d in mine if contains(d, needle)), limit))
         if not needle:
             return list(itertools.islice(self, limit))
-        if any(c in needle for c in _SPECIAL):
+        if any(c in needle for c in SPECIAL):
             return list(itertools.islice((d for d in self if contains(d, needle)), limit))
         return list(map(self.device, itertools.islice(self._scan(needle), limit)))
 
@@ -220,7 +167,7 @@ class CompactFleet:
         at = keys.find(key, 1)
         while at != -1:
             around = keys[at - 1] + keys[at + size]
-            if around in (_RECORD + _FIELD, _FIELD + _RECORD):
+            if around in (RECORD + FIELD, FIELD + RECORD):
                 yield bisect.bisect_right(starts, at) - 1
             at = keys.find(key, at + 1)
 

@@ -41,7 +41,8 @@ class InlineRuntime:
         return "inline" if self.role == "both" else self.role
 
     async def start(self) -> None:
-        await self.services.start(jobs=self.role != "web")
+        # The picker is answered where Slack's requests arrive: not by a worker.
+        await self.services.start(jobs=self.role != "web", picker=self.role != "worker")
         if self.inbox is not None:
             await self.inbox.start()
 

@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from bot import memory
+
 
 def freeze_startup_heap() -> None:
     """Move everything built at start (the app, a simulated fleet's indexes) out of the
@@ -18,6 +20,7 @@ def freeze_startup_heap() -> None:
     allows us to block. Frozen objects are still freed by reference counting."""
     gc.collect()
     gc.freeze()
+    memory.give_back()  # what loading them freed
 
 
 def die_with(parent: int) -> None:

@@ -1,13 +1,19 @@
-"""The device index both backends answer from (bot/backends/index.py), against a naive scan."""
+"""The device index the Intune backend answers from (bot/backends/index.py), against a
+naive scan; held compactly (bot/backends/compact.py), every field comes back as given."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import memory
+from bot.backends.compact import Builder
 from bot.backends.index import DeviceIndex, matches_key, name_order, owned_by
 from bot.ports import Device, DeviceFilter
 from policy.membership import same_email
@@ -278,3 +284,80 @@ def test_a_bounded_scope_search_answers_as_the_filtered_scan(
         now = [moved if d.id == moved.id else d for d in fleet if d.id != fleet[26].id]
         assert index.search(text, limit=limit, keep=keep) == [
             d for d in naive_search(now, text, None, 10_000) if admits(d)][:limit]
+
+
+# -- held compactly (bot/backends/compact.py): every field comes back as given -----------------
+
+UTC_SYNC = datetime(2026, 11, 30, 8, 15, 1, 123456, tzinfo=UTC)
+OTHER_SYNC = datetime(2026, 11, 30, 9, 15, tzinfo=timezone(timedelta(hours=1)))
+FULL = st.builds(
+    Device, id=IDS, name=TEXT, serial=TEXT,
+    facts=st.sampled_from([FACTS, DeviceFacts("iOS", "17.5", "appleBulkWithUser")]),
+    primary_email=EMAILS, primary_name=st.sampled_from(["", "Alice A", "Bob\n"]),
+    primary_user_id=st.sampled_from(["", "u-1", "u-2"]),
+    has_passcode_policy=st.sampled_from([None, True, False]),
+    last_sync=st.sampled_from([None, UTC_SYNC, OTHER_SYNC, datetime(1999, 1, 1)]),
+    scope_tags=st.sampled_from([frozenset(), frozenset({"0"}), frozenset({"0", "7"})]),
+    entra_device_id=st.sampled_from(["", "aad-1", "aad-2"]),
+    listed_user_id=st.sampled_from(["", "u-1", "u-3"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(devices=st.lists(FULL, max_size=10), changes=st.lists(CHANGE, max_size=6),
+       rebuild_after=st.integers(1, 4))
+def test_every_field_of_every_device_comes_back_as_given(
+    devices: list[Device], changes: list[tuple[str, Device]], rebuild_after: int
+) -> None:
+    """Equal, and so are the last syncs' time zones: the Intune backend's learn() keeps a
+    device found again only when it differs from the one held."""
+    index = DeviceIndex(devices, rebuild_after=rebuild_after)
+    model = {d.id.casefold(): d for d in devices}
+    for what, changed in changes:
+        if what == "add":
+            index.add(changed)
+            model[changed.id.casefold()] = changed
+        else:
+            index.remove(changed.id)
+            model.pop(changed.id.casefold(), None)
+    assert list(index) == sorted(model.values(), key=name_order)
+    for d in model.values():
+        held = index.get(d.id)
+        assert held == d
+        assert held is not None and held.last_sync == d.last_sync
+        assert (held.last_sync.utcoffset() if held.last_sync else None) == (
+            d.last_sync.utcoffset() if d.last_sync else None)
+
+
+def test_a_builder_fed_page_by_page_keeps_the_later_of_two_with_one_id() -> None:
+    """The Intune backend's full load: devices found live while the list was read come after
+    it, and win."""
+    built = Builder()
+    old = device("ID-9", "Pixel", "S9", "alice@example.com")
+    new = replace(old, id="id-9", name="Pixel 9")
+    for d in [old, *FLEET, new]:
+        built.add(d)
+    index = DeviceIndex(built)
+
+    assert len(index) == len(FLEET) + 1
+    assert [d.name for d in index.search("pixel")] == ["Pixel 8", "Pixel 9"]
+    assert index.get("ID-9") == new
+    assert index.find("pixel") == []  # the old name is gone with it
+    assert index.find("s9") == [new]
+
+
+def test_a_builder_keeps_no_device_object() -> None:
+    """What keeps a full load's freed memory from staying with the allocator: no device
+    taken in lives on until the build."""
+    built = Builder()
+    phone = device("id-9", "Phone", "S9")
+    held = sys.getrefcount(phone)
+    built.add(phone)
+    assert sys.getrefcount(phone) == held
+
+
+def test_giving_memory_back_forgets_the_split_urls_of_the_pages_read() -> None:
+    urlsplit("https://graph.example/v1.0/deviceManagement/managedDevices?$skiptoken=1")
+    assert urlsplit.cache_info().currsize > 0  # type: ignore[attr-defined]
+    memory.give_back()
+    assert urlsplit.cache_info().currsize == 0  # type: ignore[attr-defined]
