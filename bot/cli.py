@@ -109,8 +109,9 @@ async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
 
 
 async def migrate_store(source_url: str, target_url: str) -> int:
-    """Copy requests, the audit chain and jobs from one database into another, empty one
-    (SQLite to PostgreSQL or back), then verify the copy's audit chain against the source's."""
+    """Copy requests, the audit chain, jobs, the inbox and the simulated resets from one
+    database into another, empty one (SQLite to PostgreSQL or back; bot/storage/copy.py says
+    what is left and why), then verify the copy's audit chain against the source's."""
     from pathlib import Path
 
     from bot.audit import verify
@@ -145,8 +146,9 @@ async def migrate_store(source_url: str, target_url: str) -> int:
             await target.close()
     finally:
         await source.close()
-    print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s) and "
-          f"{copied.jobs} job(s) from {redacted(source_url)} to {redacted(target_url)}.")
+    print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s), "
+          f"{copied.jobs} job(s), {copied.inbox} inbox item(s) and {copied.simulated_resets} "
+          f"simulated reset(s) from {redacted(source_url)} to {redacted(target_url)}.")
     if not after.ok or after.head != before.head or after.events != before.events:
         print(f"Audit trail of the copy is NOT intact: {after.problem or 'it differs'}.",
               file=sys.stderr)
