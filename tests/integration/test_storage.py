@@ -20,13 +20,16 @@ import pytest
 from bot import cli
 from bot.audit import verify
 from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users
+from bot.bootstrap import build_services
 from bot.clock import ManualClock, SystemClock
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
 from bot.jobs import JobRunner
 from bot.ports import ActionRef, ActionState
+from bot.roles import FileRoleDirectory
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
 from bot.storage import copy as store_copy
+from bot.storage.connection import ts
 from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
@@ -497,3 +500,36 @@ async def test_a_drain_racing_the_job_loop_still_waits_for_the_job(database_url:
     finally:
         await runner.stop()
         await store.close()
+
+
+async def test_the_job_lease_is_job_lease_seconds(store_settings: Settings) -> None:
+    """The runner the settings compose holds a job it runs for JOB_LEASE_SECONDS: a runner
+    killed while running it leaves it to another once that has run out, not before."""
+    clock = ManualClock()
+    running = asyncio.Event()
+
+    class Holding(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            running.set()
+            await asyncio.Event().wait()  # still running when the runner "dies"
+
+    settings = store_settings.model_copy(update={"job_lease_seconds": 30.0})
+    services = await build_services(settings, lambda store: Holding(), clock=clock,
+                                    roles=FileRoleDirectory({}))
+    other = await Store.open(settings.database_url)
+    try:
+        request = new_request(1)
+        await services.store.insert(request, actor="U1",
+                                    jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        clock.advance(timedelta(seconds=1))  # due
+        await services.runner.run_due()
+        await asyncio.wait_for(running.wait(), 10)
+        now = clock.now()
+        assert rows(settings.database_url, "SELECT lease_until FROM jobs") == [
+            (ts(now + timedelta(seconds=30)),)]
+        assert await other.claim_jobs(now + timedelta(seconds=29), lease_s=60) == []
+        [taken] = await other.claim_jobs(now + timedelta(seconds=31), lease_s=60)
+        assert taken.request_id == request.id
+    finally:
+        await other.close()
+        await services.aclose()
