@@ -295,7 +295,7 @@ def replica_env(*, db_url: str, emu: SlackEmulator, secret: str, work: Path,
     return {
         **keep,
         "PYTHONPATH": os.pathsep.join([str(SHIM), *filter(None, [keep.get("PYTHONPATH")])]),
-        "PASSCODE_SHIM_LEASE_S": str(lease_s),
+        "JOB_LEASE_SECONDS": str(lease_s),
         **({"PASSCODE_SHIM_POST_RATE": str(post_rate)} if post_rate else {}),
         "HOST": "127.0.0.1",
         "SLACK_BOT_TOKEN": emu.token,

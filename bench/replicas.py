@@ -15,7 +15,7 @@ from bench import cluster, flow, people, pg
 from bench.report import Tally, f, table
 
 THROUGHPUT_POST_RATE = 1000.0
-LEASE_S = 10.0  # bench/shim: how soon a killed replica's jobs come back (the product: 120 s)
+LEASE_S = 10.0  # JOB_LEASE_SECONDS: how soon a killed replica's jobs come back (default 120 s)
 
 
 async def one_run(work: Path, server: str, requesters: list[people.Requester],

@@ -212,5 +212,6 @@ async def build_services(
     kwargs = {"sleep": sleep} if sleep is not None else {}
     service = ResetService(store, backend, roles, vault, clock, service_config(settings), **kwargs)
     runner = JobRunner(service, store, store, notifier(store), clock,
-                       sweep_every_s=sweep_every.total_seconds(), heartbeats=store)
+                       sweep_every_s=sweep_every.total_seconds(), heartbeats=store,
+                       lease_s=settings.job_lease_seconds)
     return Services(settings, store, backend, roles, service, runner, graph)

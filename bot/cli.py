@@ -44,29 +44,38 @@ def check_config(settings: Settings | None = None) -> int:
 
 async def rotate_key(settings: Settings) -> int:
     """Re-seal every stored passcode under PASSCODE_BOT_SECRET (the new key), opening them with
-    PASSCODE_BOT_OLD_SECRETS; all or nothing."""
+    PASSCODE_BOT_OLD_SECRETS; all or nothing. Every value sealed with the vault: the requests'
+    passcodes, and the simulated Intune's (its table, bot/storage/simulation.py)."""
+    # The simulated backend's binding of a sealed value to its reset (one definition).
+    from bot.backends.simulated import _bound as simulated_binding
+    from bot.storage.simulation import SqlSimulatedResets
     from bot.vault import VaultError
 
     vault = build_vault(settings)
     store = await open_store(settings)
     try:
-        resealed = []
-        for request_id, sealed in await store.sealed_all():
-            if vault.is_current(sealed):
+        sealed = [("request", rid, rid, blob) for rid, blob in await store.sealed_all()]
+        sealed += [("simulated reset", ref, simulated_binding(ref), blob)
+                   for ref, blob in await SqlSimulatedResets(store.database).sealed_all()]
+        resealed: dict[str, list[tuple[str, bytes]]] = {"request": [], "simulated reset": []}
+        for what, key, bound_to, blob in sealed:
+            if vault.is_current(blob):
                 continue
             try:
-                passcode = vault.unseal(request_id, sealed)
+                passcode = vault.unseal(bound_to, blob)
             except VaultError as exc:
-                print(f"passcode-bot: request {request_id}: {exc}; nothing was changed. "
+                print(f"passcode-bot: {what} {key}: {exc}; nothing was changed. "
                       "Add the key it was sealed with to PASSCODE_BOT_OLD_SECRETS.",
                       file=sys.stderr)
                 return 1
-            resealed.append((request_id, vault.seal(request_id, passcode)))
-        await store.reseal(resealed)
+            resealed[what].append((key, vault.seal(bound_to, passcode)))
+        await store.reseal(resealed["request"], simulated=resealed["simulated reset"])
     finally:
         await store.close()
-    print(f"Re-sealed {len(resealed)} passcode(s) under the new key. "
-          "PASSCODE_BOT_OLD_SECRETS can now be removed.")
+    print(f"Re-sealed {len(resealed['request'])} passcode(s) under the new key"
+          + (f" (and {len(resealed['simulated reset'])} of the simulated backend's resets)"
+             if resealed["simulated reset"] else "")
+          + ". PASSCODE_BOT_OLD_SECRETS can now be removed.")
     return 0
 
 
@@ -109,8 +118,9 @@ async def audit_export(settings: Settings, since: str | None, fmt: str) -> int:
 
 
 async def migrate_store(source_url: str, target_url: str) -> int:
-    """Copy requests, the audit chain and jobs from one database into another, empty one
-    (SQLite to PostgreSQL or back), then verify the copy's audit chain against the source's."""
+    """Copy requests, the audit chain, jobs, the inbox and the simulated resets from one
+    database into another, empty one (SQLite to PostgreSQL or back; bot/storage/copy.py says
+    what is left and why), then verify the copy's audit chain against the source's."""
     from pathlib import Path
 
     from bot.audit import verify
@@ -145,8 +155,9 @@ async def migrate_store(source_url: str, target_url: str) -> int:
             await target.close()
     finally:
         await source.close()
-    print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s) and "
-          f"{copied.jobs} job(s) from {redacted(source_url)} to {redacted(target_url)}.")
+    print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s), "
+          f"{copied.jobs} job(s), {copied.inbox} inbox item(s) and {copied.simulated_resets} "
+          f"simulated reset(s) from {redacted(source_url)} to {redacted(target_url)}.")
     if not after.ok or after.head != before.head or after.events != before.events:
         print(f"Audit trail of the copy is NOT intact: {after.problem or 'it differs'}.",
               file=sys.stderr)

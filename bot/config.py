@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # leave the CPU free), "low" (nice 19) or "normal" (a host with other busy programs).
     worker_priority: Literal["idle", "low", "normal"] = "idle"
 
+    # How long a job runner holds a job it claimed (renewed every third of it while the job
+    # runs): a runner killed meanwhile leaves its jobs to the others once this has run out.
+    # At least 5 s: a renewal must reach the database before the lease lapses, or a second
+    # runner would start a job the first is still running.
+    job_lease_seconds: float = Field(120.0, ge=5)
     # GET /readyz: 503 when the oldest job waiting for a runner has waited longer than this.
     ready_max_job_delay_seconds: float = Field(300.0, gt=0)
     # Where `passcode-bot status` reads /readyz ("": http://127.0.0.1:PORT/readyz).

@@ -33,7 +33,7 @@ from bot.service import ResetService
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 120.0
+LEASE_S = 120.0  # the job lease unless JOB_LEASE_SECONDS says otherwise (bot/config.py)
 # How often each kind of job is tried and how long it waits between tries (bot/retry.py says
 # why: an approved reset is tried again at least once a minute).
 POLICIES: dict[JobKind, Backoff] = {JobKind.NOTIFY: JOB_NOTIFY, JobKind.EXECUTE: JOB_EXECUTE}
@@ -47,13 +47,14 @@ HEARTBEAT_S = 5.0
 class JobRunner:
     def __init__(self, service: ResetService, store: RequestStore, queue: JobQueue,
                  notifier: Notifier, clock: Clock, *, sweep_every_s: float = 60.0,
-                 heartbeats: Heartbeats | None = None):
+                 heartbeats: Heartbeats | None = None, lease_s: float = LEASE_S):
         self.service = service
         self.store = store
         self.queue = queue
         self.notifier = notifier
         self.clock = clock
         self.sweep_every_s = sweep_every_s
+        self.lease_s = lease_s  # JOB_LEASE_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -91,7 +92,7 @@ class JobRunner:
         async with self._claiming:
             now = self.clock.now()
             started = []
-            for job in await self.queue.claim_jobs(now, LEASE_S):
+            for job in await self.queue.claim_jobs(now, self.lease_s):
                 if job.id in self._running:
                     continue
                 self._running.add(job.id)
@@ -181,8 +182,8 @@ class JobRunner:
 
     async def _keep_lease(self, job_id: int) -> None:
         while True:
-            await asyncio.sleep(LEASE_S / 3)
-            until = self.clock.now() + timedelta(seconds=LEASE_S)
+            await asyncio.sleep(self.lease_s / 3)
+            until = self.clock.now() + timedelta(seconds=self.lease_s)
             await self.queue.renew_lease(job_id, until)
 
     async def _job_loop(self) -> None:

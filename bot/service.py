@@ -68,9 +68,11 @@ class ResetService:
         return await request.find_devices(self.core, person, text, limit)
 
     async def request_reset(
-        self, person: Person, query: str = "", *, device_id: str | None = None
+        self, person: Person, query: str = "", *, device_id: str | None = None,
+        request_id: str | None = None,
     ) -> Reply:
-        return await request.request_reset(self.core, person, query, device_id=device_id)
+        return await request.request_reset(self.core, person, query, device_id=device_id,
+                                           request_id=request_id)
 
     async def decide(self, request_id: str, person: Person, *, approve: bool) -> Reply:
         return await decide.decide(self.core, request_id, person, approve=approve)

@@ -128,6 +128,6 @@ async def start(settings: Settings, *, role: Command = "both", **core: Any) -> R
 
 async def serve(settings: Settings, role: Command = "serve") -> int:
     """`passcode-bot serve` (or `web`): the exit status, 0 after SIGTERM or SIGINT, 1 when
-    the worker process died."""
+    the worker process died and could not be started again."""
     require(settings, "slack_bot_token")
     return await until_stopped(await start(settings, role=role))

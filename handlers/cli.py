@@ -54,8 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate = sub.add_parser(
         "migrate-store",
-        help="copy requests, the audit chain and jobs into another, empty database "
-        "(SQLite to PostgreSQL or back)",
+        help="copy requests, the audit chain, jobs, the inbox's work and the simulated "
+        "resets into another, empty database (SQLite to PostgreSQL or back)",
     )
     migrate.add_argument("--from", dest="source", required=True, metavar="URL",
                          help="sqlite:///path/to/file.db or postgresql://user:pw@host:5432/db")

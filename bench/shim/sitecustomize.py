@@ -1,22 +1,14 @@
 """Loaded by every Python process started with this folder on PYTHONPATH (bench/cluster.py's
-replicas and the worker processes they start): two timing constants of the product that are
-not settings, shortened for a test or benchmark run.
+replicas and the worker processes they start): a timing constant of the product that is not
+a setting, changed for a test or benchmark run. (The job lease is one: bench/cluster.py sets
+JOB_LEASE_SECONDS, so that a SIGKILLed replica's jobs come back within the run.)
 
-- ``PASSCODE_SHIM_LEASE_S``: bot/jobs.py's job lease (120 s). A SIGKILLed replica's claimed
-  jobs come back to the others only when their lease runs out; 120 s would make a kill test
-  take minutes.
 - ``PASSCODE_SHIM_POST_RATE``: the approvals channel's pace (handlers/slack/pacing.py, 1 post/s
   per channel), as ``python -m bench --post-rate`` sets it for the end-to-end run.
 
 Nothing else changes; unset, this file does nothing."""
 
 import os
-
-_lease = os.environ.get("PASSCODE_SHIM_LEASE_S")
-if _lease:
-    import bot.jobs
-
-    bot.jobs.LEASE_S = float(_lease)
 
 _rate = os.environ.get("PASSCODE_SHIM_POST_RATE")
 if _rate:

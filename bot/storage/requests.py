@@ -165,14 +165,22 @@ class SqlRequestStore:
 
         await self._db.write(work)
 
-    async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
-        """Replace sealed values in one transaction (key rotation): all or nothing."""
+    async def reseal(self, values: Sequence[tuple[str, bytes]],
+                     simulated: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Replace sealed values in one transaction (key rotation): all or nothing. The
+        requests' by id; ``simulated``: the simulated Intune's resets' by reference
+        (bot/storage/simulation.py)."""
 
         async def work(tx: Tx) -> None:
             await tx.executemany(
                 "UPDATE requests SET sealed_passcode = ? WHERE id = ?",
                 [(blob, rid) for rid, blob in values],
             )
+            if simulated:
+                await tx.executemany(
+                    "UPDATE simulated_resets SET sealed_passcode = ? WHERE ref = ?",
+                    [(blob, ref) for ref, blob in simulated],
+                )
 
         await self._db.write(work)
 

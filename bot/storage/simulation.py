@@ -73,6 +73,13 @@ class SqlSimulatedResets:
                                    (ref,))
         return _reset(rows[0]) if rows else None
 
+    async def sealed_all(self) -> list[tuple[str, bytes]]:
+        """Every sealed passcode still kept, by reference (`rotate-key` re-seals them)."""
+        rows = await self._db.read(
+            "SELECT ref, sealed_passcode FROM simulated_resets WHERE sealed_passcode IS NOT NULL"
+            " ORDER BY ref")
+        return [(str(r["ref"]), bytes(r["sealed_passcode"])) for r in rows]
+
     async def of_device(self, device_key: str, since: datetime | None = None
                         ) -> list[StoredReset]:
         """The device's resets (started at or after ``since``), oldest first."""

@@ -40,9 +40,21 @@ async def find_devices(core: Core, person: Person, text: str, limit: int = 100) 
 
 
 async def request_reset(
-    core: Core, person: Person, query: str = "", *, device_id: str | None = None
+    core: Core, person: Person, query: str = "", *, device_id: str | None = None,
+    request_id: str | None = None,
 ) -> Reply:
-    """Ask for a passcode reset of one device, named by the person or picked by id."""
+    """Ask for a passcode reset of one device, named by the person or picked by id.
+
+    ``request_id``: the id the request (or its refusal) is stored under, chosen when the ask
+    was acknowledged. Asked again with it (the work run a second time: its worker died after
+    storing the request, before its work item was marked done), the answer is the stored
+    request's, and nothing new is stored: not a second request once the first has closed."""
+    if request_id:
+        earlier = await core.store.get(request_id)
+        if earlier is not None and earlier.requester_id == person.user_id:
+            return _answered(earlier)
+        if earlier is not None:  # someone else's: no answer of theirs, and not this id
+            request_id = None
     query = " ".join(query.split())
     if not device_id and not query:
         return Reply(Outcome.INVALID, "invalid.empty")
@@ -78,7 +90,7 @@ async def request_reset(
         return Reply(Outcome.AMBIGUOUS, "ambiguous", {"n": len(matches), "query": query},
                      matches=matches)
     try:
-        return await _create(core, who, person, matches[0])
+        return await _create(core, who, person, matches[0], request_id)
     except BackendError as exc:
         return Reply(Outcome.TRY_LATER, "try_later", {"detail": exc.message})
 
@@ -87,7 +99,16 @@ async def request_reset(
 _NO_IDENTITY = frozenset(c.value for c in NoDirectoryUser)
 
 
-async def _create(core: Core, who: approval.Actor, person: Person, device: Device) -> Reply:
+def _answered(request: ResetRequest) -> Reply:
+    """What asking for ``request`` answered when it was stored."""
+    if request.state is State.REFUSED:
+        return Reply(Outcome.REFUSED, "refused", request=request)
+    return Reply(Outcome.CREATED, "created", {"id": request.id, "name": request.device_name},
+                 request=request)
+
+
+async def _create(core: Core, who: approval.Actor, person: Person, device: Device,
+                  request_id: str | None = None) -> Reply:
     now = core.clock.now()
     decision = decide_platform(device.facts)
     owner = await core.backend.owner_of(device)  # live: never the device's own user fields
@@ -115,7 +136,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
     warning, warning_params = combine(warning, warning_codes(
         device, decision, now, core.config.stale_checkin_days, earlier))
     request = ResetRequest(
-        id=new_request_id(),
+        id=request_id or new_request_id(),
         requester_id=person.user_id,
         requester_email=person.email,
         device_id=device.id,

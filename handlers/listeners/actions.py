@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.domain import new_request_id
 from handlers.slack.context import Context
 from handlers.views import blocks
 from handlers.views.i18n import t
@@ -88,7 +89,8 @@ def register(app: AsyncApp, ctx: Context) -> None:
             await ack(response_action="errors",
                       errors={blocks.BLOCK_DEVICE: t(ctx.identity.locale(user_id), key)})
             return
-        await ctx.later(PickerSubmitted(user_id, device=device_id))
+        await ctx.later(PickerSubmitted(user_id, device=device_id,
+                                        request_id=new_request_id()))  # as a command's
         await ack()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.domain import new_request_id
 from handlers.slack.context import Context
 from handlers.views import cards
 from handlers.views.i18n import t
@@ -55,7 +56,10 @@ def register(app: AsyncApp, ctx: Context) -> None:
             trigger_id = str(body.get("trigger_id") or "")
             await ctx.later(OpenPicker(user_id, trigger_id=trigger_id, response_url=response_url))
         elif verb == "reset":
-            await ctx.later(ResetCommand(user_id, query=rest, response_url=response_url))
+            # The request's id is chosen now and committed with the item: the item run again
+            # (its worker killed while running it) finds its request, not a second one.
+            await ctx.later(ResetCommand(user_id, query=rest, response_url=response_url,
+                                         request_id=new_request_id()))
         else:
             await ctx.later(StatusCommand(user_id, query=rest, response_url=response_url))
         await ack()  # only now: the work is committed (an ack means it is safe)

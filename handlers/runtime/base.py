@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from bot.config import Settings
 from handlers.runtime.inline import InlineRuntime, Role
-from handlers.runtime.process import WorkerChild
+from handlers.runtime.process import SupervisedWorker
 from handlers.slack.context import Background
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ class Runtime(Background, Protocol):
     @property
     def kind(self) -> str:
         """"inline", "process", "web" or "worker": /healthz reports it."""
-    stopped: asyncio.Event  # set once the work can no longer run (a worker process gone)
+    stopped: asyncio.Event  # set once the work can no longer run (closed; a worker process
+    # gone that cannot be started again)
 
     async def settle(self) -> None:
         """Wait until the work started so far, and every job it made due, has finished."""
@@ -65,7 +66,7 @@ async def start_runtime(settings: Settings, command: Command, here: Here) -> Inl
         return await here("both")
     runtime = await here("web")
     try:
-        runtime.adopt(await WorkerChild.start())
+        runtime.adopt(await SupervisedWorker.start())
     except BaseException:
         await runtime.aclose()
         raise

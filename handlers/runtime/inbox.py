@@ -38,6 +38,11 @@ HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
 # Run here and not committed: a cache fill of this process's own, which a crash loses at no
 # cost (the next help asks again); a help's ack then writes nothing.
 NOT_DURABLE: frozenset[type[WorkItem]] = frozenset({LearnLocale})
+# Not settings (unlike the jobs' JOB_LEASE_SECONDS, whose jobs may run for minutes): an item
+# is a command's first step, seconds long, and its lease is renewed while it runs, so the only
+# thing its length decides is how soon a killed worker's item is taken over, one minute at
+# most. HERE_LEASE_S only has to outlast a modal's few seconds (their trigger's 3 s are gone
+# long before it runs out): no deployment has a reason to choose either.
 HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
 LEASE_S = 60.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from bot.bootstrap import Services
 from handlers.runtime.inbox import Acks, InboxRunner
-from handlers.runtime.process import WorkerChild
+from handlers.runtime.process import SupervisedWorker
 from handlers.work.items import WorkItem
 from handlers.work.worker import Worker
 
@@ -29,8 +29,10 @@ class InlineRuntime:
         self.role = role
         self.acks = Acks(services.store, worker)
         self.inbox = InboxRunner(services.store, worker) if role != "web" else None
-        self.child: WorkerChild | None = None  # `serve`'s worker process, when it has one
-        self.stopped = asyncio.Event()  # set once the work can no longer run (a child gone)
+        self.child: SupervisedWorker | None = None  # `serve`'s worker process, if it has one
+        # Set once the work can no longer run: closed, or `serve`'s worker process is gone
+        # and cannot be started again.
+        self.stopped = asyncio.Event()
 
     @property
     def kind(self) -> str:
@@ -46,8 +48,9 @@ class InlineRuntime:
         if self.inbox is not None:
             await self.inbox.start()
 
-    def adopt(self, child: WorkerChild) -> None:
-        """`serve`'s worker process: this runtime stops (``stopped``) when it does."""
+    def adopt(self, child: SupervisedWorker) -> None:
+        """`serve`'s worker process (started again when it dies): this runtime stops
+        (``stopped``) when it is gone for good."""
         self.child = child
         child.stopped.add_done_callback(lambda _: self.stopped.set())
 

@@ -8,9 +8,12 @@ scheduler, not the event loop, shares the CPU between them), and the work that m
 Slack within a trigger's 3 seconds runs in the acking process (handlers/runtime/inbox.py
 ``HERE``), never behind the idle-priority worker.
 
-They live and die together: the child gets SIGKILL when the parent dies (Linux), and the
-parent stops serving (status 1) when the child exits. Whatever either was doing is in the
-database: it resumes at the next start, or on another replica.
+The child gets SIGKILL when the parent dies (Linux). When the child dies, the parent goes on
+acking (every ack's work waits in the database) and starts it again (``SupervisedWorker``):
+after RESTART_FIRST_S, twice as long each time it dies again soon, at most RESTART_MAX_S.
+GET /healthz stays 200 meanwhile (the process serves); GET /readyz shows the missing heartbeat
+within 30 s. Whatever either was doing is in the database: it resumes when the worker is back,
+or on another replica.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 
 WORKER_COMMAND = (sys.executable, "-m", "handlers.cli", "worker")
 STOP_TIMEOUT_S = 30.0
+RESTART_FIRST_S = 1.0  # a dead worker is started again after this long,
+RESTART_MAX_S = 10.0  # twice as long each time it dies again soon, at most this long;
+STEADY_S = 60.0  # "soon": before it has run this long (then the next wait is the first again)
 
 
 class WorkerExited(RuntimeGone):
@@ -73,3 +79,54 @@ class WorkerChild:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             await self.stopped
+
+
+class SupervisedWorker:
+    """`serve`'s worker process, started again whenever it dies (the module's doc says when).
+    ``stopped`` is done once it is gone for good: closed, or it could not be started again."""
+
+    def __init__(self, child: WorkerChild, command: Sequence[str]) -> None:
+        self.child = child
+        self.command = tuple(command)
+        self.restarts = 0
+        self._closing = asyncio.Event()
+        self.stopped: asyncio.Future[int] = asyncio.ensure_future(self._watch())
+
+    @classmethod
+    async def start(cls, command: Sequence[str] = WORKER_COMMAND) -> SupervisedWorker:
+        return cls(await WorkerChild.start(command), command)
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+    async def _watch(self) -> int:
+        loop = asyncio.get_running_loop()
+        wait = RESTART_FIRST_S
+        while True:
+            began = loop.time()
+            status = await asyncio.shield(self.child.stopped)
+            if self._closing.is_set():
+                return status
+            if loop.time() - began >= STEADY_S:
+                wait = RESTART_FIRST_S
+            log.error("starting the worker process again in %.0f s; the acks go on meanwhile "
+                      "(their work waits in the database)", wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), wait)
+            if self._closing.is_set():
+                return status
+            try:
+                self.child = await WorkerChild.start(self.command)
+            except OSError as exc:
+                log.error("the worker process cannot be started again (%s); stopping",
+                          type(exc).__name__)
+                return status
+            self.restarts += 1
+            wait = min(wait * 2, RESTART_MAX_S)
+
+    async def aclose(self) -> None:
+        """Stop starting it again; then as WorkerChild.aclose."""
+        self._closing.set()
+        await self.child.aclose()
+        await self.stopped

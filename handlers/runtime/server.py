@@ -94,7 +94,7 @@ async def connect(app: AsyncApp, settings: Settings,
 
 async def until_stopped(bot: Running) -> int:
     """Run until SIGTERM or SIGINT (0), or until the runtime stops on its own (1: the worker
-    process died); then stop the bot."""
+    process died and could not be started again); then stop the bot."""
     freeze_startup_heap()
     if bot.socket is not None:
         log.info("passcode-bot connected through Socket Mode")
@@ -114,6 +114,7 @@ async def until_stopped(bot: Running) -> int:
             task.cancel()
         await bot.stop()
     if not stopping.is_set():
-        log.error("stopping: the worker process is gone (its log lines above say why)")
+        log.error("stopping: the worker process is gone and cannot be started again (its log "
+                  "lines above say why)")
         return 1
     return 0

@@ -45,11 +45,14 @@ class WorkItem:
 
 @dataclass(frozen=True)
 class ResetCommand(WorkItem):
-    """/passcode reset <device>."""
+    """/passcode reset <device>. ``request_id``: the id the request gets, chosen at the ack,
+    so that the item run again (its worker died running it) finds the request it made
+    instead of making another ("": an item of a release that chose none)."""
 
     what: ClassVar[str] = "reset command"
     query: str
     response_url: str
+    request_id: str = ""
 
     def answer_to(self) -> ReplyTo:
         return ReplyTo(response_url=self.response_url)
@@ -131,6 +134,7 @@ class PickerSubmitted(WorkItem):
 
     what: ClassVar[str] = "reset modal"
     device: str
+    request_id: str = ""  # as ResetCommand's
 
 
 @dataclass(frozen=True)

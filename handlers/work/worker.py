@@ -182,7 +182,8 @@ def handles(kind: type[Item]) -> Callable[[Work[Item]], Work[Item]]:
 async def reset_command(w: Worker, item: ResetCommand) -> None:
     """/passcode reset <device>: a request, or why not, for the requester's eyes only."""
     person = await w.person(item.user)
-    reply = await w.service.request_reset(person, item.query)
+    reply = await w.service.request_reset(person, item.query,
+                                          request_id=item.request_id or None)
     locale = w.identity.locale(item.user)
     await w.respond(item.response_url)(
         response_type="ephemeral", text=words.reply_text(reply, locale)[:2900],
@@ -284,7 +285,8 @@ async def reveal(w: Worker, item: Reveal) -> None:
 async def picker_submitted(w: Worker, item: PickerSubmitted) -> None:
     """The picker's modal was submitted (and closed): the answer comes as a DM."""
     person = await w.person(item.user)
-    reply = await w.service.request_reset(person, device_id=item.device)
+    reply = await w.service.request_reset(person, device_id=item.device,
+                                          request_id=item.request_id or None)
     locale = w.identity.locale(item.user)
     await w.dm(item.user, words.reply_text(reply, locale)[:2900], dms.reply_blocks(reply, locale))
 

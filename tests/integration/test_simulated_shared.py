@@ -5,13 +5,16 @@ process started again during an execution finishes the request normally."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from bot import cli
 from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users, synthetic_fleet
 from bot.bootstrap import build_backend, build_services, build_vault
 from bot.clock import ManualClock
@@ -21,7 +24,8 @@ from bot.ports import ActionState
 from bot.roles import FileRoleDirectory
 from bot.service import Outcome, Person
 from bot.storage import Store
-from bot.vault import Vault
+from bot.storage.simulation import SqlSimulatedResets
+from bot.vault import Vault, VaultError
 from policy.platforms import Scope
 from tests.databases import everything_stored
 from tests.fakes.notifier import FakeNotifier
@@ -190,3 +194,84 @@ def test_a_json_fleet_file_reads_as_its_yaml_would(tmp_path: Path, wrapped: bool
 
     as_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
     assert load_fleet_file(as_json) == load_fleet_file(as_yaml)
+
+
+async def test_rotate_key_reseals_the_simulated_resets_too(store_settings: Settings,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """`rotate-key` re-seals every value sealed with the vault: a completed request's passcode
+    and the simulated Intune's resets (one done, one still in flight). With the old key
+    removed afterwards, everything still reads: the passcode is shown, and the request whose
+    reset was in flight completes with its passcode in a process holding the new key only."""
+    clock = ManualClock()
+    notifier = FakeNotifier()
+    never = asyncio.Event()
+
+    async def stuck(seconds: float) -> None:  # the process never gets past its poll
+        await never.wait()
+
+    async def on_screen(_: object, passcode: str) -> None:
+        """A surface that shows the passcode."""
+
+    old = build_vault(store_settings)
+    services = await build_services(store_settings, lambda store: notifier, clock=clock,
+                                    backend=replica(clock, timedelta(0)),
+                                    roles=FileRoleDirectory(ROLES), sleep=clock.sleep)
+    try:
+        done = (await services.service.request_reset(ALICE, PIXEL)).request.id
+        await services.service.decide(done, ANNA, approve=True)
+        await services.runner.drain()
+        first = (await services.service.reveal(done, ALICE, on_screen)).passcode
+        assert first
+    finally:
+        await services.aclose()
+    clock.advance(timedelta(minutes=1))
+    services = await build_services(store_settings, lambda store: notifier, clock=clock,
+                                    backend=replica(clock, timedelta(seconds=30)),
+                                    roles=FileRoleDirectory(ROLES), sleep=stuck)
+    reply = await services.service.request_reset(ALICE, PIXEL)
+    flying = reply.request.id
+    await services.service.decide(flying, ANNA, approve=True)
+    draining = asyncio.create_task(services.runner.drain())
+    for _ in range(500):
+        request = await services.store.get(flying)
+        if request is not None and request.action_ref:
+            break
+        await asyncio.sleep(0.01)
+    assert request is not None and request.action_ref
+    draining.cancel()
+    await services.aclose()  # stopped for the rotation, the reset still pending
+
+    new = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    rotated = store_settings.model_copy(update={
+        "passcode_bot_secret": SecretStr(new),
+        "passcode_bot_old_secrets": store_settings.passcode_bot_secret})
+    assert await cli.rotate_key(rotated) == 0
+    assert ("Re-sealed 1 passcode(s) under the new key (and 2 of the simulated backend's"
+            " resets)") in capsys.readouterr().out
+    assert await cli.rotate_key(rotated) == 0  # again: nothing left under the old key
+    assert "Re-sealed 0 passcode(s) under the new key." in capsys.readouterr().out
+
+    only_new = store_settings.model_copy(update={"passcode_bot_secret": SecretStr(new)})
+    clock.advance(timedelta(minutes=3))  # the in-flight job's lease has run out
+    backend = replica(clock, timedelta(seconds=30))
+    services = await build_services(only_new, lambda store: notifier, clock=clock,
+                                    backend=backend, roles=FileRoleDirectory(ROLES),
+                                    sleep=clock.sleep)
+    try:
+        store = services.store
+        for _, blob in await SqlSimulatedResets(store.database).sealed_all():
+            with pytest.raises(VaultError):  # no longer under the old key
+                old.unseal("anything", blob)
+        assert (await services.service.reveal(done, ALICE, on_screen)).passcode == first
+        await store.release_leases()
+        await services.runner.drain()
+        request = await store.get(flying)
+        assert request is not None and request.state is State.COMPLETED, request
+        shown = await services.service.reveal(flying, ALICE, on_screen)
+        ref = await backend.find_started_action(request.device_id, reply.request.created_at)
+        assert ref is not None and shown.passcode
+        assert shown.passcode == (await backend.action_status(ref)).passcode
+        assert backend.resets_started == 0
+    finally:
+        await services.aclose()

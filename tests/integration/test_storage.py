@@ -13,16 +13,23 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot import cli
 from bot.audit import verify
-from bot.clock import SystemClock
-from bot.config import ConfigError, load_settings
+from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users
+from bot.bootstrap import build_services
+from bot.clock import ManualClock, SystemClock
+from bot.config import ConfigError, Settings, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
 from bot.jobs import JobRunner
+from bot.ports import ActionRef, ActionState
+from bot.roles import FileRoleDirectory
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
+from bot.storage import copy as store_copy
+from bot.storage.connection import ts
 from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
@@ -312,9 +319,67 @@ def test_without_postgresql_store_tests_skip_but_fail_under_ci(ci: str) -> None:
         assert output.count("SKIPPED [1]") == 1  # one line says why
 
 
+COPIED = (("requests", "id"), ("audit", "seq"), ("jobs", "id"), ("inbox", "id"),
+          ("simulated_resets", "ref"))
+
+
 def table_contents(url: str) -> dict[str, list[tuple[object, ...]]]:
-    return {table: rows(url, f"SELECT * FROM {table} ORDER BY {key}")
-            for table, key in (("requests", "id"), ("audit", "seq"), ("jobs", "id"))}
+    return {table: rows(url, f"SELECT * FROM {table} ORDER BY {key}") for table, key in COPIED}
+
+
+def tables_of(url: str) -> set[str]:
+    if is_postgres_url(url):
+        schema = parse_qs(urlsplit(url).query).get("search_path", ["public"])[0]
+        return {r[0] for r in rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = ?",
+                                   schema)}
+    return {r[0] for r in rows(url, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                               " AND name NOT LIKE 'sqlite_%'")}
+
+
+async def test_migrate_store_names_every_table_the_migrations_create(database_url: str) -> None:
+    """A table a migration adds is copied, or left with a reason: none is forgotten."""
+    await (await Store.open(database_url)).close()
+    assert tables_of(database_url) == {t for t, _ in store_copy.TABLES} | set(store_copy.LEFT)
+    assert {t for t, _ in store_copy.TABLES} == {t for t, _ in COPIED}
+
+
+async def fill_inbox_and_simulation(url: str, vault: Vault) -> tuple[str, ActionRef]:
+    """An acknowledged item not run yet and one done, on the inbox; a reset in flight on the
+    simulated backend (its passcode sealed in the simulation's table). The device and the
+    reset's reference."""
+    store = await Store.open(url)
+    try:
+        now = datetime.now(UTC)
+        await store.add_to_inbox("delivery-done", "Help", '{"type":"Help"}', now)
+        [done] = await store.claim_inbox(now, 60)
+        await store.finish_inbox(done.id, now)
+        await store.add_to_inbox("delivery-waiting", "ResetCommand", '{"type":"ResetCommand"}',
+                                 now)
+        backend = SimulatedBackend(demo_fleet(), users=demo_users(), clock=ManualClock(),
+                                   pending_for=timedelta(seconds=5))
+        backend.share_state(store.database, vault)
+        [pixel] = await backend.find_devices("PIXEL8-ALICE")
+        ref = await backend.start_reset(pixel, Scope.DEVICE)
+        assert (await backend.action_status(ref)).state is ActionState.PENDING
+        return pixel.id, ref
+    finally:
+        await store.close()
+
+
+async def simulated_on(url: str, vault: Vault, device_id: str) -> tuple[list[ActionRef], str]:
+    """The resets another process's simulated backend finds for the device on ``url``, and
+    the passcode the last one reports."""
+    store = await Store.open(url)
+    try:
+        backend = SimulatedBackend(demo_fleet(), users=demo_users(),
+                                   clock=ManualClock(datetime.now(UTC) + timedelta(minutes=1)))
+        backend.share_state(store.database, vault)
+        refs = await backend.resets_of(device_id)
+        status = await backend.action_status(refs[-1])
+        assert status.state is ActionState.DONE and status.passcode
+        return refs, status.passcode
+    finally:
+        await store.close()
 
 
 async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
@@ -338,14 +403,19 @@ async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
         await store.finish_job(1, at)
     finally:
         await store.close()
+    device, ref = await fill_inbox_and_simulation(source, vault)
+    _, simulated = await simulated_on(source, vault, device)  # what it ends with
 
     with fresh_schema(postgres_server) as pg:
         assert await cli.migrate_store(source, pg) == 0
         out = capsys.readouterr().out
-        assert "Copied 5 request(s), 12 audit event(s) and 5 job(s)" in out
+        assert ("Copied 5 request(s), 12 audit event(s), 5 job(s), 2 inbox item(s) and"
+                " 1 simulated reset(s)") in out
         assert "Audit trail of the copy intact: 12 events" in out
         assert table_contents(pg) == table_contents(source)
         assert b"481516" not in everything_stored(pg)
+        assert simulated.encode() not in everything_stored(pg)
+        assert await simulated_on(pg, vault, device) == ([ref], simulated)
         settings = load_settings(_env_file=None, database_url=pg)
         assert await cli.audit_verify(settings) == 0
 
@@ -357,12 +427,20 @@ async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
             await copy.insert(later, actor="U7", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
             assert (await verify(copy)).ok
             assert max(j["id"] for j in await copy.pending_jobs()) == 6
+            # The acknowledged item not run yet is there to run; the one done is not, and
+            # its delivery is still recognised (a late Slack retry); new items number on.
+            [waiting] = await copy.claim_inbox(datetime.now(UTC) + timedelta(minutes=2), 60)
+            assert (waiting.id, waiting.kind) == (2, "ResetCommand")
+            assert await copy.delivered("delivery-done")
+            assert await copy.add_to_inbox("delivery-done", "Help", "{}", at) is None
+            assert (await copy.add_to_inbox("delivery-new", "Help", "{}", at) or 0) > 2
         finally:
             await copy.close()
 
         back = f"sqlite:///{tmp_path / 'after.db'}"
         assert await cli.migrate_store(pg, back) == 0
         assert table_contents(back) == table_contents(pg)
+        assert await simulated_on(back, vault, device) == ([ref], simulated)
         capsys.readouterr()
 
         before = table_contents(pg)
@@ -422,3 +500,36 @@ async def test_a_drain_racing_the_job_loop_still_waits_for_the_job(database_url:
     finally:
         await runner.stop()
         await store.close()
+
+
+async def test_the_job_lease_is_job_lease_seconds(store_settings: Settings) -> None:
+    """The runner the settings compose holds a job it runs for JOB_LEASE_SECONDS: a runner
+    killed while running it leaves it to another once that has run out, not before."""
+    clock = ManualClock()
+    running = asyncio.Event()
+
+    class Holding(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            running.set()
+            await asyncio.Event().wait()  # still running when the runner "dies"
+
+    settings = store_settings.model_copy(update={"job_lease_seconds": 30.0})
+    services = await build_services(settings, lambda store: Holding(), clock=clock,
+                                    roles=FileRoleDirectory({}))
+    other = await Store.open(settings.database_url)
+    try:
+        request = new_request(1)
+        await services.store.insert(request, actor="U1",
+                                    jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        clock.advance(timedelta(seconds=1))  # due
+        await services.runner.run_due()
+        await asyncio.wait_for(running.wait(), 10)
+        now = clock.now()
+        assert rows(settings.database_url, "SELECT lease_until FROM jobs") == [
+            (ts(now + timedelta(seconds=30)),)]
+        assert await other.claim_jobs(now + timedelta(seconds=29), lease_s=60) == []
+        [taken] = await other.claim_jobs(now + timedelta(seconds=31), lease_s=60)
+        assert taken.request_id == request.id
+    finally:
+        await other.close()
+        await services.aclose()

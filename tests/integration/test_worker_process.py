@@ -23,10 +23,13 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.jobs import HEARTBEAT_S
 from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
+from handlers.runtime.process import RESTART_MAX_S
 from handlers.runtime.server import Running
+from handlers.slack.health import HEARTBEAT_MAX_AGE_S
 from tests.served import REPO, App, free_port, until
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -260,6 +263,7 @@ def _alive(pid: int) -> bool:
 class Served:
     app: App
     worker: int
+    emu: SlackEmulator
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -271,6 +275,8 @@ class Served:
 async def served(tmp_path: Path, secret: str) -> AsyncIterator[Served]:
     async with SlackEmulator() as emu:
         emu.add_channel(APPROVALS, name="passcode-approvals")
+        emu.add_user("UALICE", name="alice", email="alice@example.com")
+        emu.add_user("UHELEN", name="helen", email="helen@example.com")
         env = {**os.environ, **values_for(emu, tmp_path, secret)}
         port = free_port()
         app = App({**env, "PORT": str(port)}, tmp_path, port)
@@ -280,7 +286,7 @@ async def served(tmp_path: Path, secret: str) -> AsyncIterator[Served]:
                 assert (await r.json())["background_work"] == "process"
             assert app.process is not None
             [worker] = _children(app.process.pid)
-            yield Served(app, worker)
+            yield Served(app, worker, emu)
         finally:
             await app.kill()
 
@@ -291,10 +297,62 @@ async def test_sigterm_stops_both_processes_cleanly(served: Served) -> None:
     await until("the worker to exit", lambda: not _alive(served.worker))
 
 
-async def test_the_front_stops_with_status_1_when_its_worker_dies(served: Served) -> None:
-    os.kill(served.worker, signal.SIGKILL)
-    assert await asyncio.wait_for(served.process.wait(), 30) == 1
-    assert "the worker process is gone" in served.app.log()
+async def _get(url: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(url) as r:
+        return r.status, await r.json()
+
+
+async def _ready(url: str) -> bool:
+    return (await _get(f"{url}/readyz"))[0] == 200
+
+
+async def test_a_dead_worker_shows_on_readyz_not_healthz_and_is_started_again(
+        served: Served) -> None:
+    """`serve`'s worker child SIGKILLed, and every one started in its place as soon as it
+    appears: /healthz answers 200 all along (the process serves), /readyz 503 naming the
+    heartbeat within 30 s, `passcode-bot status` says not ready; a command is acknowledged
+    meanwhile. Left alone, the worker is started again: /readyz 200, the command's work done."""
+    url, pid = served.app.url, served.process.pid
+    await until("ready", lambda: _ready(url), served.app)
+    killing = True
+
+    async def kill_every_worker() -> None:
+        while killing:
+            for child in _children(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            await asyncio.sleep(0.02)
+
+    killer = asyncio.create_task(kill_every_worker())
+    try:
+        async with SlackDriver(url, SIGNING_SECRET, served.emu) as driver:
+            assert (await driver.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+
+        async def not_ready() -> bool:
+            health, _ = await _get(f"{url}/healthz")
+            assert health == 200  # alive: it serves
+            status, body = await _get(f"{url}/readyz")
+            return status == 503 and body["checks"]["worker"] != "ok"
+
+        await until("/readyz to report the dead worker", not_ready, served.app,
+                    wait=HEARTBEAT_MAX_AGE_S + HEARTBEAT_S + 5)
+        status = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "handlers.cli", "status", "--url", f"{url}/readyz",
+            cwd=REPO, env=served.app.env, stdout=asyncio.subprocess.PIPE)
+        out, _ = await status.communicate()
+        assert status.returncode == 1 and out.decode().startswith("not ready"), out
+        assert served.emu.messages(APPROVALS) == []  # acknowledged, waiting in the database
+    finally:
+        killing = False
+        await killer
+
+    await until("/readyz 200 again", lambda: _ready(url), served.app,
+                wait=RESTART_MAX_S + 30)
+    [worker] = _children(pid)
+    assert worker != served.worker and served.app.running
+    await until("the command's approvals post", lambda: served.emu.messages(APPROVALS),
+                served.app)
+    assert "starting the worker process again" in served.app.log()
 
 
 async def test_the_worker_dies_with_its_front(served: Served) -> None:

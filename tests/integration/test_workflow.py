@@ -18,7 +18,7 @@ from bot.backends.simulated import SimulatedBackend, demo_fleet
 from bot.bootstrap import Services, build_services
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.domain import ResetRequest, State
+from bot.domain import ResetRequest, State, new_request_id
 from bot.ports import NotifyEvent
 from bot.roles import FileRoleDirectory
 from bot.service import Outcome, Person
@@ -319,3 +319,28 @@ async def test_a_purge_held_up_by_a_busy_reader_still_happens_and_the_next_sweep
     assert await world.service.sweep() == 0  # nothing to purge; the checkpoint is retried
     data = everything_stored(world.url)
     assert [i for i in range(len(blob) - 15) if blob[i:i + 16] in data] == []
+
+
+async def test_asked_again_under_its_id_the_stored_request_is_the_answer(world: World) -> None:
+    """The work of one reset command run twice (its worker died after storing the request,
+    before the item was marked done): the second run answers with the request the first
+    stored, even once that request has closed, and stores nothing more."""
+    rid = new_request_id()
+    first = await world.service.request_reset(ALICE, "PIXEL8-ALICE", request_id=rid)
+    assert first.outcome is Outcome.CREATED and first.request and first.request.id == rid
+    await world.service.decide(rid, ANNA, approve=True)
+    await world.services.runner.drain()
+    again = await world.service.request_reset(ALICE, "PIXEL8-ALICE", request_id=rid)
+    assert (again.outcome, again.key, again.params) == (first.outcome, first.key, first.params)
+    assert [r.id for r in await world.services.store.by_requester(ALICE.user_id)] == [rid]
+    assert (await world.services.store.get(rid)).state is State.COMPLETED  # type: ignore[union-attr]
+
+    refused = new_request_id()
+    reply = await world.service.request_reset(HELEN, "erin-ubuntu-dev", request_id=refused)
+    assert reply.outcome is Outcome.REFUSED, reply
+    assert (await world.service.request_reset(HELEN, "erin-ubuntu-dev", request_id=refused)
+            ).outcome is Outcome.REFUSED
+    assert [r.id for r in await world.services.store.by_requester(HELEN.user_id)] == [refused]
+    # Someone else's id is no answer: asked under it, a request of their own is made.
+    other = await world.service.request_reset(BOB, "Bob's Pixel 7", request_id=rid)
+    assert other.outcome is Outcome.CREATED and other.request and other.request.id != rid

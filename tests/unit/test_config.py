@@ -18,6 +18,7 @@ def test_defaults_match_the_readme() -> None:
     assert s.azure_authority_host == "https://login.microsoftonline.com"
     assert s.graph_api_url == "https://graph.microsoft.com"
     assert s.approval_timeout == timedelta(hours=24)
+    assert s.job_lease_seconds == 120
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,8 @@ def test_defaults_match_the_readme() -> None:
         ({"GRAPH_API_URL": "http://graph.example"}, "GRAPH_API_URL"),
         ({"GRAPH_API_URL": "graph.microsoft.com"}, "GRAPH_API_URL"),
         ({"PERSON_ACTIONS_PER_MINUTE": "-1"}, "PERSON_ACTIONS_PER_MINUTE"),
+        ({"JOB_LEASE_SECONDS": "4"}, "JOB_LEASE_SECONDS"),
+        ({"JOB_LEASE_SECONDS": "soon"}, "JOB_LEASE_SECONDS"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_the_variable(
