@@ -156,8 +156,9 @@ async def migrate_store(source_url: str, target_url: str) -> int:
     finally:
         await source.close()
     print(f"Copied {copied.requests} request(s), {copied.audit} audit event(s), "
-          f"{copied.jobs} job(s), {copied.inbox} inbox item(s) and {copied.simulated_resets} "
-          f"simulated reset(s) from {redacted(source_url)} to {redacted(target_url)}.")
+          f"{copied.jobs} job(s), {copied.inbox} inbox item(s), {copied.simulated_resets} "
+          f"simulated reset(s) and {copied.locales} locale(s) from {redacted(source_url)} to "
+          f"{redacted(target_url)}.")
     if not after.ok or after.head != before.head or after.events != before.events:
         print(f"Audit trail of the copy is NOT intact: {after.problem or 'it differs'}.",
               file=sys.stderr)

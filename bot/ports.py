@@ -397,6 +397,18 @@ class Inbox(Protocol):
         wake-up is never lost."""
 
 
+class Locales(Protocol):
+    """Each person's Slack locale as a worker last looked it up: the language of the answers
+    the processes that ack give at once."""
+
+    async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None: ...
+
+    async def locales_since(self, since: datetime | None, limit: int
+                            ) -> list[tuple[str, str, datetime]]:
+        """(user id, locale, learned at) learnt at ``since`` or later (None: all), oldest
+        first."""
+
+
 class JobQueue(Protocol):
     """The durable job queue: jobs are scheduled with the changes that need them (through
     RequestStore) and run by the job runner.

@@ -73,6 +73,7 @@ async def compose_work(settings: Settings, client: AsyncWebClient, identity: Ide
         **core,
     )
     pooled(client)  # after the last step that may refuse the settings: nothing left open
+    identity.keep_locales_in(services.store)
     return InlineRuntime(services, Worker(services.service, identity, client, services.runner),
                          role)
 

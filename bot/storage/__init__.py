@@ -23,6 +23,7 @@ from bot.storage.dialect import is_postgres_url
 from bot.storage.health import SqlHeartbeats
 from bot.storage.inbox import SqlInbox
 from bot.storage.jobs import SqlJobQueue
+from bot.storage.locales import SqlLocales
 from bot.storage.requests import SqlRequestStore
 from bot.storage.schema import MIGRATIONS, PRECHECKS, StoreError
 
@@ -32,9 +33,9 @@ __all__ = [
 ]
 
 
-class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbox):
+class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbox, SqlLocales):
     """Requests, their audit trail, their jobs, the shared write budget, the job runners'
-    heartbeats and the durable inbox in one database."""
+    heartbeats, the durable inbox and the people's locales in one database."""
 
     def __init__(self, db: Database, jobs_added: asyncio.Event | None = None,
                  inbox_added: asyncio.Event | None = None) -> None:

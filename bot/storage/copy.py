@@ -10,6 +10,7 @@ the reason (tests/integration/test_storage.py checks that no table is forgotten)
   delivery keys of the items done keep recognising Slack's late retries.
 - ``simulated_resets``: the simulated Intune's resets, in flight or done (a request executing
   on the simulated backend finds its reset again), passcodes sealed as they were.
+- ``locales``: the people's Slack locales, so helps stay in their language after the move.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.storage.connection import Tx
 # Each table with the column(s) it is ordered by (its key), in the order they are copied.
 TABLES: tuple[tuple[str, str], ...] = (
     ("requests", "id"), ("audit", "seq"), ("jobs", "id"), ("inbox", "id"),
-    ("simulated_resets", "ref"),
+    ("simulated_resets", "ref"), ("locales", "user_id"),
 )
 NUMBERED = {"audit": "seq", "jobs": "id", "inbox": "id"}
 # Tables not copied, and why.
@@ -42,6 +43,7 @@ class Copied:
     jobs: int
     inbox: int
     simulated_resets: int
+    locales: int
 
 
 async def copy_store(source: Store, target: Store) -> Copied:

@@ -172,6 +172,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX inbox_waiting ON inbox (id) WHERE done_at IS NULL;
     """,
+    # each person's Slack locale as a worker's users.info last said it: the processes that ack
+    # read the new ones every few seconds, so a help is answered in the person's language on
+    # any replica without asking Slack there
+    """
+    CREATE TABLE locales (
+        user_id TEXT PRIMARY KEY,
+        locale TEXT NOT NULL DEFAULT '',
+        learned_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX locales_by_time ON locales (learned_at);
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

@@ -9,8 +9,10 @@ committed once, and nothing more happens. The work that must reach Slack within 
 is run by the acking process itself, right after the ack, leased to it from the insert: it
 never waits behind a worker, busy, stopped or at idle priority. If the acking process dies first, a
 worker takes it over once its lease runs out (the trigger has expired by then: the person is
-told to click again). A locale lookup (``NOT_DURABLE``) fills this process's cache for its
-next answer: it runs here too, without the inbox.
+told to click again). A first help's locale lookup (``AFTER_ACK``) is committed right after
+the ack instead, under a key of its own (one a day per person), since losing it loses only a
+language: a worker asks Slack, and the processes that ack read what it learnt from the
+database (handlers/slack/identity.py ``read_locales``), so none of them asks Slack itself.
 
 The working side (``InboxRunner``): claims items like jobs (leased, SKIP LOCKED on
 PostgreSQL; a dead worker's items come back when their lease runs out), runs them through the
@@ -35,9 +37,9 @@ from handlers.work.worker import Worker
 log = logging.getLogger(__name__)
 
 HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
-# Run here and not committed: a cache fill of this process's own, which a crash loses at no
-# cost (the next help asks again); a help's ack then writes nothing.
-NOT_DURABLE: frozenset[type[WorkItem]] = frozenset({LearnLocale})
+# Committed after the ack: a crash loses only a language (the next help asks again), and a
+# help's ack writes nothing.
+AFTER_ACK: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 # Not settings (unlike the jobs' JOB_LEASE_SECONDS, whose jobs may run for minutes): an item
 # is a command's first step, seconds long, and its lease is renewed while it runs, so the only
 # thing its length decides is how soon a killed worker's item is taken over, one minute at
@@ -64,20 +66,32 @@ class Acks:
         self.worker = worker
 
     async def later(self, item: WorkItem) -> None:
-        if type(item) in NOT_DURABLE:
-            self.worker.later(item)
+        if type(item) in AFTER_ACK:
+            key = f"{type(item).__name__}:{item.user}:{now().date().isoformat()}"
+            self.worker.track(self._add_quietly(key, item), type(item).__name__)
             return
         delivery = DELIVERY.get() or "local:" + secrets.token_hex(16)  # none: never a retry
         here = type(item) in HERE
-        added = await self.inbox.add_to_inbox(
-            delivery, type(item).__name__, json.dumps(encode(item), separators=(",", ":")),
-            now(), here_lease_s=HERE_LEASE_S if here else None)
+        added = await self._add(delivery, item, here_lease_s=HERE_LEASE_S if here else None)
         if added is None:
             log.info("a delivery came again; its work is committed already, nothing done")
             return
         if here:
             # Started now, it runs once the listener has returned and the ack is on its way.
             self.worker.later(item, lambda: self.inbox.finish_inbox(added, now()))
+
+
+    async def _add_quietly(self, delivery: str, item: WorkItem) -> None:
+        try:
+            await self._add(delivery, item)
+        except Exception:  # noqa: BLE001 - only a language: the next help asks again
+            log.warning("%s not committed: the database did not answer", item.what)
+
+    async def _add(self, delivery: str, item: WorkItem, *, here_lease_s: float | None = None
+                   ) -> int | None:
+        return await self.inbox.add_to_inbox(
+            delivery, type(item).__name__, json.dumps(encode(item), separators=(",", ":")),
+            now(), here_lease_s=here_lease_s)
 
 
 class InboxRunner:

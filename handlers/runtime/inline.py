@@ -7,6 +7,7 @@ the trigger-bound work; its worker is another process, a child of `passcode-bot 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Literal
 
 from bot.bootstrap import Services
@@ -16,6 +17,9 @@ from handlers.work.items import WorkItem
 from handlers.work.worker import Worker
 
 Role = Literal["both", "web", "worker"]
+log = logging.getLogger(__name__)
+# How often a process that acks reads the locales the workers learnt (one small query).
+LOCALES_EVERY_S = 2.0
 
 
 class InlineRuntime:
@@ -33,6 +37,7 @@ class InlineRuntime:
         # Set once the work can no longer run: closed, or `serve`'s worker process is gone
         # and cannot be started again.
         self.stopped = asyncio.Event()
+        self._locales: asyncio.Task[None] | None = None
 
     @property
     def kind(self) -> str:
@@ -47,6 +52,9 @@ class InlineRuntime:
         await self.services.start(jobs=self.role != "web", picker=self.role != "worker")
         if self.inbox is not None:
             await self.inbox.start()
+        if self.role != "worker":  # it answers helps: in the locales the workers look up
+            await self._read_locales()
+            self._locales = asyncio.create_task(self._read_locales_forever(), name="locales")
 
     def adopt(self, child: SupervisedWorker) -> None:
         """`serve`'s worker process (started again when it dies): this runtime stops
@@ -61,22 +69,39 @@ class InlineRuntime:
         """Answered here, from this process's index of the fleet (the backend's)."""
         return await self.worker.options(user_id, query)
 
+    async def _read_locales(self) -> None:
+        try:
+            await self.worker.identity.read_locales()
+        except Exception:  # noqa: BLE001 - helps in English meanwhile; read again soon
+            log.warning("the locales could not be read; trying again in %.0f s",
+                        LOCALES_EVERY_S)
+
+    async def _read_locales_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LOCALES_EVERY_S)
+            await self._read_locales()
+
     async def settle(self) -> None:
         """Wait until the work started here, the inbox (when this process works it) and
-        every due job have finished."""
+        every due job have finished, and (when it acks) read the locales learnt meanwhile."""
         for _ in range(20):
             if self.worker.tasks:
                 await asyncio.gather(*list(self.worker.tasks), return_exceptions=True)
             if self.inbox is None:
-                return
+                break
             await self.inbox.drain()
             await self.services.runner.drain()
             if not self.worker.tasks and not await self.services.store.inbox_pending():
-                return
+                break
+        if self.role != "worker":
+            await self._read_locales()
 
     async def aclose(self) -> None:
         """Stop claiming, let the work under way finish, then stop the worker process (if
         any), the job queue and the core (a job or an item cut short runs again later)."""
+        if self._locales is not None:
+            self._locales.cancel()
+            await asyncio.gather(self._locales, return_exceptions=True)
         if self.inbox is not None:
             await self.inbox.stop()
         await self.worker.aclose()

@@ -13,12 +13,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ports import Locales
 from bot.service import Person
 from handlers.views.i18n import t
 from policy.membership import NotMember, SlackUser, Workspace, not_member
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 TTL_S = 600.0
 REFUSED_TTL_S = 60.0  # a refusal, or a lookup that failed, is asked again after this long
 SIZE = 50_000  # people remembered at most (the oldest entry goes first)
+LOCALES_READ = 5_000  # locales read from the book at a time
+# Each read looks this far behind the newest locale it has seen: a worker's write stamped
+# earlier may commit later (clocks and commits of several processes), and is still found.
+LOCALES_LATE = timedelta(seconds=60)
 
 
 class NotAMember(Exception):
@@ -81,7 +87,9 @@ class Identity:
         self._ttl = ttl_s
         self._refused_ttl = refused_ttl_s
         self._cache: dict[str, _Entry] = {}
-        self._locales: dict[str, tuple[float, str]] = {}  # learnt from the worker process
+        self._locales: dict[str, tuple[float, str]] = {}  # read from the book
+        self._book: Locales | None = None
+        self._newest: datetime | None = None  # the newest locale read from the book
         self._home: Workspace | None = None
         self._home_lock = asyncio.Lock()
         self._lookups: dict[str, asyncio.Future[_Entry]] = {}
@@ -105,9 +113,33 @@ class Identity:
         seen = self._locales.get(user_id)
         return seen[1] if seen else ""
 
-    def learn(self, user_id: str, locale: str) -> None:
-        """Remember a locale looked up elsewhere (the worker process tells the front)."""
-        self._locales[user_id] = (time.monotonic() + self._ttl, locale)
+    def keep_locales_in(self, book: Locales) -> None:
+        """Share locales through ``book`` (the store): each one users.info tells this Identity
+        is written there (a worker's), and ``read_locales`` learns those of every process (a
+        front's: it answers helps at once, in the language a worker looked up)."""
+        self._book = book
+
+    async def read_locales(self) -> int:
+        """Learn the locales written to the book since the last read (and a minute before:
+        ``LOCALES_LATE``); how many rows were read."""
+        if self._book is None:
+            return 0
+        since = None if self._newest is None else self._newest - LOCALES_LATE
+        read = 0
+        while True:
+            rows = await self._book.locales_since(since, LOCALES_READ)
+            until = time.monotonic() + self._ttl
+            for user_id, locale, _ in rows:
+                self._locales[user_id] = (until, locale)
+            read += len(rows)
+            if rows and (self._newest is None or rows[-1][2] > self._newest):
+                self._newest = rows[-1][2]
+            if len(rows) < LOCALES_READ or rows[-1][2] == since:
+                break
+            since = rows[-1][2]
+        while len(self._locales) > SIZE:
+            self._locales.pop(next(iter(self._locales)))
+        return read
 
     async def locale_of(self, user_id: str) -> str:
         """The person's Slack locale, looked up when not cached. Never raises: any failure
@@ -120,6 +152,13 @@ class Identity:
         except Exception:  # a message in English beats no message
             log.exception("locale lookup failed")
             return self.locale(user_id)
+
+    async def _tell_book(self, user_id: str, locale: str) -> None:
+        assert self._book is not None
+        try:
+            await self._book.remember_locale(user_id, locale, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - it stands here; the fronts ask again next help
+            log.warning("a locale could not be stored")
 
     async def home(self) -> Workspace:
         """The bot's own workspace, from auth.test (asked once; again after a failure)."""
@@ -174,6 +213,8 @@ class Identity:
             # Slack did not answer this time (a fresh look at a decision): what it said of this
             # member minutes ago stands; only an answer, deleted or guest, takes it back.
             return known
+        if locale and self._book is not None and self.locale(user_id) != locale:
+            await self._tell_book(user_id, locale)
         ttl = self._ttl if person is not None else self._refused_ttl
         entry = _Entry(time.monotonic() + ttl, person, why, locale)
         if len(self._cache) >= SIZE:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -57,9 +57,6 @@ class Worker:
     identity: Identity
     client: AsyncWebClient
     runner: JobRunner
-    # Hears each locale looked up (for the answers given with the ack, when those are given
-    # by another Identity than this one).
-    on_locale: Callable[[str, str], None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def later(self, item: WorkItem,
@@ -71,7 +68,11 @@ class Worker:
             if then is not None:
                 await then()
 
-        task = asyncio.create_task(work(), name=type(item).__name__)
+        return self.track(work(), type(item).__name__)
+
+    def track(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``work`` in a task that ``settle`` and ``aclose`` wait for."""
+        task = asyncio.create_task(work, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -217,9 +218,7 @@ async def open_picker(w: Worker, item: OpenPicker) -> None:
 @handles(LearnLocale)
 async def learn_locale(w: Worker, item: LearnLocale) -> None:
     """Someone's first /passcode help was answered in English: look their locale up."""
-    locale = await w.identity.locale_of(item.user)
-    if w.on_locale is not None:
-        w.on_locale(item.user, locale)
+    await w.identity.locale_of(item.user)  # (which stores it for the fronts to read)
 
 
 # --- clicks and the picker's modal -----------------------------------------------------------

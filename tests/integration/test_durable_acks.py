@@ -26,6 +26,7 @@ from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
 from handlers.runtime.server import Running
+from handlers.views import cards
 from tests import databases
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -48,6 +49,7 @@ class Pair:
     async def settle(self) -> None:
         await self.b.settle()
         await self.a.settle()
+        await self.b.settle()  # (B reads the locales A's worker learnt)
 
 
 @contextlib.asynccontextmanager
@@ -163,3 +165,34 @@ async def test_a_retry_of_a_request_that_never_arrived_is_processed_on_any_front
 @pytest.fixture(autouse=True)
 def _quiet_store_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING")
+
+
+async def test_a_help_is_answered_in_the_locale_any_process_learnt(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    """The front that acks a help asks Slack nothing: the language comes from the database,
+    where a worker's users.info put it, whichever replica looked it up and whenever (a front
+    reads the new ones every few seconds; ``settle`` reads them at once)."""
+    async with pair(tmp_path, secret, database_url) as p:
+        p.emu.add_user("USVEN", name="sven", email="sven@example.com", locale="sv-SE")
+        p.emu.add_user("UITA", name="ita", email="ita@example.com", locale="it-IT")
+        # Sven is looked up by A's worker for a reset (any lookup stores the locale)...
+        await p.to_a.command("USVEN", "reset NO-SUCH-DEVICE")
+        await p.settle()
+        lookups = len(p.emu.calls_to("users.info"))
+        # ...so B, which never met him, answers his first help in Swedish, asking Slack nothing
+        answer = await p.to_b.command("USVEN", "help")
+        assert "ask for a passcode reset" not in answer.body
+        assert json.loads(answer.body)["text"] == cards.help_text("sv-SE")
+        await p.settle()
+        assert len(p.emu.calls_to("users.info")) == lookups
+
+        # A first help of someone nobody looked up: English, and a worker looks them up once;
+        # the next help, on either front, is in Italian
+        first = await p.to_b.command("UITA", "help")
+        assert "ask for a passcode reset" in first.body
+        await p.settle()
+        assert len(p.emu.calls_to("users.info")) == lookups + 1
+        for front in (p.to_b, p.to_a):
+            again = await front.command("UITA", "help")
+            assert json.loads(again.body)["text"] == cards.help_text("it-IT")
+        assert p.count("SELECT COUNT(*) FROM locales WHERE locale = 'it-IT'") == 1

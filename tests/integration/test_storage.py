@@ -320,7 +320,7 @@ def test_without_postgresql_store_tests_skip_but_fail_under_ci(ci: str) -> None:
 
 
 COPIED = (("requests", "id"), ("audit", "seq"), ("jobs", "id"), ("inbox", "id"),
-          ("simulated_resets", "ref"))
+          ("simulated_resets", "ref"), ("locales", "user_id"))
 
 
 def table_contents(url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -345,11 +345,12 @@ async def test_migrate_store_names_every_table_the_migrations_create(database_ur
 
 async def fill_inbox_and_simulation(url: str, vault: Vault) -> tuple[str, ActionRef]:
     """An acknowledged item not run yet and one done, on the inbox; a reset in flight on the
-    simulated backend (its passcode sealed in the simulation's table). The device and the
-    reset's reference."""
+    simulated backend (its passcode sealed in the simulation's table); a person's locale.
+    The device and the reset's reference."""
     store = await Store.open(url)
     try:
         now = datetime.now(UTC)
+        await store.remember_locale("USVEN", "sv-SE", now)  # (a worker's lookup)
         await store.add_to_inbox("delivery-done", "Help", '{"type":"Help"}', now)
         [done] = await store.claim_inbox(now, 60)
         await store.finish_inbox(done.id, now)
@@ -409,8 +410,8 @@ async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
     with fresh_schema(postgres_server) as pg:
         assert await cli.migrate_store(source, pg) == 0
         out = capsys.readouterr().out
-        assert ("Copied 5 request(s), 12 audit event(s), 5 job(s), 2 inbox item(s) and"
-                " 1 simulated reset(s)") in out
+        assert ("Copied 5 request(s), 12 audit event(s), 5 job(s), 2 inbox item(s),"
+                " 1 simulated reset(s) and 1 locale(s)") in out
         assert "Audit trail of the copy intact: 12 events" in out
         assert table_contents(pg) == table_contents(source)
         assert b"481516" not in everything_stored(pg)

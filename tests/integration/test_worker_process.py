@@ -182,17 +182,29 @@ async def test_show_passcode_the_picker_and_its_options_never_wait_for_the_worke
         world.worker.signal(signal.SIGCONT)
 
 
-async def test_the_front_learns_a_locale_itself_with_the_worker_stopped(world: World) -> None:
+async def test_a_help_waits_for_no_worker_and_the_worker_learns_the_locale(
+        world: World) -> None:
+    """The worker stopped: a first help is answered at once, in English, and its locale
+    lookup waits in the inbox (the front asks Slack nothing); once the worker runs again it
+    looks the person up, and the front's next help is in their language (it reads the
+    locales every few seconds)."""
     world.worker.signal(signal.SIGSTOP)
     try:
         first = (await world.driver.command("USVEN", "help")).json()
-        await world.front.settle()  # the front looks the locale up after the ack
-        second = (await world.driver.command("USVEN", "help")).json()
+        await world.front.settle()
+        assert not world.emu.calls_to("users.info")
+        assert world.db_rows("SELECT kind FROM inbox WHERE done_at IS NULL") == [
+            ("LearnLocale",)]
     finally:
         world.worker.signal(signal.SIGCONT)
-    assert first["text"] != second["text"]
+    assert "ask for a passcode reset" in first["text"]
+    for _ in range(200):  # the worker's own pace (it was stopped): up to 10 s
+        if world.db_rows("SELECT COUNT(*) FROM locales") == [(1,)]:
+            break
+        await asyncio.sleep(0.05)
+    await world.front.settle()  # (which reads the locales the worker learnt)
+    second = (await world.driver.command("USVEN", "help")).json()
     assert "lösenkod" in second["text"].lower()
-    assert world.db_rows("SELECT COUNT(*) FROM inbox") == [(0,)]  # a help commits nothing
 
 
 async def test_a_worker_killed_right_after_the_ack_loses_nothing(world: World) -> None:

@@ -1,0 +1,29 @@
+"""The Locales port (bot/ports.py) over the ``locales`` table: each person's Slack locale as a
+worker's users.info last said it, read by the processes that ack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.storage.connection import Database, dt, ts
+
+
+class SqlLocales:
+    _db: Database
+
+    async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO locales (user_id, locale, learned_at) VALUES (?,?,?)"
+            " ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale,"
+            " learned_at = excluded.learned_at",
+            (user_id, locale, ts(now)))
+
+    async def locales_since(self, since: datetime | None, limit: int
+                            ) -> list[tuple[str, str, datetime]]:
+        """(user id, locale, learned at) of the locales learnt at ``since`` or later (None:
+        all), oldest first, at most ``limit``."""
+        rows = await self._db.read(
+            "SELECT user_id, locale, learned_at FROM locales WHERE learned_at >= ?"
+            " ORDER BY learned_at LIMIT ?", (ts(since) or "", limit))
+        return [(r["user_id"], r["locale"], dt(r["learned_at"]) or datetime.min.replace(tzinfo=UTC))
+                for r in rows]
