@@ -58,6 +58,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+async def keep_lease(inbox: Inbox, item_id: int, lease_s: float) -> None:
+    """Renew an item's lease every third of it, until cancelled (the item has finished)."""
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        with contextlib.suppress(Exception):
+            await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s))
+
+
 class Acks:
     """The acking side: commit, then (for ``HERE``) run right after the ack."""
 
@@ -77,8 +85,16 @@ class Acks:
             log.info("a delivery came again; its work is committed already, nothing done")
             return
         if here:
-            # Started now, it runs once the listener has returned and the ack is on its way.
-            self.worker.later(item, lambda: self.inbox.finish_inbox(added, now()))
+            # Started now, it runs once the listener has returned and the ack is on its way;
+            # its lease is renewed while it runs (a slow one is not taken over meanwhile).
+            renew = asyncio.create_task(keep_lease(self.inbox, added, HERE_LEASE_S))
+
+            async def then() -> None:
+                renew.cancel()
+                await self.inbox.finish_inbox(added, now())
+
+            task = self.worker.later(item, then)
+            task.add_done_callback(lambda _: renew.cancel())
 
 
     async def _add_quietly(self, delivery: str, item: WorkItem) -> None:
@@ -136,7 +152,7 @@ class InboxRunner:
             log.error("%s set aside: its worker died %d times running it", item.what,
                       entry.attempts - 1)
             return asyncio.create_task(self._done(entry.id))
-        renew = asyncio.create_task(self._keep_lease(entry.id))
+        renew = asyncio.create_task(keep_lease(self.inbox, entry.id, LEASE_S))
 
         async def then() -> None:
             renew.cancel()
@@ -151,12 +167,6 @@ class InboxRunner:
             await self.inbox.finish_inbox(item_id, now())
         finally:
             self._running.discard(item_id)
-
-    async def _keep_lease(self, item_id: int) -> None:
-        while True:
-            await asyncio.sleep(LEASE_S / 3)
-            with contextlib.suppress(Exception):
-                await self.inbox.renew_inbox(item_id, now() + timedelta(seconds=LEASE_S))
 
     async def drain(self, rounds: int = 50) -> None:
         """Run items until none is waiting or running (tests and the demo)."""

@@ -14,6 +14,7 @@ import asyncpg
 
 from bot.storage import Store
 from bot.storage.dialect import is_postgres_url, numbered
+from handlers.runtime.inbox import keep_lease
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -148,3 +149,22 @@ class _OtherWriter:
             await self._pg.close()
         if self._sqlite is not None:
             self._sqlite.close()
+
+
+async def test_an_item_whose_lease_is_kept_is_not_taken_over_until_it_stops(
+        database_url: str) -> None:
+    """The acking process renews the lease of what it runs itself (handlers/runtime/inbox.py
+    ``keep_lease``), as a worker does: a slow item is not run a second time elsewhere."""
+    store = await Store.open(database_url)
+    try:
+        item = await store.add_to_inbox("slow-reveal", "Reveal", "{}", datetime.now(UTC),
+                                        here_lease_s=0.6)
+        assert item is not None
+        keeping = asyncio.create_task(keep_lease(store, item, 0.6))
+        await asyncio.sleep(1.5)  # over twice the lease
+        assert await store.claim_inbox(datetime.now(UTC), 30) == []
+        keeping.cancel()
+        await asyncio.sleep(0.8)  # the last renewal runs out
+        assert [i.id for i in await store.claim_inbox(datetime.now(UTC), 30)] == [item]
+    finally:
+        await store.close()
