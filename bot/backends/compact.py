@@ -307,12 +307,17 @@ class CompactDevices:
     def scan(self, needle: str) -> Iterator[int]:
         """Positions whose name or serial contains ``needle`` (case-folded, no separator),
         in order, lazily."""
-        keys, starts = self._keys, self._starts
-        at = keys.find(needle)
-        while at != -1:
-            i = bisect.bisect_right(starts, at) - 1
-            yield i
-            at = keys.find(needle, starts[i + 1])
+        return records_with(self._keys, self._starts, needle)
+
+
+def records_with(keys: str, starts: Sequence[int], needle: str) -> Iterator[int]:
+    """The records of ``keys`` (record i from ``starts[i]`` to ``starts[i + 1]``) holding
+    ``needle``, in order, lazily: one ``str.find`` per hit, the next from the record after."""
+    at = keys.find(needle)
+    while at != -1:
+        i = bisect.bisect_right(starts, at) - 1
+        yield i
+        at = keys.find(needle, starts[i + 1])
 
 
 def _equal(order: Sequence[int], key: str, field: Callable[[int], str]) -> list[int]:

@@ -18,7 +18,15 @@ from array import array
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from bot.backends.compact import FIELD, RECORD, SPECIAL, Column, Groups, folded
+from bot.backends.compact import (
+    FIELD,
+    RECORD,
+    SPECIAL,
+    Column,
+    Groups,
+    folded,
+    records_with,
+)
 from bot.backends.fleet import Marks
 from bot.backends.index import contains, name_order, owned_by
 from bot.ports import Device, DeviceFilter
@@ -173,10 +181,5 @@ class CompactFleet:
 
     def _scan(self, needle: str) -> Iterator[int]:
         """The records whose name or serial contains ``needle``, in order, lazily."""
-        keys, starts = self._keys, self._starts
-        at = keys.find(needle)
-        while at != -1:
-            i = bisect.bisect_right(starts, at) - 1
-            yield i
-            at = keys.find(needle, starts[i + 1])
+        return records_with(self._keys, self._starts, needle)
 
