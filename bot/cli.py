@@ -57,7 +57,8 @@ async def rotate_key(settings: Settings) -> int:
         sealed = [("request", rid, rid, blob) for rid, blob in await store.sealed_all()]
         sealed += [("simulated reset", ref, simulated_binding(ref), blob)
                    for ref, blob in await SqlSimulatedResets(store.database).sealed_all()]
-        resealed: dict[str, list[tuple[str, bytes]]] = {"request": [], "simulated reset": []}
+        resealed: dict[str, list[tuple[str, bytes, bytes]]] = {"request": [],
+                                                                "simulated reset": []}
         for what, key, bound_to, blob in sealed:
             if vault.is_current(blob):
                 continue
@@ -68,7 +69,7 @@ async def rotate_key(settings: Settings) -> int:
                       "Add the key it was sealed with to PASSCODE_BOT_OLD_SECRETS.",
                       file=sys.stderr)
                 return 1
-            resealed[what].append((key, vault.seal(bound_to, passcode)))
+            resealed[what].append((key, blob, vault.seal(bound_to, passcode)))
         await store.reseal(resealed["request"], simulated=resealed["simulated reset"])
     finally:
         await store.close()

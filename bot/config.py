@@ -45,9 +45,10 @@ class Settings(BaseSettings):
 
     # How long a job runner holds a job it claimed (renewed every third of it while the job
     # runs): a runner killed meanwhile leaves its jobs to the others once this has run out.
-    # At least 5 s: a renewal must reach the database before the lease lapses, or a second
+    # At least 10 s: a renewal (every third) must reach the database before the lease lapses,
+    # through a stall of the loop (an index rebuild takes ~1.5 s at 100,000 devices), or a second
     # runner would start a job the first is still running.
-    job_lease_seconds: float = Field(120.0, ge=5)
+    job_lease_seconds: float = Field(120.0, ge=10)
     # GET /readyz: 503 when the oldest job waiting for a runner has waited longer than this.
     ready_max_job_delay_seconds: float = Field(300.0, gt=0)
     # Where `passcode-bot status` reads /readyz ("": http://127.0.0.1:PORT/readyz).

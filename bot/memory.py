@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import sys
 import urllib.parse
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from collections.abc import Callable
 _trim: Callable[[int], int] | None = None
 if sys.platform.startswith("linux"):
     with contextlib.suppress(OSError, AttributeError):
-        _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        _trim = ctypes.CDLL("libc.so.6").malloc_trim  # glibc (no ldconfig run to find it)
 
 
 def give_back() -> None:

@@ -304,8 +304,9 @@ class RequestStore(Protocol):
     async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
         """Merge the notifier's message references into the request (not audited)."""
 
-    async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
-        """Replace sealed passcodes (key rotation), all in one transaction."""
+    async def reseal(self, values: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Replace sealed passcodes (key rotation), all in one transaction: (id, as read,
+        new), each only where the stored value is still the one read."""
 
     async def checkpoint(self) -> bool:
         """Make content deleted so far (a purged passcode) unrecoverable from the database's

@@ -25,6 +25,7 @@ from bot.ports import InboxItem
 from bot.storage.connection import Database, ts
 
 SQLITE_POLL_S = 0.05
+PURGE_STEP = 500  # done items forgotten per statement
 
 
 def _later(now: datetime, seconds: float) -> str | None:
@@ -94,8 +95,10 @@ class SqlInbox:
     async def purge_inbox(self, before: datetime) -> None:
         """Forget items done before ``before``: long after Slack stops retrying them (it
         retries within minutes, and the door refuses a signature five minutes old)."""
-        await self._db.execute("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?",
-                               (ts(before),))
+        while len(await self._db.statement(  # in steps: never a long write on the loop
+                "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE done_at IS NOT NULL"
+                " AND done_at < ? LIMIT ?) RETURNING id", (ts(before), PURGE_STEP))) == PURGE_STEP:
+            await asyncio.sleep(0)
 
     async def inbox_pending(self) -> int:
         """Items not done yet (the tests, settling)."""

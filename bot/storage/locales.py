@@ -25,5 +25,14 @@ class SqlLocales:
         rows = await self._db.read(
             "SELECT user_id, locale, learned_at FROM locales WHERE learned_at >= ?"
             " ORDER BY learned_at LIMIT ?", (ts(since) or "", limit))
-        return [(r["user_id"], r["locale"], dt(r["learned_at"]) or datetime.min.replace(tzinfo=UTC))
-                for r in rows]
+        return [(r["user_id"], r["locale"], _when(r["learned_at"])) for r in rows]
+
+
+def _when(text: str) -> datetime:
+    try:
+        return dt(text) or _LONG_AGO
+    except ValueError:  # (a row not written by remember_locale)
+        return _LONG_AGO
+
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)

@@ -89,6 +89,7 @@ class PostgresDatabase(ShieldedWrites):
         # use and kept.
         self._held: PoolConnectionProxy[Any] | None = None
         self._holding = asyncio.Lock()
+        self._closed = False
 
     def key(self, name: str) -> int:
         return lock_key(self.schema, name)
@@ -167,9 +168,11 @@ class PostgresDatabase(ShieldedWrites):
         if self._listening is not None:
             self._listening.cancel()
         await self._writes_done()
-        if self._held is not None:
-            await self._pool.release(self._held)
-            self._held = None
+        async with self._holding:  # (a statement on it finishes first)
+            self._closed = True
+            if self._held is not None:
+                await self._pool.release(self._held)
+                self._held = None
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -195,9 +198,13 @@ class PostgresDatabase(ShieldedWrites):
         """One statement on the connection kept for the acks' path when it is free (at the
         same moment, others go through the pool, whose calls cost a second round trip to
         reset the connection given back)."""
+        if self._closed:
+            raise asyncpg.InterfaceError("the database is closed")
         if self._holding.locked():
             return await self._pool.fetch(query, *params)
         async with self._holding:
+            if self._closed:
+                raise asyncpg.InterfaceError("the database is closed")
             if self._held is not None and self._held.is_closed():
                 await self._pool.release(self._held)  # the server ended it
                 self._held = None

@@ -165,21 +165,24 @@ class SqlRequestStore:
 
         await self._db.write(work)
 
-    async def reseal(self, values: Sequence[tuple[str, bytes]],
-                     simulated: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Replace sealed values in one transaction (key rotation): all or nothing. The
+    async def reseal(self, values: Sequence[tuple[str, bytes, bytes]],
+                     simulated: Sequence[tuple[str, bytes, bytes]] = ()) -> None:
+        """Replace sealed values in one transaction (key rotation): all or nothing, each
+        (key, as read, new) only where the value is still the one read: a value purged or
+        sealed again meanwhile stays as it is now (a purged passcode never comes back). The
         requests' by id; ``simulated``: the simulated Intune's resets' by reference
         (bot/storage/simulation.py)."""
 
         async def work(tx: Tx) -> None:
             await tx.executemany(
-                "UPDATE requests SET sealed_passcode = ? WHERE id = ?",
-                [(blob, rid) for rid, blob in values],
+                "UPDATE requests SET sealed_passcode = ? WHERE id = ? AND sealed_passcode = ?",
+                [(new, rid, old) for rid, old, new in values],
             )
             if simulated:
                 await tx.executemany(
-                    "UPDATE simulated_resets SET sealed_passcode = ? WHERE ref = ?",
-                    [(blob, ref) for ref, blob in simulated],
+                    "UPDATE simulated_resets SET sealed_passcode = ?"
+                    " WHERE ref = ? AND sealed_passcode = ?",
+                    [(new, ref, old) for ref, old, new in simulated],
                 )
 
         await self._db.write(work)

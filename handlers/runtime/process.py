@@ -117,16 +117,21 @@ class SupervisedWorker:
             if self._closing.is_set():
                 return status
             try:
-                self.child = await WorkerChild.start(self.command)
-            except OSError as exc:
+                child = await WorkerChild.start(self.command)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, serve goes on acking
                 log.error("the worker process cannot be started again (%s); stopping",
                           type(exc).__name__)
                 return status
+            self.child = child
+            if self._closing.is_set():  # asked to stop while it started: stop it too
+                await child.aclose()
+                return await asyncio.shield(child.stopped)
             self.restarts += 1
             wait = min(wait * 2, RESTART_MAX_S)
 
     async def aclose(self) -> None:
-        """Stop starting it again; then as WorkerChild.aclose."""
+        """Stop starting it again; then as WorkerChild.aclose (of the child running then, or
+        of the one being started at that moment, which ``_watch`` stops itself)."""
         self._closing.set()
         await self.child.aclose()
         await self.stopped

@@ -90,6 +90,7 @@ class Identity:
         self._locales: dict[str, tuple[float, str]] = {}  # read from the book
         self._book: Locales | None = None
         self._newest: datetime | None = None  # the newest locale read from the book
+        self._stored: dict[str, str] = {}  # what this Identity wrote there
         self._home: Workspace | None = None
         self._home_lock = asyncio.Lock()
         self._lookups: dict[str, asyncio.Future[_Entry]] = {}
@@ -124,7 +125,10 @@ class Identity:
         ``LOCALES_LATE``); how many rows were read."""
         if self._book is None:
             return 0
-        since = None if self._newest is None else self._newest - LOCALES_LATE
+        # (never from later than this clock's now: a worker's clock ahead of it would hide
+        # the locales the others stamp meanwhile)
+        since = None if self._newest is None else (
+            min(self._newest, datetime.now(UTC)) - LOCALES_LATE)
         read = 0
         while True:
             rows = await self._book.locales_since(since, LOCALES_READ)
@@ -154,9 +158,15 @@ class Identity:
             return self.locale(user_id)
 
     async def _tell_book(self, user_id: str, locale: str) -> None:
-        assert self._book is not None
+        """Store a member's locale for the fronts (a failure is tried again at the person's
+        next lookup)."""
+        if self._book is None:
+            return
         try:
             await self._book.remember_locale(user_id, locale, datetime.now(UTC))
+            self._stored[user_id] = locale
+            if len(self._stored) > SIZE:
+                self._stored.pop(next(iter(self._stored)))
         except Exception:  # noqa: BLE001 - it stands here; the fronts ask again next help
             log.warning("a locale could not be stored")
 
@@ -213,7 +223,7 @@ class Identity:
             # Slack did not answer this time (a fresh look at a decision): what it said of this
             # member minutes ago stands; only an answer, deleted or guest, takes it back.
             return known
-        if locale and self._book is not None and self.locale(user_id) != locale:
+        if person is not None and locale and self._stored.get(user_id) != locale:
             await self._tell_book(user_id, locale)
         ttl = self._ttl if person is not None else self._refused_ttl
         entry = _Entry(time.monotonic() + ttl, person, why, locale)

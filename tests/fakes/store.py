@@ -162,8 +162,10 @@ class FakeRequestStore:
         if request_id in self.requests:
             self.requests[request_id].surface = {**self.requests[request_id].surface, **values}
 
-    async def reseal(self, values: Sequence[tuple[str, bytes]]) -> None:
-        self.sealed.update(dict(values))
+    async def reseal(self, values: Sequence[tuple[str, bytes, bytes]]) -> None:
+        for rid, old, new in values:
+            if self.sealed.get(rid) == old:
+                self.sealed[rid] = new
 
     async def checkpoint(self) -> bool:
         return True

@@ -153,3 +153,27 @@ async def test_no_passcode_in_the_database_or_logs_through_a_whole_lifecycle(
     assert unknown.outcome is Outcome.UNKNOWN_REQUEST
     assert passcode.encode() not in read_db_bytes(db_path)
     assert passcode not in caplog.text
+
+
+async def test_a_passcode_purged_while_the_key_rotates_stays_purged(
+    world: World, settings: Settings  # noqa: F811
+) -> None:
+    """rotate-key reads every sealed value, then writes the new ones: a purge (or any new
+    seal) landing in between is not undone, the old ciphertext does not come back."""
+    from bot.storage import Store
+
+    request_id, _ = await completed_request(world)
+    await world.services.aclose()
+    store = await Store.open(settings.database_path)
+    try:
+        [(rid, read)] = await store.sealed_all()
+        await store.database.execute(  # the purge, between the read and the write
+            "UPDATE requests SET sealed_passcode = NULL WHERE id = ?", (rid,))
+        await store.reseal([(rid, read, b"resealed")])
+        assert await store.sealed_passcode(request_id) is None
+        await store.database.execute(
+            "UPDATE requests SET sealed_passcode = ? WHERE id = ?", (read, rid))
+        await store.reseal([(rid, read, b"resealed")])  # still the value read: replaced
+        assert await store.sealed_passcode(request_id) == b"resealed"
+    finally:
+        await store.close()

@@ -25,7 +25,7 @@ from tests import databases
 
 N = 30
 REPLICAS = 3
-LEASE_S = 8.0  # JOB_LEASE_SECONDS: a killed replica's jobs come back after it
+LEASE_S = 10.0  # JOB_LEASE_SECONDS: a killed replica's jobs come back after it
 KILL_EVERY = (3.0, 6.0)
 # Fixed by issue 13 point 4 (R1): acks after the intent is durable, retries recognised in the DB.
 R1_KINDS = {"acked-then-lost", "retry-processed-twice"}

@@ -34,7 +34,7 @@ def test_defaults_match_the_readme() -> None:
         ({"GRAPH_API_URL": "http://graph.example"}, "GRAPH_API_URL"),
         ({"GRAPH_API_URL": "graph.microsoft.com"}, "GRAPH_API_URL"),
         ({"PERSON_ACTIONS_PER_MINUTE": "-1"}, "PERSON_ACTIONS_PER_MINUTE"),
-        ({"JOB_LEASE_SECONDS": "4"}, "JOB_LEASE_SECONDS"),
+        ({"JOB_LEASE_SECONDS": "9"}, "JOB_LEASE_SECONDS"),
         ({"JOB_LEASE_SECONDS": "soon"}, "JOB_LEASE_SECONDS"),
     ],
 )
