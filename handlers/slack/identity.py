@@ -32,8 +32,10 @@ REFUSED_TTL_S = 60.0  # a refusal, or a lookup that failed, is asked again after
 SIZE = 50_000  # people remembered at most (the oldest entry goes first)
 LOCALES_READ = 5_000  # locales read from the book at a time
 # Each read looks this far behind the newest locale it has seen: a worker's write stamped
-# earlier may commit later (clocks and commits of several processes), and is still found.
-LOCALES_LATE = timedelta(seconds=60)
+# earlier may commit a little later, or come from a clock a little behind, and is still
+# found. Every row of the window is read again at each read (every 2 s): the window is kept
+# short, or a burst of first helps costs the fronts a re-read of thousands of rows each time.
+LOCALES_LATE = timedelta(seconds=5)
 
 
 class NotAMember(Exception):
