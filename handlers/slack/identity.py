@@ -123,7 +123,7 @@ class Identity:
         self._book = book
 
     async def read_locales(self) -> int:
-        """Learn the locales written to the book since the last read (and a minute before:
+        """Learn the locales written to the book since the last read (and a few seconds before:
         ``LOCALES_LATE``); how many rows were read."""
         if self._book is None:
             return 0
