@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bot import cli
 from bot.backends.simulated import SimulatedBackend, demo_fleet, demo_users, synthetic_fleet
-from bot.bootstrap import build_backend, build_services, build_vault
+from bot.bootstrap import Services, build_backend, build_services, build_vault
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import State
@@ -41,6 +41,21 @@ def replica(clock: ManualClock, pending_for: timedelta = timedelta(seconds=2)
     """One process's simulated backend: the same static fleet every process loads."""
     return SimulatedBackend(demo_fleet(), users=demo_users(), clock=clock,
                             pending_for=pending_for)
+
+
+async def until_started(services: Services, request_id: str) -> None:
+    """Run the jobs until the request's reset has started (its action_ref stored), then stop
+    them there, the reset still pending."""
+    draining = asyncio.create_task(services.runner.drain())
+    try:
+        for _ in range(500):
+            request = await services.store.get(request_id)
+            if request is not None and request.action_ref:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the reset of {request_id} never started")
+    finally:
+        draining.cancel()
 
 
 async def test_a_reset_started_by_one_replica_is_read_and_finished_by_another(
@@ -128,14 +143,8 @@ async def test_a_restart_during_the_execution_finishes_the_request(
     request_id = reply.request.id
     assert (await services.service.decide(request_id, ANNA, approve=True)).outcome \
         is Outcome.APPROVED
-    draining = asyncio.create_task(services.runner.drain())
-    for _ in range(500):
-        request = await services.store.get(request_id)
-        if request is not None and request.action_ref:
-            break
-        await asyncio.sleep(0.01)
-    assert request is not None and request.action_ref and first.resets_started == 1
-    draining.cancel()
+    await until_started(services, request_id)
+    assert first.resets_started == 1
     await services.aclose()  # the process is gone; its job's lease runs out
     clock.advance(timedelta(minutes=3))
 
@@ -232,14 +241,7 @@ async def test_rotate_key_reseals_the_simulated_resets_too(store_settings: Setti
     reply = await services.service.request_reset(ALICE, PIXEL)
     flying = reply.request.id
     await services.service.decide(flying, ANNA, approve=True)
-    draining = asyncio.create_task(services.runner.drain())
-    for _ in range(500):
-        request = await services.store.get(flying)
-        if request is not None and request.action_ref:
-            break
-        await asyncio.sleep(0.01)
-    assert request is not None and request.action_ref
-    draining.cancel()
+    await until_started(services, flying)
     await services.aclose()  # stopped for the rotation, the reset still pending
 
     new = base64.urlsafe_b64encode(os.urandom(32)).decode()

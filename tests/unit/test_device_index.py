@@ -199,6 +199,21 @@ CHANGE = st.tuples(st.sampled_from(["add", "remove"]), DEVICES)
 
 
 @settings(max_examples=300, deadline=None)
+
+def changed_index(devices: list[Device], changes: list[tuple[str, Device]], rebuild_after: int
+                  ) -> tuple[DeviceIndex, dict[str, Device]]:
+    """An index of ``devices`` after ``changes`` (adds and removes), and a dict of what it
+    should then hold by case-folded id; each remove takes out what the dict says it holds."""
+    index = DeviceIndex(devices, rebuild_after=rebuild_after)
+    model = {d.id.casefold(): d for d in devices}
+    for what, changed in changes:
+        if what == "add":
+            index.add(changed)
+            model[changed.id.casefold()] = changed
+        else:
+            assert index.remove(changed.id) == model.pop(changed.id.casefold(), None)
+    return index, model
+
 @given(
     devices=st.lists(DEVICES, max_size=8),
     changes=st.lists(CHANGE, max_size=12),
@@ -214,14 +229,7 @@ def test_after_adds_and_removes_it_answers_as_a_fresh_scan_would(
     email: str | None,
 ) -> None:
     """Whether the search string was rebuilt since (small ``rebuild_after``) or not."""
-    index = DeviceIndex(devices, rebuild_after=rebuild_after)
-    model = {d.id.casefold(): d for d in devices}
-    for what, changed in changes:
-        if what == "add":
-            index.add(changed)
-            model[changed.id.casefold()] = changed
-        else:
-            assert index.remove(changed.id) == model.pop(changed.id.casefold(), None)
+    index, model = changed_index(devices, changes, rebuild_after)
     kept = list(model.values())
 
     assert len(index) == len(kept)
@@ -311,15 +319,7 @@ def test_every_field_of_every_device_comes_back_as_given(
 ) -> None:
     """Equal, and so are the last syncs' time zones: the Intune backend's learn() keeps a
     device found again only when it differs from the one held."""
-    index = DeviceIndex(devices, rebuild_after=rebuild_after)
-    model = {d.id.casefold(): d for d in devices}
-    for what, changed in changes:
-        if what == "add":
-            index.add(changed)
-            model[changed.id.casefold()] = changed
-        else:
-            index.remove(changed.id)
-            model.pop(changed.id.casefold(), None)
+    index, model = changed_index(devices, changes, rebuild_after)
     assert list(index) == sorted(model.values(), key=name_order)
     for d in model.values():
         held = index.get(d.id)
