@@ -196,3 +196,27 @@ async def test_a_help_is_answered_in_the_locale_any_process_learnt(
             again = await front.command("UITA", "help")
             assert json.loads(again.body)["text"] == cards.help_text("it-IT")
         assert p.count("SELECT COUNT(*) FROM locales WHERE locale = 'it-IT'") == 1
+
+
+async def test_a_forged_request_id_in_a_signed_command_attaches_to_nothing(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    """The id a reset's request is stored under is chosen by the listener at the ack: a
+    correctly signed command carrying someone else's request id (a field Slack never sends,
+    or words in the text) makes a request of its own and leaves the other as it was."""
+    async with pair(tmp_path, secret, database_url) as p:
+        assert (await p.to_a.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+        await p.settle()
+        [(alices, requester, device)] = databases.rows(
+            database_url, "SELECT id, requester_id, device_name FROM requests")
+        forged = p.to_b.command_body("UHELEN", "reset RFCW20N3ABX") + "&" + urlencode(
+            {"request_id": alices, "requestId": alices})
+        assert (await p.to_b.post(forged)).status == 200
+        worded = p.to_b.command_body("UHELEN", f"reset {alices}")
+        assert (await p.to_b.post(worded)).status == 200
+        await p.settle()
+        stored = databases.rows(database_url,
+                                "SELECT id, requester_id, device_name FROM requests ORDER BY id")
+        assert (alices, requester, device) in stored
+        helens = [r for r in stored if r[1] == "UHELEN"]
+        assert len(helens) == 1 and helens[0][0] != alices  # (the id is no device: refused)
+        assert p.count("SELECT COUNT(*) FROM requests WHERE requester_id = 'UALICE'") == 1
