@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.ports import Inbox, InboxItem
@@ -66,6 +67,21 @@ async def keep_lease(inbox: Inbox, item_id: int, lease_s: float) -> None:
             await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s))
 
 
+def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, lease_s: float,
+               done: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    """Run ``item`` through ``worker``, its lease renewed until it has run, then ``done``
+    (which marks it done)."""
+    renew = asyncio.create_task(keep_lease(inbox, item_id, lease_s))
+
+    async def then() -> None:
+        renew.cancel()
+        await done()
+
+    task = worker.later(item, then)
+    task.add_done_callback(lambda _: renew.cancel())
+    return task
+
+
 class Acks:
     """The acking side: commit, then (for ``HERE``) run right after the ack."""
 
@@ -87,15 +103,8 @@ class Acks:
         if here:
             # Started now, it runs once the listener has returned and the ack is on its way;
             # its lease is renewed while it runs (a slow one is not taken over meanwhile).
-            renew = asyncio.create_task(keep_lease(self.inbox, added, HERE_LEASE_S))
-
-            async def then() -> None:
-                renew.cancel()
-                await self.inbox.finish_inbox(added, now())
-
-            task = self.worker.later(item, then)
-            task.add_done_callback(lambda _: renew.cancel())
-
+            run_leased(self.worker, self.inbox, item, added, HERE_LEASE_S,
+                       lambda: self.inbox.finish_inbox(added, now()))
 
     async def _add_quietly(self, delivery: str, item: WorkItem) -> None:
         try:
@@ -152,15 +161,8 @@ class InboxRunner:
             log.error("%s set aside: its worker died %d times running it", item.what,
                       entry.attempts - 1)
             return asyncio.create_task(self._done(entry.id))
-        renew = asyncio.create_task(keep_lease(self.inbox, entry.id, LEASE_S))
-
-        async def then() -> None:
-            renew.cancel()
-            await self._done(entry.id)
-
-        task = self.worker.later(item, then)
-        task.add_done_callback(lambda _: renew.cancel())
-        return task
+        return run_leased(self.worker, self.inbox, item, entry.id, LEASE_S,
+                          lambda: self._done(entry.id))
 
     async def _done(self, item_id: int) -> None:
         try:
