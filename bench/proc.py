@@ -11,6 +11,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_ENV = "PASSCODE_BENCH_CPU"
+# The emulators' CPU priority (WORKER_PRIORITY's words): idle unless --shared-machine.
+EMULATOR_PRIORITY_ENV = "PASSCODE_BENCH_EMULATOR_PRIORITY"
 
 
 # The CPUs this process may use when the benchmark is imported, before bench.__main__ pins
@@ -33,6 +35,13 @@ def pin() -> None:
     cpu = os.environ.get(CPU_ENV)
     if cpu and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(cpu)})
+
+
+def emulator_priority() -> str:
+    """An emulator's priority: ``idle`` (it is remote: it never takes CPU from the bot or the
+    load generator), or ``normal`` with ``--shared-machine``, where a program that is not the
+    benchmark's could otherwise starve it, and the bot with it, for as long as that one runs."""
+    return os.environ.get(EMULATOR_PRIORITY_ENV, "idle")
 
 
 class ChildError(RuntimeError):

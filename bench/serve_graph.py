@@ -13,7 +13,7 @@ from bench import people
 from bench.child import serve_commands
 from bench.fresh import fresh_device
 from bench.intune import PAGE_SIZE
-from bench.proc import pin
+from bench.proc import emulator_priority, pin
 from handlers.runtime.lifecycle import lower_priority
 from tests.fakes.graph_api import GraphEmulator
 
@@ -23,7 +23,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fleet", type=int, default=1000)
     args = parser.parse_args()
-    lower_priority("idle")  # as the Slack emulator: never takes CPU from the bot or the load
+    lower_priority(emulator_priority())  # as the Slack emulator's (bench.proc)
     fleet = people.fleet(args.fleet)
     emulator = GraphEmulator(fleet, page_size=PAGE_SIZE)
     for email in people.users(fleet).values():  # the fleet's people are the tenant's users

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench import APPROVALS, APPROVER, people
 from bench.child import rss_mb, serve_commands
-from bench.proc import pin
+from bench.proc import emulator_priority, pin
 from bench.report import max_in_window
 from handlers.demo.slack_emulator import Call, SlackEmulator
 from handlers.runtime.lifecycle import lower_priority
@@ -76,8 +76,9 @@ async def main() -> None:
     args = parser.parse_args()
     # Slack is remote: its servers never take CPU from the bot or from the load generator.
     # Here they share the machine, so the emulator runs at the lowest priority (Linux:
-    # SCHED_IDLE), on CPU time nobody else wants; it still answers at once on an idle CPU.
-    lower_priority("idle")
+    # SCHED_IDLE), on CPU time nobody else wants; it still answers at once on an idle CPU
+    # (normal priority with --shared-machine).
+    lower_priority(emulator_priority())
     emu = SlackEmulator(strict_triggers=False)
     emu.add_channel(APPROVALS, name="passcode-approvals")
     emu.add_user(APPROVER, name="helen", email="helen.helpdesk@example.com")

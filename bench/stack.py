@@ -23,8 +23,8 @@ class Processes:
 
     @classmethod
     async def start(cls, work: Path, fleet: int) -> Processes:
-        # Slack is remote: its emulator shares the load generator's CPU (at nice 19), never
-        # the servers'.
+        # Slack is remote: its emulator shares the load generator's CPU (at idle priority:
+        # bench.proc.emulator_priority), never the servers'.
         slack = await Child.start("slack", "bench.serve_slack", "--fleet", str(fleet),
                                   log_dir=work, cpu=layout()[0])
         return cls(work, slack)
