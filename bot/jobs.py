@@ -2,10 +2,13 @@
 table, so work survives a restart, failures retry with backoff, and a job that keeps
 failing is set aside (``dead``) where `passcode-bot status` and the audit can see it.
 
-One bot process per database: at start the runner releases every lease, since whatever
-held them died with the previous process. The runner works through the ports: the JobQueue
-(leases, and the wake-up when a change schedules jobs) and the RequestStore; the use cases
-it runs (execute, sweep) through the service.
+Each job a runner claims is leased to it, and renewed while it runs; a runner that died
+leaves its jobs to whoever claims them once their leases run out (on SQLite, one worker per
+file, a runner starting frees them at once). A runner that only stalled past its lease finds,
+at its next renewal, that another claim holds the job: it stops that run, and whatever it
+would have recorded afterwards (done, retry, later) is left to the new holder. The runner works
+through the ports: the JobQueue (leases, and the wake-up when a change schedules jobs) and the
+RequestStore; the use cases it runs (execute, sweep) through the service.
 """
 
 from __future__ import annotations
@@ -113,7 +116,9 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         store, queue = self.store, self.queue
-        renew = asyncio.create_task(self._keep_lease(job.id))
+        current = asyncio.current_task()
+        assert current is not None
+        renew = asyncio.create_task(self._keep_lease(job, current))
         try:
             if job.kind is JobKind.EXECUTE:
                 await self._execute(job.request_id)
@@ -124,12 +129,12 @@ class JobRunner:
                         await self.notifier.notify(job.event, request)
                         if request.surface.get("delivery_problem") == job.event:
                             await store.save_surface(job.request_id, {"delivery_problem": None})
-            await queue.finish_job(job.id, self.clock.now())
+            self._unless_held(job, await queue.finish_job(job, self.clock.now()))
         except asyncio.CancelledError:
             raise
         except Later as later:  # waiting for its turn, not failing: no attempt counted
             run_at = self.clock.now() + timedelta(seconds=later.seconds)
-            await queue.defer_job(job.id, run_at)
+            self._unless_held(job, await queue.defer_job(job, run_at))
         except Exception as exc:
             policy = POLICIES[job.kind]
             dead = not policy.may_retry(job.attempts)
@@ -142,8 +147,9 @@ class JobRunner:
                               job.kind, job.event, job.request_id, job.attempts)
             delay = policy.delay(job.attempts)
             run_at = self.clock.now() + timedelta(seconds=delay)
-            await queue.retry_job(job.id, run_at, reason, dead)
-            if job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:
+            held = await queue.retry_job(job, run_at, reason, dead)
+            self._unless_held(job, held)
+            if held and job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)
         finally:
             renew.cancel()
@@ -180,11 +186,25 @@ class JobRunner:
         except Exception:
             log.exception("could not report a stuck notification for %s", job.request_id)
 
-    async def _keep_lease(self, job_id: int) -> None:
+    async def _keep_lease(self, job: Job, running: asyncio.Task[None]) -> None:
+        """Renew the job's lease every third of it. Once another claim holds the job (this
+        process stalled past the lease), that one is running it: this one stops where it is,
+        as if it had died there (every job is safe to run again from any point)."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
             until = self.clock.now() + timedelta(seconds=self.lease_s)
-            await self.queue.renew_lease(job_id, until)
+            if not await self.queue.renew_lease(job, until):
+                log.warning("job %s %s for %s: its lease ran out and another runner took it "
+                            "over; stopping this run", job.kind, job.event, job.request_id)
+                running.cancel()
+                return
+
+    @staticmethod
+    def _unless_held(job: Job, held: bool) -> None:
+        if not held:
+            log.warning("job %s %s for %s: its lease ran out and another runner took it over; "
+                        "this run's outcome is left to that one", job.kind, job.event,
+                        job.request_id)
 
     async def _job_loop(self) -> None:
         while True:

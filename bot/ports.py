@@ -343,13 +343,16 @@ class RequestStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A leased job: ``attempts`` counts this try."""
+    """A leased job: ``attempts`` counts this try; ``claim`` numbers this lease of it (the
+    job's claims so far): the queue changes the job for its holder only while no later claim
+    has taken it over."""
 
     id: int
     kind: JobKind
     request_id: str
     event: NotifyEvent | None
     attempts: int
+    claim: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,25 +418,27 @@ class JobQueue(Protocol):
     RequestStore) and run by the job runner.
 
     Guarantees: a claimed job is leased to its claimer until the lease runs out; no other
-    claim takes it meanwhile, and once the lease runs out (its runner died) it is due again.
-    A job is done once (finish), or tried again later (retry, counting the attempt; defer,
-    not counting it), or set aside as dead after too many attempts.
+    claim takes it meanwhile, and once the lease runs out (its runner died, or stalled) it is
+    due again. A job is done once (finish), or tried again later (retry, counting the attempt;
+    defer, not counting it), or set aside as dead after too many attempts. Renew, finish,
+    retry and defer change a job only for the latest claim of it: each says whether it did
+    (False: the lease ran out and another claim holds the job, or held it and is done).
     """
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
         """Lease up to ``limit`` due jobs for ``lease_s`` seconds, oldest first."""
 
-    async def renew_lease(self, job_id: int, until: datetime) -> None: ...
+    async def renew_lease(self, job: Job, until: datetime) -> bool: ...
 
     async def release_leases(self) -> None:
         """Every lease ends now (at start: whatever held them died with the last process)."""
 
-    async def finish_job(self, job_id: int, at: datetime) -> None: ...
+    async def finish_job(self, job: Job, at: datetime) -> bool: ...
 
-    async def retry_job(self, job_id: int, run_at: datetime, error: str, dead: bool) -> None:
+    async def retry_job(self, job: Job, run_at: datetime, error: str, dead: bool) -> bool:
         """Run it again at ``run_at`` (or never, ``dead``); ``error`` is kept (500 chars)."""
 
-    async def defer_job(self, job_id: int, run_at: datetime) -> None:
+    async def defer_job(self, job: Job, run_at: datetime) -> bool:
         """Run it again at ``run_at``; the try that asked for it does not count."""
 
     async def next_job_at(self) -> datetime | None:

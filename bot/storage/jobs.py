@@ -59,15 +59,16 @@ class SqlJobQueue:
         lease = ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
 
         rows = await self._db.statement(
-            "UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id IN ("
+            "UPDATE jobs SET lease_until = ?, attempts = attempts + 1, claims = claims + 1"
+            " WHERE id IN ("
             " SELECT id FROM jobs WHERE done_at IS NULL AND dead = 0 AND run_at <= ?"
             " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY run_at, id LIMIT ?"
             + self._db.dialect.skip_locked + ")"
-            " RETURNING id, kind, request_id, event, attempts, run_at",
+            " RETURNING id, kind, request_id, event, attempts, run_at, claims",
             (lease, ts(now), ts(now), limit))
         rows.sort(key=lambda r: (r["run_at"], r["id"]))
         return [Job(r["id"], JobKind(r["kind"]), r["request_id"],
-                    NotifyEvent(r["event"]) if r["event"] else None, r["attempts"])
+                    NotifyEvent(r["event"]) if r["event"] else None, r["attempts"], r["claims"])
                 for r in rows]
 
     async def release_leases(self) -> None:
@@ -77,28 +78,30 @@ class SqlJobQueue:
         if self._db.dialect.name == "sqlite":
             await self._db.execute("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL")
 
-    async def renew_lease(self, job_id: int, until: datetime) -> None:
-        await self._db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (ts(until), job_id))
+    async def _holding(self, job: Job, change: str, params: tuple[Any, ...]) -> bool:
+        """``change`` (an UPDATE's SET) made to ``job`` if its latest claim is still ``job``'s
+        and it is not done: whether it was."""
+        rows = await self._db.statement(
+            f"UPDATE jobs SET {change} WHERE id = ? AND claims = ? AND done_at IS NULL"
+            " RETURNING id", (*params, job.id, job.claim))
+        return bool(rows)
 
-    async def finish_job(self, job_id: int, at: datetime) -> None:
-        await self._db.execute("UPDATE jobs SET done_at = ?, lease_until = NULL WHERE id = ?",
-                               (ts(at), job_id))
+    async def renew_lease(self, job: Job, until: datetime) -> bool:
+        return await self._holding(job, "lease_until = ?", (ts(until),))
 
-    async def retry_job(self, job_id: int, run_at: datetime, error: str, dead: bool) -> None:
-        await self._db.execute(
-            "UPDATE jobs SET run_at = ?, lease_until = NULL, last_error = ?, dead = ?"
-            " WHERE id = ?",
-            (ts(run_at), error[:500], int(dead), job_id),
-        )
+    async def finish_job(self, job: Job, at: datetime) -> bool:
+        return await self._holding(job, "done_at = ?, lease_until = NULL", (ts(at),))
 
-    async def defer_job(self, job_id: int, run_at: datetime) -> None:
+    async def retry_job(self, job: Job, run_at: datetime, error: str, dead: bool) -> bool:
+        return await self._holding(
+            job, "run_at = ?, lease_until = NULL, last_error = ?, dead = ?",
+            (ts(run_at), error[:500], int(dead)))
+
+    async def defer_job(self, job: Job, run_at: datetime) -> bool:
         """Run the job again at ``run_at``; the try that asked for it does not count."""
-        await self._db.execute(
-            "UPDATE jobs SET run_at = ?, lease_until = NULL,"
-            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
-            " WHERE id = ?",
-            (ts(run_at), job_id),
-        )
+        return await self._holding(
+            job, "run_at = ?, lease_until = NULL,"
+            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END", (ts(run_at),))
 
     async def pending_jobs(self, request_id: str | None = None) -> list[dict[str, Any]]:
         where = "WHERE done_at IS NULL" + (" AND request_id = ?" if request_id else "")

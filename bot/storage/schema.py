@@ -183,6 +183,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX locales_by_time ON locales (learned_at);
     """,
+    # 11: each claim of a job is numbered: a runner renews, finishes, retries or defers the job
+    # only while the claim it holds is the latest, so one whose lease ran out while it stalled
+    # changes nothing of what the next holder is doing (bot/storage/jobs.py)
+    """
+    ALTER TABLE jobs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

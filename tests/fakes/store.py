@@ -28,6 +28,7 @@ class _Job:
     done_at: datetime | None = None
     dead: bool = False
     last_error: str = ""
+    claims: int = 0
 
 
 class FakeJobQueue:
@@ -49,8 +50,10 @@ class FakeJobQueue:
             self.jobs.append(_Job(len(self.jobs) + 1, spec, request_id, run_at))
             self._added.set()
 
-    def _job(self, job_id: int) -> _Job:
-        return next(j for j in self.jobs if j.id == job_id)
+    def _held(self, job: Job) -> _Job | None:
+        """The job's row while ``job`` is its latest claim and it is not done."""
+        row = next(j for j in self.jobs if j.id == job.id)
+        return row if row.claims == job.claim and row.done_at is None else None
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
         due = [j for j in self.jobs if j.done_at is None and not j.dead and j.run_at <= now
@@ -59,28 +62,39 @@ class FakeJobQueue:
         for j in sorted(due, key=lambda j: (j.run_at, j.id))[:limit]:
             j.lease_until = now + timedelta(seconds=lease_s)
             j.attempts += 1
-            claimed.append(Job(j.id, j.spec.kind, j.request_id, j.spec.event, j.attempts))
+            j.claims += 1
+            claimed.append(Job(j.id, j.spec.kind, j.request_id, j.spec.event, j.attempts,
+                               j.claims))
         return claimed
 
-    async def renew_lease(self, job_id: int, until: datetime) -> None:
-        self._job(job_id).lease_until = until
+    async def renew_lease(self, job: Job, until: datetime) -> bool:
+        if (row := self._held(job)) is None:
+            return False
+        row.lease_until = until
+        return True
 
     async def release_leases(self) -> None:
         for j in self.jobs:
             if j.done_at is None:
                 j.lease_until = None
 
-    async def finish_job(self, job_id: int, at: datetime) -> None:
-        job = self._job(job_id)
-        job.done_at, job.lease_until = at, None
+    async def finish_job(self, job: Job, at: datetime) -> bool:
+        if (row := self._held(job)) is None:
+            return False
+        row.done_at, row.lease_until = at, None
+        return True
 
-    async def retry_job(self, job_id: int, run_at: datetime, error: str, dead: bool) -> None:
-        job = self._job(job_id)
-        job.run_at, job.lease_until, job.last_error, job.dead = run_at, None, error[:500], dead
+    async def retry_job(self, job: Job, run_at: datetime, error: str, dead: bool) -> bool:
+        if (row := self._held(job)) is None:
+            return False
+        row.run_at, row.lease_until, row.last_error, row.dead = run_at, None, error[:500], dead
+        return True
 
-    async def defer_job(self, job_id: int, run_at: datetime) -> None:
-        job = self._job(job_id)
-        job.run_at, job.lease_until, job.attempts = run_at, None, max(job.attempts - 1, 0)
+    async def defer_job(self, job: Job, run_at: datetime) -> bool:
+        if (row := self._held(job)) is None:
+            return False
+        row.run_at, row.lease_until, row.attempts = run_at, None, max(row.attempts - 1, 0)
+        return True
 
     async def next_job_at(self) -> datetime | None:
         times = [j.lease_until or j.run_at for j in self.jobs if j.done_at is None and not j.dead]

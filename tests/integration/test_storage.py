@@ -223,6 +223,83 @@ async def test_two_claimers_never_hold_one_job_and_a_dead_ones_jobs_come_back(
         await second.close()
 
 
+JOB_ROW = "SELECT run_at, lease_until, attempts, done_at, dead, last_error FROM jobs"
+
+
+async def test_a_claim_whose_lease_ran_out_changes_nothing_the_next_claim_holds(
+    database_url: str,
+) -> None:
+    """A runner that stalled past its lease, the job claimed by another since, can no longer
+    renew, finish, retry or defer it: each says so and writes nothing. The new holder can."""
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        await first.insert(new_request(1), actor="U1",
+                           jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        [stale] = await first.claim_jobs(now, lease_s=60)
+        later = now + timedelta(seconds=61)
+        [held] = await second.claim_jobs(later, lease_s=60)
+        assert (held.id, held.claim, held.attempts) == (stale.id, stale.claim + 1, 2)
+        before = rows(database_url, JOB_ROW)
+
+        assert not await first.renew_lease(stale, later + timedelta(seconds=600))
+        assert not await first.finish_job(stale, later)
+        assert not await first.retry_job(stale, later, "ConnectionError", dead=True)
+        assert not await first.defer_job(stale, later + timedelta(seconds=5))
+        assert rows(database_url, JOB_ROW) == before
+
+        assert await second.renew_lease(held, later + timedelta(seconds=90))
+        assert await second.finish_job(held, later)
+        assert not await second.finish_job(held, later)  # done once
+        assert await first.pending_jobs() == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_runner_that_stalled_past_its_lease_stops_the_run_another_took_over(
+    database_url: str,
+) -> None:
+    """While a runner's job runs, its lease runs out (the clock jumps past it: a stall) and
+    another runner claims the job. At its next renewal the first one learns it: it stops
+    that run where it is, and the job stays the other's, leased to it, not done."""
+    clock = ManualClock()
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    class Holding(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                stopped.set()
+                raise
+
+    store, other = await Store.open(database_url), await Store.open(database_url)
+    runner = JobRunner(None, store, store, Holding(), clock,  # type: ignore[arg-type]
+                       lease_s=0.3)
+    try:
+        await store.insert(new_request(1), actor="U1",
+                           jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        clock.advance(timedelta(seconds=1))
+        [running] = await runner.run_due()
+        await asyncio.wait_for(started.wait(), 10)
+        clock.advance(timedelta(seconds=1))  # past the 0.3 s lease
+        [taken] = await other.claim_jobs(clock.now(), lease_s=60)
+        lease = rows(database_url, "SELECT lease_until FROM jobs")
+
+        await asyncio.wait_for(stopped.wait(), 10)  # its next renewal, 0.1 s on
+        await asyncio.gather(running, return_exceptions=True)
+        assert running.cancelled()
+        assert rows(database_url, "SELECT lease_until FROM jobs") == lease
+        [job] = await other.pending_jobs()
+        assert (job["attempts"], job["dead"], job["last_error"]) == (2, 0, "")
+        assert await other.finish_job(taken, clock.now())
+    finally:
+        await runner.stop()
+        await other.close()
+        await store.close()
+
 async def test_the_audit_chain_stays_one_chain_with_writers_in_two_processes(
     database_url: str,
 ) -> None:
@@ -401,7 +478,8 @@ async def test_migrate_store_copies_sqlite_to_postgresql_and_back(
         await store.update_fields(requests[0].id, actor="passcode-bot", at=at, action="sealed",
                                   changes={"sealed_passcode": vault.seal(requests[0].id, "481516"),
                                            "has_passcode": True})
-        await store.finish_job(1, at)
+        [first] = await store.claim_jobs(at + timedelta(seconds=1), lease_s=60, limit=1)
+        assert await store.finish_job(first, at)
     finally:
         await store.close()
     device, ref = await fill_inbox_and_simulation(source, vault)
