@@ -43,11 +43,14 @@ HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
 AFTER_ACK: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 # Not settings (unlike the jobs' JOB_LEASE_SECONDS, whose jobs may run for minutes): an item
 # is a command's first step, seconds long, and its lease is renewed while it runs, so the only
-# thing its length decides is how soon a killed worker's item is taken over, one minute at
-# most. HERE_LEASE_S only has to outlast a modal's few seconds (their trigger's 3 s are gone
-# long before it runs out): no deployment has a reason to choose either.
+# thing its length decides is how soon a killed worker's item is taken over: 20 s at most (a
+# person waits that long for the answer to a command whose worker was killed; 60 s before).
+# A worker that misses two renewals in a row (a loop stalled for 13 s) lets another run the
+# item too, which is safe (the request id was chosen at the ack) but says things twice.
+# HERE_LEASE_S only has to outlast a modal's few seconds (their trigger's 3 s are gone long
+# before it runs out): no deployment has a reason to choose either.
 HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
-LEASE_S = 60.0  # a worker's, renewed every third of it while the item runs
+LEASE_S = 20.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
 IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)
 KEEP_DONE = timedelta(days=1)  # a done item's delivery key outlives Slack's retries by far
