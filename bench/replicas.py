@@ -44,12 +44,15 @@ async def one_run(work: Path, server: str, requesters: list[people.Requester],
 
 
 def _check(tally: Tally, what: str, run: flow.Run, count: int) -> None:
-    """Lost or doubled work is an error; work done late (``late``) a target missed."""
+    """Lost or doubled work is an error; work done slowly (flow.SLOW) a target missed."""
     late = run.verdict.problems.get("late", [])
     tally.target(f"{what}: every acknowledged step stored within {flow.LATE_S:g} s",
                  not late, f"{len(late)} late" + (f", e.g. {late[0]}" if late else ""))
+    after = run.verdict.problems.get("modal-after-trigger", [])
+    tally.target(f"{what}: every Show passcode modal within the trigger's {flow.TRIGGER_S:g} s",
+                 not after, f"{len(after)} after it" + (f", e.g. {after[0]}" if after else ""))
     for line in run.verdict.lines():
-        if not line.startswith("late:"):
+        if line.split(":")[0] not in flow.SLOW:
             tally.error(f"{what}: {line}")
     if run.verdict.facts.get("completed_flows") != count and not run.verdict.problems:
         tally.error(f"{what}: {run.verdict.facts}")
@@ -100,5 +103,5 @@ async def measure(work: Path, *, server: str | None, count: int, throughput_coun
         print(f"    {kind}: {flow.KINDS.get(kind, '')}")
     _check(tally, "3 replicas", run, count)
     tally.target("replicas: every request completed, nothing doubled",
-                 not set(run.verdict.problems) - {"late"},
+                 not set(run.verdict.problems) - flow.SLOW,
                  f"{facts.get('completed_flows')} of {count} flows completed")

@@ -47,9 +47,11 @@ AFTER_ACK: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 # person waits that long for the answer to a command whose worker was killed; 60 s before).
 # A worker that misses two renewals in a row (a loop stalled for 13 s) lets another run the
 # item too, which is safe (the request id was chosen at the ack) but says things twice.
-# HERE_LEASE_S only has to outlast a modal's few seconds (their trigger's 3 s are gone long
-# before it runs out): no deployment has a reason to choose either.
-HERE_LEASE_S = 30.0  # the acking process's hold on what it runs itself
+# HERE_LEASE_S is renewed the same way: its length only decides how soon a worker takes over
+# the click of an acking process killed before it opened the modal (10 s and the worker's
+# next look, IDLE_S; the trigger is spent by then and the person is told to click again).
+# No deployment has a reason to choose either.
+HERE_LEASE_S = 10.0  # the acking process's hold on what it runs itself
 LEASE_S = 20.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
 IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)

@@ -7,11 +7,10 @@ started again. Afterwards the database and the Slack emulator must agree: every 
 completed, one request and one backend reset per device, one approvals post and one result DM
 per request, no job left.
 
-What today's bot gets wrong here is named by kind (bench/flow.py ``KINDS``). Only the kinds
-issue 13 points 3 and 4 fix (durable acks, redeliveries recognised in the database: helper R1)
-mark the test xfail, naming what was seen; any other kind fails it. On the trial branch it
-fails on one: "simulated-backend-forgot" (a reset in flight on a killed replica's in-memory
-simulated backend is reported failed by the replica that takes the job over: point 5, R3)."""
+Whatever goes wrong is named by kind (bench/flow.py ``KINDS``), and any kind fails the test
+but the slow ones (``flow.SLOW``): a step stored long after its ack on a machine too busy, and a
+Show passcode whose modal a worker opened after the replica that acked the click was killed
+before it could (with Slack the person is then told to click again). Both are reported."""
 
 from __future__ import annotations
 
@@ -27,10 +26,6 @@ N = 30
 REPLICAS = 3
 LEASE_S = 10.0  # JOB_LEASE_SECONDS: a killed replica's jobs come back after it
 KILL_EVERY = (3.0, 6.0)
-# Fixed by issue 13 point 4 (R1): acks after the intent is durable, retries recognised in the DB.
-R1_KINDS = {"acked-then-lost", "retry-processed-twice"}
-# Slow, not wrong: work stored long after its ack on a machine too busy (reported, tolerated).
-TOLERATED = {"late"}
 
 
 @pytest.fixture
@@ -61,9 +56,6 @@ async def test_replicas_killed_at_random_lose_nothing_and_double_nothing(
                         f"slack: { {k: v for k, v in run.slack.items() if k != 'latencies'} }",
                         *verdict.lines()])
     assert run.kills, "no replica was killed: the run was too short to test anything"
-    others = set(verdict.problems) - R1_KINDS - TOLERATED
-    assert not others, "\n".join([*(f"{k}: {flow.KINDS.get(k, '')}" for k in others), report])
-    if set(verdict.problems) - TOLERATED:
-        pytest.xfail("what issue 13 points 3-4 fix (durable acks, retries recognised in the "
-                     "database: R1) still happens: " + report)
+    wrong = set(verdict.problems) - flow.SLOW
+    assert not wrong, "\n".join([*(f"{k}: {flow.KINDS.get(k, '')}" for k in wrong), report])
     assert verdict.facts["completed_flows"] == N, report
