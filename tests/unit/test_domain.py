@@ -45,3 +45,11 @@ def test_request_ids_are_short_and_unambiguous_when_read_aloud() -> None:
     for request_id in ids:
         assert request_id.startswith("PR-") and len(request_id) == 9
         assert not set(request_id[3:]) & set("01OI")
+
+
+def test_every_character_of_a_request_id_takes_every_letter_of_the_alphabet() -> None:
+    """30 random bits, 5 a character: each of the six places draws from all 32 letters (a slip
+    in the bit arithmetic would leave some letter, or some place, never drawn)."""
+    ids = [new_request_id()[3:] for _ in range(4000)]
+    for place in range(6):
+        assert set(ids) and {i[place] for i in ids} == set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
