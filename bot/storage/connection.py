@@ -1,7 +1,8 @@
 """What the store's code runs on, whichever the database: a ``Database`` (transactions, reads,
-exclusive locks) handing out a ``Tx`` inside each write transaction. And the SQLite one: writes
-on one connection under an asyncio lock, each in one shielded IMMEDIATE transaction; reads on a
-second connection, which WAL lets see only committed data. Also the timestamp format."""
+exclusive locks) handing out a ``Tx`` inside each write transaction. And the SQLite one: each
+write in one IMMEDIATE transaction, at once on the loop's thread when it can be, else shielded
+on a writer connection under an asyncio lock; reads on another connection, which WAL lets see
+only committed data. Also the timestamp format."""
 
 from __future__ import annotations
 
@@ -123,6 +124,55 @@ class SqliteTx:
         """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
 
 
+class QuickTx:
+    """A write transaction on the quick connection (``SqliteDatabase.write``): every method
+    runs at once on the loop's thread, so work given only these to wait on runs from BEGIN to
+    COMMIT without ever letting the loop go."""
+
+    dialect = SQLITE
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
+        return _rows(self._db, sql, params)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Record | None:
+        rows = _rows(self._db, sql, params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._db.execute(sql, params).close()
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows).close()
+
+    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        try:
+            self._db.execute(sql, params).close()
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            return False
+        return True
+
+    async def lock(self, name: str) -> None:
+        """Nothing to do: an IMMEDIATE transaction already holds the one write lock."""
+
+    async def jobs_added(self) -> None:
+        """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
+
+
+def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Record]:
+    cursor = db.execute(sql, params)
+    try:
+        rows = cursor.fetchall()
+        names = [c[0] for c in cursor.description or ()]
+    finally:
+        cursor.close()
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 class ShieldedWrites:
     """What both databases' ``write`` share: a transaction runs as a task of its own and is
     shielded, so a caller cancelled mid-way (shutdown, a client gone) does not cut it in half
@@ -153,6 +203,9 @@ class ShieldedWrites:
         await self.statement(sql, params)
 
 
+# How many commits on the quick connection between two passive checkpoints (SQLite's own
+# automatic one comes at 1,000 pages of WAL: a commit of ours is a few pages).
+CHECKPOINT_EVERY = 200
 # An urgent statement's pauses between tries on the quick connection while another process
 # holds the write lock: short at first (it commits within a millisecond once it gets the CPU),
 # 50 ms in all; then the writer's thread waits with the busy timeout.
@@ -160,14 +213,32 @@ QUICK_PAUSES_S = (0.0, 0.0002, 0.0005, 0.001, 0.001, 0.002, 0.002, *(0.005,) * 8
 
 
 def _quick(path: str) -> sqlite3.Connection:
-    """The connection ``statement`` uses on the event loop's thread: autocommit, a busy
-    timeout of 0 (it must never block the loop), and no automatic checkpoint (copying the
-    WAL into the database would; the writer's commits and ``checkpoint`` do it)."""
+    """The connection ``statement`` and ``write`` use on the event loop's thread: autocommit,
+    a busy timeout of 0 (it must never block the loop), and no automatic checkpoint (copying
+    the WAL into the database would; the reader's thread does it, ``_wrote``)."""
     quick = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("busy_timeout=0", "wal_autocheckpoint=0", "synchronous=NORMAL",
-                   "secure_delete=ON"):
+    # (the busy timeout last: setting the others may meet another process's lock and wait)
+    for pragma in ("wal_autocheckpoint=0", "synchronous=NORMAL", "secure_delete=ON",
+                   "busy_timeout=0"):
         quick.execute(f"PRAGMA {pragma}")
     return quick
+
+
+async def _wal(writer: aiosqlite.Connection) -> None:
+    """Put the file in WAL mode (it stays so). The switch takes a lock SQLite does not wait
+    for (no busy timeout): opened while another process is writing, it tries again."""
+    for pause in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 0.0):
+        try:
+            async with writer.execute("PRAGMA journal_mode=WAL") as cursor:
+                row = await cursor.fetchone()
+            if row is not None and str(row[0]).lower() in ("wal", "memory"):
+                return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        await asyncio.sleep(pause)
+    raise StoreError("could not put the SQLite database in WAL mode: another process keeps "
+                     "it locked")
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -188,6 +259,8 @@ class SqliteDatabase(ShieldedWrites):
         self._reader = reader
         self._quick = quick
         self._lock = asyncio.Lock()
+        self._quick_commits = 0
+        self._checkpointing: asyncio.Future[None] | None = None
         super().__init__()
 
     @classmethod
@@ -200,16 +273,23 @@ class SqliteDatabase(ShieldedWrites):
         except sqlite3.OperationalError as exc:  # a directory, a path it may not write
             raise StoreError(f"cannot open the SQLite database at {path}: {exc}") from None
         writer = await aiosqlite.connect(path, isolation_level=None)
-        writer.row_factory = aiosqlite.Row
-        await writer.execute("PRAGMA journal_mode=WAL")
-        await writer.execute("PRAGMA synchronous=NORMAL")
-        await writer.execute("PRAGMA busy_timeout=5000")
-        # Deleted content is overwritten with zeros, so a purged passcode leaves no bytes behind
-        # in free space of the database file (checkpoint() then empties the WAL).
-        await writer.execute("PRAGMA secure_delete=ON")
-        reader = await aiosqlite.connect(path, isolation_level=None)
-        reader.row_factory = aiosqlite.Row
-        await reader.execute("PRAGMA busy_timeout=5000")
+        reader: aiosqlite.Connection | None = None
+        try:  # (a connection left open keeps its thread, and the process, alive)
+            writer.row_factory = aiosqlite.Row
+            await _wal(writer)
+            await writer.execute("PRAGMA synchronous=NORMAL")
+            await writer.execute("PRAGMA busy_timeout=5000")
+            # Deleted content is overwritten with zeros, so a purged passcode leaves no bytes
+            # behind in free space of the database file (checkpoint() then empties the WAL).
+            await writer.execute("PRAGMA secure_delete=ON")
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            for connection in (writer, reader):
+                if connection is not None:
+                    await connection.close()
+            raise
         db = cls(path, writer, reader, None if path == ":memory:" else _quick(path))
         try:
             if migrated:
@@ -221,17 +301,23 @@ class SqliteDatabase(ShieldedWrites):
 
     async def close(self) -> None:
         await self._writes_done()
+        if self._checkpointing is not None:
+            await self._checkpointing
         if self._quick is not None:
             self._quick.close()
         await self._reader.close()
         await self._writer.close()
 
     async def write(self, work: Work[T]) -> T:
-        """Run ``work`` on the writer in one IMMEDIATE transaction under the writer lock.
+        """Run ``work`` in one IMMEDIATE transaction: at once on the quick connection when it
+        can (``_at_once``), else on the writer under the writer lock.
 
         Shielded: a caller cancelled mid-way (shutdown, a client gone) does not cut the
         transaction in half; it commits or rolls back whole, then the cancellation goes on.
         """
+        if self._quick is not None and not self._lock.locked():
+            for result in self._at_once(self._quick, work):
+                return result
 
         async def run() -> T:
             async with self._lock:
@@ -246,6 +332,54 @@ class SqliteDatabase(ShieldedWrites):
                 return result
 
         return await self._shielded(run())
+
+    def _at_once(self, quick: sqlite3.Connection, work: Work[T]) -> list[T]:
+        """Run ``work`` in one IMMEDIATE transaction on the quick connection, from BEGIN to
+        COMMIT without letting the loop go: [its result]. Or [], nothing written, when
+        another process holds the write lock (the writer's thread then waits for it), or when
+        ``work`` waited on anything but this transaction (it then runs again on the writer,
+        from the start: work is only ever statements).
+
+        Why: on the writer's thread every statement of a transaction is a hop there and back
+        (~250 µs), and the write lock is held across them. A worker at idle priority beside
+        the acks loses the CPU between hops, holding the lock the acks' inserts wait for; run
+        at once, it holds it only for the statements' own microseconds."""
+        try:
+            quick.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                return []
+            raise
+        steps = work(QuickTx(quick)).__await__()
+        try:
+            steps.send(None)
+        except StopIteration as finished:
+            try:
+                quick.execute("COMMIT")
+            except BaseException:
+                quick.execute("ROLLBACK")
+                raise
+            self._wrote()
+            return [finished.value]
+        except BaseException:
+            quick.execute("ROLLBACK")
+            raise
+        steps.close()  # it waited on something else: not here
+        quick.execute("ROLLBACK")
+        return []
+
+    def _wrote(self) -> None:
+        """A commit on the quick connection, which never checkpoints (copying the WAL into
+        the database would block the loop): every CHECKPOINT_EVERY of them, the reader's
+        thread copies what it can (PASSIVE: it waits for nobody, and nobody waits for it)."""
+        self._quick_commits += 1
+        if self._quick_commits % CHECKPOINT_EVERY == 0 and (
+                self._checkpointing is None or self._checkpointing.done()):
+            self._checkpointing = asyncio.ensure_future(self._passive_checkpoint())
+
+    async def _passive_checkpoint(self) -> None:
+        with contextlib.suppress(sqlite3.Error, ValueError):  # (closed meanwhile) next time
+            await self._reader.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
                         urgent: bool = False) -> list[Record]:
@@ -262,7 +396,9 @@ class SqliteDatabase(ShieldedWrites):
             for pause in QUICK_PAUSES_S if urgent else (0.0,):
                 if not self._lock.locked():
                     try:
-                        return self._quick_rows(sql, params)
+                        rows = _rows(self._quick, sql, params)
+                        self._wrote()
+                        return rows
                     except sqlite3.OperationalError as exc:
                         if not _busy(exc):
                             raise

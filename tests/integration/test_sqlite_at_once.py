@@ -1,0 +1,107 @@
+"""SQLite's write transactions on the loop's own thread (bot/storage/connection.py
+``_at_once``): a transaction made only of statements runs from BEGIN to COMMIT at once; one
+that waits on anything else, or meets another process's write lock, is not half-written there
+and runs whole on the writer's thread instead. Real database files, another process's
+connection as plain sqlite3."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from bot.storage.connection import CHECKPOINT_EVERY, SqliteDatabase, Tx
+
+INSERT = "INSERT INTO write_budget (bucket, taken_at) VALUES (?, ?)"
+
+
+def taken(path: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT bucket, taken_at FROM write_budget ORDER BY taken_at").fetchall()
+
+
+async def test_a_transaction_that_waits_on_something_else_is_written_once_whole(
+        tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    tries = 0
+    try:
+        async def work(tx: Tx) -> str:
+            nonlocal tries
+            tries += 1
+            await tx.execute(INSERT, ("b", "1"))
+            await asyncio.sleep(0)  # not a statement: this cannot run at once
+            await tx.execute(INSERT, ("b", "2"))
+            return "done"
+
+        assert await db.write(work) == "done"
+        assert tries == 2  # tried at once, given up at the sleep, run again on the writer
+        assert taken(path) == [("b", "1"), ("b", "2")]
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_meeting_another_processes_write_lock_waits_and_commits_once(
+        tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(INSERT, ("other", "0"))
+
+        async def work(tx: Tx) -> None:
+            await tx.execute(INSERT, ("ours", "1"))
+            await tx.execute(INSERT, ("ours", "2"))
+
+        writing = asyncio.create_task(db.write(work))
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # waiting on the writer's thread for the lock
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 10)
+        assert taken(path) == [("other", "0"), ("ours", "1"), ("ours", "2")]
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_a_failing_transaction_at_once_leaves_nothing_and_the_next_one_works(
+        tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    try:
+        async def failing(tx: Tx) -> None:
+            await tx.execute(INSERT, ("b", "1"))
+            raise LookupError("no such request")
+
+        async def fine(tx: Tx) -> None:
+            await tx.execute(INSERT, ("b", "2"))
+
+        try:
+            await db.write(failing)
+        except LookupError:
+            pass
+        else:
+            raise AssertionError("the work's error did not come through")
+        await db.write(fine)
+        assert taken(path) == [("b", "2")]
+    finally:
+        await db.close()
+
+
+async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
+    """The quick connection never checkpoints on its own (that would block the loop):
+    every CHECKPOINT_EVERY of its commits, the reader's thread copies the WAL back, so the WAL
+    starts over instead of growing by every commit (a page or more each)."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    try:
+        for i in range(15 * CHECKPOINT_EVERY):
+            await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
+            if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                await asyncio.sleep(0.01)  # (the checkpoint runs on the reader's thread)
+        wal = Path(f"{path}-wal").stat().st_size
+        assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
+    finally:
+        await db.close()
