@@ -125,7 +125,7 @@ def build_roles(
         from bot.roles_graph import GraphRoleDirectory
 
         assert graph is not None, "build_services makes the shared Graph client"
-        return GraphRoleDirectory(graph, people=people, named=_named_roles(settings))
+        return GraphRoleDirectory(graph, people=people)
     if settings.roles_file is None:
         return FileRoleDirectory({})
     try:

@@ -7,7 +7,6 @@ the reads are bot/rbac_graph.py's; the people are bot/people.py's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.backends.graph_http import GraphClient
@@ -43,16 +42,13 @@ class GraphRoleDirectory:
         clock: Clock | None = None,
         ttl: timedelta = timedelta(seconds=60),
         people: GraphPeople | None = None,
-        named: Iterable[str] = (),
     ) -> None:
-        """``graph`` and ``people`` are shared; whoever made them closes them. ``named``:
-        roles PERMITTED_ROLES names explicitly, which count even without the permission."""
+        """``graph`` and ``people`` are shared; whoever made them closes them."""
         self.graph = graph
         self._clock: Clock = clock or graph.clock
         self._ttl = ttl
         self.people = people or GraphPeople(graph, clock=self._clock, ttl=ttl)
         self._owners = GraphOwners(graph)
-        self._named = frozenset(named)
         self._directory: tuple[datetime, Directory] | None = None
         self._persons: dict[str, tuple[datetime, Person]] = {}
         self._filters: dict[str, tuple[datetime, DeviceFilter | None]] = {}
@@ -69,7 +65,7 @@ class GraphRoleDirectory:
         person = await self._person(email, fresh=False)
         if person is None:
             return frozenset()
-        roles = intune_rbac.roles_held(person, await self._read_directory(), self._named)
+        roles = intune_rbac.roles_held(person, await self._read_directory())
         logger.debug("roles for %s: %s", user_id, ", ".join(sorted(roles)) or "none")
         return roles
 
@@ -84,7 +80,7 @@ class GraphRoleDirectory:
             return ApprovalCheck(missing=intune_rbac.Missing.ROLE.value)
         owner = (await self._owners.owner_of(device_id)).user_id
         device = await read_device_scope(self.graph, device_id, owner, directory)
-        verdict = intune_rbac.judge(person, directory, device, self._named)
+        verdict = intune_rbac.judge(person, directory, device)
         roles = verdict.roles
         if roles and not holds_permitted_role(Actor(user_id, email, roles), permitted):
             return ApprovalCheck(missing=intune_rbac.Missing.ROLE.value,
@@ -101,7 +97,7 @@ class GraphRoleDirectory:
         owner = (await self._owners.owner_of(device_id)).user_id
         device = await read_device_scope(self.graph, device_id, owner, directory)
         wanted = {canonical_role(r).lower() for r in permitted}
-        names = intune_rbac.approver_roles(directory, device, self._named)
+        names = intune_rbac.approver_roles(directory, device)
         entra = [n for n in names if n in intune_rbac.ENTRA_ROLES.values()]
         kept = [n for n in entra if n.lower() in wanted]
         if RESET_PASSCODE_ROLE.lower() in wanted:
@@ -126,7 +122,7 @@ class GraphRoleDirectory:
         if person is None:
             keep = DeviceFilter(_none, frozenset(), frozenset())
         else:
-            reach = intune_rbac.reach(person, await self._read_directory(), self._named)
+            reach = intune_rbac.reach(person, await self._read_directory())
             keep = None if reach.everything else _scoped(
                 reach, await read_scope_members(self.graph, reach.scope_groups))
         self._filters[identity.user_id] = (now + self._ttl, keep)

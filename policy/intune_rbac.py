@@ -142,20 +142,15 @@ def shares_tag(assignment: RoleAssignment, device: DeviceScope) -> bool:
     return bool((assignment.scope_tags or default) & (device.tags or default))
 
 
-def judge(
-    person: Person,
-    directory: Directory,
-    device: DeviceScope,
-    named: Iterable[str] = (),
-) -> RbacVerdict:
+def judge(person: Person, directory: Directory, device: DeviceScope) -> RbacVerdict:
     """Whether Intune would let ``person`` reset this device's passcode, and through which
     roles. Entra Global / Intune Administrator (active, tenant-wide) always; otherwise an
-    assignment that includes them, whose definition allows Reset passcode (or whose role is
-    in ``named``, roles an administrator listed explicitly), whose scope covers the device
-    and which shares a scope tag with it. Refused: the furthest step any assignment got."""
+    assignment that includes them, whose definition allows Reset passcode, whose scope covers
+    the device and which shares a scope tag with it. (PERMITTED_ROLES may narrow that to the
+    roles it names, never widen it.) Refused: the furthest step any assignment got."""
     granted = {ENTRA_ROLES[r] for r in person.entra_roles if r in ENTRA_ROLES}
     mine = [a for a in directory.assignments if includes(a, person)]
-    permitted = _permitted(mine, directory, named)
+    permitted = _permitted(mine, directory)
     in_scope = [(a, d) for a, d in permitted if covers(a, device)]
     for assignment, definition in in_scope:
         if shares_tag(assignment, device):
@@ -175,10 +170,9 @@ def judge(
     return RbacVerdict(missing=Missing.ROLE)
 
 
-def roles_held(person: Person, directory: Directory, named: Iterable[str] = ()) -> frozenset[str]:
+def roles_held(person: Person, directory: Directory) -> frozenset[str]:
     """The roles the person holds that could let them reset some device (scope not asked):
     who counts as the helpdesk when asking for someone else's device."""
-    wanted = _wanted(named)
     found = {ENTRA_ROLES[r] for r in person.entra_roles if r in ENTRA_ROLES}
     for assignment in directory.assignments:
         definition = directory.definitions.get(assignment.definition_id)
@@ -186,22 +180,17 @@ def roles_held(person: Person, directory: Directory, named: Iterable[str] = ()) 
             continue
         if definition.allows():
             found |= {definition.label, RESET_PASSCODE_ROLE}
-        elif definition.label.casefold() in wanted:
-            found.add(definition.label)
     return frozenset(found)
 
 
-def approver_roles(directory: Directory, device: DeviceScope,
-                   named: Iterable[str] = ()) -> tuple[str, ...]:
+def approver_roles(directory: Directory, device: DeviceScope) -> tuple[str, ...]:
     """The roles whose holders could approve for this device (membership aside): the Entra
-    roles, then each role with an assignment whose scope and tags cover the device."""
-    wanted = _wanted(named)
+    roles, then each role allowing Reset passcode with an assignment whose scope and tags
+    cover the device."""
     names: set[str] = set()
     for assignment in directory.assignments:
         definition = directory.definitions.get(assignment.definition_id)
-        if definition is None or not (
-            definition.allows() or definition.label.casefold() in wanted
-        ):
+        if definition is None or not definition.allows():
             continue
         if covers(assignment, device) and shares_tag(assignment, device):
             names.add(definition.label)
@@ -227,30 +216,23 @@ class Reach:
                                       for a in self.assignments)
 
 
-def reach(person: Person, directory: Directory, named: Iterable[str] = ()) -> Reach:
+def reach(person: Person, directory: Directory) -> Reach:
     """The person's reach over the fleet (see Reach): the assignments ``judge`` would try."""
     if any(r in ENTRA_ROLES for r in person.entra_roles):
         return Reach(everything=True)
     mine = [a for a in directory.assignments if includes(a, person)]
-    return Reach(assignments=tuple(a for a, _ in _permitted(mine, directory, named)))
+    return Reach(assignments=tuple(a for a, _ in _permitted(mine, directory)))
 
 
-def _permitted(mine: Iterable[RoleAssignment], directory: Directory, named: Iterable[str]
+def _permitted(mine: Iterable[RoleAssignment], directory: Directory
                ) -> list[tuple[RoleAssignment, RoleDefinition]]:
-    """The assignments whose definition allows Reset passcode, or names a listed role."""
-    wanted = _wanted(named)
+    """The assignments whose definition allows Reset passcode."""
     permitted: list[tuple[RoleAssignment, RoleDefinition]] = []
     for assignment in mine:
         definition = directory.definitions.get(assignment.definition_id)
-        if definition is None:
-            continue
-        if definition.allows() or definition.label.casefold() in wanted:
+        if definition is not None and definition.allows():
             permitted.append((assignment, definition))
     return permitted
-
-
-def _wanted(named: Iterable[str]) -> set[str]:
-    return {canonical_role(n).casefold() for n in named}
 
 
 def _names(assignments: Iterable[RoleAssignment]) -> tuple[str, ...]:

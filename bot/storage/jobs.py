@@ -59,11 +59,8 @@ class SqlJobQueue:
         self._jobs_added.clear()
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int = 20) -> list[Job]:
-        """Lease due jobs: a job whose lease ran out (its runner died) is due again. Each claim of a job is numbered (``claims``), and a runner's
-renew, finish, retry or defer names the claim it holds: once another claim has taken the job
-over, they change nothing. (During a rolling upgrade from a release before migration 11, the
-old release's claims are not numbered: between an old and a new replica, a stalled runner's
-finish is then not held back, as before.)"""
+        """Lease due jobs: a job whose lease ran out (its runner died) is due again; each
+        claim counts in ``claims``, the number the claimer names to change the job later."""
         lease = ts(datetime.fromtimestamp(now.timestamp() + lease_s, UTC))
 
         rows = await self._db.statement(

@@ -253,16 +253,24 @@ async def test_who_can_approve_names_the_roles_covering_the_device(
         "Global Administrator", "Intune Administrator")
 
 
-async def test_permitted_roles_can_name_a_role_explicitly(
+async def test_permitted_roles_narrow_who_intune_lets_approve_and_never_widen_it(
     make_emulator: EmulatorFactory, make_directory: MakeDirectory
 ) -> None:
+    """PERMITTED_ROLES naming a role whose definition does not allow Reset passcode gives its
+    holders nothing (Intune would not let them reset the device); naming one that does leaves
+    the others out."""
     emulator = await make_emulator([phone()])
-    rob = emulator.add_user("rob@example.com")
+    rob, hana = emulator.add_user("rob@example.com"), emulator.add_user("hana@example.com")
     emulator.assign_intune_role(emu.INTUNE_ROLE_ADMINISTRATOR, [rob], scope_type="allDevices")
+    emulator.assign_intune_role(emu.HELP_DESK_OPERATOR, [hana], scope_type="allDevices")
+    directory = make_directory(emulator)
     named = frozenset({"Intune Role Administrator"})
-    directory = make_directory(emulator, named=named)
-    check = await directory.approval_for("UROB", "rob@example.com", PHONE, named)
-    assert check.roles == frozenset({"Role Administrator"})
+    refused = await directory.approval_for("UROB", "rob@example.com", PHONE, named)
+    assert (refused.roles, refused.missing) == (frozenset(), "permission")
+    assert not (await directory.approval_for("UHANA", "hana@example.com", PHONE, named)).roles
+    helpdesk = frozenset({"Helpdesk Operator"})
+    assert (await directory.approval_for("UHANA", "hana@example.com", PHONE, helpdesk)).roles
+    assert not (await directory.approval_for("UROB", "rob@example.com", PHONE, helpdesk)).roles
 
 
 async def test_the_fake_answers_transitive_role_assignments_only_as_documented(
