@@ -88,9 +88,32 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
-class SqliteTx:
+class _SqliteTransaction:
+    """What both SQLite transactions share (on the writer's thread, ``SqliteTx``; at once on
+    the loop's, ``QuickTx``): each says only how it runs a statement."""
+
     dialect = SQLITE
 
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        try:
+            await self.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            return False
+        return True
+
+    async def lock(self, name: str) -> None:
+        """Nothing to do: an IMMEDIATE transaction already holds the one write lock."""
+
+    async def jobs_added(self) -> None:
+        """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
+
+
+class SqliteTx(_SqliteTransaction):
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
@@ -108,28 +131,11 @@ class SqliteTx:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._db.executemany(sql, rows)
 
-    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
-        try:
-            await self._db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            return False
-        return True
 
-    async def lock(self, name: str) -> None:
-        """Nothing to do: an IMMEDIATE transaction already holds the one write lock."""
-
-    async def jobs_added(self) -> None:
-        """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
-
-
-class QuickTx:
+class QuickTx(_SqliteTransaction):
     """A write transaction on the quick connection (``SqliteDatabase.write``): every method
     runs at once on the loop's thread, so work given only these to wait on runs from BEGIN to
     COMMIT without ever letting the loop go."""
-
-    dialect = SQLITE
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -146,21 +152,6 @@ class QuickTx:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows).close()
-
-    async def insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
-        try:
-            self._db.execute(sql, params).close()
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            return False
-        return True
-
-    async def lock(self, name: str) -> None:
-        """Nothing to do: an IMMEDIATE transaction already holds the one write lock."""
-
-    async def jobs_added(self) -> None:
-        """Nothing to do: the store wakes its own runner (one process per SQLite file)."""
 
 
 def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Record]:
