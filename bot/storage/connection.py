@@ -343,21 +343,19 @@ class SqliteDatabase(ShieldedWrites):
             raise
         steps = work(QuickTx(quick)).__await__()
         try:
-            steps.send(None)
-        except StopIteration as finished:
             try:
+                steps.send(None)
+            except StopIteration as finished:
                 quick.execute("COMMIT")
-            except BaseException:
+                self._wrote()
+                return [finished.value]
+            steps.close()  # it waited on something else: not here
+            return []
+        finally:
+            # as on the writer: SQLite may have rolled back already (and then a ROLLBACK
+            # would raise over the error that made it)
+            if quick.in_transaction:
                 quick.execute("ROLLBACK")
-                raise
-            self._wrote()
-            return [finished.value]
-        except BaseException:
-            quick.execute("ROLLBACK")
-            raise
-        steps.close()  # it waited on something else: not here
-        quick.execute("ROLLBACK")
-        return []
 
     def _wrote(self) -> None:
         """A commit on the quick connection, which never checkpoints (copying the WAL into

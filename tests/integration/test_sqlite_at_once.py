@@ -105,3 +105,34 @@ async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
         assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
     finally:
         await db.close()
+
+
+async def test_a_transaction_whose_cleanup_fails_after_waiting_leaves_nothing_open(
+        tmp_path: Path) -> None:
+    """Work that waits on something else and then fails in its own cleanup: the error comes
+    through, nothing of it is written, and the quick connection is not left inside its
+    transaction (every later write would go into it, never committed)."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    try:
+        async def failing(tx: Tx) -> None:
+            try:
+                await tx.execute(INSERT, ("b", "1"))
+                await asyncio.sleep(0)
+            finally:
+                raise LookupError("cleanup failed")
+
+        async def fine(tx: Tx) -> None:
+            await tx.execute(INSERT, ("b", "2"))
+
+        try:
+            await db.write(failing)
+        except LookupError:
+            pass
+        else:
+            raise AssertionError("the work's error did not come through")
+        await db.write(fine)
+        await db.statement(INSERT + " RETURNING bucket", ("b", "3"))
+        assert taken(path) == [("b", "2"), ("b", "3")]
+    finally:
+        await db.close()
