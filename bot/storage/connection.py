@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -63,8 +64,10 @@ class Database(Protocol):
     dialect: Dialect
     path: str  # the SQLite file, or the PostgreSQL URL without its password
 
-    async def write(self, work: Work[T]) -> T:
-        """Run ``work`` in one transaction; shielded, so a cancelled caller never cuts it."""
+    async def write(self, work: Work[T], *, bulk: bool = False) -> T:
+        """Run ``work`` in one transaction; shielded, so a cancelled caller never cuts it.
+        ``bulk``: many statements (a migration, a copy, a re-seal), which SQLite then never
+        runs on the event loop's thread (``SqliteDatabase.write``)."""
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Every row of one query; sees every write committed before it started."""
@@ -139,19 +142,25 @@ class QuickTx(_SqliteTransaction):
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self.live = True  # until its transaction ends: a statement after it would autocommit
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.live:  # e.g. a task the work spawned, running after it fell back
+            raise RuntimeError("a statement after its transaction ended")
+        return self._db
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
-        return _rows(self._db, sql, params)
+        return _rows(self._open(), sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Record | None:
-        rows = _rows(self._db, sql, params)
+        rows = _rows(self._open(), sql, params)
         return rows[0] if rows else None
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._db.execute(sql, params).close()
+        self._open().execute(sql, params).close()
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._db.executemany(sql, rows).close()
+        self._open().executemany(sql, rows).close()
 
 
 def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Record]:
@@ -183,7 +192,7 @@ class ShieldedWrites:
         if self._writes:  # let shielded transactions finish before the connection goes
             await asyncio.gather(*self._writes, return_exceptions=True)
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, bulk: bool = False) -> T:
         raise NotImplementedError  # each database's own transaction
 
     async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
@@ -276,15 +285,16 @@ class SqliteDatabase(ShieldedWrites):
             reader = await aiosqlite.connect(path, isolation_level=None)
             reader.row_factory = aiosqlite.Row
             await reader.execute("PRAGMA busy_timeout=5000")
+            quick = None if path == ":memory:" else _quick(path)
         except BaseException:
             for connection in (writer, reader):
                 if connection is not None:
                     await connection.close()
             raise
-        db = cls(path, writer, reader, None if path == ":memory:" else _quick(path))
+        db = cls(path, writer, reader, quick)
         try:
             if migrated:
-                await migrate(db.write)
+                await migrate(functools.partial(db.write, bulk=True))
         except BaseException:
             await db.close()
             raise
@@ -299,14 +309,15 @@ class SqliteDatabase(ShieldedWrites):
         await self._reader.close()
         await self._writer.close()
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, bulk: bool = False) -> T:
         """Run ``work`` in one IMMEDIATE transaction: at once on the quick connection when it
-        can (``_at_once``), else on the writer under the writer lock.
+        can (``_at_once``) and is not ``bulk`` (a long one would hold the loop), else on the
+        writer under the writer lock.
 
         Shielded: a caller cancelled mid-way (shutdown, a client gone) does not cut the
         transaction in half; it commits or rolls back whole, then the cancellation goes on.
         """
-        if self._quick is not None and not self._lock.locked():
+        if self._quick is not None and not bulk and not self._lock.locked():
             for result in self._at_once(self._quick, work):
                 return result
 
@@ -341,7 +352,8 @@ class SqliteDatabase(ShieldedWrites):
             if _busy(exc):
                 return []
             raise
-        steps = work(QuickTx(quick)).__await__()
+        tx = QuickTx(quick)
+        steps = work(tx).__await__()
         try:
             try:
                 steps.send(None)
@@ -352,6 +364,7 @@ class SqliteDatabase(ShieldedWrites):
             steps.close()  # it waited on something else: not here
             return []
         finally:
+            tx.live = False
             # as on the writer: SQLite may have rolled back already (and then a ROLLBACK
             # would raise over the error that made it)
             if quick.in_transaction:
@@ -359,16 +372,21 @@ class SqliteDatabase(ShieldedWrites):
 
     def _wrote(self) -> None:
         """A commit on the quick connection, which never checkpoints (copying the WAL into
-        the database would block the loop): every CHECKPOINT_EVERY of them, the reader's
-        thread copies what it can (PASSIVE: it waits for nobody, and nobody waits for it)."""
+        the database would block the loop): every CHECKPOINT_EVERY of them, a connection of
+        its own on a thread copies what it can (PASSIVE: it waits for nobody, and nobody
+        waits for it; on the reader's thread, reads would queue behind it)."""
         self._quick_commits += 1
         if self._quick_commits % CHECKPOINT_EVERY == 0 and (
                 self._checkpointing is None or self._checkpointing.done()):
             self._checkpointing = asyncio.ensure_future(self._passive_checkpoint())
 
     async def _passive_checkpoint(self) -> None:
-        with contextlib.suppress(sqlite3.Error, ValueError):  # (closed meanwhile) next time
-            await self._reader.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        def passive() -> None:
+            with contextlib.closing(sqlite3.connect(self.path)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+
+        with contextlib.suppress(sqlite3.Error):  # (the WAL still copied next time)
+            await asyncio.to_thread(passive)
 
     async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
                         urgent: bool = False) -> list[Record]:
@@ -398,16 +416,6 @@ class SqliteDatabase(ShieldedWrites):
             return await tx.fetch(sql, params)
 
         return await self.write(work)
-
-    def _quick_rows(self, sql: str, params: Sequence[Any]) -> list[Record]:
-        assert self._quick is not None
-        cursor = self._quick.execute(sql, params)
-        try:
-            rows = cursor.fetchall()
-            names = [c[0] for c in cursor.description or ()]
-        finally:
-            cursor.close()
-        return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         """Run a query and fetch every row in one step on the reader connection. An open

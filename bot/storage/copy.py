@@ -70,5 +70,5 @@ async def copy_store(source: Store, target: Store) -> Copied:
             for table, column in NUMBERED.items():
                 await tx.execute(tx.dialect.renumber.format(table=table, column=column))
 
-    await target.database.write(work)
+    await target.database.write(work, bulk=True)
     return Copied(*(len(contents[table]) for table, _ in TABLES))

@@ -177,7 +177,7 @@ class PostgresDatabase(ShieldedWrites):
             await self._listener.close()
         await self._pool.close()
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, bulk: bool = False) -> T:
         async def run() -> T:
             async with self._pool.acquire() as conn, conn.transaction():
                 return await work(PgTx(conn, self))

@@ -185,7 +185,7 @@ class SqlRequestStore:
                     [(new, ref, old) for ref, old, new in simulated],
                 )
 
-        await self._db.write(work)
+        await self._db.write(work, bulk=True)
 
     # -- reads ----------------------------------------------------------------------------
 

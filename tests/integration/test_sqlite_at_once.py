@@ -92,7 +92,7 @@ async def test_a_failing_transaction_at_once_leaves_nothing_and_the_next_one_wor
 
 async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
     """The quick connection never checkpoints on its own (that would block the loop):
-    every CHECKPOINT_EVERY of its commits, the reader's thread copies the WAL back, so the WAL
+    every CHECKPOINT_EVERY of its commits, a thread copies the WAL back, so the WAL
     starts over instead of growing by every commit (a page or more each)."""
     path = tmp_path / "bot.db"
     db = await SqliteDatabase.open(str(path))
@@ -100,7 +100,7 @@ async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
         for i in range(15 * CHECKPOINT_EVERY):
             await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
             if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
-                await asyncio.sleep(0.01)  # (the checkpoint runs on the reader's thread)
+                await asyncio.sleep(0.01)  # (the checkpoint runs on a thread)
         wal = Path(f"{path}-wal").stat().st_size
         assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
     finally:
@@ -135,4 +135,53 @@ async def test_a_transaction_whose_cleanup_fails_after_waiting_leaves_nothing_op
         await db.statement(INSERT + " RETURNING bucket", ("b", "3"))
         assert taken(path) == [("b", "2"), ("b", "3")]
     finally:
+        await db.close()
+
+
+async def test_statements_from_tasks_the_work_spawned_are_written_once(tmp_path: Path) -> None:
+    """Work that runs its statements in tasks of their own (gather) waits on them, so it runs
+    again on the writer; the first try's tasks, running later, must not write outside any
+    transaction (they did: every row twice)."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    try:
+        async def work(tx: Tx) -> None:
+            await asyncio.gather(tx.execute(INSERT, ("b", "1")), tx.execute(INSERT, ("b", "2")),
+                                 return_exceptions=True)
+
+        await db.write(work)
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the first try's tasks have run by now
+        assert taken(path) == [("b", "1"), ("b", "2")]
+    finally:
+        await db.close()
+
+
+async def test_a_bulk_transaction_lets_the_loop_go_between_statements(tmp_path: Path) -> None:
+    """A migration, a copy or a re-seal (``bulk``) runs on the writer's thread: run at once on
+    the loop's, a long one would hold up every ack meanwhile."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        async def work(tx: Tx) -> int:
+            before = ticks
+            for i in range(50):
+                await tx.execute(INSERT, ("b", f"{i:03d}"))
+            return ticks - before
+
+        await asyncio.sleep(0)
+        assert await db.write(work, bulk=True) > 0
+        assert len(taken(path)) == 50
+        assert await db.write(work) == 0  # (not bulk: at once, the loop held throughout)
+    finally:
+        ticker.cancel()
         await db.close()
