@@ -14,6 +14,7 @@ RequestStore; the use cases it runs (execute, sweep) through the service.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -118,17 +119,25 @@ class JobRunner:
         store, queue = self.store, self.queue
         current = asyncio.current_task()
         assert current is not None
-        renew = asyncio.create_task(self._keep_lease(job, current))
+        ran = asyncio.Event()
+        renewing = asyncio.create_task(self._keep_lease(job, current, ran))
         try:
-            if job.kind is JobKind.EXECUTE:
-                await self._execute(job.request_id)
-            elif job.kind is JobKind.NOTIFY and job.event is not None:
-                async with self._lock_for(job.request_id):
-                    request = await store.get(job.request_id)
-                    if request is not None:
-                        await self.notifier.notify(job.event, request)
-                        if request.surface.get("delivery_problem") == job.event:
-                            await store.save_surface(job.request_id, {"delivery_problem": None})
+            try:
+                if job.kind is JobKind.EXECUTE:
+                    await self._execute(job.request_id)
+                elif job.kind is JobKind.NOTIFY and job.event is not None:
+                    async with self._lock_for(job.request_id):
+                        request = await store.get(job.request_id)
+                        if request is not None:
+                            await self.notifier.notify(job.event, request)
+                            if request.surface.get("delivery_problem") == job.event:
+                                await store.save_surface(job.request_id,
+                                                         {"delivery_problem": None})
+            finally:
+                # No renewal after this run's outcome (it would lease the job again, just
+                # retried or deferred): one in flight commits first.
+                ran.set()
+                await renewing
             self._unless_held(job, await queue.finish_job(job, self.clock.now()))
         except asyncio.CancelledError:
             raise
@@ -152,7 +161,7 @@ class JobRunner:
             if held and job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)
         finally:
-            renew.cancel()
+            renewing.cancel()  # (already ended, unless this run was cancelled in its wait)
             self._running.discard(job.id)
 
     async def _execute(self, request_id: str) -> None:
@@ -186,18 +195,40 @@ class JobRunner:
         except Exception:
             log.exception("could not report a stuck notification for %s", job.request_id)
 
-    async def _keep_lease(self, job: Job, running: asyncio.Task[None]) -> None:
-        """Renew the job's lease every third of it. Once another claim holds the job (this
-        process stalled past the lease), that one is running it: this one stops where it is,
-        as if it had died there (every job is safe to run again from any point)."""
+    async def _keep_lease(self, job: Job, running: asyncio.Task[None], ran: asyncio.Event,
+                          ) -> None:
+        """Renew the job's lease every third of it, until the run has ``ran``. Once another
+        claim holds the job (this process stalled past the lease), that one is running it:
+        this one stops where it is, as if it had died there (every job is safe to run again
+        from any point). A renewal that fails (the database out of reach) is tried again a
+        third of a lease later; when that would be after the lease runs out, the run stops
+        too: another runner may claim the job from then on."""
+        loop = asyncio.get_running_loop()
+        lapses_at = loop.time() + self.lease_s
         while True:
-            await asyncio.sleep(self.lease_s / 3)
-            until = self.clock.now() + timedelta(seconds=self.lease_s)
-            if not await self.queue.renew_lease(job, until):
-                log.warning("job %s %s for %s: its lease ran out and another runner took it "
-                            "over; stopping this run", job.kind, job.event, job.request_id)
-                running.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ran.wait(), self.lease_s / 3)
+            if ran.is_set():
                 return
+            until, asked = self.clock.now() + timedelta(seconds=self.lease_s), loop.time()
+            try:
+                held = await self.queue.renew_lease(job, until)
+            except Exception:  # noqa: BLE001 - tried again below, or the run stops
+                held = None
+            if held:
+                lapses_at = asked + self.lease_s
+                continue
+            if ran.is_set():  # ended meanwhile: its outcome says whether the job was still ours
+                return
+            if held is None and loop.time() + self.lease_s / 3 < lapses_at:
+                log.warning("job %s %s for %s: could not renew its lease; trying again",
+                            job.kind, job.event, job.request_id)
+                continue
+            log.warning("job %s %s for %s: %s; stopping this run", job.kind, job.event,
+                        job.request_id, "its lease ran out and another runner took it over"
+                        if held is False else "its lease could not be renewed before it ran out")
+            running.cancel()
+            return
 
     @staticmethod
     def _unless_held(job: Job, held: bool) -> None:

@@ -23,7 +23,8 @@ from bot.storage.connection import Database, Tx, dt, ts
 async def add_jobs(tx: Tx, request_id: str, at: datetime, jobs: Iterable[JobSpec]) -> None:
     """Schedule jobs inside the caller's write transaction; a job already scheduled (same
     kind, request and event) is not scheduled twice, and one already done (or dead) runs
-    again: the request came round once more (Try again after an unconfirmed reset)."""
+    again: the request came round once more (Try again after an unconfirmed reset). Re-armed,
+    it counts as claimed anew: whoever held it before changes nothing of it from then on."""
     added = False
     for job in jobs:
         run_at = at.timestamp() + job.delay_s
@@ -31,7 +32,8 @@ async def add_jobs(tx: Tx, request_id: str, at: datetime, jobs: Iterable[JobSpec
         await tx.execute(
             "INSERT INTO jobs (kind, request_id, event, run_at) VALUES (?,?,?,?)"
             " ON CONFLICT (kind, request_id, event) DO UPDATE SET run_at = excluded.run_at,"
-            " attempts = 0, lease_until = NULL, done_at = NULL, dead = 0, last_error = ''"
+            " attempts = 0, lease_until = NULL, done_at = NULL, dead = 0, last_error = '',"
+            " claims = jobs.claims + 1"
             " WHERE jobs.done_at IS NOT NULL OR jobs.dead = 1",
             (job.kind.value, request_id, job.event.value if job.event else "",
              ts(datetime.fromtimestamp(run_at, UTC))),

@@ -45,6 +45,7 @@ class FakeJobQueue:
                 if same.done_at is not None or same.dead:  # came round again: re-armed
                     same.run_at, same.attempts, same.lease_until = run_at, 0, None
                     same.done_at, same.dead, same.last_error = None, False, ""
+                    same.claims += 1
                     self._added.set()
                 continue
             self.jobs.append(_Job(len(self.jobs) + 1, spec, request_id, run_at))

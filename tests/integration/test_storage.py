@@ -10,9 +10,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,12 +27,13 @@ from bot.clock import ManualClock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain import JobKind, NotifyEvent, ResetRequest, State, new_request_id, notify
 from bot.jobs import JobRunner
-from bot.ports import ActionRef, ActionState
+from bot.ports import ActionRef, ActionState, Job
 from bot.roles import FileRoleDirectory
 from bot.storage import MIGRATIONS, OpenRequestExists, Store, StoreError
 from bot.storage import copy as store_copy
-from bot.storage.connection import ts
+from bot.storage.connection import Tx, ts
 from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
+from bot.storage.jobs import add_jobs
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
 from tests.databases import count, everything_stored, fresh_schema, rows, run_sql
@@ -299,6 +302,143 @@ async def test_a_runner_that_stalled_past_its_lease_stops_the_run_another_took_o
         await runner.stop()
         await other.close()
         await store.close()
+
+async def test_a_job_that_came_round_again_is_no_longer_its_earlier_holders(
+    database_url: str,
+) -> None:
+    """A job set aside (dead) and scheduled again (the request came round once more) counts
+    as claimed anew: the runner that held it before can neither renew nor finish it."""
+    store = await Store.open(database_url)
+    try:
+        request = new_request(1)
+        spec = notify(NotifyEvent.APPROVAL_REQUESTED)
+        await store.insert(request, actor="U1", jobs=[spec])
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        [earlier] = await store.claim_jobs(now, lease_s=60)
+        assert await store.retry_job(earlier, now, "ConnectionError", dead=True)
+
+        async def again(tx: Tx) -> None:
+            await add_jobs(tx, request.id, now, [spec])
+
+        await store.database.write(again)
+        assert not await store.renew_lease(earlier, now + timedelta(seconds=600))
+        assert not await store.finish_job(earlier, now)
+        [job] = await store.pending_jobs()
+        assert (job["lease_until"], job["dead"], job["attempts"]) == (None, 0, 0)
+        [anew] = await store.claim_jobs(now + timedelta(seconds=1), lease_s=60)
+        assert await store.finish_job(anew, now)
+    finally:
+        await store.close()
+
+
+class Renewals:
+    """The store as the runner's job queue, with its lease renewals as a test says (the
+    database out of reach, or slow to answer)."""
+
+    def __init__(self, store: Store,
+                 renew: Callable[[Job, datetime], Awaitable[bool]]) -> None:
+        self._store, self.renew_lease = store, renew
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def run_one_notification(database_url: str, notifier: FakeNotifier,
+                               renew: Callable[[Store, Job, datetime], Awaitable[bool]],
+                               ) -> tuple[asyncio.Task[None], Store]:
+    """A runner with a 0.3 s lease (renewed every 0.1 s) started on one notification job."""
+    store = await Store.open(database_url)
+    clock = ManualClock()
+    queue = Renewals(store, lambda job, until: renew(store, job, until))
+    runner = JobRunner(None, store, queue, notifier, clock,  # type: ignore[arg-type]
+                       lease_s=0.3)
+    await store.insert(new_request(1), actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+    clock.advance(timedelta(seconds=1))
+    [running] = await runner.run_due()
+    return running, store
+
+
+async def test_a_renewal_that_fails_once_is_tried_again_and_the_run_goes_on(
+    database_url: str,
+) -> None:
+    renewals: list[str] = []
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        if not renewals:
+            renewals.append("failed")
+            raise ConnectionError("the database is out of reach")
+        renewals.append("renewed")
+        return await store.renew_lease(job, until)
+
+    class Slow(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            await asyncio.sleep(0.5)  # five renewals' worth
+
+    running, store = await run_one_notification(database_url, Slow(), renew)
+    try:
+        await asyncio.wait_for(running, 10)
+        assert renewals[:2] == ["failed", "renewed"]
+        assert await store.pending_jobs() == []  # done
+    finally:
+        await store.close()
+
+
+async def test_a_run_whose_lease_cannot_be_renewed_stops_before_the_lease_runs_out(
+    database_url: str,
+) -> None:
+    stopped = asyncio.Event()
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        raise ConnectionError("the database is out of reach")
+
+    class Holding(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                stopped.set()
+                raise
+
+    running, store = await run_one_notification(database_url, Holding(), renew)
+    try:
+        await asyncio.wait_for(stopped.wait(), 10)  # (after two tries, 0.1 and 0.2 s on)
+        await asyncio.gather(running, return_exceptions=True)
+        assert running.cancelled()
+        [job] = await store.pending_jobs()  # not done: another runner takes it over
+        assert job["done_at"] is None
+    finally:
+        await store.close()
+
+
+async def test_a_renewal_in_flight_does_not_lease_again_the_job_its_run_just_retried(
+    database_url: str,
+) -> None:
+    """The run fails while a renewal is on its way to the database: the retry's "due again
+    later, leased to nobody" must be the last word, not the renewal's lease."""
+    asked = asyncio.Event()
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        async def slow() -> bool:
+            await asyncio.sleep(0.3)
+            return await store.renew_lease(job, until)
+
+        asked.set()  # sent, and (as every statement) shielded: cancelling the wait stops nothing
+        return await asyncio.shield(slow())
+
+    class Failing(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            await asyncio.wait_for(asked.wait(), 10)
+            raise ConnectionError("Slack is out of reach")
+
+    running, store = await run_one_notification(database_url, Failing(), renew)
+    try:
+        await asyncio.wait_for(running, 10)
+        await asyncio.sleep(0.5)  # the renewal has answered by now
+        [job] = await store.pending_jobs()
+        assert (job["last_error"], job["lease_until"]) == ("ConnectionError", None)
+    finally:
+        await store.close()
+
 
 async def test_the_audit_chain_stays_one_chain_with_writers_in_two_processes(
     database_url: str,
