@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,7 +126,7 @@ async def test_the_approvals_post_names_who_can_approve(tmp_path: Path, secret: 
 # -- who may approve, as Intune decides ---------------------------------------------------------
 
 
-async def rbac_stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
+async def rbac_stack(tmp_path: Path, secret: str, **overrides: Any) -> AsyncIterator[Stack]:
     """The bot on Intune with ROLES_SOURCE=graph. Alice's Pixel is in the Sweden scope group
     (its Entra device), her work-profile phone is not; hugo is a Help Desk Operator for
     Sweden, rolf a School Administrator for all devices, ruth an Intune Role Administrator
@@ -154,7 +155,7 @@ async def rbac_stack(tmp_path: Path, secret: str) -> AsyncIterator[Stack]:
             settings = workspace(slack, tmp_path, secret, slack_signing_secret=SIGNING_SECRET,
                                  port=0, host="127.0.0.1", background_work="inline",
                                  backend="intune", roles_source="graph",
-                                 **graph.settings_overrides())
+                                 **graph.settings_overrides(), **overrides)
             for user_id, name in (("UHUGO", "hugo"), ("UROLF", "rolf"), ("URUTH", "ruth")):
                 slack.add_user(user_id, name=name, email=f"{name}@example.com")
             bot = await start(settings, clock=clock, sleep=clock.sleep)
@@ -206,6 +207,27 @@ async def test_school_administrator_approves_and_intune_role_administrator_does_
     await rbac.driver.click("UROLF", "approve", request_id, channel_id=APPROVALS)
     await rbac.settle()
     assert (await rbac.store.get(request_id)).state is State.COMPLETED
+
+
+async def test_permitted_roles_name_who_of_intune_s_approvers_may_and_add_nobody(
+    tmp_path: Path, secret: str,
+) -> None:
+    """PERMITTED_ROLES names School Administrator and Intune Role Administrator: rolf's School
+    Administrator approves; ruth's Intune Role Administrator, named but without Reset passcode
+    in its definition, does not (Intune would not let her reset it); hugo's Helpdesk Operator,
+    which Intune allows on this device, is not named, so he does not either."""
+    named = ["School Administrator", "Intune Role Administrator"]
+    async for stack in rbac_stack(tmp_path, secret, permitted_roles=named):
+        request_id = await ask(stack, "PIXEL8-ALICE")
+        for refused in ("URUTH", "UHUGO"):
+            await stack.driver.click(refused, "approve", request_id, channel_id=APPROVALS)
+            await stack.settle()
+            assert (await stack.store.get(request_id)).state is State.AWAITING_APPROVAL
+            assert "approve" in told(stack, refused).lower()
+        assert "Microsoft.Intune_RemoteTasks_ResetPasscode" in told(stack, "URUTH")
+        await stack.driver.click("UROLF", "approve", request_id, channel_id=APPROVALS)
+        await stack.settle()
+        assert (await stack.store.get(request_id)).state is State.COMPLETED
 
 
 async def test_the_approvals_post_names_the_roles_intune_lets_approve_this_device(
