@@ -64,6 +64,7 @@ class Replica:
         self.logs = logs
         self.starts = 0
         self.kills = 0
+        self.killed_at: list[float] = []  # time.monotonic() of each kill
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -100,6 +101,7 @@ class Replica:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.kills += 1
+        self.killed_at.append(time.monotonic())
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         await self.proc.wait()
@@ -139,6 +141,9 @@ class Replica:
             return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+REPLICA_HEADER = "X-Bench-Replica"  # the balancer says which replica answered
 
 
 class Balancer:
@@ -191,7 +196,8 @@ class Balancer:
                     text = await answer.read()
                     self.statuses[answer.status] += 1
                     return web.Response(status=answer.status, body=text,
-                                        content_type=answer.content_type)
+                                        content_type=answer.content_type,
+                                        headers={REPLICA_HEADER: replica.name})
             except aiohttp.ClientConnectorError:
                 continue  # not listening: the next one
             except TimeoutError:
@@ -227,8 +233,9 @@ class Slack:
     async def aclose(self) -> None:
         await self.http.close()
 
-    async def deliver(self, body: str) -> bool:
-        """True once a delivery got a 2xx (Slack then considers it handled)."""
+    async def deliver(self, body: str) -> str:
+        """Once a delivery got a 2xx (Slack then considers it handled): the name of the
+        replica that answered it. "" when none did, after Slack's retries."""
         for attempt in range(4):
             ts = int(time.time())
             headers = {"Content-Type": "application/x-www-form-urlencoded",
@@ -246,11 +253,11 @@ class Slack:
                     await r.read()
                     if 200 <= r.status < 300:
                         self.latencies.append(time.perf_counter() - began)
-                        return True
+                        return r.headers.get(REPLICA_HEADER, "?")
             except (aiohttp.ClientError, TimeoutError):
                 pass
         self.undelivered += 1
-        return False
+        return ""
 
     def command(self, user_id: str, text: str) -> str:
         self._n += 1
