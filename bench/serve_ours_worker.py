@@ -131,6 +131,7 @@ def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
         paced posts may wait)."""
         deadline = time.monotonic() + 30
         store = work.services.store
+        await asyncio.wait_for(work.locales_learnt(), 30)  # (at start: users.list)
         while time.monotonic() < deadline and (worker.tasks or await store.inbox_pending()):
             if worker.tasks:
                 await asyncio.wait(list(worker.tasks), timeout=1)

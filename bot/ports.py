@@ -407,6 +407,10 @@ class Locales(Protocol):
 
     async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None: ...
 
+    async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
+                               ) -> None:
+        """Many (user id, locale) at once, in one transaction (a page of users.list)."""
+
     async def locales_since(self, since: datetime | None, limit: int
                             ) -> list[tuple[str, str, datetime]]:
         """(user id, locale, learned at) learnt at ``since`` or later (None: all), oldest

@@ -394,6 +394,7 @@ class SlackEmulator(SlackModel):
             "conversations.history": self._conversations_history,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "users.lookupByEmail": self._users_lookup_by_email,
             "views.open": self._views_open,
             "views.push": self._views_open,

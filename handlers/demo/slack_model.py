@@ -304,6 +304,21 @@ class SlackModel:
         user = self._user_json(str(params.get("user", "")), _truthy(params.get("include_locale")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
 
+    def _users_list(self, params: JSON) -> JSON:
+        """users.list: every user, a page of ``limit`` at a time (the cursor is an offset, as
+        opaque to the caller as Slack's), locales only when include_locale."""
+        try:
+            limit = int(params.get("limit") or 0)
+            start = int(str(params.get("cursor") or "0").removeprefix("offset:"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        ids = list(self._users)
+        end = len(ids) if limit <= 0 else min(len(ids), start + limit)
+        locale = _truthy(params.get("include_locale"))
+        members = [self._user_json(user_id, locale) for user_id in ids[start:end]]
+        return {"ok": True, "members": members,
+                "response_metadata": {"next_cursor": f"offset:{end}" if end < len(ids) else ""}}
+
     def _users_lookup_by_email(self, params: JSON) -> JSON:
         """users.lookupByEmail: case-insensitive match on profile email."""
         email = str(params.get("email", "")).lower()

@@ -20,6 +20,10 @@ Role = Literal["both", "web", "worker"]
 log = logging.getLogger(__name__)
 # How often a process that acks reads the locales the workers learnt (one small query).
 LOCALES_EVERY_S = 2.0
+# How often a worker learns every member's locale again (users.list; at its start first), and
+# how soon after a failure: in between, a person's locale is learnt at their first help.
+LEARN_LOCALES_EVERY_S = 24 * 3600.0
+LEARN_LOCALES_RETRY_S = 300.0
 
 
 class InlineRuntime:
@@ -38,6 +42,8 @@ class InlineRuntime:
         # and cannot be started again.
         self.stopped = asyncio.Event()
         self._locales: asyncio.Task[None] | None = None
+        self._learning: asyncio.Task[None] | None = None
+        self._learnt_once = asyncio.Event()  # every member's locale, once (or it failed)
 
     @property
     def kind(self) -> str:
@@ -55,6 +61,9 @@ class InlineRuntime:
         if self.role != "worker":  # it answers helps: in the locales the workers look up
             await self._read_locales()
             self._locales = asyncio.create_task(self._read_locales_forever(), name="locales")
+        if self.role != "web":
+            self._learning = asyncio.create_task(self._learn_locales_forever(),
+                                                 name="learn-locales")
 
     def adopt(self, child: SupervisedWorker) -> None:
         """`serve`'s worker process (started again when it dies): this runtime stops
@@ -81,9 +90,34 @@ class InlineRuntime:
             await asyncio.sleep(LOCALES_EVERY_S)
             await self._read_locales()
 
+    async def _learn_locales_forever(self) -> None:
+        """Every member's locale for the fronts, at start and then daily: one worker at a
+        time (they share Slack's rate limit for users.list)."""
+        while True:
+            pause = LEARN_LOCALES_EVERY_S
+            try:
+                async with self.services.store.exclusive("learn-locales") as mine:
+                    if mine:
+                        learnt = await self.worker.identity.learn_every_locale()
+                        log.info("learnt %d locales from users.list", learnt)
+            except Exception as exc:  # noqa: BLE001 - helps learn them one by one meanwhile
+                log.warning("users.list could not be read (%s); trying again in %.0f s",
+                            type(exc).__name__, LEARN_LOCALES_RETRY_S)
+                pause = LEARN_LOCALES_RETRY_S
+            finally:
+                self._learnt_once.set()
+            await asyncio.sleep(pause)
+
+    async def locales_learnt(self) -> None:
+        """Return once every member's locale was learnt once (or that failed; at once when
+        this process does not work)."""
+        if self._learning is not None:
+            await self._learnt_once.wait()
+
     async def settle(self) -> None:
         """Wait until the work started here, the inbox (when this process works it) and
         every due job have finished, and (when it acks) read the locales learnt meanwhile."""
+        await self.locales_learnt()
         for _ in range(20):
             if self.worker.tasks:
                 await asyncio.gather(*list(self.worker.tasks), return_exceptions=True)
@@ -99,9 +133,10 @@ class InlineRuntime:
     async def aclose(self) -> None:
         """Stop claiming, let the work under way finish, then stop the worker process (if
         any), the job queue and the core (a job or an item cut short runs again later)."""
-        if self._locales is not None:
-            self._locales.cancel()
-            await asyncio.gather(self._locales, return_exceptions=True)
+        for task in (self._locales, self._learning):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.inbox is not None:
             await self.inbox.stop()
         await self.worker.aclose()

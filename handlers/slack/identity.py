@@ -36,6 +36,11 @@ LOCALES_READ = 5_000  # locales read from the book at a time
 # found. Every row of the window is read again at each read (every 2 s): the window is kept
 # short, or a burst of first helps costs the fronts a re-read of thousands of rows each time.
 LOCALES_LATE = timedelta(seconds=5)
+# Every member's locale is learnt at a worker's start, from users.list (Tier 2: 20 calls a
+# minute, and the client waits out a 429), a page of LIST_PAGE (Slack's advice: 200 at most)
+# every LIST_PAUSE_S: a first help is then answered in the person's language at once.
+LIST_PAGE = 200  # (under LOCALES_READ: a page is stored stamped alike)
+LIST_PAUSE_S = 1.0
 
 
 class NotAMember(Exception):
@@ -158,6 +163,38 @@ class Identity:
         except Exception:  # a message in English beats no message
             log.exception("locale lookup failed")
             return self.locale(user_id)
+
+    async def learn_every_locale(self, pause_s: float = LIST_PAUSE_S) -> int:
+        """Store the locale of every person users.list names (not deleted, not a bot) for
+        the fronts, a page at a time; how many were new or changed. Slack's errors raise (the
+        caller tries again later); what was stored until then stays."""
+        if self._book is None:
+            return 0
+        learned, cursor = 0, ""
+        while True:
+            answer = await self._client.users_list(limit=LIST_PAGE, include_locale=True,
+                                                   cursor=cursor or None)
+            page = []
+            for user in answer.get("members") or ():
+                if not isinstance(user, dict) or user.get("deleted") is not False or (
+                        user.get("is_bot") is not False):
+                    continue
+                user_id, locale = user.get("id"), user.get("locale")
+                if (isinstance(user_id, str) and isinstance(locale, str) and 0 < len(locale)
+                        <= 20 and 0 < len(user_id) <= 40 and self._stored.get(user_id) != locale):
+                    page.append((user_id, locale))
+            if page:
+                await self._book.remember_locales(page, datetime.now(UTC))
+                self._stored.update(page)
+                while len(self._stored) > SIZE:
+                    self._stored.pop(next(iter(self._stored)))
+                learned += len(page)
+            metadata = answer.get("response_metadata")
+            cursor = str((metadata or {}).get("next_cursor") or "") if isinstance(
+                metadata, dict) else ""
+            if not cursor:
+                return learned
+            await asyncio.sleep(pause_s)
 
     async def _tell_book(self, user_id: str, locale: str) -> None:
         """Store a member's locale for the fronts (a failure is tried again at the person's

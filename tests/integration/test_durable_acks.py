@@ -60,6 +60,7 @@ async def pair(tmp_path: Path, secret: str, database_url: str) -> AsyncIterator[
         emu.add_channel(APPROVALS, name="passcode-approvals")
         emu.add_user("UALICE", name="alice", email="alice@example.com")
         emu.add_user("UHELEN", name="helen", email="helen@example.com")
+        emu.add_user("UKARIN", name="karin", email="karin@example.com", locale="sv-SE")
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token=emu.token, slack_signing_secret=SIGNING_SECRET,
@@ -196,6 +197,22 @@ async def test_a_help_is_answered_in_the_locale_any_process_learnt(
             again = await front.command("UITA", "help")
             assert json.loads(again.body)["text"] == cards.help_text("it-IT")
         assert p.count("SELECT COUNT(*) FROM locales WHERE locale = 'it-IT'") == 1
+
+
+async def test_a_member_s_first_help_is_in_her_language_learnt_at_the_worker_s_start(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    """The worker learns every member's locale when it starts (users.list): Karin's first
+    help, on the front that only acks, is in Swedish, with no users.info behind it and no
+    work item committed for it."""
+    async with pair(tmp_path, secret, database_url) as p:
+        await p.settle()
+        assert p.emu.calls_to("users.list")
+        answer = await p.to_b.command("UKARIN", "help")
+        assert json.loads(answer.body)["text"] == cards.help_text("sv-SE")
+        await p.settle()
+        assert p.emu.calls_to("users.info") == []
+        assert p.count("SELECT COUNT(*) FROM inbox") == 0
+        assert p.count("SELECT COUNT(*) FROM locales") == 3  # alice, helen, karin
 
 
 async def test_a_forged_request_id_in_a_signed_command_attaches_to_nothing(

@@ -1,0 +1,47 @@
+"""Every member's locale from users.list (handlers/slack/identity.py ``learn_every_locale``),
+page by page through the Slack emulator, into the database the fronts read (both databases):
+more members than a page are all learnt, deleted members and bots are not, a locale learnt
+again unchanged is not written twice, and a front reading the book finds every one of them."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.storage import Store
+from handlers.demo.slack_emulator import SlackEmulator
+from handlers.slack.identity import LIST_PAGE, Identity
+from tests.databases import count
+
+MEMBERS = 2 * LIST_PAGE + 50
+
+
+async def test_every_member_s_locale_is_learnt_page_by_page(database_url: str) -> None:
+    async with SlackEmulator() as slack:
+        for i in range(MEMBERS):
+            slack.add_user(f"UM{i:04d}", name=f"m{i}", email=f"m{i}@example.com",
+                           locale=("sv-SE", "de-DE", "en-GB")[i % 3])
+        slack.add_user("UGONE", name="gone", email="gone@example.com", locale="fr-FR",
+                       deleted=True)
+        slack.add_user("UBOT", name="robot", email="robot@example.com", locale="fr-FR",
+                       is_bot=True)
+        store = await Store.open(database_url)
+        client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+        try:
+            worker = Identity(client)
+            worker.keep_locales_in(store)
+            assert await worker.learn_every_locale(pause_s=0) == MEMBERS
+            assert len(slack.calls_to("users.list")) == 3  # 200, 200, 50 (and the two left)
+            assert count(database_url, "SELECT COUNT(*) FROM locales") == MEMBERS
+            assert count(database_url,
+                         "SELECT COUNT(*) FROM locales WHERE locale = 'fr-FR'") == 0
+            assert await worker.learn_every_locale(pause_s=0) == 0  # nothing new
+
+            front = Identity(client)
+            front.keep_locales_in(store)
+            await front.read_locales()
+            assert front.locale("UM0000") == "sv-SE"
+            assert front.locale(f"UM{MEMBERS - 1:04d}") == ("sv-SE", "de-DE", "en-GB")[
+                (MEMBERS - 1) % 3]
+            assert front.locale("UGONE") == ""
+        finally:
+            await store.close()
