@@ -125,7 +125,8 @@ class Change:
     ``to`` None: no state change (fields only, or with no fields an audit note alone).
     ``sources``: the states the request may be in for the change to apply; if it is in none
     (another caller moved it on first), nothing is written. Empty: any state (``to`` None)
-    or every state that may reach ``to``.
+    or every state that may reach ``to``. ``adds``: counters the store increases by so much
+    where they stand at the change (two changes made from one read count twice).
     """
 
     request_id: str
@@ -135,9 +136,11 @@ class Change:
     sources: frozenset[State] = frozenset()
     fields: Mapping[str, Any] = field(default_factory=lambda: _NO_FIELDS)
     jobs: tuple[JobSpec, ...] = ()
+    adds: Mapping[str, int] = field(default_factory=lambda: _NO_FIELDS)
 
     def __post_init__(self) -> None:
-        wrong = (set(self.fields) - _FIELD_NAMES) | ({"id", "state"} & set(self.fields))
+        wrong = (set(self.fields) - _FIELD_NAMES) | ({"id", "state"} & set(self.fields)) | (
+            set(self.adds) - COUNTERS) | (set(self.adds) & set(self.fields))
         if wrong:
             raise ValueError(f"a change cannot set {sorted(wrong)}")
         if self.to is not None:
@@ -154,7 +157,7 @@ class Change:
     @property
     def touches(self) -> bool:
         """Whether the request's fields change (and so its ``updated_at``); a note does not."""
-        return self.to is not None or bool(self.fields)
+        return self.to is not None or bool(self.fields) or bool(self.adds)
 
     def applies_to(self, request: ResetRequest) -> bool:
         return request.state in self.from_states
@@ -164,6 +167,7 @@ class Change:
         if not self.touches:
             return replace(request)
         values = {k: v for k, v in self.fields.items() if k not in STORED_APART}
+        values |= {k: getattr(request, k) + n for k, n in self.adds.items()}
         return replace(request, state=self.to or request.state, updated_at=self.at, **values)
 
 
@@ -340,8 +344,7 @@ class ResetRequest:
 
     def reveal(self, by: str, at: datetime) -> Change:
         """The passcode was shown to the requester (once more)."""
-        return self._change(at, Audit(by, "reveal"), State.REVEALED,
-                            fields={"reveal_count": self.reveal_count + 1})
+        return self._change(at, Audit(by, "reveal"), State.REVEALED, adds={"reveal_count": 1})
 
     def purge_passcode(self, at: datetime) -> Change:
         """Seven days are up: the sealed passcode is deleted."""
@@ -360,10 +363,12 @@ class ResetRequest:
 
     def _change(self, at: datetime, audit: Audit, to: State | None = None, *,
                 sources: frozenset[State] = frozenset(), fields: Mapping[str, Any] = _NO_FIELDS,
-                jobs: tuple[JobSpec, ...] = ()) -> Change:
-        return Change(self.id, at, audit, to, sources, MappingProxyType(dict(fields)), jobs)
+                jobs: tuple[JobSpec, ...] = (), adds: Mapping[str, int] = _NO_FIELDS) -> Change:
+        return Change(self.id, at, audit, to, sources, MappingProxyType(dict(fields)), jobs,
+                      MappingProxyType(dict(adds)))
 
 
 # Columns a store keeps beside the request, never in it (so never in a repr or a log line).
 STORED_APART = frozenset({"sealed_passcode"})
 _FIELD_NAMES = frozenset(f.name for f in fields(ResetRequest)) | STORED_APART
+COUNTERS = frozenset({"reveal_count"})  # what a change ``adds`` to

@@ -76,8 +76,9 @@ class SqlRequestStore:
             values["updated_at"] = at
         if to is not None:
             values["state"] = to
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        params = [to_db(n, v) for n, v in values.items()]
+        assignments = ", ".join([*(f"{name} = ?" for name in values),
+                                 *(f"{name} = {name} + ?" for name in change.adds)])
+        params = [*(to_db(n, v) for n, v in values.items()), *change.adds.values()]
         sources = sorted(s.value for s in change.from_states)
         placeholders = ", ".join("?" for _ in sources)
         entry = change.audit
@@ -90,7 +91,7 @@ class SqlRequestStore:
             )
             if found is None:
                 return None
-            if values:
+            if assignments:
                 await tx.execute(
                     f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
                     [*params, change.request_id, found["state"]],

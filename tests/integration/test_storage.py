@@ -440,6 +440,29 @@ async def test_a_renewal_in_flight_does_not_lease_again_the_job_its_run_just_ret
         await store.close()
 
 
+async def test_two_reveals_made_from_one_read_both_count(database_url: str) -> None:
+    """Two Show passcode clicks at once (two replicas) each read the request, then record a
+    reveal: the count says two, and so does the audit (a count set from the value read said
+    one)."""
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        request = new_request(1)
+        await first.insert(request, actor="U1")
+        run_sql(database_url, [("UPDATE requests SET state = 'completed'", ())])  # (reset done)
+        read = await first.get(request.id)
+        assert read is not None
+        at = datetime.now(UTC)
+        changed = await asyncio.gather(first.apply(read.reveal("U1", at)),
+                                       second.apply(read.reveal("U1", at)))
+        assert all(changed)
+        after = await second.get(request.id)
+        assert after is not None and (after.state, after.reveal_count) == (State.REVEALED, 2)
+        assert count(database_url, "SELECT COUNT(*) FROM audit WHERE action = 'reveal'") == 2
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_the_audit_chain_stays_one_chain_with_writers_in_two_processes(
     database_url: str,
 ) -> None:
