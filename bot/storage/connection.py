@@ -261,6 +261,7 @@ class SqliteDatabase(ShieldedWrites):
         self._lock = asyncio.Lock()
         self._quick_commits = 0
         self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None  # opened on its thread, kept
         super().__init__()
 
     @classmethod
@@ -304,6 +305,8 @@ class SqliteDatabase(ShieldedWrites):
         await self._writes_done()
         if self._checkpointing is not None:
             await self._checkpointing
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._quick is not None:
             self._quick.close()
         await self._reader.close()
@@ -381,9 +384,10 @@ class SqliteDatabase(ShieldedWrites):
             self._checkpointing = asyncio.ensure_future(self._passive_checkpoint())
 
     async def _passive_checkpoint(self) -> None:
-        def passive() -> None:
-            with contextlib.closing(sqlite3.connect(self.path)) as connection:
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        def passive() -> None:  # (one at a time: ``_checkpointing``)
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, check_same_thread=False)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
         with contextlib.suppress(sqlite3.Error):  # (the WAL still copied next time)
             await asyncio.to_thread(passive)

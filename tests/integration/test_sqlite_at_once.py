@@ -100,7 +100,7 @@ async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
         for i in range(15 * CHECKPOINT_EVERY):
             await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
             if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
-                await asyncio.sleep(0.01)  # (the checkpoint runs on a thread)
+                await asyncio.sleep(0.05)  # (the checkpoint runs on a thread)
         wal = Path(f"{path}-wal").stat().st_size
         assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
     finally:

@@ -55,6 +55,10 @@ class WorkerProcess(App):
                 stdout=log, stderr=asyncio.subprocess.STDOUT)
         await until("the worker to start",
                     lambda: "worker running" in path.read_text(errors="replace"))
+        # and to have learnt every member's locale (a worker stopped inside that write would
+        # hold SQLite's write lock)
+        await until("the worker's users.list", lambda: "users.list" in path.read_text(
+            errors="replace").split("worker running", 1)[-1])
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
@@ -184,13 +188,14 @@ async def test_show_passcode_the_picker_and_its_options_never_wait_for_the_worke
 
 async def test_a_help_waits_for_no_worker_and_the_worker_learns_the_locale(
         world: World) -> None:
-    """The worker stopped: a first help is answered at once, in English, and its locale
-    lookup waits in the inbox (the front asks Slack nothing); once the worker runs again it
-    looks the person up, and the front's next help is in their language (it reads the
-    locales every few seconds)."""
+    """Gunnar joined the workspace after the worker learnt every member's locale. The worker
+    stopped: his first help is answered at once, in English, and his locale lookup waits in
+    the inbox (the front asks Slack nothing); once the worker runs again it looks him up,
+    and the front's next help is in his language (it reads the locales every few seconds)."""
+    world.emu.add_user("UGUNNAR", name="gunnar", email="gunnar@example.com", locale="sv-SE")
     world.worker.signal(signal.SIGSTOP)
     try:
-        first = (await world.driver.command("USVEN", "help")).json()
+        first = (await world.driver.command("UGUNNAR", "help")).json()
         await world.front.settle()
         assert not world.emu.calls_to("users.info")
         assert world.db_rows("SELECT kind FROM inbox WHERE done_at IS NULL") == [
@@ -199,11 +204,11 @@ async def test_a_help_waits_for_no_worker_and_the_worker_learns_the_locale(
         world.worker.signal(signal.SIGCONT)
     assert "ask for a passcode reset" in first["text"]
     for _ in range(200):  # the worker's own pace (it was stopped): up to 10 s
-        if world.db_rows("SELECT COUNT(*) FROM locales") == [(1,)]:
+        if world.db_rows("SELECT COUNT(*) FROM locales WHERE user_id = 'UGUNNAR'") == [(1,)]:
             break
         await asyncio.sleep(0.05)
     await world.front.settle()  # (which reads the locales the worker learnt)
-    second = (await world.driver.command("USVEN", "help")).json()
+    second = (await world.driver.command("UGUNNAR", "help")).json()
     assert "lösenkod" in second["text"].lower()
 
 

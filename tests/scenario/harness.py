@@ -140,6 +140,7 @@ async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: Devic
             roles=FileRoleDirectory(ROLES), sleep=clock.sleep,
         )
         try:
+            await bot.settle()  # what it does at its start (users.list) is done before a test
             async with SlackDriver(bot.url, SIGNING_SECRET, emu) as driver:
                 yield Stack(emu, bot, driver, clock, bot.services.backend, graph, fleet)
         finally:
