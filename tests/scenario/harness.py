@@ -87,9 +87,11 @@ class Stack:
 
 async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | None = None,
                      kind: str = "simulated", fleet: list[FleetEntry] | None = None,
+                     locales: dict[str, str] | None = None,
                      **settings_overrides: Any) -> AsyncIterator[Stack]:
     """The whole bot; ``kind="intune"`` puts Microsoft Graph (the HTTPS emulator) behind it.
-    ``fleet`` replaces the demo fleet (on either backend)."""
+    ``fleet`` replaces the demo fleet (on either backend); ``locales`` gives some of USERS a
+    Slack locale of their own from the start (the bot learns everyone's at its start)."""
     clock = ManualClock()
     fleet = fleet if fleet is not None else demo_fleet()
     graph: GraphEmulator | None = None
@@ -104,7 +106,7 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
                               **settings_overrides}
     try:
         async for stack in _stack(tmp_path, secret, clock, backend, graph, fleet,
-                                  settings_overrides):
+                                  locales or {}, settings_overrides):
             yield stack
     finally:
         if graph is not None:
@@ -128,11 +130,14 @@ def workspace(emu: SlackEmulator, tmp_path: Path, secret: str, **settings: Any) 
 
 
 async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: DeviceBackend | None,
-                 graph: GraphEmulator | None, fleet: list[FleetEntry],
+                 graph: GraphEmulator | None, fleet: list[FleetEntry], locales: dict[str, str],
                  settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
         settings = workspace(emu, tmp_path, secret, slack_signing_secret=SIGNING_SECRET, port=0,
                              host="127.0.0.1", background_work="inline", **settings_overrides)
+        for user_id, locale in locales.items():
+            name, email = USERS[user_id]
+            emu.add_user(user_id, name=name, email=email, locale=locale)
         if graph is None:
             backend = backend or SimulatedBackend(fleet, clock=clock)
         bot = await start(

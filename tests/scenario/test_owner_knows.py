@@ -136,8 +136,17 @@ async def test_a_failed_owner_dm_is_tried_again_and_arrives_once(stack: Stack) -
     assert len(texts) == 2 and sum("approved" in text for text in texts) == 1
 
 
-async def test_the_owner_reads_in_their_own_slack_locale(stack: Stack) -> None:
-    stack.emu.add_user("UALICE", name="alice", email="alice@example.com", locale="sv-SE")
+@pytest.fixture(params=["simulated", "intune"])
+async def swedish_alice(
+    request: pytest.FixtureRequest, tmp_path: Path, secret: str
+) -> AsyncIterator[Stack]:
+    """The whole flow, with alice's Slack set to Swedish from before the bot started."""
+    async for s in make_stack(tmp_path, secret, kind=request.param, locales={"UALICE": "sv-SE"}):
+        yield s
+
+
+async def test_the_owner_reads_in_their_own_slack_locale(swedish_alice: Stack) -> None:
+    stack = swedish_alice
     request_id, _ = await helen_resets_alices_phone(stack)
     approved, ended = (c.params["text"] for c in posts_to(stack, "UALICE"))
     values = {"name": "`PIXEL8-ALICE`", "id": request_id, "requester": "<@UHELEN>"}
