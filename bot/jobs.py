@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import JobKind, State
 from bot.ports import (
@@ -46,6 +46,12 @@ POLICIES: dict[JobKind, Backoff] = {JobKind.NOTIFY: JOB_NOTIFY, JobKind.EXECUTE:
 REPORT_STUCK_AFTER = 6
 # How often a runner says it is alive (GET /readyz wants a heartbeat under 30 s old).
 HEARTBEAT_S = 5.0
+
+
+def _observed(future: asyncio.Future[bool]) -> None:
+    """A renewal's failure is the answer None, not an unread exception in the log."""
+    if not future.cancelled():
+        future.exception()
 
 
 class JobRunner:
@@ -135,9 +141,12 @@ class JobRunner:
                                                          {"delivery_problem": None})
             finally:
                 # No renewal after this run's outcome (it would lease the job again, just
-                # retried or deferred): one in flight commits first.
+                # retried or deferred): one in flight commits first. A run stopped (the
+                # runner's stop, or its lease lost) records no outcome and waits for nothing.
                 ran.set()
-                await renewing
+                if current.cancelling():
+                    renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
             self._unless_held(job, await queue.finish_job(job, self.clock.now()))
         except asyncio.CancelledError:
             raise
@@ -201,8 +210,10 @@ class JobRunner:
         claim holds the job (this process stalled past the lease), that one is running it:
         this one stops where it is, as if it had died there (every job is safe to run again
         from any point). A renewal that fails (the database out of reach) is tried again a
-        third of a lease later; when that would be after the lease runs out, the run stops
-        too: another runner may claim the job from then on."""
+        third of a lease later; one that has not answered a sixth of a lease before the lease
+        runs out (a connection hung, a pool exhausted) counts as failed. When the next try
+        would be after the lease runs out, the run stops: another runner may claim the job
+        from then on."""
         loop = asyncio.get_running_loop()
         lapses_at = loop.time() + self.lease_s
         while True:
@@ -211,10 +222,7 @@ class JobRunner:
             if ran.is_set():
                 return
             until, asked = self.clock.now() + timedelta(seconds=self.lease_s), loop.time()
-            try:
-                held = await self.queue.renew_lease(job, until)
-            except Exception:  # noqa: BLE001 - tried again below, or the run stops
-                held = None
+            held = await self._renewed(job, until, lapses_at - asked - self.lease_s / 6, ran)
             if held:
                 lapses_at = asked + self.lease_s
                 continue
@@ -229,6 +237,20 @@ class JobRunner:
                         if held is False else "its lease could not be renewed before it ran out")
             running.cancel()
             return
+
+    async def _renewed(self, job: Job, until: datetime, within_s: float, ran: asyncio.Event,
+                       ) -> bool | None:
+        """One renewal: whether the job is still this claim's, or None when the database did
+        not answer (within ``within_s``, unless the run has ended meanwhile: its outcome is
+        then written after this renewal, however long it takes)."""
+        asking = asyncio.ensure_future(self.queue.renew_lease(job, until))
+        asking.add_done_callback(_observed)  # (left behind, it ends unread: shielded, as writes)
+        await asyncio.wait({asking}, timeout=max(within_s, 0.0))
+        if not asking.done() and ran.is_set():
+            await asyncio.wait({asking})
+        if not asking.done() or asking.cancelled() or asking.exception() is not None:
+            return None
+        return asking.result()
 
     @staticmethod
     def _unless_held(job: Job, held: bool) -> None:

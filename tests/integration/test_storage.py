@@ -345,7 +345,7 @@ class Renewals:
 
 async def run_one_notification(database_url: str, notifier: FakeNotifier,
                                renew: Callable[[Store, Job, datetime], Awaitable[bool]],
-                               ) -> tuple[asyncio.Task[None], Store]:
+                               ) -> tuple[asyncio.Task[None], Store, JobRunner]:
     """A runner with a 0.3 s lease (renewed every 0.1 s) started on one notification job."""
     store = await Store.open(database_url)
     clock = ManualClock()
@@ -355,7 +355,7 @@ async def run_one_notification(database_url: str, notifier: FakeNotifier,
     await store.insert(new_request(1), actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
     clock.advance(timedelta(seconds=1))
     [running] = await runner.run_due()
-    return running, store
+    return running, store, runner
 
 
 async def test_a_renewal_that_fails_once_is_tried_again_and_the_run_goes_on(
@@ -374,7 +374,7 @@ async def test_a_renewal_that_fails_once_is_tried_again_and_the_run_goes_on(
         async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
             await asyncio.sleep(0.5)  # five renewals' worth
 
-    running, store = await run_one_notification(database_url, Slow(), renew)
+    running, store, _ = await run_one_notification(database_url, Slow(), renew)
     try:
         await asyncio.wait_for(running, 10)
         assert renewals[:2] == ["failed", "renewed"]
@@ -399,13 +399,68 @@ async def test_a_run_whose_lease_cannot_be_renewed_stops_before_the_lease_runs_o
                 stopped.set()
                 raise
 
-    running, store = await run_one_notification(database_url, Holding(), renew)
+    running, store, _ = await run_one_notification(database_url, Holding(), renew)
     try:
         await asyncio.wait_for(stopped.wait(), 10)  # (after two tries, 0.1 and 0.2 s on)
         await asyncio.gather(running, return_exceptions=True)
         assert running.cancelled()
         [job] = await store.pending_jobs()  # not done: another runner takes it over
         assert job["done_at"] is None
+    finally:
+        await store.close()
+
+
+class EndsWhenStopped(FakeNotifier):
+    """A notification that never ends by itself; ``stopped`` once it was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped = asyncio.Event()
+
+    async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.stopped.set()
+            raise
+
+
+async def never_answers(store: Store, job: Job, until: datetime) -> bool:
+    """A renewal on a connection that hung (or a pool with no connection left)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def test_a_run_whose_renewal_never_answers_stops_before_the_lease_runs_out(
+    database_url: str,
+) -> None:
+    holding = EndsWhenStopped()
+    running, store, _ = await run_one_notification(database_url, holding, never_answers)
+    try:
+        await asyncio.wait_for(holding.stopped.wait(), 10)  # (at 0.25 s: 0.05 s to spare)
+        await asyncio.gather(running, return_exceptions=True)
+        assert running.cancelled()
+        [job] = await store.pending_jobs()
+        assert job["done_at"] is None
+    finally:
+        await store.close()
+
+
+async def test_stopping_the_runner_during_a_renewal_that_never_answers_returns(
+    database_url: str,
+) -> None:
+    asked = asyncio.Event()
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        asked.set()
+        return await never_answers(store, job, until)
+
+    holding = EndsWhenStopped()
+    running, store, runner = await run_one_notification(database_url, holding, renew)
+    try:
+        await asyncio.wait_for(asked.wait(), 10)
+        await asyncio.wait_for(runner.stop(), 5)  # (it waited for the renewal forever)
+        assert running.cancelled() and holding.stopped.is_set()
     finally:
         await store.close()
 
@@ -430,7 +485,7 @@ async def test_a_renewal_in_flight_does_not_lease_again_the_job_its_run_just_ret
             await asyncio.wait_for(asked.wait(), 10)
             raise ConnectionError("Slack is out of reach")
 
-    running, store = await run_one_notification(database_url, Failing(), renew)
+    running, store, _ = await run_one_notification(database_url, Failing(), renew)
     try:
         await asyncio.wait_for(running, 10)
         await asyncio.sleep(0.5)  # the renewal has answered by now
