@@ -10,6 +10,8 @@ import asyncio
 import logging
 from typing import Any, Literal
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bootstrap import Services
 from handlers.runtime.inbox import Acks, InboxRunner
 from handlers.runtime.process import SupervisedWorker
@@ -101,8 +103,10 @@ class InlineRuntime:
                         learnt = await self.worker.identity.learn_every_locale()
                         log.info("learnt %d locales from users.list", learnt)
             except Exception as exc:  # noqa: BLE001 - helps learn them one by one meanwhile
+                answer = exc.response if isinstance(exc, SlackApiError) else None
                 log.warning("users.list could not be read (%s); trying again in %.0f s",
-                            type(exc).__name__, LEARN_LOCALES_RETRY_S)
+                            str(answer.get("error") if answer else type(exc).__name__)[:60],
+                            LEARN_LOCALES_RETRY_S)
                 pause = LEARN_LOCALES_RETRY_S
             finally:
                 self._learnt_once.set()

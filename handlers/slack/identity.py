@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,11 @@ LOCALES_LATE = timedelta(seconds=5)
 # members a minute. A first help is then answered in the person's language at once.
 LIST_PAGE = 200  # (under LOCALES_READ: a page is stored stamped alike)
 LIST_PAUSE_S = 3.0
+LIST_PAGES = 2_500  # 500,000 members (two hours): a list that never ends is cut off there
+# What Slack's locales look like ("en-US", "sv-SE", "zh-TW", "es-LA") and its member ids: any
+# other value in an answer is no locale (the person reads English), never a row.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
+_MEMBER = re.compile(r"[UW][A-Z0-9]{2,39}")
 
 
 class NotAMember(Exception):
@@ -62,6 +68,26 @@ class _Entry:
     person: Person | None
     why: NotMember | None
     locale: str
+
+
+def slack_locale(value: object) -> str:
+    """``value`` when it is a locale as Slack writes them, else ""."""
+    return value if isinstance(value, str) and _LOCALE.fullmatch(value) else ""
+
+
+def _members_locales(answer: Any) -> list[tuple[str, str]]:
+    """(member id, locale) of each person a users.list page names: not deleted, not a bot
+    (a flag that is not False counts as set), with an id and a locale as Slack writes them."""
+    members = answer.get("members")
+    found = []
+    for user in members if isinstance(members, list) else ():
+        if not isinstance(user, dict) or user.get("deleted") is not False or (
+                user.get("is_bot") is not False):
+            continue
+        user_id, locale = user.get("id"), slack_locale(user.get("locale"))
+        if isinstance(user_id, str) and _MEMBER.fullmatch(user_id) and locale:
+            found.append((user_id, locale))
+    return found
 
 
 def _facts(user_id: str, user: dict[str, Any]) -> SlackUser:
@@ -168,33 +194,33 @@ class Identity:
     async def learn_every_locale(self, pause_s: float = LIST_PAUSE_S) -> int:
         """Store the locale of every person users.list names (not deleted, not a bot) for
         the fronts, a page at a time; how many were new or changed. Slack's errors raise (the
-        caller tries again later); what was stored until then stays."""
+        caller tries again later); what was stored until then stays. A cursor that comes
+        again, or more than LIST_PAGES pages, ends the walk (one log line)."""
         if self._book is None:
             return 0
-        learned, cursor = 0, ""
+        learned, cursor, asked = 0, "", set[str]()
         while True:
             answer = await self._client.users_list(limit=LIST_PAGE, include_locale=True,
                                                    cursor=cursor or None)
-            page = []
-            for user in answer.get("members") or ():
-                if not isinstance(user, dict) or user.get("deleted") is not False or (
-                        user.get("is_bot") is not False):
-                    continue
-                user_id, locale = user.get("id"), user.get("locale")
-                if (isinstance(user_id, str) and isinstance(locale, str) and 0 < len(locale)
-                        <= 20 and 0 < len(user_id) <= 40 and self._stored.get(user_id) != locale):
-                    page.append((user_id, locale))
-            if page:
-                await self._book.remember_locales(page, datetime.now(UTC))
-                self._stored.update(page)
+            page = [(user_id, locale) for user_id, locale in _members_locales(answer)
+                    if self._stored.get(user_id) != locale]
+            for start in range(0, len(page), LIST_PAGE):  # (a page longer than asked for)
+                chunk = page[start:start + LIST_PAGE]
+                await self._book.remember_locales(chunk, datetime.now(UTC))
+                self._stored.update(chunk)
                 while len(self._stored) > SIZE:
                     self._stored.pop(next(iter(self._stored)))
-                learned += len(page)
+                learned += len(chunk)
             metadata = answer.get("response_metadata")
             cursor = str((metadata or {}).get("next_cursor") or "") if isinstance(
                 metadata, dict) else ""
             if not cursor:
                 return learned
+            if cursor in asked or len(asked) >= LIST_PAGES:
+                log.warning("users.list stopped after %d pages: %s", len(asked) + 1,
+                            "a cursor came again" if cursor in asked else "too many pages")
+                return learned
+            asked.add(cursor)
             await asyncio.sleep(pause_s)
 
     async def _tell_book(self, user_id: str, locale: str) -> None:
@@ -239,7 +265,7 @@ class Identity:
             if isinstance(user, dict) and user.get("id") == user_id:
                 facts = _facts(user_id, user)
                 why = not_member(facts, await self.home())
-                locale = str(user.get("locale") or "")
+                locale = slack_locale(user.get("locale"))
             else:
                 log.warning("users.info did not answer about %s", user_id[:20])
                 why = NotMember.UNKNOWN
