@@ -116,8 +116,11 @@ def _facts(user_id: str, user: dict[str, Any]) -> SlackUser:
 
 class Identity:
     def __init__(self, client: AsyncWebClient, ttl_s: float = TTL_S,
-                 refused_ttl_s: float = REFUSED_TTL_S) -> None:
+                 refused_ttl_s: float = REFUSED_TTL_S, list_pause_s: float = LIST_PAUSE_S,
+                 ) -> None:
+        """``list_pause_s``: between two pages of users.list (LIST_PAUSE_S: Slack's limit)."""
         self._client = client
+        self._list_pause_s = list_pause_s
         self._ttl = ttl_s
         self._refused_ttl = refused_ttl_s
         self._cache: dict[str, _Entry] = {}
@@ -191,7 +194,7 @@ class Identity:
             log.exception("locale lookup failed")
             return self.locale(user_id)
 
-    async def learn_every_locale(self, pause_s: float = LIST_PAUSE_S) -> int:
+    async def learn_every_locale(self, pause_s: float | None = None) -> int:
         """Store the locale of every person users.list names (not deleted, not a bot) for
         the fronts, a page at a time; how many were new or changed. Slack's errors raise (the
         caller tries again later); what was stored until then stays. A cursor that comes
@@ -221,7 +224,7 @@ class Identity:
                             "a cursor came again" if cursor in asked else "too many pages")
                 return learned
             asked.add(cursor)
-            await asyncio.sleep(pause_s)
+            await asyncio.sleep(self._list_pause_s if pause_s is None else pause_s)
 
     async def _tell_book(self, user_id: str, locale: str) -> None:
         """Store a member's locale for the fronts (a failure is tried again at the person's
