@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -184,4 +185,52 @@ async def test_a_bulk_transaction_lets_the_loop_go_between_statements(tmp_path: 
         assert await db.write(work) == 0  # (not bulk: at once, the loop held throughout)
     finally:
         ticker.cancel()
+        await db.close()
+
+
+async def test_writes_made_during_a_bulk_transaction_run_at_once_after_it(
+        tmp_path: Path) -> None:
+    """Queued behind a transaction on the writer's thread, each write would hold SQLite's
+    write lock across its hops there, with the loop running meanwhile (a worker at idle
+    priority made the acks' inserts meet it); they wait for its end and run at once instead.
+    Another process trying the lock on every turn of the loop meets it only during the bulk
+    transaction itself."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    bulk_open, inside, met_after = asyncio.Event(), asyncio.Event(), []
+
+    async def probing() -> None:  # another process's writer, on every turn of the loop
+        while True:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                if not bulk_open.is_set():
+                    met_after.append(1)
+            await asyncio.sleep(0)
+
+    async def bulk(tx: Tx) -> None:
+        inside.set()
+        for i in range(20):
+            await tx.execute(INSERT, ("bulk", f"{i:03d}"))
+
+    def one(i: int) -> Callable[[Tx], Awaitable[None]]:
+        async def work(tx: Tx) -> None:
+            await tx.execute(INSERT, ("one", f"{i:03d}"))
+            await tx.execute(INSERT, ("two", f"{i:03d}"))
+        return work
+
+    prober = asyncio.create_task(probing())
+    try:
+        bulk_open.set()
+        writing = asyncio.create_task(db.write(bulk, bulk=True))
+        writing.add_done_callback(lambda _: bulk_open.clear())  # (committed by then)
+        await inside.wait()
+        await asyncio.gather(writing, *(db.write(one(i)) for i in range(10)))
+        assert len(taken(path)) == 40
+        assert met_after == []
+    finally:
+        prober.cancel()
+        other.close()
         await db.close()
