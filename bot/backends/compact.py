@@ -259,14 +259,14 @@ class CompactDevices:
 
     def with_id(self, key: str) -> int | None:
         """The position of the device whose case-folded id is ``key``."""
-        found = _equal(self._by_id, key, lambda i: self._ids[i].casefold())
+        found = positions_equal(self._by_id, key, lambda i: self._ids[i].casefold())
         return found[0] if found else None
 
     def exact(self, key: str) -> list[int]:
         """Positions whose case-folded id, serial or name is ``key`` (non-empty), in order."""
-        found = set(_equal(self._by_id, key, lambda i: self._ids[i].casefold()))
-        found.update(_equal(self._by_serial, key, lambda i: self._serials[i].casefold()))
-        found.update(_equal(range(len(self)), key, lambda i: self._names[i].casefold()))
+        found = set(positions_equal(self._by_id, key, lambda i: self._ids[i].casefold()))
+        found.update(positions_equal(self._by_serial, key, lambda i: self._serials[i].casefold()))
+        found.update(positions_equal(range(len(self)), key, lambda i: self._names[i].casefold()))
         return sorted(found)
 
     def with_email(self, key: str) -> array[int]:
@@ -320,8 +320,9 @@ def records_with(keys: str, starts: Sequence[int], needle: str) -> Iterator[int]
         at = keys.find(needle, starts[i + 1])
 
 
-def _equal(order: Sequence[int], key: str, field: Callable[[int], str]) -> list[int]:
-    """The positions in ``order`` (sorted by ``field``) whose ``field`` is ``key``."""
+def positions_equal(order: Sequence[int], key: str, field: Callable[[int], str]
+                    ) -> list[int]:
+    """The positions in ``order`` (sorted by ``field``) whose ``field`` is ``key``: O(log n)."""
     at = bisect.bisect_left(order, key, key=field)
     found = []
     while at < len(order) and field(order[at]) == key:
