@@ -43,6 +43,8 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbo
         self._jobs_added = jobs_added or asyncio.Event()
         self._inbox_added = inbox_added or asyncio.Event()
         self._data_version: int | None = None
+        self._adding = []
+        self._committing = set()
         self.path = db.path  # the SQLite file, or the PostgreSQL URL without its password
 
     @classmethod
@@ -91,6 +93,7 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbo
         return self._db.exclusive(name)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._committing, return_exceptions=True)  # (acks waiting)
         await self._db.close()
 
     async def checkpoint(self) -> bool:

@@ -86,6 +86,10 @@ class Database(Protocol):
         """True inside when no other process of this database holds ``name``; False (do not
         do the work) when one does."""
 
+    def refused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the database refused what it was sent (a constraint, a value
+        it cannot hold), not that it was out of reach or busy."""
+
     async def checkpoint(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -437,6 +441,10 @@ class SqliteDatabase(ShieldedWrites):
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         yield True  # one process per SQLite file
+
+    def refused(self, exc: BaseException) -> bool:
+        return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, UnicodeError,
+                                OverflowError))
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database file and empty it (TRUNCATE), so content deleted

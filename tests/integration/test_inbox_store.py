@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 
 from bot.storage import Store
 from bot.storage.dialect import is_postgres_url, numbered
 from handlers.runtime.inbox import keep_lease
+from tests.databases import count, rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -166,5 +168,58 @@ async def test_an_item_whose_lease_is_kept_is_not_taken_over_until_it_stops(
         keeping.cancel()
         await asyncio.sleep(0.8)  # the last renewal runs out
         assert [i.id for i in await store.claim_inbox(datetime.now(UTC), 30)] == [item]
+    finally:
+        await store.close()
+
+
+def wal_frames(database_url: str) -> int:
+    """How many pages SQLite's WAL file has held since it was last emptied (each commit
+    appends the pages it changed)."""
+    path = Path(database_url.removeprefix("sqlite:///") + "-wal")
+    return max(path.stat().st_size - 32, 0) // (4096 + 24) if path.exists() else 0
+
+
+async def test_acks_made_together_are_committed_together(database_url: str) -> None:
+    """250 acks at once: three statements (ADD_TOGETHER a statement), not 250 commits; each
+    caller still gets its own item's id."""
+    store = await Store.open(database_url)
+    try:
+        before = 0 if is_postgres_url(database_url) else wal_frames(database_url)
+        ids = await asyncio.gather(*(store.add_to_inbox(f"k{i}", "HomeOpened", "{}", NOW)
+                                     for i in range(250)))
+        assert None not in ids and len(set(ids)) == 250
+        assert rows(database_url, "SELECT delivery FROM inbox WHERE id = ?", ids[7]) == [("k7",)]
+        if is_postgres_url(database_url):  # a row's xmin: the transaction that wrote it
+            assert count(database_url, "SELECT COUNT(DISTINCT xmin::text) FROM inbox") == 3
+        else:  # one commit each wrote three pages or more apiece: 750 frames at least
+            assert wal_frames(database_url) - before < 60
+    finally:
+        await store.close()
+
+
+async def test_one_delivery_added_twice_in_one_turn_is_added_once(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        ids = await asyncio.gather(*(store.add_to_inbox(key, "ResetCommand", "{}", NOW)
+                                     for key in ("body:a", "body:b", "body:a", "body:a")))
+        assert ids[1] is not None and ids[0] is not None and ids[2:] == [None, None]
+        assert count(database_url, "SELECT COUNT(*) FROM inbox") == 2
+    finally:
+        await store.close()
+
+
+async def test_an_item_the_database_refuses_fails_its_own_ack_only(database_url: str) -> None:
+    """Committed together, one item the database refuses (here: no kind) must not take the
+    acks beside it down with it."""
+    store = await Store.open(database_url)
+    try:
+        answers = await asyncio.gather(
+            store.add_to_inbox("body:a", "ResetCommand", "{}", NOW),
+            store.add_to_inbox("body:bad", None, "{}", NOW),  # type: ignore[arg-type]
+            store.add_to_inbox("body:c", "ResetCommand", "{}", NOW), return_exceptions=True)
+        assert isinstance(answers[0], int) and isinstance(answers[2], int)
+        assert isinstance(answers[1], Exception)
+        assert rows(database_url, "SELECT delivery FROM inbox ORDER BY delivery") == [
+            ("body:a",), ("body:c",)]
     finally:
         await store.close()
