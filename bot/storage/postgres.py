@@ -72,6 +72,14 @@ class PgTx:
         await self._conn.execute("SELECT pg_notify($1, '')", self._db.channel)
 
 
+async def _session_kept(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection given back, beyond rolling back a transaction left
+    open (asyncpg does that first): nothing. asyncpg's default resets the session (advisory
+    locks, LISTEN, settings, cursors) with one more round trip after every pooled call, and
+    no pooled connection here has any of them: the session locks and LISTEN take connections
+    of their own, nothing SETs a session setting, and every query fetches all its rows."""
+
+
 class PostgresDatabase(ShieldedWrites):
     dialect = POSTGRES
 
@@ -101,7 +109,7 @@ class PostgresDatabase(ShieldedWrites):
         only, GET /readyz), and (given ``wake``) listen for jobs."""
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size,
-                                             timeout=CONNECT_TIMEOUT_S)
+                                             timeout=CONNECT_TIMEOUT_S, reset=_session_kept)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {redacted(url)}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -110,12 +118,9 @@ class PostgresDatabase(ShieldedWrites):
             schema = str(await pool.fetchval("SELECT current_schema()"))
             db = cls(url, pool, schema)
             if migrated:
-                async with pool.acquire() as conn:
+                async with db._session() as conn:  # (its lock ends with it)
                     await conn.execute("SELECT pg_advisory_lock($1)", db.key("migrate"))
-                    try:
-                        await migrate(db._on(conn))
-                    finally:
-                        await conn.execute("SELECT pg_advisory_unlock($1)", db.key("migrate"))
+                    await migrate(db._on(conn))
             if wake is not None:
                 db._wake = wake
                 await db._listen()
@@ -215,17 +220,26 @@ class PostgresDatabase(ShieldedWrites):
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         return [dict(r) for r in await self._pool.fetch(numbered(sql), *params)]
 
+    def refused(self, exc: BaseException) -> bool:
+        return isinstance(exc, (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError,
+                                UnicodeError))
+
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """A session advisory lock, tried, not waited for: if its holder dies, its session
-        ends and the lock with it."""
-        async with self._pool.acquire() as conn:
-            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key(name)))
-            try:
-                yield mine
-            finally:
-                if mine:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", self.key(name))
+        """A session advisory lock, tried, not waited for, on a connection of its own (no
+        pooled one: ``_session_kept``), which ends with it, and the lock with it; if its
+        holder dies, its session ends too. (The walk over users.list holds it for minutes.)"""
+        async with self._session() as conn:
+            yield bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key(name)))
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection outside the pool, closed (its session ended) on the way out."""
+        conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def checkpoint(self) -> bool:
         """Make the dead row versions a purge left behind reusable space now (VACUUM), not at
