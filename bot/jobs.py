@@ -140,12 +140,10 @@ class JobRunner:
                                 await store.save_surface(job.request_id,
                                                          {"delivery_problem": None})
             finally:
-                # No renewal after this run's outcome (it would lease the job again, just
-                # retried or deferred): one in flight commits first. A run stopped (the
-                # runner's stop, or its lease lost) records no outcome and waits for nothing.
+                # No renewal after this: one still on its way to the database finds the lease
+                # given up by the outcome and changes nothing (bot/storage/jobs.py).
                 ran.set()
-                if current.cancelling():
-                    renewing.cancel()
+                renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
             self._unless_held(job, await queue.finish_job(job, self.clock.now()))
         except asyncio.CancelledError:
@@ -222,7 +220,7 @@ class JobRunner:
             if ran.is_set():
                 return
             until, asked = self.clock.now() + timedelta(seconds=self.lease_s), loop.time()
-            held = await self._renewed(job, until, lapses_at - asked - self.lease_s / 6, ran)
+            held = await self._renewed(job, until, lapses_at - asked - self.lease_s / 6)
             if held:
                 lapses_at = asked + self.lease_s
                 continue
@@ -238,16 +236,12 @@ class JobRunner:
             running.cancel()
             return
 
-    async def _renewed(self, job: Job, until: datetime, within_s: float, ran: asyncio.Event,
-                       ) -> bool | None:
+    async def _renewed(self, job: Job, until: datetime, within_s: float) -> bool | None:
         """One renewal: whether the job is still this claim's, or None when the database did
-        not answer (within ``within_s``, unless the run has ended meanwhile: its outcome is
-        then written after this renewal, however long it takes)."""
+        not answer within ``within_s``."""
         asking = asyncio.ensure_future(self.queue.renew_lease(job, until))
         asking.add_done_callback(_observed)  # (left behind, it ends unread: shielded, as writes)
         await asyncio.wait({asking}, timeout=max(within_s, 0.0))
-        if not asking.done() and ran.is_set():
-            await asyncio.wait({asking})
         if not asking.done() or asking.cancelled() or asking.exception() is not None:
             return None
         return asking.result()

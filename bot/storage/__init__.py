@@ -93,7 +93,8 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbo
         return self._db.exclusive(name)
 
     async def close(self) -> None:
-        await asyncio.gather(*self._committing, return_exceptions=True)  # (acks waiting)
+        if self._committing:  # acks waiting for their commit (not cancelled with close)
+            await asyncio.wait(set(self._committing))
         await self._db.close()
 
     async def checkpoint(self) -> bool:

@@ -96,14 +96,17 @@ class SqlInbox:
                         added.set_exception(exc)
                 continue
             for row, added in chunk:
+                found = ids.pop(row[0], None)  # (the first of a delivery's callers, even gone)
                 if not added.done():
-                    added.set_result(ids.pop(row[0], None))
+                    added.set_result(found)
 
     async def _insert(self, chunk: list[_Adding]) -> dict[str, int]:
-        """One statement: the ids of the rows it added, by delivery."""
+        """One statement: the ids of the rows it added, by delivery. The rows go in delivery
+        order, so that two replicas inserting the same deliveries (a retry on each) take
+        their keys' locks in one order and never wait on each other in a circle."""
         rows = await self._db.statement(
             _ADD.format(rows=",".join(["(?,?,?,?,?,?)"] * len(chunk))),
-            [value for row, _ in chunk for value in row],
+            [value for row, _ in sorted(chunk, key=lambda a: a[0][0]) for value in row],
             wake=any(not row[3] for row, _ in chunk), urgent=True)
         ids = {str(r["delivery"]): int(r["id"]) for r in rows}
         if any(not row[3] and row[0] in ids for row, _ in chunk):

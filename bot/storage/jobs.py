@@ -85,16 +85,20 @@ class SqlJobQueue:
         if self._db.dialect.name == "sqlite":
             await self._db.execute("UPDATE jobs SET lease_until = NULL WHERE done_at IS NULL")
 
-    async def _holding(self, job: Job, change: str, params: tuple[Any, ...]) -> bool:
+    async def _holding(self, job: Job, change: str, params: tuple[Any, ...], *,
+                       leased: bool = False) -> bool:
         """``change`` (an UPDATE's SET) made to ``job`` if its latest claim is still ``job``'s
-        and it is not done: whether it was."""
+        and it is not done (and, ``leased``, its lease not given up): whether it was."""
         rows = await self._db.statement(
             f"UPDATE jobs SET {change} WHERE id = ? AND claims = ? AND done_at IS NULL"
-            " RETURNING id", (*params, job.id, job.claim))
+            + (" AND lease_until IS NOT NULL" if leased else "") + " RETURNING id",
+            (*params, job.id, job.claim))
         return bool(rows)
 
     async def renew_lease(self, job: Job, until: datetime) -> bool:
-        return await self._holding(job, "lease_until = ?", (ts(until),))
+        """Only while the claim holds a lease: a renewal that arrives after its run's outcome
+        (which gives the lease up: done, retried or deferred) leases nothing again."""
+        return await self._holding(job, "lease_until = ?", (ts(until),), leased=True)
 
     async def finish_job(self, job: Job, at: datetime) -> bool:
         return await self._holding(job, "done_at = ?, lease_until = NULL", (ts(at),))

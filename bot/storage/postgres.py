@@ -239,7 +239,7 @@ class PostgresDatabase(ShieldedWrites):
         try:
             yield conn
         finally:
-            await conn.close()
+            await conn.close(timeout=CONNECT_TIMEOUT_S)  # (then aborted: the session ends)
 
     async def checkpoint(self) -> bool:
         """Make the dead row versions a purge left behind reusable space now (VACUUM), not at

@@ -465,6 +465,28 @@ async def test_stopping_the_runner_during_a_renewal_that_never_answers_returns(
         await store.close()
 
 
+async def test_a_run_that_ends_while_its_renewal_never_answers_records_its_outcome(
+    database_url: str,
+) -> None:
+    """(It waited for that renewal for ever: the job stayed leased, and ran again elsewhere.)"""
+    asked = asyncio.Event()
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        asked.set()
+        return await never_answers(store, job, until)
+
+    class EndsAfterTheRenewal(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            await asyncio.wait_for(asked.wait(), 10)
+
+    running, store, _ = await run_one_notification(database_url, EndsAfterTheRenewal(), renew)
+    try:
+        await asyncio.wait_for(running, 10)
+        assert await store.pending_jobs() == []  # done
+    finally:
+        await store.close()
+
+
 async def test_a_renewal_in_flight_does_not_lease_again_the_job_its_run_just_retried(
     database_url: str,
 ) -> None:
