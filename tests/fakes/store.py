@@ -69,7 +69,7 @@ class FakeJobQueue:
         return claimed
 
     async def renew_lease(self, job: Job, until: datetime) -> bool:
-        if (row := self._held(job)) is None:
+        if (row := self._held(job)) is None or row.lease_until is None:
             return False
         row.lease_until = until
         return True
