@@ -111,10 +111,12 @@ async def measure(procs: Processes, requesters: list[Requester], *, requests: in
                             _check(tally, f"{kind} c={conc} {name}", run)
         stats = await ours.ask("stats")
         idle = float(ours.ready["rss_mb"])
-        tally.target(f"idle RSS of our server < {RSS_TARGET_MB:g} MB", idle < RSS_TARGET_MB,
-                     f"{idle:.0f} MB at start, front {ours.ready['front_rss_mb']:.0f} + worker "
-                     f"{ours.ready['worker_rss_mb']:.0f} (5,000 simulated devices); "
-                     f"{stats['rss_mb']:.0f} MB after the ack runs")
+        front, worker = float(ours.ready["front_rss_mb"]), float(ours.ready["worker_rss_mb"])
+        # Per process, as issue 13 sets it (until 2026-12-02 this checked the two together).
+        tally.target(f"idle RSS of each of our processes < {RSS_TARGET_MB:g} MB",
+                     max(front, worker) < RSS_TARGET_MB,
+                     f"front {front:.0f}, worker {worker:.0f}: {idle:.0f} MB together at start "
+                     f"(5,000 simulated devices); {stats['rss_mb']:.0f} MB after the ack runs")
     finally:
         await procs.stop(*mine, *bare.values())
     return cells
