@@ -425,17 +425,24 @@ class EndsWhenStopped(FakeNotifier):
             raise
 
 
-async def never_answers(store: Store, job: Job, until: datetime) -> bool:
-    """A renewal on a connection that hung (or a pool with no connection left)."""
-    await asyncio.Event().wait()
-    raise AssertionError("unreachable")
+def never_answering(asked: asyncio.Event) -> Callable[[Store, Job, datetime], Awaitable[bool]]:
+    """A renewal on a connection that hung (or a pool with no connection left): ``asked`` is
+    set once it was sent."""
+
+    async def renew(store: Store, job: Job, until: datetime) -> bool:
+        asked.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return renew
 
 
 async def test_a_run_whose_renewal_never_answers_stops_before_the_lease_runs_out(
     database_url: str,
 ) -> None:
     holding = EndsWhenStopped()
-    running, store, _ = await run_one_notification(database_url, holding, never_answers)
+    running, store, _ = await run_one_notification(database_url, holding,
+                                                   never_answering(asyncio.Event()))
     try:
         await asyncio.wait_for(holding.stopped.wait(), 10)  # (at 0.25 s: 0.05 s to spare)
         await asyncio.gather(running, return_exceptions=True)
@@ -450,13 +457,9 @@ async def test_stopping_the_runner_during_a_renewal_that_never_answers_returns(
     database_url: str,
 ) -> None:
     asked = asyncio.Event()
-
-    async def renew(store: Store, job: Job, until: datetime) -> bool:
-        asked.set()
-        return await never_answers(store, job, until)
-
     holding = EndsWhenStopped()
-    running, store, runner = await run_one_notification(database_url, holding, renew)
+    running, store, runner = await run_one_notification(database_url, holding,
+                                                        never_answering(asked))
     try:
         await asyncio.wait_for(asked.wait(), 10)
         await asyncio.wait_for(runner.stop(), 5)  # (it waited for the renewal forever)
@@ -470,16 +473,12 @@ async def test_a_run_that_ends_while_its_renewal_never_answers_records_its_outco
 ) -> None:
     """(It waited for that renewal for ever: the job stayed leased, and ran again elsewhere.)"""
     asked = asyncio.Event()
-
-    async def renew(store: Store, job: Job, until: datetime) -> bool:
-        asked.set()
-        return await never_answers(store, job, until)
-
     class EndsAfterTheRenewal(FakeNotifier):
         async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
             await asyncio.wait_for(asked.wait(), 10)
 
-    running, store, _ = await run_one_notification(database_url, EndsAfterTheRenewal(), renew)
+    running, store, _ = await run_one_notification(database_url, EndsAfterTheRenewal(),
+                                                   never_answering(asked))
     try:
         await asyncio.wait_for(running, 10)
         assert await store.pending_jobs() == []  # done
