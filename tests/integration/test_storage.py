@@ -598,6 +598,45 @@ async def test_one_process_at_a_time_holds_an_exclusive_section(database_url: st
         await second.close()
 
 
+async def test_a_section_left_by_an_error_or_a_cancellation_is_free_again(
+    database_url: str,
+) -> None:
+    """(On PostgreSQL its lock lives on a connection of its own, which ends with it: none is
+    left on a pooled connection, which the pool gives back without resetting its session.)"""
+    if not is_postgres_url(database_url):
+        pytest.skip("one process per SQLite file: the section is always its own")
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        with pytest.raises(RuntimeError):
+            async with first.exclusive("sweep") as mine:
+                assert mine
+                raise RuntimeError("the sweep failed")
+        entered = asyncio.Event()
+
+        async def hold() -> None:
+            async with first.exclusive("sweep"):
+                entered.set()
+                await asyncio.Event().wait()
+
+        holding = asyncio.create_task(hold())
+        await asyncio.wait_for(entered.wait(), 10)
+        async with second.exclusive("sweep") as theirs:
+            assert not theirs
+        assert await first.add_to_inbox("body:k", "HomeOpened", "{}", datetime.now(UTC))
+        assert await first.pending_jobs() == []  # (the pool still serves)
+        holding.cancel()
+        await asyncio.gather(holding, return_exceptions=True)
+        async with second.exclusive("sweep") as theirs:
+            assert theirs
+        for _ in range(20):  # every pooled connection of ``first``, given back and taken again
+            await first.pending_jobs()
+        async with second.exclusive("sweep") as theirs:
+            assert theirs
+    finally:
+        await first.close()
+        await second.close()
+
+
 def test_database_url_takes_sqlite_and_postgresql_and_nothing_else() -> None:
     for url in ("sqlite:///bot.db", "postgresql://bot:pw@db:5432/bot", "postgres://db/bot"):
         assert load_settings(_env_file=None, database_url=url).database_url == url
