@@ -259,15 +259,11 @@ class CompactDevices:
 
     def with_id(self, key: str) -> int | None:
         """The position of the device whose case-folded id is ``key``."""
-        found = positions_equal(self._by_id, key, lambda i: self._ids[i].casefold())
-        return found[0] if found else None
+        return with_id(self._by_id, self._ids, key)
 
     def exact(self, key: str) -> list[int]:
         """Positions whose case-folded id, serial or name is ``key`` (non-empty), in order."""
-        found = set(positions_equal(self._by_id, key, lambda i: self._ids[i].casefold()))
-        found.update(positions_equal(self._by_serial, key, lambda i: self._serials[i].casefold()))
-        found.update(positions_equal(range(len(self)), key, lambda i: self._names[i].casefold()))
-        return sorted(found)
+        return exact(self._by_id, self._ids, self._by_serial, self._serials, self._names, key)
 
     def with_email(self, key: str) -> array[int]:
         """Positions whose primary email's key (policy.membership.email_key) is ``key``."""
@@ -318,6 +314,23 @@ def records_with(keys: str, starts: Sequence[int], needle: str) -> Iterator[int]
         i = bisect.bisect_right(starts, at) - 1
         yield i
         at = keys.find(needle, starts[i + 1])
+
+
+def with_id(by_id: Sequence[int], ids: Column, key: str) -> int | None:
+    """The position whose case-folded id (``ids``, positions ``by_id`` in their order) is
+    ``key``."""
+    found = positions_equal(by_id, key, lambda i: ids[i].casefold())
+    return found[0] if found else None
+
+
+def exact(by_id: Sequence[int], ids: Column, by_serial: Sequence[int], serials: Column,
+          names: Column, key: str) -> list[int]:
+    """Positions whose case-folded id, serial or name is ``key``, in order: ids and serials
+    through positions sorted by them, names through the positions themselves (name order)."""
+    found = set(positions_equal(by_id, key, lambda i: ids[i].casefold()))
+    found.update(positions_equal(by_serial, key, lambda i: serials[i].casefold()))
+    found.update(positions_equal(range(len(names)), key, lambda i: names[i].casefold()))
+    return sorted(found)
 
 
 def positions_equal(order: Sequence[int], key: str, field: Callable[[int], str]

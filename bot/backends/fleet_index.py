@@ -24,9 +24,10 @@ from bot.backends.compact import (
     SPECIAL,
     Column,
     Groups,
+    exact,
     folded,
-    positions_equal,
     records_with,
+    with_id,
 )
 from bot.backends.fleet import Marks
 from bot.backends.index import contains, name_order, owned_by
@@ -112,8 +113,7 @@ class CompactFleet:
     def position(self, device_id: str) -> int | None:
         """Where the device with this id is, case-insensitive."""
         key = device_id.strip().casefold()
-        found = positions_equal(self._by_id, key, self._folded_id) if key else []
-        return found[0] if found else None
+        return with_id(self._by_id, self._ids, key) if key else None
 
     def get(self, device_id: str) -> Device | None:
         i = self.position(device_id)
@@ -126,12 +126,8 @@ class CompactFleet:
         key = query.strip().casefold()
         if not key:
             return []
-        found = set(positions_equal(self._by_id, key, self._folded_id))
-        found.update(positions_equal(self._by_serial, key,
-                                     lambda i: self._serials[i].casefold()))
-        found.update(positions_equal(range(len(self)), key,
-                                     lambda i: self._names[i].casefold()))
-        devices = map(self.device, sorted(found))
+        found = exact(self._by_id, self._ids, self._by_serial, self._serials, self._names, key)
+        devices = map(self.device, found)
         return list(itertools.islice(owned_by(devices, primary_email), max(limit, 0)))
 
     def search(self, text: str, *, primary_email: str | None = None, limit: int = 100,
@@ -158,9 +154,6 @@ class CompactFleet:
     def owned(self, user_id: str) -> Iterator[Device]:
         """The devices whose primary user is ``user_id``, in name order."""
         return map(self.device, self._by_owner.get(user_id))
-
-    def _folded_id(self, i: int) -> str:
-        return self._ids[i].casefold()
 
     def _scan(self, needle: str) -> Iterator[int]:
         """The records whose name or serial contains ``needle``, in order, lazily."""
