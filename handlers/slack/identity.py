@@ -210,9 +210,7 @@ class Identity:
             for start in range(0, len(page), LIST_PAGE):  # (a page longer than asked for)
                 chunk = page[start:start + LIST_PAGE]
                 await self._book.remember_locales(chunk, datetime.now(UTC))
-                self._stored.update(chunk)
-                while len(self._stored) > SIZE:
-                    self._stored.pop(next(iter(self._stored)))
+                self._wrote(chunk)
                 learned += len(chunk)
             metadata = answer.get("response_metadata")
             cursor = str((metadata or {}).get("next_cursor") or "") if isinstance(
@@ -226,6 +224,12 @@ class Identity:
             asked.add(cursor)
             await asyncio.sleep(self._list_pause_s if pause_s is None else pause_s)
 
+    def _wrote(self, locales: list[tuple[str, str]]) -> None:
+        """Remember what was written to the book (SIZE people at most, the oldest go)."""
+        self._stored.update(locales)
+        while len(self._stored) > SIZE:
+            self._stored.pop(next(iter(self._stored)))
+
     async def _tell_book(self, user_id: str, locale: str) -> None:
         """Store a member's locale for the fronts (a failure is tried again at the person's
         next lookup)."""
@@ -233,9 +237,7 @@ class Identity:
             return
         try:
             await self._book.remember_locale(user_id, locale, datetime.now(UTC))
-            self._stored[user_id] = locale
-            if len(self._stored) > SIZE:
-                self._stored.pop(next(iter(self._stored)))
+            self._wrote([(user_id, locale)])
         except Exception:  # noqa: BLE001 - it stands here; the fronts ask again next help
             log.warning("a locale could not be stored")
 
