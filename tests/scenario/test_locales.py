@@ -383,3 +383,15 @@ async def test_os_version_refusals_stay_english_for_english(old_stack: Stack) ->
     text, _ = await status(stack, "UENG")
     assert ">The device reports an unknown OS version (none)." in text
     assert " · refused · requested " in text
+
+
+@pytest.mark.parametrize("junk", ["sv-SE'); DROP TABLE locales; --", "sv-SE\x00", "\ud800",
+                                  "sv-SE\n<!channel>"])
+async def test_a_locale_slack_would_never_send_is_no_locale(stack: Stack, junk: str) -> None:
+    """A users.info answer whose locale is no Slack locale (as if forged on the way): the person
+    reads English, and nothing of it is stored for the fronts."""
+    stack.emu.add_user("UODD", name="odd", email="carol@example.com", locale=junk)
+    said = await ask(stack, "UODD", "PIXEL8-ALICE")
+    assert said == t("en", "reply.not_found.own", query=literal("PIXEL8-ALICE"))
+    assert stack.emu.calls_to("users.info")  # (it was asked)
+    assert [row for row in await stack.store.locales_since(None, 1000) if row[0] == "UODD"] == []
