@@ -113,12 +113,15 @@ async def make_stack(tmp_path: Path, secret: str, *, backend: DeviceBackend | No
             await graph.stop()
 
 
-def workspace(emu: SlackEmulator, tmp_path: Path, secret: str, **settings: Any) -> Settings:
-    """The test workspace on ``emu`` (the approvals channel, USERS) and the bot's settings for
-    it: a database in ``tmp_path``, ``secret`` as PASSCODE_BOT_SECRET, plus ``settings``."""
+def workspace(emu: SlackEmulator, tmp_path: Path, secret: str, *,
+              locales: dict[str, str] | None = None, **settings: Any) -> Settings:
+    """The test workspace on ``emu`` (the approvals channel, USERS, in English unless
+    ``locales`` says otherwise) and the bot's settings for it: a database in ``tmp_path``,
+    ``secret`` as PASSCODE_BOT_SECRET, plus ``settings``."""
     emu.add_channel(APPROVALS, name="passcode-approvals")
     for user_id, (name, email) in USERS.items():
-        emu.add_user(user_id, name=name, email=email)
+        emu.add_user(user_id, name=name, email=email,
+                     locale=(locales or {}).get(user_id, "en-US"))
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=emu.token,
@@ -133,11 +136,9 @@ async def _stack(tmp_path: Path, secret: str, clock: ManualClock, backend: Devic
                  graph: GraphEmulator | None, fleet: list[FleetEntry], locales: dict[str, str],
                  settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with SlackEmulator() as emu:
-        settings = workspace(emu, tmp_path, secret, slack_signing_secret=SIGNING_SECRET, port=0,
-                             host="127.0.0.1", background_work="inline", **settings_overrides)
-        for user_id, locale in locales.items():
-            name, email = USERS[user_id]
-            emu.add_user(user_id, name=name, email=email, locale=locale)
+        settings = workspace(emu, tmp_path, secret, locales=locales,
+                             slack_signing_secret=SIGNING_SECRET, port=0, host="127.0.0.1",
+                             background_work="inline", **settings_overrides)
         if graph is None:
             backend = backend or SimulatedBackend(fleet, clock=clock)
         bot = await start(
