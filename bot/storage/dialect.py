@@ -30,6 +30,17 @@ class Dialect:
     # Run after rows were copied in with their own ids (`migrate-store`), so the next id
     # follows them; SQLite's AUTOINCREMENT keeps track by itself.
     renumber: str = ""
+    # The rows of one parameter, a JSON array of arrays, in its order: ``{values}`` is given
+    # the columns (``_json_value``), so that one statement text inserts any number of rows (a
+    # VALUES list of n rows is n texts, each prepared and cached apart).
+    json_rows: str = ""
+    json_value: str = ""
+
+    def rows_of_json(self, types: tuple[str, ...]) -> str:
+        """A SELECT of the rows of one JSON parameter (a list of lists), their columns of
+        these SQL types (INTEGER or TEXT), in the list's order."""
+        return self.json_rows.format(values=", ".join(
+            self.json_value.format(i=i, type=t) for i, t in enumerate(types)))
 
     def render(self, script: str) -> list[str]:
         """A migration's statements, tokens replaced."""
@@ -41,6 +52,9 @@ class Dialect:
 SQLITE = Dialect(
     "sqlite",
     {"@ID@": "INTEGER PRIMARY KEY AUTOINCREMENT", "@BLOB@": "BLOB"},
+    # (->> gives a JSON number as an INTEGER, a string as TEXT, null as NULL)
+    json_rows="SELECT {values} FROM json_each(?) ORDER BY key",
+    json_value="value ->> {i}",
 )
 
 POSTGRES = Dialect(
@@ -50,6 +64,9 @@ POSTGRES = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     renumber="SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
     " COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {table}",
+    json_rows="SELECT {values} FROM json_array_elements(?::json) WITH ORDINALITY AS r (v, n)"
+    " ORDER BY n",
+    json_value="(v ->> {i})::{type}",
 )
 
 _MARK = re.compile(r"\?")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime
 
 from bot.ports import InboxItem
@@ -31,9 +32,13 @@ from bot.storage.connection import Database, ts
 
 SQLITE_POLL_S = 0.05
 PURGE_STEP = 500  # done items forgotten per statement
-ADD_TOGETHER = 100  # items committed in one statement at most (6 parameters each)
-_ADD = ("INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until) VALUES {rows}"
+ADD_TOGETHER = 100  # items committed in one statement at most
+# One statement text for any number of items (its rows one JSON parameter): PostgreSQL
+# prepares it once per connection; a VALUES list of n rows would be a hundred texts, more
+# than asyncpg's statement cache holds.
+_ADD = ("INSERT INTO inbox (delivery, kind, item, here, created_at, lease_until) {rows}"
         " ON CONFLICT (delivery) DO NOTHING RETURNING id, delivery")
+_TYPES = ("TEXT", "TEXT", "TEXT", "INTEGER", "TEXT", "TEXT")
 
 _Row = tuple[str, str, str, int, str | None, str | None]
 _Adding = tuple[_Row, "asyncio.Future[int | None]"]
@@ -105,8 +110,9 @@ class SqlInbox:
         order, so that two replicas inserting the same deliveries (a retry on each) take
         their keys' locks in one order and never wait on each other in a circle."""
         rows = await self._db.statement(
-            _ADD.format(rows=",".join(["(?,?,?,?,?,?)"] * len(chunk))),
-            [value for row, _ in sorted(chunk, key=lambda a: a[0][0]) for value in row],
+            _ADD.format(rows=self._db.dialect.rows_of_json(_TYPES)),
+            [json.dumps(sorted((row for row, _ in chunk), key=lambda r: r[0]),
+                        separators=(",", ":"))],
             wake=any(not row[3] for row, _ in chunk), urgent=True)
         ids = {str(r["delivery"]): int(r["id"]) for r in rows}
         if any(not row[3] and row[0] in ids for row, _ in chunk):

@@ -223,3 +223,24 @@ async def test_an_item_the_database_refuses_fails_its_own_ack_only(database_url:
             ("body:a",), ("body:c",)]
     finally:
         await store.close()
+
+
+async def test_an_item_travels_into_the_inbox_byte_for_byte(database_url: str) -> None:
+    """The rows of one commit go to the database as one JSON parameter: whatever an item
+    holds (quotes, backslashes, a newline, a snowman, an emoji, JSON of its own) comes back
+    exactly, with its lease and ``here`` as given."""
+    item = '{"text":"a \\"quoted\\" back\\\\slash\\nline ☃ 🔐","n":1}'
+    store = await Store.open(database_url)
+    try:
+        here, there = await asyncio.gather(
+            store.add_to_inbox("body:'odd\"key\\", "Reveal", item, NOW, here_lease_s=10.0),
+            store.add_to_inbox("body:plain", "ResetCommand", item, NOW))
+        assert rows(database_url, "SELECT delivery, kind, item, here FROM inbox ORDER BY delivery"
+                    ) == [("body:'odd\"key\\", "Reveal", item, 1),
+                          ("body:plain", "ResetCommand", item, 0)]
+        leases = dict(rows(database_url, "SELECT id, lease_until FROM inbox"))
+        assert leases[there] is None and leases[here] is not None
+        claimed = await store.claim_inbox(NOW, 20.0)
+        assert [(c.id, c.item) for c in claimed] == [(there, item)]
+    finally:
+        await store.close()
