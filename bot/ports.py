@@ -416,6 +416,11 @@ class Locales(Protocol):
         """(user id, locale, learned at) learnt at ``since`` or later (None: all), oldest
         first."""
 
+    async def last_walk(self) -> datetime | None:
+        """When every member's locale was last learnt (users.list walked to its end)."""
+
+    async def walked(self, at: datetime) -> None: ...
+
 
 class JobQueue(Protocol):
     """The durable job queue: jobs are scheduled with the changes that need them (through

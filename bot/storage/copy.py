@@ -33,6 +33,8 @@ LEFT: dict[str, str] = {
                     "the target's /readyz report a worker that does not run there",
     "write_budget": "Intune write slots of the last 20 s (issue 12): with every process "
                     "stopped for the move, none is still inside its window",
+    "locale_walks": "when users.list was last walked: the target's first worker walks it "
+                    "again (the locales themselves are copied, so helps keep their language)",
 }
 
 

@@ -30,6 +30,16 @@ class SqlLocales:
 
         await self._db.write(work, bulk=True)
 
+    async def last_walk(self) -> datetime | None:
+        """When users.list was last walked to its end (``walked``), if ever."""
+        rows = await self._db.read("SELECT finished_at FROM locale_walks WHERE id = 1")
+        return dt(rows[0]["finished_at"]) if rows and rows[0]["finished_at"] else None
+
+    async def walked(self, at: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO locale_walks (id, finished_at) VALUES (1, ?)"
+            " ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at", (ts(at),))
+
     async def locales_since(self, since: datetime | None, limit: int
                             ) -> list[tuple[str, str, datetime]]:
         """(user id, locale, learned at) of the locales learnt at ``since`` or later (None:

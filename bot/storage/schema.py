@@ -189,6 +189,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
     """,
+    # 12: when a worker last walked users.list to its end (handlers/runtime/inline.py): one
+    # started again within a day (a crash loop, a rolling restart) does not walk it again
+    """
+    CREATE TABLE locale_walks (
+        id INTEGER PRIMARY KEY,
+        finished_at TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 # Steps in Python run after a migration's SQL, in the same transaction (data no SQL can convert).

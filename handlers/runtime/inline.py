@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
@@ -93,15 +94,10 @@ class InlineRuntime:
             await self._read_locales()
 
     async def _learn_locales_forever(self) -> None:
-        """Every member's locale for the fronts, at start and then daily: one worker at a
-        time (they share Slack's rate limit for users.list)."""
+        """Every member's locale for the fronts, daily (``_learn_locales``)."""
         while True:
-            pause = LEARN_LOCALES_EVERY_S
             try:
-                async with self.services.store.exclusive("learn-locales") as mine:
-                    if mine:
-                        learnt = await self.worker.identity.learn_every_locale()
-                        log.info("learnt %d locales from users.list", learnt)
+                pause = await self._learn_locales()
             except Exception as exc:  # noqa: BLE001 - helps learn them one by one meanwhile
                 answer = exc.response if isinstance(exc, SlackApiError) else None
                 log.warning("users.list could not be read (%s); trying again in %.0f s",
@@ -111,6 +107,26 @@ class InlineRuntime:
             finally:
                 self._learnt_once.set()
             await asyncio.sleep(pause)
+
+    async def _learn_locales(self) -> float:
+        """Walk users.list, one worker at a time (they share Slack's rate limit for it), unless
+        a walk reached its end less than a day ago, whichever worker made it (one started
+        again by a crash or a rolling restart finds the locales in the database); the seconds
+        until the next look."""
+        store = self.services.store
+        async with store.exclusive("learn-locales") as mine:
+            if not mine:  # another worker is walking: look again once it may have finished
+                return LEARN_LOCALES_RETRY_S
+            last = await store.last_walk()
+            age = (datetime.now(UTC) - last).total_seconds() if last is not None else None
+            if age is not None and 0 <= age < LEARN_LOCALES_EVERY_S:  # (ahead: walk again)
+                log.info("users.list was walked %.0f minutes ago; walked again in %.1f hours",
+                         age / 60, (LEARN_LOCALES_EVERY_S - age) / 3600)
+                return LEARN_LOCALES_EVERY_S - age
+            learnt = await self.worker.identity.learn_every_locale()
+            await store.walked(datetime.now(UTC))
+            log.info("learnt %d locales from users.list", learnt)
+            return LEARN_LOCALES_EVERY_S
 
     async def locales_learnt(self) -> None:
         """Return once every member's locale was learnt once (or that failed; at once when

@@ -5,6 +5,8 @@ again unchanged is not written twice, and a front reading the book finds every o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.storage import Store
@@ -13,6 +15,7 @@ from handlers.slack.identity import LIST_PAGE, Identity
 from tests.databases import count
 
 MEMBERS = 2 * LIST_PAGE + 50
+WALKED = datetime(2026, 12, 2, 9, 30, 15, 250, tzinfo=UTC)
 
 
 async def test_every_member_s_locale_is_learnt_page_by_page(database_url: str) -> None:
@@ -45,3 +48,17 @@ async def test_every_member_s_locale_is_learnt_page_by_page(database_url: str) -
             assert front.locale("UGONE") == ""
         finally:
             await store.close()
+
+
+async def test_the_last_walk_is_remembered_for_every_worker(database_url: str) -> None:
+    """The end of the last walk over users.list, as any worker of the database reads it."""
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        assert await second.last_walk() is None
+        await first.walked(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+        await first.walked(WALKED)
+        assert await second.last_walk() == WALKED
+        assert count(database_url, "SELECT COUNT(*) FROM locale_walks") == 1
+    finally:
+        await first.close()
+        await second.close()
