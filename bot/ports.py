@@ -409,7 +409,8 @@ class Locales(Protocol):
 
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
                                ) -> None:
-        """Many (user id, locale) at once, in one transaction (a page of users.list)."""
+        """Many (user id, locale) at once, in one transaction: a page of users.list that
+        Slack answered at ``now`` (a locale learnt after that stays)."""
 
     async def locales_since(self, since: datetime | None, limit: int
                             ) -> list[tuple[str, str, datetime]]:

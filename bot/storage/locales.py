@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 
 from bot.storage.connection import Database, Tx, dt, ts
 
+# A locale that did not change keeps its stamp: the fronts read only what changed (a daily
+# walk over users.list re-stamping every row made each of them read the whole workspace again).
 _UPSERT = ("INSERT INTO locales (user_id, locale, learned_at) VALUES (?,?,?)"
            " ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale,"
-           " learned_at = excluded.learned_at")
+           " learned_at = excluded.learned_at WHERE locales.locale <> excluded.locale")
+# users.list's pages, stamped when the page came: a locale learnt after that (users.info
+# answering meanwhile) is newer than the page and stays.
+_UPSERT_LISTED = _UPSERT + " AND locales.learned_at <= excluded.learned_at"
 
 
 class SqlLocales:
@@ -21,11 +26,12 @@ class SqlLocales:
 
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
                                ) -> None:
-        """(Stamped alike: fewer than ``locales_since``'s readers' ``limit`` at a time, or
-        they would read the same rows again instead of the next.)"""
+        """Those of a users.list page Slack answered at ``now``. (Stamped alike: fewer than
+        ``locales_since``'s readers' ``limit`` at a time, or they would read the same rows
+        again instead of the next.)"""
 
         async def work(tx: Tx) -> None:
-            await tx.executemany(_UPSERT, [(user_id, locale, ts(now))
+            await tx.executemany(_UPSERT_LISTED, [(user_id, locale, ts(now))
                                            for user_id, locale in locales])
 
         await self._db.write(work, bulk=True)

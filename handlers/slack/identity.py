@@ -196,21 +196,26 @@ class Identity:
 
     async def learn_every_locale(self, pause_s: float | None = None) -> int:
         """Store the locale of every person users.list names (not deleted, not a bot) for
-        the fronts, a page at a time; how many were new or changed. Slack's errors raise (the
-        caller tries again later); what was stored until then stays. A cursor that comes
-        again, or more than LIST_PAGES pages, ends the walk (one log line)."""
+        the fronts, a page at a time; how many were sent to the book (new or changed as far
+        as this Identity knows: the book re-stamps only what changed). Slack's errors raise
+        (the caller tries again later); what was stored until then stays. A cursor that
+        comes again, or more than LIST_PAGES pages, ends the walk (one log line)."""
         if self._book is None:
             return 0
         learned, cursor, asked = 0, "", set[str]()
         while True:
             answer = await self._client.users_list(limit=LIST_PAGE, include_locale=True,
                                                    cursor=cursor or None)
+            listed_at = datetime.now(UTC)  # (a users.info answer after it is newer)
             page = [(user_id, locale) for user_id, locale in _members_locales(answer)
                     if self._stored.get(user_id) != locale]
+            known = {user_id: self._stored.get(user_id) for user_id, _ in page}
             for start in range(0, len(page), LIST_PAGE):  # (a page longer than asked for)
                 chunk = page[start:start + LIST_PAGE]
-                await self._book.remember_locales(chunk, datetime.now(UTC))
-                self._wrote(chunk)
+                # (each chunk a microsecond after the last: the fronts read by stamp)
+                await self._book.remember_locales(
+                    chunk, listed_at + timedelta(microseconds=start // LIST_PAGE))
+                self._wrote(chunk, known)
                 learned += len(chunk)
             metadata = answer.get("response_metadata")
             cursor = str((metadata or {}).get("next_cursor") or "") if isinstance(
@@ -224,9 +229,17 @@ class Identity:
             asked.add(cursor)
             await asyncio.sleep(self._list_pause_s if pause_s is None else pause_s)
 
-    def _wrote(self, locales: list[tuple[str, str]]) -> None:
-        """Remember what was written to the book (SIZE people at most, the oldest go)."""
-        self._stored.update(locales)
+    def _wrote(self, locales: list[tuple[str, str]],
+               known: dict[str, str | None] | None = None) -> None:
+        """Remember what was written to the book (SIZE people at most, the oldest go).
+        ``known``: what was remembered when the page came; a person users.info told of since
+        may hold a newer locale there than the page's (the book keeps the newer): forgotten,
+        so the next users.info answer is written whatever it says."""
+        for user_id, locale in locales:
+            if known is None or self._stored.get(user_id) == known.get(user_id):
+                self._stored[user_id] = locale
+            else:
+                self._stored.pop(user_id, None)
         while len(self._stored) > SIZE:
             self._stored.pop(next(iter(self._stored)))
 

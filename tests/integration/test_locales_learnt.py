@@ -62,3 +62,38 @@ async def test_the_last_walk_is_remembered_for_every_worker(database_url: str) -
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_walk_after_a_restart_re_stamps_only_what_changed(database_url: str) -> None:
+    """A worker started again knows nothing of what was written: its walk leaves unchanged
+    locales as they were (the fronts read only the one that changed), and a users.info
+    answer that came after a page is not overwritten by it."""
+    async with SlackEmulator() as slack:
+        for i in range(MEMBERS):
+            slack.add_user(f"UM{i:04d}", name=f"m{i}", email=f"m{i}@example.com",
+                           locale="sv-SE")
+        store = await Store.open(database_url)
+        client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+        try:
+            first = Identity(client)
+            first.keep_locales_in(store)
+            await first.learn_every_locale(pause_s=0)
+            after_first = datetime.now(UTC)
+            slack.add_user("UM0007", name="m7", email="m7@example.com", locale="de-DE")
+
+            restarted = Identity(client)
+            restarted.keep_locales_in(store)
+            assert await restarted.learn_every_locale(pause_s=0) == MEMBERS  # (all asked)
+            restamped = await store.locales_since(after_first, 10_000)
+            assert [(user_id, locale) for user_id, locale, _ in restamped] == [
+                ("UM0007", "de-DE")]
+
+            # a page Slack answered before users.info said fr-FR: the book keeps fr-FR
+            await store.remember_locale("UM0008", "fr-FR", datetime.now(UTC))
+            await store.remember_locales([("UM0008", "sv-SE")], after_first)
+            front = Identity(client)
+            front.keep_locales_in(store)
+            await front.read_locales()
+            assert (front.locale("UM0007"), front.locale("UM0008")) == ("de-DE", "fr-FR")
+        finally:
+            await store.close()
