@@ -52,9 +52,10 @@ class Dialect:
 SQLITE = Dialect(
     "sqlite",
     {"@ID@": "INTEGER PRIMARY KEY AUTOINCREMENT", "@BLOB@": "BLOB"},
-    # (->> gives a JSON number as an INTEGER, a string as TEXT, null as NULL)
+    # (json_extract gives a JSON number as an INTEGER, a string as TEXT, null as NULL; not
+    # ->>, which needs SQLite 3.38 and Ubuntu 22.04's Python has 3.37)
     json_rows="SELECT {values} FROM json_each(?) ORDER BY key",
-    json_value="value ->> {i}",
+    json_value="json_extract(value, '$[{i}]')",
 )
 
 POSTGRES = Dialect(

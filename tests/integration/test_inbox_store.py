@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from bot.storage import Store
 from bot.storage.dialect import is_postgres_url, numbered
@@ -208,19 +209,28 @@ async def test_one_delivery_added_twice_in_one_turn_is_added_once(database_url: 
         await store.close()
 
 
-async def test_an_item_the_database_refuses_fails_its_own_ack_only(database_url: str) -> None:
-    """Committed together, one item the database refuses (here: no kind) must not take the
-    acks beside it down with it."""
+@pytest.mark.parametrize(("delivery", "kind"), [
+    ("body:bad", None),  # no kind: a constraint
+    ("event:a\x00", "ResetCommand"),  # NUL: SQLite's JSON would cut it to "event:a"
+    ("event:a\x00b", "ResetCommand"),
+    ("event:\ud800", "ResetCommand"),  # a lone surrogate: no UTF-8 text at all
+    ("body:fine", "Reset\x00Command"),
+])
+async def test_an_item_the_database_refuses_fails_its_own_ack_only(
+        database_url: str, delivery: str, kind: str) -> None:
+    """Committed together, one item the database refuses must not take the acks beside it
+    down with it, nor become one of them: each of those gets its own id, and the database
+    holds them, readable, and nothing of the refused one."""
     store = await Store.open(database_url)
     try:
         answers = await asyncio.gather(
-            store.add_to_inbox("body:a", "ResetCommand", "{}", NOW),
-            store.add_to_inbox("body:bad", None, "{}", NOW),  # type: ignore[arg-type]
-            store.add_to_inbox("body:c", "ResetCommand", "{}", NOW), return_exceptions=True)
-        assert isinstance(answers[0], int) and isinstance(answers[2], int)
+            store.add_to_inbox("event:a", "ResetCommand", "{}", NOW),
+            store.add_to_inbox(delivery, kind, "{}", NOW),
+            store.add_to_inbox("event:c", "ResetCommand", "{}", NOW), return_exceptions=True)
         assert isinstance(answers[1], Exception)
-        assert rows(database_url, "SELECT delivery FROM inbox ORDER BY delivery") == [
-            ("body:a",), ("body:c",)]
+        assert isinstance(answers[0], int) and isinstance(answers[2], int)
+        assert rows(database_url, "SELECT id, delivery, kind FROM inbox ORDER BY delivery") == [
+            (answers[0], "event:a", "ResetCommand"), (answers[2], "event:c", "ResetCommand")]
     finally:
         await store.close()
 
