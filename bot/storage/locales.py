@@ -39,7 +39,7 @@ class SqlLocales:
     async def last_walk(self) -> datetime | None:
         """When users.list was last walked to its end (``walked``), if ever."""
         rows = await self._db.read("SELECT finished_at FROM locale_walks WHERE id = 1")
-        return dt(rows[0]["finished_at"]) if rows and rows[0]["finished_at"] else None
+        return _when(rows[0]["finished_at"]) if rows and rows[0]["finished_at"] else None
 
     async def walked(self, at: datetime) -> None:
         await self._db.execute(
@@ -57,10 +57,13 @@ class SqlLocales:
 
 
 def _when(text: str) -> datetime:
+    """A stamp as written (``ts``); one written by hand is read as UTC if it names no zone,
+    and as long ago if it is no time at all, never an error every reader trips over."""
     try:
-        return dt(text) or _LONG_AGO
+        when = dt(text) or _LONG_AGO
     except ValueError:  # (a row not written by remember_locale)
         return _LONG_AGO
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)

@@ -27,6 +27,7 @@ LOCALES_EVERY_S = 2.0
 # how soon after a failure: in between, a person's locale is learnt at their first help.
 LEARN_LOCALES_EVERY_S = 24 * 3600.0
 LEARN_LOCALES_RETRY_S = 300.0
+CLOCK_SKEW_S = 300.0  # how far ahead of this one another worker's clock may be
 
 
 class InlineRuntime:
@@ -119,7 +120,8 @@ class InlineRuntime:
                 return LEARN_LOCALES_RETRY_S
             last = await store.last_walk()
             age = (datetime.now(UTC) - last).total_seconds() if last is not None else None
-            if age is not None and 0 <= age < LEARN_LOCALES_EVERY_S:  # (ahead: walk again)
+            # (stamped further ahead than clocks drift apart: walk again, never wait for it)
+            if age is not None and -CLOCK_SKEW_S <= age < LEARN_LOCALES_EVERY_S:
                 log.info("users.list was walked %.0f minutes ago; walked again in %.1f hours",
                          age / 60, (LEARN_LOCALES_EVERY_S - age) / 3600)
                 return LEARN_LOCALES_EVERY_S - age

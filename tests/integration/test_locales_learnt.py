@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.storage import Store
 from handlers.demo.slack_emulator import SlackEmulator
 from handlers.slack.identity import LIST_PAGE, Identity
-from tests.databases import count
+from tests.databases import count, run_sql_beside
 
 MEMBERS = 2 * LIST_PAGE + 50
 WALKED = datetime(2026, 12, 2, 9, 30, 15, 250, tzinfo=UTC)
@@ -62,6 +63,25 @@ async def test_the_last_walk_is_remembered_for_every_worker(database_url: str) -
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("2026-12-03T08:00:00", datetime(2026, 12, 3, 8, 0, tzinfo=UTC)),  # no zone: UTC
+    ("2026-12-03T09:00:00+01:00", datetime(2026, 12, 3, 8, 0, tzinfo=UTC)),
+    ("yesterday", datetime(1970, 1, 1, tzinfo=UTC)),  # no time: long ago, walk again
+])
+async def test_a_walk_stamped_by_hand_is_read_not_tripped_over(
+        database_url: str, written: str, read: datetime) -> None:
+    """A stamp an operator wrote (or an old tool) must neither stop every walk with an error
+    nor compare a time with no zone against one with it."""
+    store = await Store.open(database_url)
+    try:
+        await store.walked(WALKED)
+        await run_sql_beside(database_url,
+                             [("UPDATE locale_walks SET finished_at = ?", (written,))])
+        assert await store.last_walk() == read
+    finally:
+        await store.close()
 
 
 async def test_a_walk_after_a_restart_re_stamps_only_what_changed(database_url: str) -> None:

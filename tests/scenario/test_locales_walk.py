@@ -49,3 +49,15 @@ async def test_a_walk_stamped_in_the_future_is_made_again(tmp_path: Path, secret
                      ((datetime.now(UTC) + timedelta(days=300)).isoformat(),))
     async for stack in make_stack(tmp_path, secret):
         assert stack.emu.calls_to("users.list")
+
+
+async def test_a_walk_stamped_by_a_clock_a_little_ahead_is_not_made_again(
+        tmp_path: Path, secret: str) -> None:
+    """(Two workers' clocks a minute or two apart: the other's walk still counts.)"""
+    async for _ in make_stack(tmp_path, secret):
+        pass
+    with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as conn, conn:
+        conn.execute("UPDATE locale_walks SET finished_at = ?",
+                     ((datetime.now(UTC) + timedelta(minutes=2)).isoformat(),))
+    async for stack in make_stack(tmp_path, secret):
+        assert stack.emu.calls_to("users.list") == []
