@@ -408,9 +408,10 @@ class Locales(Protocol):
     async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None: ...
 
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
-                               ) -> None:
+                               ) -> set[str]:
         """Many (user id, locale) at once, in one transaction: a page of users.list that
-        Slack answered at ``now`` (a locale learnt after that stays)."""
+        Slack answered at ``now`` (a locale learnt after that stays); the people whose locale
+        is the page's now."""
 
     async def locales_since(self, since: datetime | None, limit: int
                             ) -> list[tuple[str, str, datetime]]:

@@ -3,6 +3,7 @@ worker's users.info last said it, read by the processes that ack."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -25,16 +26,23 @@ class SqlLocales:
         await self._db.execute(_UPSERT, (user_id, locale, ts(now)))
 
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
-                               ) -> None:
-        """Those of a users.list page Slack answered at ``now``. (Stamped alike: fewer than
-        ``locales_since``'s readers' ``limit`` at a time, or they would read the same rows
-        again instead of the next.)"""
+                               ) -> set[str]:
+        """Those of a users.list page Slack answered at ``now``; the people whose locale the
+        book holds now is the page's (not those a newer users.info answer kept). (Stamped
+        alike: fewer than ``locales_since``'s readers' ``limit`` at a time, or they would
+        read the same rows again instead of the next.)"""
 
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> set[str]:
             await tx.executemany(_UPSERT_LISTED, [(user_id, locale, ts(now))
                                            for user_id, locale in locales])
+            held = await tx.fetch(
+                "SELECT user_id, locale FROM locales WHERE user_id IN ("
+                + tx.dialect.rows_of_json(("TEXT",)) + ")",
+                [json.dumps([[user_id] for user_id, _ in locales], ensure_ascii=False)])
+            page = dict(locales)
+            return {r["user_id"] for r in held if page.get(r["user_id"]) == r["locale"]}
 
-        await self._db.write(work, bulk=True)
+        return await self._db.write(work, bulk=True)
 
     async def last_walk(self) -> datetime | None:
         """When users.list was last walked to its end (``walked``), if ever."""

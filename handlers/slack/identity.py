@@ -213,9 +213,9 @@ class Identity:
             for start in range(0, len(page), LIST_PAGE):  # (a page longer than asked for)
                 chunk = page[start:start + LIST_PAGE]
                 # (each chunk a microsecond after the last: the fronts read by stamp)
-                await self._book.remember_locales(
+                held = await self._book.remember_locales(
                     chunk, listed_at + timedelta(microseconds=start // LIST_PAGE))
-                self._wrote(chunk, known)
+                self._wrote(chunk, known, held)
                 learned += len(chunk)
             metadata = answer.get("response_metadata")
             cursor = str((metadata or {}).get("next_cursor") or "") if isinstance(
@@ -230,13 +230,16 @@ class Identity:
             await asyncio.sleep(self._list_pause_s if pause_s is None else pause_s)
 
     def _wrote(self, locales: list[tuple[str, str]],
-               known: dict[str, str | None] | None = None) -> None:
+               known: dict[str, str | None] | None = None, held: set[str] | None = None
+               ) -> None:
         """Remember what was written to the book (SIZE people at most, the oldest go).
-        ``known``: what was remembered when the page came; a person users.info told of since
-        may hold a newer locale there than the page's (the book keeps the newer): forgotten,
-        so the next users.info answer is written whatever it says."""
+        ``known``: what was remembered when the page came, ``held``: whose locale the book
+        held after the page's write. A person users.info told of since (here, or another
+        worker) may hold a newer locale there than the page's (the book keeps the newer):
+        forgotten, so the next users.info answer is written whatever it says."""
         for user_id, locale in locales:
-            if known is None or self._stored.get(user_id) == known.get(user_id):
+            if known is None or (user_id in (held or ()) and
+                                 self._stored.get(user_id) == known.get(user_id)):
                 self._stored[user_id] = locale
             else:
                 self._stored.pop(user_id, None)

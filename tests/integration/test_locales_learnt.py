@@ -5,7 +5,7 @@ again unchanged is not written twice, and a front reading the book finds every o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.storage import Store
 from handlers.demo.slack_emulator import SlackEmulator
 from handlers.slack.identity import LIST_PAGE, Identity
-from tests.databases import count, run_sql_beside
+from tests.databases import count, rows, run_sql_beside
 
 MEMBERS = 2 * LIST_PAGE + 50
 WALKED = datetime(2026, 12, 2, 9, 30, 15, 250, tzinfo=UTC)
@@ -63,6 +63,36 @@ async def test_the_last_walk_is_remembered_for_every_worker(database_url: str) -
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_locale_another_worker_learnt_later_is_not_taken_for_the_page(
+        database_url: str) -> None:
+    """Another worker's users.info answer, newer than this worker's page, stays in the book;
+    this worker must not believe the book holds the page's locale: when Slack tells it that
+    locale again, it is written."""
+    async with SlackEmulator() as slack:
+        for i in range(3):
+            slack.add_user(f"UM{i:04d}", name=f"m{i}", email=f"m{i}@example.com",
+                           locale="sv-SE")
+        store, other = await Store.open(database_url), await Store.open(database_url)
+        client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+        try:
+            later = datetime.now(UTC) + timedelta(hours=1)  # (after any page of this walk)
+            await other.remember_locale("UM0001", "fr-FR", later)
+            walker = Identity(client)
+            walker.keep_locales_in(store)
+            await walker.learn_every_locale(pause_s=0)
+            assert dict(rows(database_url, "SELECT user_id, locale FROM locales")) == {
+                "UM0000": "sv-SE", "UM0001": "fr-FR", "UM0002": "sv-SE"}
+
+            await walker.person("UM0001", fresh=True)  # Slack: sv-SE (again)
+            front = Identity(client)
+            front.keep_locales_in(store)
+            await front.read_locales()
+            assert front.locale("UM0001") == "sv-SE"
+        finally:
+            await store.close()
+            await other.close()
 
 
 @pytest.mark.parametrize(("written", "read"), [
