@@ -69,7 +69,7 @@ def _when(text: str) -> datetime:
     and as long ago if it is no time at all, never an error every reader trips over."""
     try:
         when = dt(text) or _LONG_AGO
-    except ValueError:  # (a row not written by remember_locale)
+    except (ValueError, TypeError):  # (a row not written here: no time, or no text at all)
         return _LONG_AGO
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
