@@ -12,9 +12,12 @@ chain hashes them as text, so a copy between the two (`migrate-store`) is byte f
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,18 @@ class Dialect:
         these SQL types (INTEGER or TEXT), in the list's order."""
         return self.json_rows.format(values=", ".join(
             self.json_value.format(i=i, type=t) for i, t in enumerate(types)))
+
+    @staticmethod
+    def json_of_rows(rows: Iterable[Sequence[Any]]) -> str:
+        """The parameter ``rows_of_json`` reads. Text holding NUL raises UnicodeError (as
+        PostgreSQL refuses it: SQLite's JSON functions would cut the text there, and two
+        keys might become one); it is not ASCII-escaped, so a lone surrogate fails as the
+        driver encodes it, not in the database, which SQLite would commit as text it cannot
+        read back. Both are what ``Database.refused`` recognises."""
+        rows = list(rows)
+        if any(isinstance(value, str) and "\x00" in value for row in rows for value in row):
+            raise UnicodeError("text for the database cannot hold NUL")
+        return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
     def render(self, script: str) -> list[str]:
         """A migration's statements, tokens replaced."""

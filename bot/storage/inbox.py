@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from datetime import UTC, datetime
 
 from bot.ports import InboxItem
@@ -64,10 +63,6 @@ class SqlInbox:
         retry, or the same delivery on another replica at the same moment). With
         ``here_lease_s`` the caller runs it itself: it is leased to the caller from the start,
         and a worker takes it over only if that lease runs out."""
-        if any(field and "\x00" in field for field in (delivery, kind, item)):
-            # Neither database's text holds NUL (SQLite's JSON functions would cut the text
-            # there, and two deliveries might become one): refused like PostgreSQL refuses it.
-            raise UnicodeError("an inbox item cannot hold NUL")
         lease = _later(now, here_lease_s) if here_lease_s is not None else None
         added: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._adding.append(((delivery, kind, item, int(here_lease_s is not None), ts(now),
@@ -115,10 +110,8 @@ class SqlInbox:
         their keys' locks in one order and never wait on each other in a circle."""
         rows = await self._db.statement(
             _ADD.format(rows=self._db.dialect.rows_of_json(_TYPES)),
-            # (not ASCII-escaped: a lone surrogate then fails as the driver encodes it, refused,
-            # not in the database, which SQLite would commit as text it cannot read back)
-            [json.dumps(sorted((row for row, _ in chunk), key=lambda r: r[0]),
-                        separators=(",", ":"), ensure_ascii=False)],
+            [self._db.dialect.json_of_rows(sorted((row for row, _ in chunk),
+                                                  key=lambda r: r[0]))],
             wake=any(not row[3] for row, _ in chunk), urgent=True)
         ids = {str(r["delivery"]): int(r["id"]) for r in rows}
         if any(not row[3] and row[0] in ids for row, _ in chunk):

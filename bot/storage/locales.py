@@ -3,7 +3,6 @@ worker's users.info last said it, read by the processes that ack."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -38,7 +37,7 @@ class SqlLocales:
             held = await tx.fetch(
                 "SELECT user_id, locale FROM locales WHERE user_id IN ("
                 + tx.dialect.rows_of_json(("TEXT",)) + ")",
-                [json.dumps([[user_id] for user_id, _ in locales], ensure_ascii=False)])
+                [tx.dialect.json_of_rows([user_id] for user_id, _ in locales)])
             page = dict(locales)
             return {r["user_id"] for r in held if page.get(r["user_id"]) == r["locale"]}
 
