@@ -119,3 +119,21 @@ async def test_the_same_options_query_twice_is_answered_twice(stack: Stack) -> N
         assert [o["value"] for o in answer.json()["options"]] == [
             "09783e57-dd7c-4a32-99a8-66d90ede5b0f"
         ]
+
+
+async def test_event_ids_that_differ_after_a_nul_are_not_taken_for_one_another(
+        stack: Stack) -> None:
+    """A signed delivery whose event_id holds NUL (Slack sends none): the inbox refuses it
+    rather than cut its key at the NUL, where two deliveries would become one and the second
+    be acknowledged as a retry of the first. No ack, so Slack would try again; no trace."""
+    answers = [await stack.driver.event({"type": "app_home_opened", "user": user},
+                                        event_id=f"EvNUL\x00{user}")
+               for user in ("UALICE", "UANNA")]
+    await stack.settle()
+    assert [a.status for a in answers] == [500, 500], [(a.status, a.body) for a in answers]
+    assert not any("Traceback" in a.body or "Error" in a.body for a in answers)
+    assert stack.emu.calls_to("views.publish") == []
+    answer = await stack.driver.event({"type": "app_home_opened", "user": "UANNA"},
+                                      event_id="EvNUL")
+    await stack.settle()
+    assert answer.status == 200 and len(stack.emu.calls_to("views.publish")) == 1
