@@ -173,3 +173,12 @@ def everything_stored(url: str) -> bytes:
 
 def describe(url: str) -> str:
     return redacted(url)
+
+
+def listening(url: str, database: object) -> int:
+    """Sessions of the server listening for ``database``'s wake-ups (a PostgresDatabase)."""
+    from bot.storage.postgres import PostgresDatabase
+
+    assert isinstance(database, PostgresDatabase)
+    return count(url, "SELECT COUNT(*) FROM pg_stat_activity WHERE query = ?",
+                 f'LISTEN "{database.channel}"')

@@ -82,6 +82,11 @@ class Database(Protocol):
         committed. ``urgent``: an ack waits for it (SQLite tries harder to stay off its
         writer's thread)."""
 
+    async def listen(self) -> None:
+        """Be woken (the runners' waits) by other processes' commits of work from now on;
+        called by the first wait, so a process that claims nothing (one that only acks)
+        never hears them."""
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """True inside when no other process of this database holds ``name``; False (do not
         do the work) when one does."""
@@ -441,6 +446,10 @@ class SqliteDatabase(ShieldedWrites):
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         yield True  # one process per SQLite file
+
+    async def listen(self) -> None:
+        """Nothing to start: the inbox's wait reads the file's ``data_version`` as it goes
+        (another process's commit changes it) and wakes the job runner too."""
 
     def refused(self, exc: BaseException) -> bool:
         return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, UnicodeError,

@@ -46,7 +46,8 @@ async def add_jobs(tx: Tx, request_id: str, at: datetime, jobs: Iterable[JobSpec
 class SqlJobQueue:
     """The JobQueue port over the ``jobs`` table. Wake-ups: in-process on SQLite (the one
     process that writes the file runs its jobs); on PostgreSQL a NOTIFY at commit reaches
-    every process (see bot/storage/postgres.py), and sets the same event."""
+    every process that waits for work (see bot/storage/postgres.py ``listen``), and sets the
+    same event."""
 
     _db: Database
     _jobs_added: asyncio.Event
@@ -56,6 +57,7 @@ class SqlJobQueue:
         self._jobs_added.set()
 
     async def wait_for_jobs(self, timeout: float) -> None:
+        await self._db.listen()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._jobs_added.wait(), timeout=timeout)
         self._jobs_added.clear()

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.config import Settings
+from bot.storage.dialect import is_postgres_url
 from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
@@ -237,3 +238,16 @@ async def test_a_forged_request_id_in_a_signed_command_attaches_to_nothing(
         helens = [r for r in stored if r[1] == "UHELEN"]
         assert len(helens) == 1 and helens[0][0] != alices  # (the id is no device: refused)
         assert p.count("SELECT COUNT(*) FROM requests WHERE requester_id = 'UALICE'") == 1
+
+
+async def test_only_the_replica_that_works_listens_for_work(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    """PostgreSQL: B only acks, so the server sends it none of the NOTIFYs every ack and every
+    job make (A's LISTEN hears them: B's ack is worked at once)."""
+    if not is_postgres_url(database_url):
+        pytest.skip("SQLite listens for nothing")
+    async with pair(tmp_path, secret, database_url) as p:
+        assert (await p.to_b.command("UALICE", "reset PIXEL8-ALICE")).status == 200
+        await p.settle()
+        assert len(p.emu.messages(APPROVALS)) == 1
+        assert databases.listening(database_url, p.a.services.store.database) == 1

@@ -36,7 +36,7 @@ from bot.storage.dialect import POSTGRES, SQLITE, Dialect, is_postgres_url
 from bot.storage.jobs import add_jobs
 from bot.vault import Vault
 from policy.platforms import Result, Row, Scope
-from tests.databases import count, everything_stored, fresh_schema, rows, run_sql
+from tests.databases import count, everything_stored, fresh_schema, listening, rows, run_sql
 from tests.fakes.notifier import FakeNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -575,6 +575,27 @@ async def test_a_job_committed_by_another_process_wakes_a_waiting_runner(
                          jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
         await asyncio.wait_for(waiting, 60)  # a guard against a hang, not a speed target
         assert not waiting.cancelled()
+    finally:
+        await runner.close()
+        await web.close()
+
+
+async def test_only_a_process_that_waits_for_work_listens_and_it_misses_nothing_before(
+    database_url: str,
+) -> None:
+    """PostgreSQL: a process that only acks never waits for work, so it holds no LISTEN, and
+    the server sends it none of the NOTIFYs every ack and every job makes (each one woke its
+    event loop for nothing). A process listens at its first wait, and that wait returns for a
+    job committed before it listened."""
+    if not is_postgres_url(database_url):
+        pytest.skip("SQLite listens for nothing: the inbox's wait reads data_version")
+    runner, web = await Store.open(database_url), await Store.open(database_url)
+    try:
+        await web.insert(new_request(1), actor="U1",
+                         jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        assert listening(database_url, web.database) == 0
+        await asyncio.wait_for(runner.wait_for_jobs(600), 60)  # a guard, not a speed target
+        assert listening(database_url, web.database) == 1
     finally:
         await runner.close()
         await web.close()
