@@ -6,18 +6,21 @@ An item is known by its ``delivery`` (unique): how the door recognises a Slack r
 redelivery on any replica (handlers/slack/app.py ``delivery_key``). The store keeps the item
 as its kind and its encoded text; what it means is the Slack app's business.
 
-Wake-ups: on PostgreSQL a NOTIFY in the inserting transaction reaches every process (the
-channel the jobs use: bot/storage/postgres.py). On SQLite the acking process and its worker
-may be two processes on one file, which share no event; the worker reads ``PRAGMA
-data_version`` every ``SQLITE_POLL_S``: SQLite answers it from the shared WAL index without
-reading a table, it changes with every commit of any other connection, so no wake-up is lost,
-and an idle worker costs twenty such reads a second. Within one process an event wakes it at
-once.
+Wake-ups: on PostgreSQL a NOTIFY sent once the inserting statement has committed reaches
+every process that waits for work (the channel the jobs use: bot/storage/postgres.py). On
+SQLite the acking process and its worker may be two processes on one file, which share no
+event; the worker reads ``PRAGMA data_version`` every ``SQLITE_POLL_S``: SQLite answers it
+from the shared WAL index without reading a table, it changes with every commit of any other
+connection, so no wake-up is lost, and an idle worker costs twenty such reads a second.
+Within one process an event wakes it at once.
 
 Group commit: the items added in one turn of the event loop (the acks of requests that
 arrived together) are committed in one statement, so that fifty acks at once cost one commit,
 not fifty (on PostgreSQL one WAL flush); each caller still returns only once its own item is
-committed. Items added while that commit is on its way form the next one.
+committed. Items added while that commit is on its way wait for it and form the next one: one
+such statement at a time, as large as the acks waiting make it. (Started each at once beside
+the one on its way, at ten requests at a time on PostgreSQL they were mostly of one or two
+items: 1,200 statements for 2,000 acks, where one at a time makes 450 of them.)
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ class SqlInbox:
     _jobs_added: asyncio.Event
     _inbox_added: asyncio.Event
     _data_version: int | None
-    _adding: list[_Adding]  # added in this turn of the loop, committed at its end
-    _committing: set[asyncio.Task[None]]
+    _adding: list[_Adding]  # added since the last commit started, committed in the next
+    _committing: set[asyncio.Task[None]]  # the one committing them, while it runs
 
     async def add_to_inbox(self, delivery: str, kind: str, item: str, now: datetime, *,
                            here_lease_s: float | None = None) -> int | None:
@@ -67,23 +70,27 @@ class SqlInbox:
         added: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._adding.append(((delivery, kind, item, int(here_lease_s is not None), ts(now),
                               lease), added))
-        if len(self._adding) == 1:  # the first of this turn: its commit runs at the next
+        # None on its way (one done waits only for its callback to leave the set): the
+        # commit runs at the next turn.
+        if all(committing.done() for committing in self._committing):
             committing = asyncio.ensure_future(self._commit_added())
             self._committing.add(committing)
             committing.add_done_callback(self._committing.discard)
         return await added
 
     async def _commit_added(self) -> None:
-        """Commit what was added in the last turn of the loop, ADD_TOGETHER at a time (each
-        chunk one autocommit statement; PostgreSQL: NOTIFY every worker at its commit), and
-        answer each caller: its item's id, or None for a delivery in the inbox already (a
-        retry, the same delivery on another replica, or twice in this chunk)."""
-        batch, self._adding = self._adding, []
-        try:
-            await self._commit_batch(batch)
-        finally:  # (cancelled: the loop is closing) nobody is left waiting for an answer
-            for _, added in batch:
-                added.cancel()
+        """Commit what was added since the last commit started, until nothing is left,
+        ADD_TOGETHER at a time (each chunk one autocommit statement; PostgreSQL: every
+        worker woken once it is committed), and answer each caller: its item's id, or None
+        for a delivery in the inbox already (a retry, the same delivery on another replica,
+        or twice in this chunk)."""
+        while self._adding:
+            batch, self._adding = self._adding, []
+            try:
+                await self._commit_batch(batch)
+            finally:  # (cancelled: the loop is closing) nobody is left waiting for an answer
+                for _, added in batch:
+                    added.cancel()
 
     async def _commit_batch(self, batch: list[_Adding]) -> None:
         for start in range(0, len(batch), ADD_TOGETHER):
@@ -168,6 +175,7 @@ class SqlInbox:
 
     async def wait_for_inbox(self, timeout: float) -> None:
         """Return when items may have been added since the last call, or after ``timeout``."""
+        await self._db.listen()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         sqlite = self._db.dialect.name == "sqlite"

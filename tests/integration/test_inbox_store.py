@@ -86,6 +86,32 @@ async def test_a_waiting_worker_is_woken_by_another_stores_item(database_url: st
         await worker.close()
 
 
+async def test_a_worker_is_woken_for_the_last_of_many_acks_in_a_row(database_url: str) -> None:
+    """The last of acks committed one after another wakes a waiting worker (on PostgreSQL a
+    NOTIFY sent after each commit, none in it): the worker waits up to 600 s between looks,
+    so only wake-ups can make it claim every burst in time."""
+    web, worker = await Store.open(database_url), await Store.open(database_url)
+    try:
+        await worker.wait_for_inbox(0.01)  # (PostgreSQL: listening; SQLite: the version)
+
+        async def work(n: int) -> int:
+            claimed = 0
+            while claimed < n:
+                claimed += len(await worker.claim_inbox(NOW, 30, limit=n))
+                if claimed < n:
+                    await worker.wait_for_inbox(600.0)
+            return claimed
+
+        for burst in range(10):
+            working = asyncio.create_task(work(10))
+            for i in range(10):
+                await web.add_to_inbox(f"k{burst}-{i}", "HomeOpened", "{}", NOW)
+            assert await asyncio.wait_for(working, 60.0) == 10  # (a guard against a hang)
+    finally:
+        await web.close()
+        await worker.close()
+
+
 async def test_done_items_are_purged_and_open_ones_kept(database_url: str) -> None:
     store = await Store.open(database_url)
     try:
