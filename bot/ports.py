@@ -302,7 +302,8 @@ class RequestStore(Protocol):
         request as changed, or None (nothing written) when it is not, or is gone."""
 
     async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
-        """Merge the notifier's message references into the request (not audited)."""
+        """Merge the notifier's message references (text, numbers, flags; one set to None
+        is removed) into the request (not audited)."""
 
     async def reseal(self, values: Sequence[tuple[str, bytes, bytes]]) -> None:
         """Replace sealed passcodes (key rotation), all in one transaction: (id, as read,

@@ -38,6 +38,10 @@ class Dialect:
     # VALUES list of n rows is n texts, each prepared and cached apart).
     json_rows: str = ""
     json_value: str = ""
+    # A JSON object column ``{column}`` with the keys of a JSON object parameter set, each to
+    # its value, a null one removed (the parameter's values are never objects: SQLite's
+    # json_patch would merge those into the old ones, PostgreSQL's || replace them).
+    json_merge: str = ""
 
     def rows_of_json(self, types: tuple[str, ...]) -> str:
         """A SELECT of the rows of one JSON parameter (a list of lists), their columns of
@@ -71,6 +75,7 @@ SQLITE = Dialect(
     # ->>, which needs SQLite 3.38 and Ubuntu 22.04's Python has 3.37)
     json_rows="SELECT {values} FROM json_each(?) ORDER BY key",
     json_value="json_extract(value, '$[{i}]')",
+    json_merge="json_patch({column}, ?)",
 )
 
 POSTGRES = Dialect(
@@ -83,6 +88,7 @@ POSTGRES = Dialect(
     json_rows="SELECT {values} FROM json_array_elements(?::json) WITH ORDINALITY AS r (v, n)"
     " ORDER BY n",
     json_value="(v ->> {i})::{type}",
+    json_merge="jsonb_strip_nulls({column}::jsonb || ?::jsonb)::text",
 )
 
 _MARK = re.compile(r"\?")

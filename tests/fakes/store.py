@@ -175,7 +175,8 @@ class FakeRequestStore:
 
     async def save_surface(self, request_id: str, values: dict[str, Any]) -> None:
         if request_id in self.requests:
-            self.requests[request_id].surface = {**self.requests[request_id].surface, **values}
+            merged = {**self.requests[request_id].surface, **values}
+            self.requests[request_id].surface = {k: v for k, v in merged.items() if v is not None}
 
     async def reseal(self, values: Sequence[tuple[str, bytes, bytes]]) -> None:
         for rid, old, new in values:

@@ -580,6 +580,31 @@ async def test_a_job_committed_by_another_process_wakes_a_waiting_runner(
         await web.close()
 
 
+async def test_message_references_are_merged_key_by_key_and_none_kept_from_two_processes(
+    database_url: str,
+) -> None:
+    """save_surface merges in the database: each key set to its value, one set to None
+    removed, the others kept; two processes saving other keys at once lose neither."""
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        request = new_request(1)
+        await first.insert(request, actor="U1")
+        await first.save_surface(request.id, {"dm_channel": "D1", "delivery_problem": "x"})
+        await asyncio.gather(*(
+            store.save_surface(request.id, {f"{key}_{n}_ts": f"{n}.5"})
+            for n in range(10) for store, key in ((first, "a"), (second, "b"))))
+        await second.save_surface(request.id, {"delivery_problem": None, "result_posting": True})
+        found = await first.get(request.id)
+        assert found is not None
+        assert found.surface == {"dm_channel": "D1", "result_posting": True,
+                                 **{f"{k}_{n}_ts": f"{n}.5" for n in range(10) for k in "ab"}}
+        with pytest.raises(TypeError):
+            await first.save_surface(request.id, {"nested": {"a": 1}})
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_only_a_process_that_waits_for_work_listens_and_it_misses_nothing_before(
     database_url: str,
 ) -> None:
