@@ -197,7 +197,7 @@ class PostgresDatabase(ShieldedWrites):
             self._listening.cancel()
         await self._writes_done()
         if self._announcing is not None:  # (the last wake-ups, sent before the pool goes)
-            await self._announcing
+            await asyncio.gather(self._announcing, return_exceptions=True)
         async with self._holding:  # (a statement on it finishes first)
             self._closed = True
             if self._held is not None:
@@ -250,7 +250,7 @@ class PostgresDatabase(ShieldedWrites):
             self._announce_again = False
             try:
                 await self._pool.execute(_ANNOUNCE, self.channel)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except Exception:  # noqa: BLE001 - nobody awaits it; the runners' polls find the work
                 log.debug("a wake-up was not sent; the runners' polls find the work")
 
     async def _one_trip(self, query: str, params: Sequence[Any]) -> list[asyncpg.Record]:
