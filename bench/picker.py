@@ -95,6 +95,7 @@ async def _http_runs(procs: Processes, signer: Signer, entries: list[dict[str, A
     try:
         runs: dict[int, Run] = {}
         async with session(max(CONCURRENCY)) as http:
+            await ours.ask("lag-reset")
             await closed_loop(http, ours.url, requests_for(signer, entries, 20), 1, 30)
             for conc in CONCURRENCY:
                 run = await closed_loop(http, ours.url, requests_for(signer, entries, requests),

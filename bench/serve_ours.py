@@ -3,8 +3,8 @@
 the redaction filter, composed by handlers/bootstrap.py with the product's process runtime)
 and its worker process (bench.serve_ours_worker: the product's worker
 with a synthetic fleet on the simulated backend, the job runner, the approvals-post pacer),
-plus a loop-lag sampler in each. ``--post-rate`` configures the pacer (the product default is
-1 post/s/channel).
+plus a loop-lag sampler in each (from the first ``lag-reset``). ``--post-rate`` configures
+the pacer (the product default is 1 post/s/channel).
 
 Commands on stdin: ``stats``, ``lag`` (and ``lag-reset``), ``settle``."""
 
@@ -101,8 +101,7 @@ async def main() -> None:
     front, worker, resources = await start(args, os.path.join(probe_dir, "probes.sock"))
     probes = ProbeClient(os.path.join(probe_dir, "probes.sock"))
     freeze_startup_heap()  # as `passcode-bot serve` does
-    lag, pauses = LagSampler(), GcPauses()
-    lag.start()
+    lag, pauses = LagSampler(), GcPauses()  # (the sampler from the first ``lag-reset``)
     pauses.install()
     worker_pid = worker.pid
 
@@ -116,7 +115,7 @@ async def main() -> None:
         return {**lag.report(), "gc": pauses.report(), "worker": await probes.ask("lag")}
 
     async def lag_reset(_: list[str]) -> dict[str, bool]:
-        lag.samples.clear()
+        lag.start()
         pauses.pauses.clear()
         await probes.ask("lag-reset")
         return {"ok": True}

@@ -104,7 +104,6 @@ async def compose(probes: Probes, settings: Settings) -> InlineRuntime:
                               backend=backend, roles=FileRoleDirectory(BENCH_ROLES))
     probes.pacer = RecordingPacer(probes.args.post_rate, probes.args.post_burst)
     work.services.runner.notifier.pacer = probes.pacer  # type: ignore[attr-defined]
-    probes.lag.start()
     probes.pauses.install()
     return work
 
@@ -126,7 +125,7 @@ def questions(probes: Probes, work: InlineRuntime) -> dict[str, Probe]:
         return {**probes.lag.report(), "gc": probes.pauses.report()}
 
     async def lag_reset() -> dict[str, bool]:
-        probes.lag.samples.clear()
+        probes.lag.start()
         probes.pauses.pauses.clear()
         return {"ok": True}
 
