@@ -44,7 +44,7 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbo
         self._inbox_added = inbox_added or asyncio.Event()
         self._data_version: int | None = None
         self._adding = []
-        self._committing = set()
+        self._committing = None
         self.path = db.path  # the SQLite file, or the PostgreSQL URL without its password
 
     @classmethod
@@ -93,8 +93,8 @@ class Store(SqlRequestStore, SqlJobQueue, SqlWriteBudget, SqlHeartbeats, SqlInbo
         return self._db.exclusive(name)
 
     async def close(self) -> None:
-        if self._committing:  # acks waiting for their commit (not cancelled with close)
-            await asyncio.wait(set(self._committing))
+        if self._committing is not None:  # acks waiting for their commit (not cancelled)
+            await asyncio.wait({self._committing})
         await self._db.close()
 
     async def checkpoint(self) -> bool:

@@ -58,7 +58,7 @@ class SqlInbox:
     _inbox_added: asyncio.Event
     _data_version: int | None
     _adding: list[_Adding]  # added since the last commit started, committed in the next
-    _committing: set[asyncio.Task[None]]  # the one committing them, while it runs
+    _committing: asyncio.Task[None] | None  # the one committing them (done: none is)
 
     async def add_to_inbox(self, delivery: str, kind: str, item: str, now: datetime, *,
                            here_lease_s: float | None = None) -> int | None:
@@ -70,12 +70,8 @@ class SqlInbox:
         added: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._adding.append(((delivery, kind, item, int(here_lease_s is not None), ts(now),
                               lease), added))
-        # None on its way (one done waits only for its callback to leave the set): the
-        # commit runs at the next turn.
-        if all(committing.done() for committing in self._committing):
-            committing = asyncio.ensure_future(self._commit_added())
-            self._committing.add(committing)
-            committing.add_done_callback(self._committing.discard)
+        if self._committing is None or self._committing.done():  # it runs at the next turn
+            self._committing = asyncio.ensure_future(self._commit_added())
         return await added
 
     async def _commit_added(self) -> None:

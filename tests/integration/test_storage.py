@@ -580,7 +580,7 @@ async def test_a_job_committed_by_another_process_wakes_a_waiting_runner(
         await web.close()
 
 
-async def test_message_references_are_merged_key_by_key_and_none_kept_from_two_processes(
+async def test_message_references_are_merged_key_by_key_a_none_removed_from_two_processes(
     database_url: str,
 ) -> None:
     """save_surface merges in the database: each key set to its value, one set to None
