@@ -55,6 +55,13 @@ HERE_LEASE_S = 10.0  # the acking process's hold on what it runs itself
 LEASE_S = 20.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
 IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)
+# Items one worker runs at once. It claims no more than it has room for: the rest stay in the
+# inbox, where any other worker may take them, and a worker killed strands only what it was
+# running, never a queue it had claimed and not yet started (a worker on a busy CPU, at idle
+# priority, can be far behind its claims; each claimed item waits out LEASE_S after a kill).
+# An item is a few calls to Slack and Intune: ten at once is tens of items a second per
+# worker, well over a helpdesk's peak, and a burst queues in the database meanwhile.
+RUNNING_AT_ONCE = 10
 KEEP_DONE = timedelta(days=1)  # a done item's delivery key outlives Slack's retries by far
 PURGE_EVERY_S = 3600.0
 
@@ -133,6 +140,8 @@ class InboxRunner:
         self._loop: asyncio.Task[None] | None = None
         self._running: set[int] = set()
         self._claiming = asyncio.Lock()
+        self._full = False  # the last claim filled the room left: more may be waiting
+        self._freed = asyncio.Event()  # an item finished while full
 
     async def start(self) -> None:
         await self.inbox.release_inbox_leases()
@@ -147,9 +156,16 @@ class InboxRunner:
             self._loop = None
 
     async def run_due(self) -> list[asyncio.Task[None]]:
+        """Claim as many due items as there is room for (RUNNING_AT_ONCE) and start them."""
         async with self._claiming:
+            room = RUNNING_AT_ONCE - len(self._running)
+            self._full = room <= 0
+            if self._full:
+                return []
             started = []
-            for entry in await self.inbox.claim_inbox(now(), LEASE_S):
+            claimed = await self.inbox.claim_inbox(now(), LEASE_S, limit=room)
+            self._full = len(claimed) >= room
+            for entry in claimed:
                 if entry.id in self._running:
                     continue
                 self._running.add(entry.id)
@@ -157,6 +173,11 @@ class InboxRunner:
             return started
 
     def _start(self, entry: InboxItem) -> asyncio.Task[None]:
+        task = self._run(entry)
+        task.add_done_callback(lambda _: self._release(entry.id))  # however it ended
+        return task
+
+    def _run(self, entry: InboxItem) -> asyncio.Task[None]:
         try:
             item = decode(json.loads(entry.item))
         except (BadItem, ValueError) as exc:
@@ -170,13 +191,17 @@ class InboxRunner:
                           lambda: self._done(entry.id))
 
     async def _done(self, item_id: int) -> None:
-        try:
-            await self.inbox.finish_inbox(item_id, now())
-        finally:
-            self._running.discard(item_id)
+        await self.inbox.finish_inbox(item_id, now())
 
-    async def drain(self, rounds: int = 50) -> None:
-        """Run items until none is waiting or running (tests and the demo)."""
+    def _release(self, item_id: int) -> None:
+        """The item's run has ended (done, or cut short: then its lease brings it back)."""
+        self._running.discard(item_id)
+        if self._full:
+            self._freed.set()
+
+    async def drain(self, rounds: int = 1000) -> None:
+        """Run items until none is waiting or running (tests and the demo; each round
+        claims RUNNING_AT_ONCE at most)."""
         for _ in range(rounds):
             started = await self.run_due()
             if not started and not self._running:
@@ -197,4 +222,17 @@ class InboxRunner:
             except Exception:  # the loop must outlive a bad moment (the database away)
                 log.exception("inbox loop iteration failed")
                 await asyncio.sleep(1.0)
+            await self._wait()
+
+    async def _wait(self) -> None:
+        """Until there may be more to claim: an item was added (or IDLE_S passed: a lease may
+        have run out), or, when the last claim filled the room, one of the items running
+        finished."""
+        if not self._full:
             await self.inbox.wait_for_inbox(IDLE_S)
+            return
+        self._freed.clear()
+        if len(self._running) < RUNNING_AT_ONCE:  # one finished since the claim
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._freed.wait(), IDLE_S)

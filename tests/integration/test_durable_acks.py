@@ -12,6 +12,7 @@ only acking (`role="web"`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from bot.storage.dialect import is_postgres_url
 from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
+from handlers.runtime.inbox import RUNNING_AT_ONCE
 from handlers.runtime.server import Running
 from handlers.views import cards
 from tests import databases
@@ -251,3 +253,27 @@ async def test_only_the_replica_that_works_listens_for_work(
         await p.settle()
         assert len(p.emu.messages(APPROVALS)) == 1
         assert databases.listening(database_url, p.a.services.store.database) == 1
+
+
+async def test_a_worker_claims_no_more_items_than_it_runs_at_once(
+        tmp_path: Path, secret: str, database_url: str) -> None:
+    """A worker leases only as many items as it runs at once: the rest wait in the inbox,
+    unleased, where any worker may take them (a worker killed strands only what it was
+    running). Each is answered once, when the slow ones before it have finished."""
+    held = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND here = 0 AND {}"
+    leased, waiting = held.format("lease_until IS NOT NULL"), held.format("lease_until IS NULL")
+    asked = RUNNING_AT_ONCE + 3
+    async with pair(tmp_path, secret, database_url) as p:
+        p.emu.fail_next("response_url", error=None, delay=1.5, times=asked)  # slow answers
+        for _ in range(asked):
+            assert (await p.to_b.command("UALICE", "status")).status == 200
+        for _ in range(100):  # A's worker claims them (wait up to 5 s)
+            if p.count(leased) >= RUNNING_AT_ONCE:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # (time for more claims, were any made)
+        assert (p.count(leased), p.count(waiting)) == (RUNNING_AT_ONCE, 3)
+
+        await p.settle()
+        assert len(p.emu.calls_to("response_url")) == asked
+        assert p.count("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 0
