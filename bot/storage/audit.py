@@ -4,12 +4,16 @@ number of processes are serialised (``Tx.lock``), so each links to the head comm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.storage.connection import Database, Tx, ts
 
-__all__ = ["GENESIS", "AuditEvent", "append", "audit_hash", "trail"]
+__all__ = ["GENESIS", "AuditEvent", "append", "append_all", "audit_hash", "trail"]
+
+
+Step = tuple[str, str, str, str]  # action, from_state, to_state, detail
 
 
 async def append(
@@ -17,16 +21,25 @@ async def append(
     from_state: str, to_state: str, detail: str,
 ) -> None:
     """Append one event, chained to the last; call inside a write transaction."""
+    await append_all(tx, request_id, at, actor, [(action, from_state, to_state, detail)])
+
+
+async def append_all(tx: Tx, request_id: str, at: datetime, actor: str,
+                     steps: Sequence[Step]) -> None:
+    """Append events of one request, each chained to the one before, in one INSERT; call
+    inside a write transaction."""
     await tx.lock("audit")  # held until commit: the next append reads this one as its head
     last = await tx.fetchone("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
     prev = last["hash"] if last else GENESIS
     at_s = ts(at) or ""
-    digest = audit_hash(prev, request_id, at_s, actor, action, from_state, to_state, detail)
-    await tx.execute(
+    values: list[str] = []
+    for action, from_state, to_state, detail in steps:
+        digest = audit_hash(prev, request_id, at_s, actor, action, from_state, to_state, detail)
+        values += [request_id, at_s, actor, action, from_state, to_state, detail, prev, digest]
+        prev = digest
+    await tx.execute(  # the rows in this order: seq follows it, and so does the chain
         "INSERT INTO audit (request_id, at, actor, action, from_state, to_state, detail,"
-        " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
-        (request_id, at_s, actor, action, from_state, to_state, detail, prev, digest),
-    )
+        " prev_hash, hash) VALUES " + ", ".join(["(?,?,?,?,?,?,?,?,?)"] * len(steps)), values)
 
 
 async def trail(db: Database, request_id: str | None = None) -> list[AuditEvent]:

@@ -48,11 +48,9 @@ class SqlRequestStore:
                 if existing is None or existing.id == request.id:
                     raise StoreError(f"request {request.id} is already stored")
                 raise OpenRequestExists(existing)
-            await audit.append(tx, request.id, at, actor, "request", "", "requested", "")
-            await audit.append(
-                tx, request.id, at, actor, request.state.value, "requested",
-                request.state.value, detail,
-            )
+            await audit.append_all(tx, request.id, at, actor, [
+                ("request", "", "requested", ""),
+                (request.state.value, "requested", request.state.value, detail)])
             await add_jobs(tx, request.id, at, jobs)
 
         await self._db.write(work)
@@ -85,24 +83,25 @@ class SqlRequestStore:
 
         async def work(tx: Tx) -> ResetRequest | None:
             found = await tx.fetchone(
-                f"SELECT state FROM requests WHERE id = ? AND state IN ({placeholders})"
+                f"SELECT * FROM requests WHERE id = ? AND state IN ({placeholders})"
                 + tx.dialect.for_update,
                 [change.request_id, *sources],
             )
             if found is None:
                 return None
-            if assignments:
-                await tx.execute(
-                    f"UPDATE requests SET {assignments} WHERE id = ? AND state = ?",
+            row = found
+            if assignments:  # the row as changed (the audit and the jobs change nothing of it)
+                changed = await tx.fetchone(
+                    f"UPDATE requests SET {assignments} WHERE id = ? AND state = ? RETURNING *",
                     [*params, change.request_id, found["state"]],
                 )
+                assert changed is not None  # (the row is this transaction's: locked above)
+                row = changed
             await audit.append(
                 tx, change.request_id, at, entry.actor, entry.action, found["state"],
                 to.value if to is not None else found["state"], entry.detail,
             )
             await add_jobs(tx, change.request_id, at, change.jobs)
-            row = await tx.fetchone("SELECT * FROM requests WHERE id = ?", (change.request_id,))
-            assert row is not None
             return from_row(row)
 
         changed = await self._db.write(work)
