@@ -281,6 +281,16 @@ class OpenRequestExists(Exception):
         self.existing = existing
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a new request's limits read, all at one moment (``RequestStore.standing``)."""
+
+    by_requester: int  # the requester's requests after requester_since, refusals included
+    for_device: int  # the device's requests after device_since, refusals excluded
+    open: ResetRequest | None  # the device's open request, if any
+    unconfirmed: str  # the device's newest unconfirmed request ('' when none)
+
+
 class RequestStore(Protocol):
     """Requests and their audit trail.
 
@@ -327,10 +337,14 @@ class RequestStore(Protocol):
 
     async def open_for_device(self, device_id: str) -> ResetRequest | None: ...
 
-    async def count_since(self, *, since: datetime, requester_id: str | None = None,
-                          device_id: str | None = None) -> int:
-        """Requests made after ``since`` by a requester (refusals included) or for a device
-        (refusals excluded)."""
+    async def standing(self, requester_id: str, device_id: str, *, requester_since: datetime,
+                       device_since: datetime) -> Standing:
+        """What the limits on a new request read, in one read: how many requests the
+        requester made after ``requester_since`` (refusals included: each one is a row
+        someone made the bot write), how many were made for the device after
+        ``device_since`` (refusals excluded: someone else's refused attempts must not use up
+        the device's allowance), ``open_for_device``, and the device's newest request whose
+        outcome is unconfirmed."""
 
     async def approvals_due(self, now: datetime) -> list[ResetRequest]:
         """Requests awaiting approval whose deadline is at or before ``now``."""

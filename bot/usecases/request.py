@@ -4,10 +4,10 @@ platform matrix and the four-eyes rules, the limits, and store the request or it
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.domain import ResetRequest, State, new_request_id
-from bot.ports import BackendError, Device, OpenRequestExists
+from bot.ports import BackendError, Device, OpenRequestExists, Standing
 from bot.usecases.core import MAX_QUERY, Core, Outcome, Person, Reply, actor, is_approver, own
 from bot.usecases.warnings import combine, warning_codes
 from policy import approval
@@ -119,11 +119,14 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         who, device.primary_email, userless=decision.userless or not owner.user_id,
         permitted=core.config.permitted_roles, owner_principal=owner.user_id,
     )
+    standing = await core.store.standing(person.user_id, device.id,
+                                         requester_since=now - timedelta(hours=1),
+                                         device_since=now - timedelta(days=1))
     # The person's own cap first, refusals included, so that refusals too are bounded:
     # past it nothing more is written for them, whatever they ask for.
-    refusal = await _over_person_limit(core, person, now)
+    refusal = _over_person_limit(core, standing)
     if refusal is None and decision.allowed and verdict:
-        refusal = await _over_limits(core, device, now)
+        refusal = _over_limits(core, device, standing)
     if refusal is not None:
         return refusal
     warning = decision.warning
@@ -131,8 +134,7 @@ async def _create(core: Core, who: approval.Actor, person: Person, device: Devic
         warning = ""
     elif decision.warning and device.has_passcode_policy is False:
         warning = NO_PASSCODE_POLICY
-    earlier = next((r.id for r in await core.store.in_states([State.UNCONFIRMED], limit=500)
-                    if r.device_id == device.id), "")
+    earlier = standing.unconfirmed
     warning, warning_params = combine(warning, warning_codes(
         device, decision, now, core.config.stale_checkin_days, earlier))
     request = ResetRequest(
@@ -202,23 +204,21 @@ async def _approvers(core: Core, device: Device, requester: Person) -> tuple[str
     return "\n".join(found.roles), "\n".join(others)
 
 
-async def _over_person_limit(core: Core, person: Person, now: datetime) -> Reply | None:
+def _over_person_limit(core: Core, standing: Standing) -> Reply | None:
     """At most so many requests an hour per person, refused ones included."""
     cap = core.config.max_requests_per_user_hour
-    if await core.store.count_since(since=now - timedelta(hours=1),
-                                    requester_id=person.user_id) >= cap:
+    if standing.by_requester >= cap:
         return Reply(Outcome.LIMITED, "limited.user", {"cap": cap})
     return None
 
 
-async def _over_limits(core: Core, device: Device, now: datetime) -> Reply | None:
+def _over_limits(core: Core, device: Device, standing: Standing) -> Reply | None:
     """The device's limits: one open request (checked here as the fast path; the store's
     insert is the guarantee), and a cap per day."""
-    open_request = await core.store.open_for_device(device.id)
-    if open_request is not None:
-        return already_open(device, open_request)
+    if standing.open is not None:
+        return already_open(device, standing.open)
     cap = core.config.max_requests_per_device_day
-    if await core.store.count_since(since=now - timedelta(days=1), device_id=device.id) >= cap:
+    if standing.for_device >= cap:
         return Reply(Outcome.LIMITED, "limited.device", {"cap": cap, "name": device.name})
     return None
 

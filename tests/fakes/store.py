@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.audit import GENESIS, AuditEvent, audit_hash
 from bot.domain import OPEN_STATES, Audit, Change, JobSpec, NewRequest, ResetRequest, State
-from bot.ports import Job, OpenRequestExists
+from bot.ports import Job, OpenRequestExists, Standing
 
 
 @dataclass
@@ -213,13 +213,22 @@ class FakeRequestStore:
                               if r.device_id == device_id and r.state in OPEN_STATES), 1)
         return found[0] if found else None
 
-    async def count_since(self, *, since: datetime, requester_id: str | None = None,
-                          device_id: str | None = None) -> int:
+    def _count_since(self, *, since: datetime, requester_id: str | None = None,
+                     device_id: str | None = None) -> int:
         if requester_id:
             return sum(r.requester_id == requester_id and r.created_at > since
                        for r in self.requests.values())
         return sum(r.device_id == device_id and r.created_at > since
                    and r.state is not State.REFUSED for r in self.requests.values())
+
+    async def standing(self, requester_id: str, device_id: str, *, requester_since: datetime,
+                       device_since: datetime) -> Standing:
+        unconfirmed = self._newest((r for r in self.requests.values() if r.device_id == device_id
+                                    and r.state is State.UNCONFIRMED), 1)
+        return Standing(
+            self._count_since(since=requester_since, requester_id=requester_id),
+            self._count_since(since=device_since, device_id=device_id),
+            await self.open_for_device(device_id), unconfirmed[0].id if unconfirmed else "")
 
     async def approvals_due(self, now: datetime) -> list[ResetRequest]:
         return [replace(r) for r in self.requests.values()

@@ -936,3 +936,45 @@ async def test_the_job_lease_is_job_lease_seconds(store_settings: Settings) -> N
     finally:
         await other.close()
         await services.aclose()
+
+
+async def test_a_new_request_s_limits_are_read_at_one_moment(database_url: str) -> None:
+    """``standing``: the requester's requests of the last hour (refusals counted), the
+    device's of the last day (refusals not), its open request and its newest unconfirmed one;
+    another device's or another person's rows count for nothing."""
+    store = await Store.open(database_url)
+    now = datetime.now(UTC)
+
+    async def made(by: str, device: str, ago: timedelta, state: State) -> ResetRequest:
+        request = replace(new_request(0), id=new_request_id(), requester_id=by, device_id=device,
+                          created_at=now - ago, updated_at=now - ago,
+                          state=State.REFUSED if state is State.REFUSED
+                          else State.AWAITING_APPROVAL)
+        await store.insert(request, actor=by)
+        if state not in (request.state, State.AWAITING_APPROVAL):
+            await store.update_fields(request.id, actor="test", at=now, action="set",
+                                      changes={"state": state})
+        return request
+
+    try:
+        await made("U1", "D", timedelta(minutes=30), State.REFUSED)
+        await made("U2", "D", timedelta(hours=3), State.UNCONFIRMED)
+        newest_unconfirmed = await made("U2", "D", timedelta(hours=2), State.UNCONFIRMED)
+        await made("U1", "OTHER", timedelta(minutes=10), State.UNCONFIRMED)
+        await made("U3", "D", timedelta(hours=20), State.COMPLETED)
+        await made("U1", "D", timedelta(days=2), State.COMPLETED)
+        open_one = await made("U3", "D", timedelta(minutes=1), State.AWAITING_APPROVAL)
+
+        found = await store.standing("U1", "D", requester_since=now - timedelta(hours=1),
+                                     device_since=now - timedelta(days=1))
+        assert (found.by_requester, found.for_device) == (2, 4)
+        assert found.open is not None and found.open.id == open_one.id
+        assert found.open.requester_id == "U3" and found.open.state is State.AWAITING_APPROVAL
+        assert found.unconfirmed == newest_unconfirmed.id
+
+        nothing = await store.standing("U9", "NONE", requester_since=now - timedelta(hours=1),
+                                       device_since=now - timedelta(days=1))
+        assert (nothing.by_requester, nothing.for_device, nothing.open,
+                nothing.unconfirmed) == (0, 0, None, "")
+    finally:
+        await store.close()
