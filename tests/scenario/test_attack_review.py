@@ -141,3 +141,45 @@ async def test_a_deactivated_approver_cannot_approve_in_the_minutes_after(
     assert request.state is State.AWAITING_APPROVAL, (
         f"a deactivated account decided: {request.state} by {request.decided_by}")
     assert stack.resets() == 0
+
+
+async def test_a_role_named_as_a_permitted_one_that_lacks_reset_passcode_approves_nothing(
+    graph_stack: Stack,
+) -> None:
+    """With ROLES_SOURCE=graph a role counts by what Intune lets it do, never by its name:
+    dan's custom roles are called "Help Desk Operator" (a name in PERMITTED_ROLES, a built-in
+    one's) and "Denied" (Reset passcode allowed, then not allowed), neither of which can
+    reset a passcode in Intune. His signed click on Approve of anna's request decides nothing,
+    and his own /reset of alice's phone stores nothing."""
+    stack = graph_stack
+    assert stack.graph is not None
+    dan = stack.graph.add_user("dan@example.com")
+    impostor = stack.graph.add_role_definition("Help Desk Operator", [])
+    denied = stack.graph.add_role_definition("Denied", [emu.RESET_PASSCODE_ACTION],
+                                             not_allowed_actions=[emu.RESET_PASSCODE_ACTION])
+    group = "ffffffff-0000-4000-8000-000000000001"
+    stack.graph.add_group_member(group, dan)
+    for definition in (impostor, denied):
+        stack.graph.assign_intune_role(definition, [group], scope_type="allDevices")
+    stack.emu.add_user("UDAN", name="dan", email="dan@example.com")
+
+    await stack.driver.command("UANNA", "reset PIXEL8-ALICE")  # anna: Intune Administrator
+    await stack.settle()
+    request_id = approval_request_id(stack)
+    assert (await stack.driver.click("UDAN", "approve", request_id,
+                                     channel_id=APPROVALS)).status == 200
+    await stack.settle()
+
+    request = await stack.store.get(request_id)
+    assert request.state is State.AWAITING_APPROVAL, (
+        f"a role without Reset passcode decided: {request.state} by {request.decided_by}")
+    assert stack.resets() == 0
+    [told] = stack.emu.calls_to("chat.postEphemeral")
+    assert told.params["user"] == "UDAN"
+    assert "None of your Intune roles" in told.params["text"]  # named as Intune names them
+    assert "so you cannot approve or deny passcode resets" in told.params["text"]
+
+    await stack.driver.command("UDAN", "reset PIXEL8-ALICE")
+    await stack.settle()
+    assert len(stack.approvals()) == 1  # no request of dan's
+    assert await stack.store.by_requester("UDAN") == []
