@@ -978,3 +978,23 @@ async def test_a_new_request_s_limits_are_read_at_one_moment(database_url: str) 
                 nothing.unconfirmed) == (0, 0, None, "")
     finally:
         await store.close()
+
+
+async def test_a_write_budget_gives_its_slots_once_across_two_stores(database_url: str) -> None:
+    """``take_slot``: ``limit`` slots per window, from any number of processes together; a
+    full window answers how long until its oldest slot frees, and a slot frees once it is
+    ``window_s`` old."""
+    stores = [await Store.open(database_url), await Store.open(database_url)]
+    t0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    try:
+        taken = await asyncio.gather(*(stores[i % 2].take_slot("b", t0, 3, 20.0)
+                                       for i in range(10)))
+        assert sorted(taken) == [0.0] * 3 + [20.0] * 7
+        assert await stores[0].take_slot("other", t0, 3, 20.0) == 0.0  # a bucket of its own
+        later = t0 + timedelta(seconds=5)
+        assert await stores[1].take_slot("b", later, 3, 20.0) == 15.0
+        assert await stores[0].take_slot("b", t0 + timedelta(seconds=20), 3, 20.0) == 0.0
+        assert count(database_url, "SELECT COUNT(*) FROM write_budget WHERE bucket = 'b'") == 1
+    finally:
+        for store in stores:
+            await store.close()
