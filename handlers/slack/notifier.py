@@ -107,27 +107,36 @@ class SlackNotifier:
 
     async def _dm(self, r: ResetRequest, key: str, message: tuple[str, list[blocks.Block]]) -> None:
         text, body = message
-        channel = r.surface.get("dm_channel")
-        if not channel:
-            opened = await self.client.conversations_open(users=r.requester_id)
-            channel = opened["channel"]["id"]
-            await self.store.save_surface(r.id, {"dm_channel": channel})
-            r.surface["dm_channel"] = channel
+        channel, opened = await self._dm_channel(r, "dm_channel", r.requester_id)
         ts = r.surface.get(f"{key}_ts")
         if ts:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
             return
-        _, ts = await self._post(r, key, channel, text, body)
+        _, ts = await self._post(r, key, channel, text, body, also=opened)
         await self.store.save_surface(r.id, {f"{key}_ts": ts})
         r.surface[f"{key}_ts"] = ts
 
     # -- posting once ----------------------------------------------------------------------
 
+    async def _dm_channel(self, r: ResetRequest, name: str, user: str
+                          ) -> tuple[str, dict[str, str]]:
+        """The DM channel with ``user`` saved in the request's ``name``, or opened now: then
+        also what to save with the post's marker (a write of its own would be one more
+        commit; lost before the marker, it is only opened again: Slack answers the same)."""
+        channel = r.surface.get(name)
+        if channel:
+            return str(channel), {}
+        opened = await self.client.conversations_open(users=user)
+        channel = str(opened["channel"]["id"])
+        return channel, {name: channel}
+
     async def _post(self, r: ResetRequest, key: str, channel: str, text: str,
-                    body: list[blocks.Block], pace_key: str | None = None) -> tuple[str, str]:
+                    body: list[blocks.Block], pace_key: str | None = None,
+                    also: dict[str, str] | None = None) -> tuple[str, str]:
         """chat.postMessage of the request's message ``key`` (its channel and ts), once: a
         post tried before (its marker saved) is looked for first, and when Slack has it,
-        updated to ``text`` and ``body`` instead of posted again."""
+        updated to ``text`` and ``body`` instead of posted again. ``also``: references saved
+        with the marker, before the post."""
         marker = f"{key}_posting"
         if r.surface.get(marker):
             found = await self._posted_before(r, key, channel)
@@ -137,9 +146,10 @@ class SlackNotifier:
                                               blocks=body)
                 return found
         await self.pacer.wait(channel, key=pace_key)
-        if not r.surface.get(marker):
-            await self.store.save_surface(r.id, {marker: True})
-            r.surface[marker] = True
+        saved = {**(also or {}), **({} if r.surface.get(marker) else {marker: True})}
+        if saved:
+            await self.store.save_surface(r.id, saved)
+            r.surface.update(saved)
         sent = await self.client.chat_postMessage(
             channel=channel, text=text, blocks=body,
             metadata={"event_type": EVENT_TYPE, "event_payload": posted_as(r, key)})
@@ -220,13 +230,8 @@ class SlackNotifier:
         locale = await self.identity.locale_of(owner)
         text, body = dms.owner_dm(r, which, locale)
         try:
-            channel = r.surface.get("owner_channel")
-            if not channel:
-                opened = await self.client.conversations_open(users=owner)
-                channel = opened["channel"]["id"]
-                await self.store.save_surface(r.id, {"owner_channel": channel})
-                r.surface["owner_channel"] = channel
-            _, done = await self._post(r, which, channel, text, body)
+            channel, opened = await self._dm_channel(r, "owner_channel", owner)
+            _, done = await self._post(r, which, channel, text, body, also=opened)
         except SlackApiError as exc:
             if exc.response.get("error") not in _OWNER_UNREACHABLE:
                 raise
