@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -186,7 +187,7 @@ class Balancer:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items()
                    if k.lower().startswith("x-slack-") or k.lower() == "content-type"}
-        status = 502
+        status, held = 502, ""
         for _ in range(len(self.replicas)):
             replica = self.replicas[self._next % len(self.replicas)]
             self._next += 1
@@ -201,15 +202,23 @@ class Balancer:
             except aiohttp.ClientConnectorError:
                 continue  # not listening: the next one
             except TimeoutError:
-                status = 504
+                status, held = 504, replica.name
                 break
             except aiohttp.ClientError:
+                held = replica.name
                 break  # it took the request and died
         self.statuses[status] += 1
-        return web.Response(status=status)
+        return web.Response(status=status, headers={REPLICA_HEADER: held} if held else None)
 
 
 # -- Slack: what it sends, and its retries ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivered:
+    answered: str  # the replica whose 2xx Slack took ("": none, after the retries)
+    held: list[str]  # replicas that took an earlier attempt and answered nothing
+    first_sent: float  # time.monotonic() of the first attempt
 
 
 class Slack:
@@ -236,6 +245,13 @@ class Slack:
     async def deliver(self, body: str) -> str:
         """Once a delivery got a 2xx (Slack then considers it handled): the name of the
         replica that answered it. "" when none did, after Slack's retries."""
+        return (await self.deliver_traced(body)).answered
+
+    async def deliver_traced(self, body: str) -> Delivered:
+        """``deliver``, and which replicas took an earlier attempt and gave no answer (they
+        died holding it, or were too slow), and when the first attempt was sent."""
+        held: list[str] = []
+        first = time.monotonic()
         for attempt in range(4):
             ts = int(time.time())
             headers = {"Content-Type": "application/x-www-form-urlencoded",
@@ -253,11 +269,13 @@ class Slack:
                     await r.read()
                     if 200 <= r.status < 300:
                         self.latencies.append(time.perf_counter() - began)
-                        return r.headers.get(REPLICA_HEADER, "?")
+                        return Delivered(r.headers.get(REPLICA_HEADER, "?"), held, first)
+                    if r.headers.get(REPLICA_HEADER):
+                        held.append(r.headers[REPLICA_HEADER])
             except (aiohttp.ClientError, TimeoutError):
                 pass
         self.undelivered += 1
-        return ""
+        return Delivered("", held, first)
 
     def command(self, user_id: str, text: str) -> str:
         self._n += 1

@@ -112,6 +112,18 @@ async def until(probe: Callable[[], Any], timeout: float) -> Any:
 # -- the flow ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Late:
+    """A Show passcode modal opened after the trigger's 3 s."""
+
+    replica: str  # the one whose ack Slack took
+    acked: float  # time.monotonic()
+    opened: float
+    held: list[str]  # replicas that took an earlier attempt and answered nothing
+    first_sent: float
+    what: str
+
+
 @dataclass
 class Flow:
     """One person's reset, approval and reveal, and what went wrong on the way."""
@@ -121,8 +133,8 @@ class Flow:
     steps: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     late: list[str] = field(default_factory=list)  # done, but long after the ack
-    # a modal opened after 3 s: (the replica that acked the click, when, when it opened, what)
-    after_trigger: list[tuple[str, float, float, str]] = field(default_factory=list)
+    # each Show passcode modal opened after the trigger's 3 s
+    after_trigger: list[Late] = field(default_factory=list)
     began: float = 0.0
     finished: float = 0.0
 
@@ -180,7 +192,8 @@ async def run_flow(flow: Flow, slack: Slack, seen: Seen, *, wait: float) -> None
         if not dm[0][2]:
             return  # nothing to show
         body, trigger = slack.click(who.user_id, "reveal", rid, dm[0][0], dm[0][1])
-        if not (replica := await slack.deliver(body)):
+        delivered = await slack.deliver_traced(body)
+        if not (replica := delivered.answered):
             flow.problems.append(f"{rid}: Show passcode never acknowledged")
             return
         acked = time.monotonic()  # the emulator's clock
@@ -188,9 +201,10 @@ async def run_flow(flow: Flow, slack: Slack, seen: Seen, *, wait: float) -> None
             flow.problems.append(f"{rid}: Show passcode acknowledged, no modal "
                                  f"in {MODAL_WAIT_S:.0f} s")
         elif (took := (opened := seen.modals[trigger]) - acked) > TRIGGER_S:
-            flow.after_trigger.append(
-                (replica, acked, opened, f"{rid}: modal opened {took:.1f} s after {replica} "
-                                         f"acked it"))
+            before = f" (first held by {', '.join(delivered.held)})" if delivered.held else ""
+            flow.after_trigger.append(Late(
+                replica, acked, opened, delivered.held, delivered.first_sent,
+                f"{rid}: modal opened {took:.1f} s after {replica} acked it{before}"))
     finally:
         flow.finished = time.perf_counter()
 
@@ -244,11 +258,13 @@ KINDS = {
     "modal-after-trigger": "a Show passcode modal opened more than 3 s after its ack, when "
                            "Slack would refuse its expired trigger_id and the person is told "
                            "to click again: the replica that acked was killed before it "
-                           "opened the modal, and a worker took the click over once that "
-                           "replica's lease on it ran out (nothing lost, but slow)",
-    "modal-late": "a Show passcode modal opened more than 3 s after its ack while the replica "
-                  "that acked it lived on (its loop or its work held the modal up: Slack "
-                  "refuses the expired trigger_id; issue 13 point 4)",
+                           "opened the modal (or one that committed an earlier attempt, "
+                           "then died before answering it: the retry's replica leaves the "
+                           "committed click to it), and a worker took the click over once "
+                           "that replica's lease on it ran out (nothing lost, but slow)",
+    "modal-late": "a Show passcode modal opened more than 3 s after its ack while every "
+                  "replica that held the click lived on (its loop or its work held the modal "
+                  "up: Slack refuses the expired trigger_id; issue 13 point 4)",
     "reset-doubled": "a device reset twice",
     "approvals-post-doubled": "an approvals post sent again after a crash (point 4)",
     "not-completed": "a request that did not complete",
@@ -256,6 +272,17 @@ KINDS = {
 }
 # Slow, not wrong (nothing lost or doubled): targets missed, not errors.
 SLOW = frozenset({"late", "modal-after-trigger"})
+
+
+def modal_verdict(late: Late, killed: dict[str, list[float]]) -> str:
+    """"modal-after-trigger" when the replica that acked died before the modal opened, or
+    one that took an earlier attempt did (it committed the click, then died before its
+    answer: the retry's replica finds the click committed and leaves it to that one's
+    lease); else "modal-late"."""
+    died = any(late.acked <= at <= late.opened for at in killed.get(late.replica, ()))
+    died = died or any(late.first_sent <= at <= late.opened
+                       for held in late.held for at in killed.get(held, ()))
+    return "modal-after-trigger" if died else "modal-late"
 
 
 async def verify(flows: list[Flow], seen: Seen,
@@ -275,10 +302,8 @@ async def verify(flows: list[Flow], seen: Seen,
                 verdict.add("not-completed", f"{flow.who.user_id} {problem}")
         for what in flow.late:
             verdict.add("late", f"{flow.who.user_id} {what}")
-        for replica, acked, opened, what in flow.after_trigger:
-            died = any(acked <= at <= opened for at in killed.get(replica, ()))
-            verdict.add("modal-after-trigger" if died else "modal-late",
-                        f"{flow.who.user_id} {what}")
+        for late in flow.after_trigger:
+            verdict.add(modal_verdict(late, killed), f"{flow.who.user_id} {late.what}")
     ids = set()
     for flow in flows:
         rows = seen.requests.get(flow.who.device_id, [])
