@@ -219,9 +219,9 @@ class SqlRequestStore:
 
     async def standing(self, requester_id: str, device_id: str, *, requester_since: datetime,
                        device_since: datetime) -> Standing:
-        """One statement (a round trip where the four reads it replaces were four): the
-        counts and the unconfirmed request's id as columns beside the open request's row,
-        whose columns are all NULL when the device has none."""
+        """One statement, where there were four reads: the counts and the unconfirmed
+        request's id as columns beside the open request's row, whose columns are all NULL
+        when the device has none."""
         rows = await self._db.read(
             "SELECT (SELECT COUNT(*) FROM requests WHERE requester_id = ? AND created_at > ?)"
             " AS by_requester_n,"
