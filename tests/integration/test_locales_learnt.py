@@ -147,3 +147,26 @@ async def test_a_walk_after_a_restart_re_stamps_only_what_changed(database_url: 
             assert (front.locale("UM0007"), front.locale("UM0008")) == ("de-DE", "fr-FR")
         finally:
             await store.close()
+
+
+async def test_a_front_reads_each_locale_once_not_again_at_every_read(database_url: str) -> None:
+    """A front's reads (every 2 s) start a few seconds before the last one began: a workspace
+    learnt a minute ago is read once, not again at each read while nothing changes (that
+    cost 10 ms of the acking loop every 2 s). A locale learnt since is read, and so is one
+    stamped seconds before the last read began (a clock behind, a commit after its stamp)."""
+    store = await Store.open(database_url)
+    try:
+        learnt = datetime.now(UTC) - timedelta(minutes=1)
+        await store.remember_locales([(f"UM{i:04d}", "sv-SE") for i in range(300)], learnt)
+        front = Identity(AsyncWebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"))
+        front.keep_locales_in(store)
+        assert await front.read_locales() == 300
+        assert await front.read_locales() == 0
+
+        await store.remember_locale("ULATE", "de-DE", datetime.now(UTC) - timedelta(seconds=3))
+        await store.remember_locale("UNEW", "en-GB", datetime.now(UTC))
+        assert await front.read_locales() == 2
+        assert (front.locale("ULATE"), front.locale("UNEW"), front.locale("UM0299")) == (
+            "de-DE", "en-GB", "sv-SE")
+    finally:
+        await store.close()
