@@ -37,7 +37,7 @@ LOCALES_READ = 5_000  # locales read from the book at a time
 # rows stamped in those seconds are read twice. (Reads used to start this far before the
 # newest row seen: while no locale changed, every read, every 2 s, read the same rows again:
 # a workspace learnt at start in one page, 2,482 rows in the benchmark, for 10 ms of the
-# acking loop each time, which showed in the acks' p99.)
+# acking loop each time.)
 LOCALES_LATE = timedelta(seconds=5)
 # Every member's locale is learnt at a worker's start, from users.list, a page of LIST_PAGE
 # (Slack's advice: 200 at most) every LIST_PAUSE_S: within Tier 2's 20 calls a minute, so a
