@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -75,12 +76,11 @@ class Database(Protocol):
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in its own write transaction."""
 
-    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
-                        urgent: bool = False) -> list[Record]:
+    async def statement(self, sql: str, params: Sequence[Any] = (), *,
+                        wake: bool = False) -> list[Record]:
         """One statement committed on its own, at the least cost the database allows: the
         rows it returns (``RETURNING``). ``wake``: wake every waiting runner once it is
-        committed. ``urgent``: an ack waits for it (SQLite tries harder to stay off its
-        writer's thread)."""
+        committed."""
 
     async def listen(self) -> None:
         """Be woken (the runners' waits) by other processes' commits of work from now on;
@@ -204,8 +204,8 @@ class ShieldedWrites:
     async def write(self, work: Work[T], *, bulk: bool = False) -> T:
         raise NotImplementedError  # each database's own transaction
 
-    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
-                        urgent: bool = False) -> list[Record]:
+    async def statement(self, sql: str, params: Sequence[Any] = (), *,
+                        wake: bool = False) -> list[Record]:
         raise NotImplementedError  # each database's own
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -215,10 +215,17 @@ class ShieldedWrites:
 # How many commits on the quick connection between two passive checkpoints (SQLite's own
 # automatic one comes at 1,000 pages of WAL: a commit of ours is a few pages).
 CHECKPOINT_EVERY = 200
-# An urgent statement's pauses between tries on the quick connection while another process
-# holds the write lock: short at first (it commits within a millisecond once it gets the CPU),
-# 50 ms in all; then the writer's thread waits with the busy timeout.
-QUICK_PAUSES_S = (0.0, 0.0002, 0.0005, 0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
+# A write's pauses on this thread between tries while another process holds the write lock,
+# ~1 ms in all, blocking: the other's transaction is statements run at once, and most end
+# within them. Blocking because the loop cannot wait less: an asyncio sleep under 1 ms lasts
+# at least 1 ms (epoll's timeout is in whole milliseconds, rounded up), so waits that met the
+# lock came out at ~0.5, 1.7 and 2.9 ms (measured: with these pauses, inserts in the reset
+# benchmark at c=1 and c=10 that met the lock fell from ~100 of 2,400 to 19, most waiting
+# under 1.2 ms).
+HOLD_PAUSES_S = (0.00005, 0.0001, 0.0001, 0.0002, 0.0002, 0.0002, 0.0002)
+# Then pauses that let the loop go on, 50 ms in all; then the writer's thread waits with the
+# busy timeout.
+QUICK_PAUSES_S = (0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
 
 
 def _quick(path: str) -> sqlite3.Connection:
@@ -250,10 +257,29 @@ async def _wal(writer: aiosqlite.Connection) -> None:
                      "it locked")
 
 
+class _Busy(Exception):
+    """Another process holds SQLite's write lock: nothing was written."""
+
+
 def _busy(exc: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY or SQLITE_LOCKED, extended codes included."""
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _when_free(attempt: Callable[[], T]) -> T:
+    """``attempt()`` (a statement that takes the write lock), tried again after each of
+    HOLD_PAUSES_S while another process holds the lock; then ``_Busy``."""
+    for pause in (*HOLD_PAUSES_S, None):
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        if pause is None:
+            raise _Busy
+        time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class SqliteDatabase(ShieldedWrites):
@@ -328,17 +354,27 @@ class SqliteDatabase(ShieldedWrites):
         waits for its end and then runs at once: queued behind it on the writer's thread, each
         would hold SQLite's write lock across its hops, and the next ones would queue behind
         that (measured in a worker beside the acks: one write in nine went that way, at idle
-        priority, and the acks' inserts met the lock three times in a hundred).
+        priority, and the acks' inserts met the lock three times in a hundred). For the same
+        reason a write that meets another process's lock is tried again at once, first after
+        ``HOLD_PAUSES_S`` and then after pauses that let the loop go on (``QUICK_PAUSES_S``),
+        and goes to the writer's thread, whose busy timeout waits longer, only after them:
+        there it would take the lock the moment the other let it go and hold it across every
+        hop, and the other process's writes would then wait on it in turn.
 
         Shielded: a caller cancelled mid-way (shutdown, a client gone) does not cut the
         transaction in half; it commits or rolls back whole, then the cancellation goes on.
         """
         if self._quick is not None and not bulk:
-            while self._lock.locked():  # its transaction holds SQLite's write lock: after it
-                async with self._lock:
-                    pass
-            for result in self._at_once(self._quick, work):
-                return result
+            for n, pause in enumerate(QUICK_PAUSES_S):
+                while self._lock.locked():  # its transaction holds SQLite's write lock: after it
+                    async with self._lock:
+                        pass
+                try:
+                    for result in self._at_once(self._quick, work, first=n == 0):
+                        return result
+                    break  # it waited on something else: on the writer, from the start
+                except _Busy:
+                    await asyncio.sleep(pause)
 
         async def run() -> T:
             async with self._lock:
@@ -354,23 +390,27 @@ class SqliteDatabase(ShieldedWrites):
 
         return await self._shielded(run())
 
-    def _at_once(self, quick: sqlite3.Connection, work: Work[T]) -> list[T]:
+    def _at_once(self, quick: sqlite3.Connection, work: Work[T], *, first: bool = True
+                 ) -> list[T]:
         """Run ``work`` in one IMMEDIATE transaction on the quick connection, from BEGIN to
         COMMIT without letting the loop go: [its result]. Or [], nothing written, when
-        another process holds the write lock (the writer's thread then waits for it), or when
         ``work`` waited on anything but this transaction (it then runs again on the writer,
-        from the start: work is only ever statements).
+        from the start: work is only ever statements). ``_Busy``, nothing written, when
+        another process holds the write lock.
 
         Why: on the writer's thread every statement of a transaction is a hop there and back
         (~250 µs), and the write lock is held across them. A worker at idle priority beside
         the acks loses the CPU between hops, holding the lock the acks' inserts wait for; run
         at once, it holds it only for the statements' own microseconds."""
-        try:
-            quick.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if _busy(exc):
-                return []
-            raise
+        if first:
+            _when_free(lambda: quick.execute("BEGIN IMMEDIATE"))
+        else:
+            try:
+                quick.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):
+                    raise _Busy from None
+                raise
         tx = QuickTx(quick)
         steps = work(tx).__await__()
         try:
@@ -408,29 +448,22 @@ class SqliteDatabase(ShieldedWrites):
         with contextlib.suppress(sqlite3.Error):  # (the WAL still copied next time)
             await asyncio.to_thread(passive)
 
-    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
-                        urgent: bool = False) -> list[Record]:
+    async def statement(self, sql: str, params: Sequence[Any] = (), *,
+                        wake: bool = False) -> list[Record]:
         """On this thread, when no write of ours is open: one autocommit statement on the quick
         connection costs ~15 µs, where aiosqlite's hop to its thread and back costs ~250 µs
         and a transaction of its own four such hops (measured on the 2-core machine). It never
         blocks this thread: another process holding the write lock answers SQLITE_BUSY at
-        once (a busy timeout of 0), and then the writer's thread waits for the lock. An
-        ``urgent`` statement (an ack's) is first tried again after pauses that let this loop
-        go on (``QUICK_PAUSES_S``): SQLite's own busy wait sleeps 1, 2, 5, 10 ms between
-        tries, which was most of an ack's p99 beside a busy worker. ``wake`` asks nothing
-        here (one process per SQLite file)."""
-        if self._quick is not None:
-            for pause in QUICK_PAUSES_S if urgent else (0.0,):
-                if not self._lock.locked():
-                    try:
-                        rows = _rows(self._quick, sql, params)
-                        self._wrote()
-                        return rows
-                    except sqlite3.OperationalError as exc:
-                        if not _busy(exc):
-                            raise
-                if urgent:
-                    await asyncio.sleep(pause)
+        once (a busy timeout of 0); it is tried again after ``HOLD_PAUSES_S`` (~1 ms in all),
+        and then as a ``write`` (at once, after pauses that let this loop go on: SQLite's own
+        busy wait sleeps 1, 2, 5, 10 ms between tries, which was most of an ack's p99 beside a
+        busy worker). ``wake`` asks nothing here (one process per SQLite file)."""
+        quick = self._quick
+        if quick is not None and not self._lock.locked():
+            with contextlib.suppress(_Busy):
+                rows = _when_free(lambda: _rows(quick, sql, params))
+                self._wrote()
+                return rows
 
         async def work(tx: Tx) -> list[Record]:
             return await tx.fetch(sql, params)

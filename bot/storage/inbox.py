@@ -115,7 +115,7 @@ class SqlInbox:
             _ADD.format(rows=self._db.dialect.rows_of_json(_TYPES)),
             [self._db.dialect.json_of_rows(sorted((row for row, _ in chunk),
                                                   key=lambda r: r[0]))],
-            wake=any(not row[3] for row, _ in chunk), urgent=True)
+            wake=any(not row[3] for row, _ in chunk))
         ids = {str(r["delivery"]): int(r["id"]) for r in rows}
         if any(not row[3] and row[0] in ids for row, _ in chunk):
             self._inbox_added.set()

@@ -218,8 +218,8 @@ class PostgresDatabase(ShieldedWrites):
 
         return await self._shielded(run())
 
-    async def statement(self, sql: str, params: Sequence[Any] = (), *, wake: bool = False,
-                        urgent: bool = False) -> list[Record]:
+    async def statement(self, sql: str, params: Sequence[Any] = (), *,
+                        wake: bool = False) -> list[Record]:
         """One autocommit statement, one round trip (``_one_trip``); with ``wake``, when it
         returns rows (it changed some), announced once committed. Shielded like every
         write."""

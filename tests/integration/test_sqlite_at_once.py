@@ -1,7 +1,8 @@
 """SQLite's write transactions on the loop's own thread (bot/storage/connection.py
 ``_at_once``): a transaction made only of statements runs from BEGIN to COMMIT at once; one
-that waits on anything else, or meets another process's write lock, is not half-written there
-and runs whole on the writer's thread instead. Real database files, another process's
+that waits on anything else is not half-written there and runs whole on the writer's thread
+instead; one that meets another process's write lock is tried again at once, and goes to the
+writer's thread only when the lock stays taken. Real database files, another process's
 connection as plain sqlite3."""
 
 from __future__ import annotations
@@ -64,6 +65,51 @@ async def test_a_transaction_meeting_another_processes_write_lock_waits_and_comm
         assert taken(path) == [("other", "0"), ("ours", "1"), ("ours", "2")]
     finally:
         other.close()
+        await db.close()
+
+
+async def test_a_write_that_met_another_processes_lock_never_holds_it_between_statements(
+        tmp_path: Path) -> None:
+    """Tried again at once once the other process lets the lock go, not on the writer's
+    thread: there it would hold the lock across every statement's hop, and the other process
+    (the acks' inserts beside a worker at idle priority) would meet it in between."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    prober = sqlite3.connect(path, isolation_level=None, timeout=0)
+    released, met = False, []
+
+    async def probing() -> None:  # the other process again, on every turn of the loop
+        while True:
+            if released:
+                try:
+                    prober.execute("BEGIN IMMEDIATE")
+                    prober.execute("ROLLBACK")
+                except sqlite3.OperationalError:
+                    met.append(1)
+            await asyncio.sleep(0)
+
+    async def work(tx: Tx) -> None:
+        for i in range(20):
+            await tx.execute(INSERT, ("ours", f"{i:03d}"))
+
+    prober_task = asyncio.create_task(probing())
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(INSERT, ("other", "0"))
+        writing = asyncio.create_task(db.write(work))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert not writing.done()  # it met the lock, and waits
+        other.execute("COMMIT")
+        released = True
+        await asyncio.wait_for(writing, 10)
+        assert len(taken(path)) == 21
+        assert met == []
+    finally:
+        prober_task.cancel()
+        other.close()
+        prober.close()
         await db.close()
 
 
