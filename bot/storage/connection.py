@@ -267,10 +267,10 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _when_free(attempt: Callable[[], T]) -> T:
+def _when_free(attempt: Callable[[], T], pauses: Sequence[float] = HOLD_PAUSES_S) -> T:
     """``attempt()`` (a statement that takes the write lock), tried again after each of
-    HOLD_PAUSES_S while another process holds the lock; then ``_Busy``."""
-    for pause in (*HOLD_PAUSES_S, None):
+    ``pauses`` while another process holds the lock; then ``_Busy``."""
+    for pause in (*pauses, None):
         try:
             return attempt()
         except sqlite3.OperationalError as exc:
@@ -402,15 +402,7 @@ class SqliteDatabase(ShieldedWrites):
         (~250 µs), and the write lock is held across them. A worker at idle priority beside
         the acks loses the CPU between hops, holding the lock the acks' inserts wait for; run
         at once, it holds it only for the statements' own microseconds."""
-        if first:
-            _when_free(lambda: quick.execute("BEGIN IMMEDIATE"))
-        else:
-            try:
-                quick.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if _busy(exc):
-                    raise _Busy from None
-                raise
+        _when_free(lambda: quick.execute("BEGIN IMMEDIATE"), HOLD_PAUSES_S if first else ())
         tx = QuickTx(quick)
         steps = work(tx).__await__()
         try:
