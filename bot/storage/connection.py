@@ -223,8 +223,8 @@ CHECKPOINT_EVERY = 200
 # benchmark at c=1 and c=10 that met the lock fell from ~100 of 2,400 to 19, most waiting
 # under 1.2 ms).
 HOLD_PAUSES_S = (0.00005, 0.0001, 0.0001, 0.0002, 0.0002, 0.0002, 0.0002)
-# Then pauses that let the loop go on, 50 ms in all; then the writer's thread waits with the
-# busy timeout.
+# Then pauses that let the loop go on, about 46 ms in all; then the writer's thread waits with
+# the busy timeout.
 QUICK_PAUSES_S = (0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
 
 
@@ -444,12 +444,13 @@ class SqliteDatabase(ShieldedWrites):
                         wake: bool = False) -> list[Record]:
         """On this thread, when no write of ours is open: one autocommit statement on the quick
         connection costs ~15 µs, where aiosqlite's hop to its thread and back costs ~250 µs
-        and a transaction of its own four such hops (measured on the 2-core machine). It never
-        blocks this thread: another process holding the write lock answers SQLITE_BUSY at
-        once (a busy timeout of 0); it is tried again after ``HOLD_PAUSES_S`` (~1 ms in all),
-        and then as a ``write`` (at once, after pauses that let this loop go on: SQLite's own
-        busy wait sleeps 1, 2, 5, 10 ms between tries, which was most of an ack's p99 beside a
-        busy worker). ``wake`` asks nothing here (one process per SQLite file)."""
+        and a transaction of its own four such hops (measured on the 2-core machine). It blocks
+        this thread for about 2 ms at the most: another process holding the write lock answers
+        SQLITE_BUSY at once (a busy timeout of 0); it is tried again after ``HOLD_PAUSES_S``
+        (~1 ms in all), and then as a ``write`` (whose first try pauses as long again, and
+        whose later ones come after pauses that let this loop go on: SQLite's own busy wait
+        sleeps 1, 2, 5, 10 ms between tries, which was most of an ack's p99 beside a busy
+        worker). ``wake`` asks nothing here (one process per SQLite file)."""
         quick = self._quick
         if quick is not None and not self._lock.locked():
             with contextlib.suppress(_Busy):
