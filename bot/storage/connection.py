@@ -215,6 +215,9 @@ class ShieldedWrites:
 # How many commits on the quick connection between two passive checkpoints (SQLite's own
 # automatic one comes at 1,000 pages of WAL: a commit of ours is a few pages).
 CHECKPOINT_EVERY = 200
+# Then, while a reader or a writer is in the way, the WAL's restart is tried again after
+# these pauses (``_checkpoint_now``): a worker's reads leave it gaps of a millisecond or so.
+RESTART_PAUSES_S = (0.001,) * 9 + (0.0,)
 # A write's pauses on this thread between tries while another process holds the write lock,
 # ~1 ms in all, blocking: the other's transaction is statements run at once, and most end
 # within them. Blocking because the loop cannot wait less: an asyncio sleep under 1 ms lasts
@@ -424,21 +427,40 @@ class SqliteDatabase(ShieldedWrites):
     def _wrote(self) -> None:
         """A commit on the quick connection, which never checkpoints (copying the WAL into
         the database would block the loop): every CHECKPOINT_EVERY of them, a connection of
-        its own on a thread copies what it can (PASSIVE: it waits for nobody, and nobody
-        waits for it; on the reader's thread, reads would queue behind it)."""
+        its own on a thread checkpoints (``_checkpoint_now``; on the reader's thread, reads
+        would queue behind it)."""
         self._quick_commits += 1
         if self._quick_commits % CHECKPOINT_EVERY == 0 and (
                 self._checkpointing is None or self._checkpointing.done()):
-            self._checkpointing = asyncio.ensure_future(self._passive_checkpoint())
+            self._checkpointing = asyncio.ensure_future(self._checkpoint_off_loop())
 
-    async def _passive_checkpoint(self) -> None:
-        def passive() -> None:  # (one at a time: ``_checkpointing``)
-            if self._checkpointer is None:
-                self._checkpointer = sqlite3.connect(self.path, check_same_thread=False)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
-
+    async def _checkpoint_off_loop(self) -> None:
         with contextlib.suppress(sqlite3.Error):  # (the WAL still copied next time)
-            await asyncio.to_thread(passive)
+            await asyncio.to_thread(self._checkpoint_now)  # (one at a time: _checkpointing)
+
+    def _checkpoint_now(self) -> None:
+        """Copy the WAL into the database, then let the next writer start it again from its
+        first frame. First PASSIVE, which copies what it can and waits for nobody. Then
+        RESTART, which copies the few frames committed meanwhile and resets the WAL if no
+        reader is still reading it; it holds the write lock for that short while and, with
+        a busy timeout of 0, waits for nothing: a reader or a writer in the way, it tries
+        again after each of RESTART_PAUSES_S, and then next time.
+
+        Without RESTART the WAL grew without end beside a worker: a writer starts the WAL
+        again only if it found it wholly copied with nobody reading it, and with acks and
+        a worker writing and reading all the time that moment hardly ever came. An ack's
+        insert then cost more the longer the WAL was (measured in the reset benchmark: the
+        WAL at 35,000 frames after 2,000 resets, the insert's p50 131 us; with RESTART
+        under 4,000 frames and 68 us)."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+        checkpointer = self._checkpointer
+        checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        for pause in RESTART_PAUSES_S:  # (on this thread: the loop waits for none of them)
+            busy, *_ = checkpointer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            if not busy:
+                return
+            time.sleep(pause)
 
     async def statement(self, sql: str, params: Sequence[Any] = (), *,
                         wake: bool = False) -> list[Record]:

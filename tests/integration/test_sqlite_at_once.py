@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
@@ -151,6 +153,45 @@ async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
         wal = Path(f"{path}-wal").stat().st_size
         assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
     finally:
+        await db.close()
+
+
+async def test_the_wal_starts_over_while_another_connection_keeps_reading(
+        tmp_path: Path) -> None:
+    """Writes without a pause beside a connection that reads all the time (a worker):
+    a passive checkpoint copies the WAL back, but the moment in which a writer may start it
+    again (all of it copied, nobody reading it) hardly ever comes, so the checkpoint starts
+    it over itself (RESTART, never waiting). Without that the WAL held every frame written
+    here, and every commit grew dearer."""
+    path = tmp_path / "bot.db"
+    db = await SqliteDatabase.open(str(path))
+    reading = threading.Event()
+    stop = threading.Event()
+
+    def reader() -> None:
+        with closing(sqlite3.connect(path)) as other:
+            while not stop.is_set():
+                other.execute("SELECT COUNT(*) FROM write_budget").fetchone()
+                reading.set()
+                time.sleep(0.0005)  # (one that reads without a pause ever lets nothing go)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        reading.wait(5)
+        writes = 15 * CHECKPOINT_EVERY
+        for i in range(writes):
+            await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
+            if i % 20 == 0:
+                await asyncio.sleep(0)  # (a checkpoint's end on its thread comes through)
+        stop.set()
+        thread.join()
+        with closing(sqlite3.connect(path)) as other:
+            _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < writes / 3, frames  # every write adds a frame or more
+    finally:
+        stop.set()
+        thread.join()
         await db.close()
 
 
