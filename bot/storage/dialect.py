@@ -57,9 +57,17 @@ class Dialect:
         driver encodes it, not in the database, which SQLite would commit as text it cannot
         read back. Both are what ``Database.refused`` recognises."""
         rows = list(rows)
-        if any(isinstance(value, str) and "\x00" in value for row in rows for value in row):
-            raise UnicodeError("text for the database cannot hold NUL")
+        for row in rows:
+            _no_nul(row)
         return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def values_of_row(row: Sequence[Any]) -> Sequence[Any]:
+        """One row's values as a VALUES list's parameters, refused as ``json_of_rows``
+        refuses them: text holding NUL raises UnicodeError on both databases alike (SQLite
+        would keep it, PostgreSQL refuses it)."""
+        _no_nul(row)
+        return row
 
     def render(self, script: str) -> list[str]:
         """A migration's statements, tokens replaced."""
@@ -114,3 +122,8 @@ def is_postgres_url(url: str) -> bool:
 def redacted(url: str) -> str:
     """The URL with any password replaced, fit for a log line or `check-config`."""
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _no_nul(row: Sequence[Any]) -> None:
+    if any(isinstance(value, str) and "\x00" in value for value in row):
+        raise UnicodeError("text for the database cannot hold NUL")

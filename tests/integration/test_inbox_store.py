@@ -235,13 +235,35 @@ async def test_one_delivery_added_twice_in_one_turn_is_added_once(database_url: 
         await store.close()
 
 
-@pytest.mark.parametrize(("delivery", "kind"), [
+REFUSED = [
     ("body:bad", None),  # no kind: a constraint
     ("event:a\x00", "ResetCommand"),  # NUL: SQLite's JSON would cut it to "event:a"
     ("event:a\x00b", "ResetCommand"),
     ("event:\ud800", "ResetCommand"),  # a lone surrogate: no UTF-8 text at all
     ("body:fine", "Reset\x00Command"),
-])
+]
+
+
+@pytest.mark.parametrize(("delivery", "kind"), REFUSED)
+async def test_an_item_the_database_refuses_alone_is_refused_and_leaves_nothing(
+        database_url: str, delivery: str, kind: str) -> None:
+    """One item alone goes in as a VALUES list, not as JSON: it is refused as it would be
+    among others (both databases alike: SQLite would keep a NUL that PostgreSQL refuses),
+    and the next one is added as ever."""
+    store = await Store.open(database_url)
+    try:
+        with pytest.raises(Exception) as refused:
+            await store.add_to_inbox(delivery, kind, "{}", NOW)
+        assert store.database.refused(refused.value), refused.value
+        assert count(database_url, "SELECT COUNT(*) FROM inbox") == 0
+        assert isinstance(await store.add_to_inbox("event:a", "ResetCommand", "{}", NOW), int)
+        assert rows(database_url, "SELECT delivery, kind FROM inbox") == [
+            ("event:a", "ResetCommand")]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(("delivery", "kind"), REFUSED)
 async def test_an_item_the_database_refuses_fails_its_own_ack_only(
         database_url: str, delivery: str, kind: str) -> None:
     """Committed together, one item the database refuses must not take the acks beside it
@@ -278,5 +300,8 @@ async def test_an_item_travels_into_the_inbox_byte_for_byte(database_url: str) -
         assert leases[there] is None and leases[here] is not None
         claimed = await store.claim_inbox(NOW, 20.0)
         assert [(c.id, c.item) for c in claimed] == [(there, item)]
+        alone = await store.add_to_inbox("body:alone 'x\"", "ResetCommand", item, NOW)
+        assert rows(database_url, "SELECT delivery, item FROM inbox WHERE id = ?", alone) == [
+            ("body:alone 'x\"", item)]  # (alone: a VALUES list, not JSON)
     finally:
         await store.close()
