@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 
-from bot.storage.connection import CHECKPOINT_EVERY, SqliteDatabase, Tx
+from bot.storage.connection import CHECKPOINT_EVERY, RESTART_AFTER_FRAMES, SqliteDatabase, Tx
 
 INSERT = "INSERT INTO write_budget (bucket, taken_at) VALUES (?, ?)"
 
@@ -179,7 +179,7 @@ async def test_the_wal_starts_over_while_another_connection_keeps_reading(
     thread.start()
     try:
         reading.wait(5)
-        writes = 15 * CHECKPOINT_EVERY
+        writes = 8 * RESTART_AFTER_FRAMES
         for i in range(writes):
             await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
             if i % 20 == 0:
@@ -188,7 +188,7 @@ async def test_the_wal_starts_over_while_another_connection_keeps_reading(
         thread.join()
         with closing(sqlite3.connect(path)) as other:
             _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        assert frames < writes / 3, frames  # every write adds a frame or more
+        assert frames < 2 * RESTART_AFTER_FRAMES, frames  # each write adds a frame or more
     finally:
         stop.set()
         thread.join()
