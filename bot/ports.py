@@ -387,6 +387,9 @@ class Inbox(Protocol):
 
     Guarantees: an item added is claimed by one worker at a time (leased; once the lease runs
     out, its claimer died, it is due again) until it is finished; a delivery key is added once.
+    A claim is known by the item's ``attempts`` when it was made (0: the acking process's own,
+    from the insert): a renewal or a finish under an older claim changes nothing, so a worker
+    whose lease ran out and was taken over learns it, and cannot mark done what another runs.
     """
 
     async def add_to_inbox(self, delivery: str, kind: str, item: str, now: datetime, *,
@@ -399,9 +402,12 @@ class Inbox(Protocol):
     async def claim_inbox(self, now: datetime, lease_s: float, limit: int = 20
                           ) -> list[InboxItem]: ...
 
-    async def renew_inbox(self, item_id: int, until: datetime) -> None: ...
+    async def renew_inbox(self, item_id: int, until: datetime, claim: int) -> bool:
+        """Extend the lease of claim ``claim``; False when that claim is over (the item is done,
+        or another has claimed it since)."""
 
-    async def finish_inbox(self, item_id: int, at: datetime) -> None: ...
+    async def finish_inbox(self, item_id: int, at: datetime, claim: int) -> None:
+        """Mark the item done, if ``claim`` is still the item's last."""
 
     async def release_inbox_leases(self) -> None:
         """At a worker's start on SQLite (one worker per file): the last one's leases end."""

@@ -152,13 +152,15 @@ class SqlInbox:
         return sorted((InboxItem(int(r["id"]), r["kind"], r["item"], int(r["attempts"]))
                        for r in rows), key=lambda i: i.id)
 
-    async def renew_inbox(self, item_id: int, until: datetime) -> None:
-        await self._db.execute("UPDATE inbox SET lease_until = ? WHERE id = ? AND done_at IS NULL",
-                               (ts(until), item_id))
+    async def renew_inbox(self, item_id: int, until: datetime, claim: int) -> bool:
+        return bool(await self._db.statement(
+            "UPDATE inbox SET lease_until = ? WHERE id = ? AND attempts = ? AND done_at IS NULL"
+            " RETURNING id", (ts(until), item_id, claim)))
 
-    async def finish_inbox(self, item_id: int, at: datetime) -> None:
-        await self._db.execute("UPDATE inbox SET done_at = ?, lease_until = NULL WHERE id = ?",
-                               (ts(at), item_id))
+    async def finish_inbox(self, item_id: int, at: datetime, claim: int) -> None:
+        await self._db.execute(
+            "UPDATE inbox SET done_at = ?, lease_until = NULL WHERE id = ? AND attempts = ?",
+            (ts(at), item_id, claim))
 
     async def release_inbox_leases(self) -> None:
         """At a worker's start on SQLite (one worker per file): the items the last worker held

@@ -16,7 +16,9 @@ database (handlers/slack/identity.py ``read_locales``), so none of them asks Sla
 
 The working side (``InboxRunner``): claims items like jobs (leased, SKIP LOCKED on
 PostgreSQL; a dead worker's items come back when their lease runs out), runs them through the
-Worker, and marks them done. The Worker guards every item itself (a failure is logged and the
+Worker, and marks them done. Each claim is fenced by the item's attempt count: a worker whose
+lease ran out and was claimed by another stops the item at its next renewal and cannot mark
+it done. The Worker guards every item itself (a failure is logged and the
 person gets an apology), so an item is tried again only when its worker died while running it.
 """
 
@@ -27,7 +29,6 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.ports import Inbox, InboxItem
@@ -45,8 +46,10 @@ AFTER_ACK: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 # is a command's first step, seconds long, and its lease is renewed while it runs, so the only
 # thing its length decides is how soon a killed worker's item is taken over: 20 s at most (a
 # person waits that long for the answer to a command whose worker was killed; 60 s before).
-# A worker that misses two renewals in a row (a loop stalled for 13 s) lets another run the
-# item too, which is safe (the request id was chosen at the ack) but says things twice.
+# A worker that misses two renewals in a row (a loop stalled for 13 s) lets another claim the
+# item. Its next renewal then finds its claim over, and it stops the item where it is
+# (``run_leased``), as if killed there: the two overlap for that long at most, which is safe
+# (the request id was chosen at the ack), and only then may both say something.
 # HERE_LEASE_S is renewed the same way: its length only decides how soon a worker takes over
 # the click of an acking process killed before it opened the modal (10 s and the worker's
 # next look, IDLE_S; the trigger is spent by then and the person is told to click again).
@@ -73,25 +76,41 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def keep_lease(inbox: Inbox, item_id: int, lease_s: float) -> None:
-    """Renew an item's lease every third of it, until cancelled (the item has finished)."""
+async def keep_lease(inbox: Inbox, item_id: int, lease_s: float, claim: int) -> None:
+    """Renew an item's lease every third of it, until cancelled (the item has finished), or
+    until a renewal finds the claim over: this process stalled past its lease and another
+    claimed the item (it returns then)."""
     while True:
         await asyncio.sleep(lease_s / 3)
-        with contextlib.suppress(Exception):
-            await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s))
+        try:
+            ours = await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s), claim)
+        except Exception:  # noqa: BLE001 - the database away: the next renewal tries again
+            continue
+        if not ours:
+            return
 
 
-def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, lease_s: float,
-               done: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-    """Run ``item`` through ``worker``, its lease renewed until it has run, then ``done``
-    (which marks it done)."""
-    renew = asyncio.create_task(keep_lease(inbox, item_id, lease_s))
+def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, claim: int,
+               lease_s: float) -> asyncio.Task[None]:
+    """Run ``item`` through ``worker``, its lease renewed until it has run, then mark it done.
+    If its claim ends first (another claimed it), it stops where it is, as if killed there:
+    the one that claimed it runs it, and this one says nothing more (an item is made to be
+    run again after a kill at any point)."""
+    renew = asyncio.create_task(keep_lease(inbox, item_id, lease_s, claim))
 
     async def then() -> None:
         renew.cancel()
-        await done()
+        await inbox.finish_inbox(item_id, now(), claim)
 
     task = worker.later(item, then)
+
+    def lost(_: asyncio.Task[None]) -> None:
+        if not renew.cancelled() and renew.exception() is None and not task.done():
+            log.warning("%s: another worker claimed it (this one stalled past its lease); "
+                        "stopped here", item.what)
+            task.cancel()
+
+    renew.add_done_callback(lost)
     task.add_done_callback(lambda _: renew.cancel())
     return task
 
@@ -117,8 +136,7 @@ class Acks:
         if here:
             # Started now, it runs once the listener has returned and the ack is on its way;
             # its lease is renewed while it runs (a slow one is not taken over meanwhile).
-            run_leased(self.worker, self.inbox, item, added, HERE_LEASE_S,
-                       lambda: self.inbox.finish_inbox(added, now()))
+            run_leased(self.worker, self.inbox, item, added, 0, HERE_LEASE_S)  # (claim 0: ours)
 
     async def _add_quietly(self, delivery: str, item: WorkItem) -> None:
         try:
@@ -184,16 +202,15 @@ class InboxRunner:
             item = decode(json.loads(entry.item))
         except (BadItem, ValueError) as exc:
             log.error("refused an inbox item: %s", exc)
-            return asyncio.create_task(self._done(entry.id))
+            return asyncio.create_task(self._done(entry))
         if entry.attempts > MAX_ATTEMPTS:
             log.error("%s set aside: its worker died %d times running it", item.what,
                       entry.attempts - 1)
-            return asyncio.create_task(self._done(entry.id))
-        return run_leased(self.worker, self.inbox, item, entry.id, LEASE_S,
-                          lambda: self._done(entry.id))
+            return asyncio.create_task(self._done(entry))
+        return run_leased(self.worker, self.inbox, item, entry.id, entry.attempts, LEASE_S)
 
-    async def _done(self, item_id: int) -> None:
-        await self.inbox.finish_inbox(item_id, now())
+    async def _done(self, entry: InboxItem) -> None:
+        await self.inbox.finish_inbox(entry.id, now(), entry.attempts)
 
     def _release(self, item_id: int) -> None:
         """The item's run has ended (done, or cut short: then its lease brings it back)."""

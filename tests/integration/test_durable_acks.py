@@ -27,6 +27,7 @@ from bot.storage.dialect import is_postgres_url
 from handlers.bootstrap import start
 from handlers.demo.driver import SlackDriver
 from handlers.demo.slack_emulator import SlackEmulator
+from handlers.runtime.inbox import LEASE_S as INBOX_LEASE_S
 from handlers.runtime.inbox import RUNNING_AT_ONCE
 from handlers.runtime.server import Running
 from handlers.views import cards
@@ -278,3 +279,33 @@ async def test_a_worker_claims_no_more_items_than_it_runs_at_once(
         await p.settle()
         assert len(p.emu.calls_to("response_url")) == asked
         assert p.count("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 0
+
+
+async def test_a_worker_whose_item_was_claimed_by_another_stops_and_marks_nothing_done(
+        tmp_path: Path, secret: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A's worker is running a command, waiting on a slow users.info, when another worker
+    claims the item (as after a stall of A's past its lease: the claim is made from outside,
+    as another replica's SQL makes it). At its next renewal (a third of LEASE_S) A learns its
+    claim is over and stops the item where it is: it answers nothing (the other one will)
+    and does not mark done what the other runs; the other's lease stands."""
+    taken = ("UPDATE inbox SET attempts = attempts + 1, lease_until = ?"
+             " WHERE done_at IS NULL AND here = 0")
+    far = "2999-01-01T00:00:00.000000+00:00"
+    async with pair(tmp_path, secret, database_url) as p:
+        # slow, but answered within the client's 10 s: past A's renewal, not past its timeout
+        p.emu.fail_next("users.info", error=None, delay=INBOX_LEASE_S / 3 + 2.5)
+        assert (await p.to_b.command("UALICE", "status")).status == 200
+        running = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND lease_until IS NOT NULL"
+        for _ in range(100):  # A's worker claims it (wait up to 5 s)
+            if p.count(running) == 1:
+                break
+            await asyncio.sleep(0.05)
+        await databases.run_sql_beside(database_url, [(taken, (far,))])
+        caplog.set_level("WARNING", logger="handlers.runtime.inbox")
+        await asyncio.sleep(INBOX_LEASE_S / 3 + 5)  # A's renewal, and the slow answer's end
+        await p.settle()
+        assert not p.emu.calls_to("response_url")  # nothing said: the run stopped
+        assert databases.rows(database_url, "SELECT done_at, lease_until, attempts FROM inbox"
+                              ) == [(None, far, 2)]
+        assert "another worker claimed it" in caplog.text

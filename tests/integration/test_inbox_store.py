@@ -48,10 +48,40 @@ async def test_claims_never_overlap_and_a_dead_claimers_items_come_back(database
         assert not ids_a & ids_b and len(ids_a | ids_b) == 30
         assert await two.claim_inbox(NOW + timedelta(seconds=29), 30) == []
         for item in a:
-            await one.finish_inbox(item.id, NOW)
+            await one.finish_inbox(item.id, NOW, item.attempts)
         # ``one`` died holding nothing; ``two`` died holding b: after the lease, b is due again
         again = await one.claim_inbox(NOW + timedelta(seconds=31), 30, limit=50)
         assert {i.id for i in again} == ids_b and all(i.attempts == 2 for i in again)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_claim_taken_over_can_neither_renew_nor_finish(database_url: str) -> None:
+    """A worker that stalled past its lease while another claimed the item (on another
+    replica, or the acking process's own item taken over): its renewal says the claim is
+    over and changes nothing, and its finish does not mark done what the other runs. The
+    other's claim renews and finishes as ever."""
+    one, two = await Store.open(database_url), await Store.open(database_url)
+    try:
+        here = await one.add_to_inbox("click", "Reveal", "{}", NOW, here_lease_s=10.0)
+        await one.add_to_inbox("command", "StatusCommand", "{}", NOW)
+        [first] = await one.claim_inbox(NOW, 20)
+        later = NOW + timedelta(seconds=30)  # both leases have run out
+        taken = {i.id: i for i in await two.claim_inbox(later, 20)}
+        assert set(taken) == {here, first.id}
+        for item_id, stale in ((here, 0), (first.id, first.attempts)):
+            assert not await one.renew_inbox(item_id, later + timedelta(seconds=60), stale)
+            await one.finish_inbox(item_id, later, stale)
+        lease = "SELECT lease_until FROM inbox WHERE id = ?"
+        assert count(database_url, "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 2
+        assert rows(database_url, lease, here) == rows(database_url, lease, first.id)  # two's
+        assert await two.claim_inbox(later + timedelta(seconds=1), 20) == []
+        for item in taken.values():
+            assert await two.renew_inbox(item.id, later + timedelta(seconds=60), item.attempts)
+            await two.finish_inbox(item.id, later, item.attempts)
+        assert count(database_url, "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 0
+        assert not await two.renew_inbox(here, later, taken[here].attempts)  # done: over
     finally:
         await one.close()
         await two.close()
@@ -118,7 +148,7 @@ async def test_done_items_are_purged_and_open_ones_kept(database_url: str) -> No
         old = await store.add_to_inbox("old", "HomeOpened", "{}", NOW)
         await store.add_to_inbox("open", "HomeOpened", "{}", NOW)
         assert old is not None
-        await store.finish_inbox(old, NOW)
+        await store.finish_inbox(old, NOW, 0)  # (never claimed: the acking process's)
         await store.purge_inbox(NOW + timedelta(seconds=1))
         assert not await store.delivered("old") and await store.delivered("open")
     finally:
@@ -189,7 +219,7 @@ async def test_an_item_whose_lease_is_kept_is_not_taken_over_until_it_stops(
         item = await store.add_to_inbox("slow-reveal", "Reveal", "{}", datetime.now(UTC),
                                         here_lease_s=0.6)
         assert item is not None
-        keeping = asyncio.create_task(keep_lease(store, item, 0.6))
+        keeping = asyncio.create_task(keep_lease(store, item, 0.6, 0))
         await asyncio.sleep(1.5)  # over twice the lease
         assert await store.claim_inbox(datetime.now(UTC), 30) == []
         keeping.cancel()

@@ -754,7 +754,7 @@ async def fill_inbox_and_simulation(url: str, vault: Vault) -> tuple[str, Action
         await store.remember_locale("USVEN", "sv-SE", now)  # (a worker's lookup)
         await store.add_to_inbox("delivery-done", "Help", '{"type":"Help"}', now)
         [done] = await store.claim_inbox(now, 60)
-        await store.finish_inbox(done.id, now)
+        await store.finish_inbox(done.id, now, done.attempts)
         await store.add_to_inbox("delivery-waiting", "ResetCommand", '{"type":"ResetCommand"}',
                                  now)
         backend = SimulatedBackend(demo_fleet(), users=demo_users(), clock=ManualClock(),
