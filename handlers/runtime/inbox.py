@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.ports import Inbox, InboxItem
@@ -76,21 +77,30 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def keep_lease(inbox: Inbox, item_id: int, lease_s: float, claim: int) -> None:
+@dataclass
+class Claim:
+    """The claim a process holds on an item it runs: the item's attempt count when claimed (0:
+    the acking process's own). A worker that claims again an item it is still running (its
+    loop stalled past the lease, and its own next claim found it due) holds the new one."""
+
+    n: int
+
+
+async def keep_lease(inbox: Inbox, item_id: int, lease_s: float, claim: Claim) -> None:
     """Renew an item's lease every third of it, until cancelled (the item has finished), or
     until a renewal finds the claim over: this process stalled past its lease and another
     claimed the item (it returns then)."""
     while True:
         await asyncio.sleep(lease_s / 3)
         try:
-            ours = await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s), claim)
+            ours = await inbox.renew_inbox(item_id, now() + timedelta(seconds=lease_s), claim.n)
         except Exception:  # noqa: BLE001 - the database away: the next renewal tries again
             continue
         if not ours:
             return
 
 
-def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, claim: int,
+def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, claim: Claim,
                lease_s: float) -> asyncio.Task[None]:
     """Run ``item`` through ``worker``, its lease renewed until it has run, then mark it done.
     If its claim ends first (another claimed it), it stops where it is, as if killed there:
@@ -100,7 +110,7 @@ def run_leased(worker: Worker, inbox: Inbox, item: WorkItem, item_id: int, claim
 
     async def then() -> None:
         renew.cancel()
-        await inbox.finish_inbox(item_id, now(), claim)
+        await inbox.finish_inbox(item_id, now(), claim.n)
 
     task = worker.later(item, then)
 
@@ -136,7 +146,7 @@ class Acks:
         if here:
             # Started now, it runs once the listener has returned and the ack is on its way;
             # its lease is renewed while it runs (a slow one is not taken over meanwhile).
-            run_leased(self.worker, self.inbox, item, added, 0, HERE_LEASE_S)  # (claim 0: ours)
+            run_leased(self.worker, self.inbox, item, added, Claim(0), HERE_LEASE_S)
 
     async def _add_quietly(self, delivery: str, item: WorkItem) -> None:
         try:
@@ -158,7 +168,7 @@ class InboxRunner:
         self.inbox = inbox
         self.worker = worker
         self._loop: asyncio.Task[None] | None = None
-        self._running: set[int] = set()
+        self._running: dict[int, Claim] = {}  # by item id
         self._claiming = asyncio.Lock()
         self._full = False  # the last claim filled the room left: more may be waiting
         self._freed = asyncio.Event()  # an item finished while full
@@ -186,35 +196,36 @@ class InboxRunner:
             claimed = await self.inbox.claim_inbox(now(), LEASE_S, limit=room)
             self._full = len(claimed) >= room
             for entry in claimed:
-                if entry.id in self._running:
+                if entry.id in self._running:  # claimed again by us: this claim is ours now
+                    self._running[entry.id].n = entry.attempts
                     continue
-                self._running.add(entry.id)
+                self._running[entry.id] = Claim(entry.attempts)
                 started.append(self._start(entry))
             return started
 
     def _start(self, entry: InboxItem) -> asyncio.Task[None]:
-        task = self._run(entry)
+        task = self._run(entry, self._running[entry.id])
         task.add_done_callback(lambda _: self._release(entry.id))  # however it ended
         return task
 
-    def _run(self, entry: InboxItem) -> asyncio.Task[None]:
+    def _run(self, entry: InboxItem, claim: Claim) -> asyncio.Task[None]:
         try:
             item = decode(json.loads(entry.item))
         except (BadItem, ValueError) as exc:
             log.error("refused an inbox item: %s", exc)
-            return asyncio.create_task(self._done(entry))
+            return asyncio.create_task(self._done(entry.id, claim))
         if entry.attempts > MAX_ATTEMPTS:
             log.error("%s set aside: its worker died %d times running it", item.what,
                       entry.attempts - 1)
-            return asyncio.create_task(self._done(entry))
-        return run_leased(self.worker, self.inbox, item, entry.id, entry.attempts, LEASE_S)
+            return asyncio.create_task(self._done(entry.id, claim))
+        return run_leased(self.worker, self.inbox, item, entry.id, claim, LEASE_S)
 
-    async def _done(self, entry: InboxItem) -> None:
-        await self.inbox.finish_inbox(entry.id, now(), entry.attempts)
+    async def _done(self, item_id: int, claim: Claim) -> None:
+        await self.inbox.finish_inbox(item_id, now(), claim.n)
 
     def _release(self, item_id: int) -> None:
         """The item's run has ended (done, or cut short: then its lease brings it back)."""
-        self._running.discard(item_id)
+        self._running.pop(item_id, None)
         if self._full:
             self._freed.set()
 

@@ -309,3 +309,31 @@ async def test_a_worker_whose_item_was_claimed_by_another_stops_and_marks_nothin
         assert databases.rows(database_url, "SELECT done_at, lease_until, attempts FROM inbox"
                               ) == [(None, far, 2)]
         assert "another worker claimed it" in caplog.text
+
+
+async def test_a_worker_that_claims_again_what_it_runs_keeps_running_it(
+        tmp_path: Path, secret: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A's worker runs a command, waiting on a slow users.info, when its lease runs out (as
+    after a stall of its loop; here set from outside), and its own next claim (woken by a
+    second command) takes the item again. The new claim is the one it holds: its renewals go
+    on, it finishes the item once and answers once, and nothing is stopped."""
+    expired = "UPDATE inbox SET lease_until = '2000-01-01T00:00:00.000000+00:00'" \
+              " WHERE done_at IS NULL"
+    async with pair(tmp_path, secret, database_url) as p:
+        p.emu.fail_next("users.info", error=None, delay=INBOX_LEASE_S / 3 + 2.5)
+        caplog.set_level("WARNING", logger="handlers.runtime.inbox")
+        assert (await p.to_b.command("UALICE", "status")).status == 200
+        running = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND lease_until IS NOT NULL"
+        for _ in range(100):  # A's worker claims it (wait up to 5 s)
+            if p.count(running) == 1:
+                break
+            await asyncio.sleep(0.05)
+        await databases.run_sql_beside(database_url, [(expired, ())])
+        assert (await p.to_b.command("UHELEN", "status")).status == 200  # A claims again
+        await asyncio.sleep(INBOX_LEASE_S / 3 + 4)  # A's renewal, and the slow answer's end
+        await p.settle()
+        assert databases.rows(database_url, "SELECT attempts, done_at IS NOT NULL FROM inbox"
+                              " ORDER BY id") == [(2, True), (1, True)]
+        assert len(p.emu.calls_to("response_url")) == 2  # each answered once
+        assert "another worker claimed it" not in caplog.text

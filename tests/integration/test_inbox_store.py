@@ -16,7 +16,7 @@ import pytest
 
 from bot.storage import Store
 from bot.storage.dialect import is_postgres_url, numbered
-from handlers.runtime.inbox import keep_lease
+from handlers.runtime.inbox import Claim, keep_lease
 from tests.databases import count, rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -219,7 +219,7 @@ async def test_an_item_whose_lease_is_kept_is_not_taken_over_until_it_stops(
         item = await store.add_to_inbox("slow-reveal", "Reveal", "{}", datetime.now(UTC),
                                         here_lease_s=0.6)
         assert item is not None
-        keeping = asyncio.create_task(keep_lease(store, item, 0.6, 0))
+        keeping = asyncio.create_task(keep_lease(store, item, 0.6, Claim(0)))
         await asyncio.sleep(1.5)  # over twice the lease
         assert await store.claim_inbox(datetime.now(UTC), 30) == []
         keeping.cancel()
