@@ -66,7 +66,9 @@ class JobRunner:
         self.sweep_every_s = sweep_every_s
         self.lease_s = lease_s  # JOB_LEASE_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running: set[int] = set()
+        # Each running job's claim: its latest, when this runner claimed it again while it
+        # still ran (its loop stalled past the lease, and its own next claim found it due).
+        self._running: dict[int, Job] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._claiming = asyncio.Lock()
         # Notifications about one request go out one at a time, in the order they were
@@ -103,9 +105,10 @@ class JobRunner:
             now = self.clock.now()
             started = []
             for job in await self.queue.claim_jobs(now, self.lease_s):
-                if job.id in self._running:
+                if job.id in self._running:  # claimed again by us: this claim is ours now
+                    self._running[job.id] = job
                     continue
-                self._running.add(job.id)
+                self._running[job.id] = job
                 task = asyncio.create_task(self._run(job),
                                            name=f"job-{job.kind}-{job.request_id}")
                 self._tasks.add(task)
@@ -145,12 +148,12 @@ class JobRunner:
                 ran.set()
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
-            self._unless_held(job, await queue.finish_job(job, self.clock.now()))
+            self._unless_held(job, await queue.finish_job(self._held(job), self.clock.now()))
         except asyncio.CancelledError:
             raise
         except Later as later:  # waiting for its turn, not failing: no attempt counted
             run_at = self.clock.now() + timedelta(seconds=later.seconds)
-            self._unless_held(job, await queue.defer_job(job, run_at))
+            self._unless_held(job, await queue.defer_job(self._held(job), run_at))
         except Exception as exc:
             policy = POLICIES[job.kind]
             dead = not policy.may_retry(job.attempts)
@@ -163,13 +166,13 @@ class JobRunner:
                               job.kind, job.event, job.request_id, job.attempts)
             delay = policy.delay(job.attempts)
             run_at = self.clock.now() + timedelta(seconds=delay)
-            held = await queue.retry_job(job, run_at, reason, dead)
+            held = await queue.retry_job(self._held(job), run_at, reason, dead)
             self._unless_held(job, held)
             if held and job.kind is JobKind.NOTIFY and job.attempts == REPORT_STUCK_AFTER:
                 await self._report_stuck(job, reason)
         finally:
             renewing.cancel()  # (already ended, unless this run was cancelled in its wait)
-            self._running.discard(job.id)
+            self._running.pop(job.id, None)
 
     async def _execute(self, request_id: str) -> None:
         """Run the reset; if it came round again meanwhile (Try again on an unconfirmed reset
@@ -220,7 +223,8 @@ class JobRunner:
             if ran.is_set():
                 return
             until, asked = self.clock.now() + timedelta(seconds=self.lease_s), loop.time()
-            held = await self._renewed(job, until, lapses_at - asked - self.lease_s / 6)
+            held = await self._renewed(self._held(job), until,
+                                       lapses_at - asked - self.lease_s / 6)
             if held:
                 lapses_at = asked + self.lease_s
                 continue
@@ -235,6 +239,10 @@ class JobRunner:
                         if held is False else "its lease could not be renewed before it ran out")
             running.cancel()
             return
+
+    def _held(self, job: Job) -> Job:
+        """The claim this runner holds on ``job`` now (its latest)."""
+        return self._running.get(job.id, job)
 
     async def _renewed(self, job: Job, until: datetime, within_s: float) -> bool | None:
         """One renewal: whether the job is still this claim's, or None when the database did

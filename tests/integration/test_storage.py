@@ -303,6 +303,46 @@ async def test_a_runner_that_stalled_past_its_lease_stops_the_run_another_took_o
         await other.close()
         await store.close()
 
+async def test_a_runner_that_claims_again_a_job_it_still_runs_keeps_running_it(
+    database_url: str,
+) -> None:
+    """A runner's job runs past its lease (the clock jumps: its loop stalled) and the runner's
+    own next claim takes the job again. That new claim is the one the run holds: its
+    renewals go on, the run is not stopped, and it finishes the job once."""
+    clock = ManualClock()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class Slow(FakeNotifier):
+        async def notify(self, event: NotifyEvent, request: ResetRequest) -> None:
+            started.set()
+            await release.wait()
+            await super().notify(event, request)
+
+    notifier = Slow()
+    store = await Store.open(database_url)
+    runner = JobRunner(None, store, store, notifier, clock,  # type: ignore[arg-type]
+                       lease_s=0.3)
+    try:
+        request = new_request(1)
+        await store.insert(request, actor="U1", jobs=[notify(NotifyEvent.APPROVAL_REQUESTED)])
+        clock.advance(timedelta(seconds=1))
+        [running] = await runner.run_due()
+        await asyncio.wait_for(started.wait(), 10)
+        clock.advance(timedelta(seconds=1))  # past the 0.3 s lease
+        assert await runner.run_due() == []  # its own job again: nothing more started
+        [job] = await store.pending_jobs()
+        assert (job["claims"], job["attempts"]) == (2, 2)
+        await asyncio.sleep(0.35)  # renewals every 0.1 s, under the new claim
+        release.set()
+        await asyncio.wait_for(running, 10)
+        assert notifier.events == [(NotifyEvent.APPROVAL_REQUESTED, request.id,
+                                    "awaiting_approval")]
+        assert await store.pending_jobs() == []  # finished, under the claim it held
+    finally:
+        await runner.stop()
+        await store.close()
+
+
 async def test_a_job_that_came_round_again_is_no_longer_its_earlier_holders(
     database_url: str,
 ) -> None:
