@@ -45,20 +45,23 @@ HERE: frozenset[type[WorkItem]] = frozenset({Reveal, OpenPicker})
 AFTER_ACK: frozenset[type[WorkItem]] = frozenset({LearnLocale})
 # Not settings (unlike the jobs' JOB_LEASE_SECONDS, whose jobs may run for minutes): an item
 # is a command's first step, seconds long, and its lease is renewed while it runs, so the only
-# thing its length decides is how soon a killed worker's item is taken over: 20 s at most (a
-# person waits that long for the answer to a command whose worker was killed; 60 s before).
-# A worker that misses two renewals in a row (a loop stalled for 13 s) lets another claim the
-# item. Its next renewal then finds its claim over, and it stops the item where it is
-# (``run_leased``), as if killed there: the two overlap for that long at most, which is safe
-# (the request id was chosen at the ack), and only then may both say something.
+# thing its length decides is how soon a killed worker's item is taken over: 10 s and the
+# next look, IDLE_S, at most (a person waits that long for the answer to a command whose
+# worker was killed; 20 s and 5 s before 2026-12-04, when the replicas benchmark found steps
+# stored 20 s after their ack, past its 15 s mark). A worker that misses two renewals in a
+# row (a loop stalled for 7 s) lets another claim the item. Its next renewal then finds its
+# claim over, and it stops the item where it is (``run_leased``), as if killed there: the two
+# overlap for that long at most, which is safe (the request id was chosen at the ack), and
+# only then may both say something. Before the claims were fenced (2026-12-04) the stalled
+# one ran on to the end, which is why the lease was longer.
 # HERE_LEASE_S is renewed the same way: its length only decides how soon a worker takes over
 # the click of an acking process killed before it opened the modal (10 s and the worker's
 # next look, IDLE_S; the trigger is spent by then and the person is told to click again).
 # No deployment has a reason to choose either.
 HERE_LEASE_S = 10.0  # the acking process's hold on what it runs itself
-LEASE_S = 20.0  # a worker's, renewed every third of it while the item runs
+LEASE_S = 10.0  # a worker's, renewed every third of it while the item runs
 MAX_ATTEMPTS = 5  # an item whose worker died this often is set aside (one log line)
-IDLE_S = 5.0  # the longest a worker waits without looking (a lease may have run out)
+IDLE_S = 2.5  # the longest a worker waits without looking (a lease may have run out)
 # Items one worker runs at once. It claims no more than it has room for: the rest stay in the
 # inbox, where any other worker may take them, and a worker killed strands only what it was
 # running, never a queue it had claimed and not yet started (a worker on a busy CPU, at idle
