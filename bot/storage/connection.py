@@ -213,7 +213,7 @@ class ShieldedWrites:
         await self.statement(sql, params)
 
 
-# How many commits on the quick connection between two passive checkpoints (SQLite's own
+# How many commits on the quick connection between two checkpoints off the loop (SQLite's own
 # automatic one comes at 1,000 pages of WAL: a commit of ours is a few pages).
 CHECKPOINT_EVERY = 200
 # The WAL is started over (``_checkpoint_now``) once it holds this many frames (4 MB of 4 KB
@@ -223,10 +223,6 @@ CHECKPOINT_EVERY = 200
 RESTART_AFTER_FRAMES = 1000
 RESTART_PAUSES_S = (0.001,) * 9 + (0.0,)
 
-
-def _idle_priority() -> bool:
-    """Whether this thread runs at idle CPU priority (the worker beside the acks)."""
-    return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) == os.SCHED_IDLE
 # A write's pauses on this thread between tries while another process holds the write lock,
 # ~1 ms in all, blocking: the other's transaction is statements run at once, and most end
 # within them. Blocking because the loop cannot wait less: an asyncio sleep under 1 ms lasts
@@ -240,10 +236,15 @@ HOLD_PAUSES_S = (0.00005, 0.0001, 0.0001, 0.0002, 0.0002, 0.0002, 0.0002)
 QUICK_PAUSES_S = (0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
 
 
+def _idle_priority() -> bool:
+    """Whether this thread runs at idle CPU priority (the worker beside the acks)."""
+    return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) == os.SCHED_IDLE
+
+
 def _quick(path: str) -> sqlite3.Connection:
     """The connection ``statement`` and ``write`` use on the event loop's thread: autocommit,
     a busy timeout of 0 (it must never block the loop), and no automatic checkpoint (copying
-    the WAL into the database would; the reader's thread does it, ``_wrote``)."""
+    the WAL into the database would; a thread of its own does it, ``_wrote``)."""
     quick = sqlite3.connect(path, isolation_level=None)
     # (the busy timeout last: setting the others may meet another process's lock and wait)
     for pragma in ("wal_autocheckpoint=0", "synchronous=NORMAL", "secure_delete=ON",
