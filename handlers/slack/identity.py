@@ -129,7 +129,7 @@ class Identity:
         self._locales: dict[str, tuple[float, str]] = {}  # read from the book
         self._book: Locales | None = None
         self._read_from: datetime | None = None  # the next read's start (None: everything)
-        self._stored: dict[str, str] = {}  # what this Identity wrote there
+        self._stored: dict[str, str] = {}  # what this Identity wrote there (the walk skips it)
         self._home: Workspace | None = None
         self._home_lock = asyncio.Lock()
         self._lookups: dict[str, asyncio.Future[_Entry]] = {}
@@ -236,7 +236,8 @@ class Identity:
         ``known``: what was remembered when the page came, ``held``: whose locale the book
         held after the page's write. A person users.info told of since (here, or another
         worker) may hold a newer locale there than the page's (the book keeps the newer):
-        forgotten, so the next users.info answer is written whatever it says."""
+        forgotten, so the next walk writes that person's again. (A users.info answer is
+        always written, ``_look_up``.)"""
         for user_id, locale in locales:
             if known is None or (user_id in (held or ()) and
                                  self._stored.get(user_id) == known.get(user_id)):
@@ -310,7 +311,10 @@ class Identity:
             # Slack did not answer this time (a fresh look at a decision): what it said of this
             # member minutes ago stands; only an answer, deleted or guest, takes it back.
             return known
-        if person is not None and locale and self._stored.get(user_id) != locale:
+        if person is not None and locale:
+            # Written even when this Identity wrote the same before: another worker may have
+            # written another one since (the person changed it and changed it back), and the
+            # book would keep that one. Unchanged, the upsert changes nothing (and no stamp).
             await self._tell_book(user_id, locale)
         ttl = self._ttl if person is not None else self._refused_ttl
         entry = _Entry(time.monotonic() + ttl, person, why, locale)

@@ -95,6 +95,32 @@ async def test_a_locale_another_worker_learnt_later_is_not_taken_for_the_page(
             await other.close()
 
 
+async def test_a_locale_changed_back_is_written_though_another_worker_wrote_between(
+        database_url: str) -> None:
+    """Worker A walks users.list (sv-SE); the person switches to fr-FR and worker B's
+    users.info writes that; she switches back to sv-SE. A's next users.info answer says
+    sv-SE, which A wrote itself before: it must write it again all the same, or the book
+    keeps fr-FR (the fronts answer her in French) until her next change."""
+    async with SlackEmulator() as slack:
+        slack.add_user("UM0001", name="m1", email="m1@example.com", locale="sv-SE")
+        a_store, b_store = await Store.open(database_url), await Store.open(database_url)
+        client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+        try:
+            a, b = Identity(client), Identity(client)
+            a.keep_locales_in(a_store)
+            b.keep_locales_in(b_store)
+            await a.learn_every_locale(pause_s=0)
+            slack.add_user("UM0001", name="m1", email="m1@example.com", locale="fr-FR")
+            await b.person("UM0001", fresh=True)
+            assert rows(database_url, "SELECT locale FROM locales") == [("fr-FR",)]
+            slack.add_user("UM0001", name="m1", email="m1@example.com", locale="sv-SE")
+            await a.person("UM0001", fresh=True)
+            assert rows(database_url, "SELECT locale FROM locales") == [("sv-SE",)]
+        finally:
+            await a_store.close()
+            await b_store.close()
+
+
 @pytest.mark.parametrize(("written", "read"), [
     ("2026-12-03T08:00:00", datetime(2026, 12, 3, 8, 0, tzinfo=UTC)),  # no zone: UTC
     ("2026-12-03T09:00:00+01:00", datetime(2026, 12, 3, 8, 0, tzinfo=UTC)),
