@@ -428,6 +428,9 @@ class Locales(Protocol):
 
     async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None: ...
 
+    async def locale_of(self, user_id: str) -> str | None:
+        """The locale the book holds for ``user_id`` (None: none): a read, never a write."""
+
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
                                ) -> set[str]:
         """Many (user id, locale) at once, in one transaction: a page of users.list that

@@ -24,6 +24,10 @@ class SqlLocales:
     async def remember_locale(self, user_id: str, locale: str, now: datetime) -> None:
         await self._db.execute(_UPSERT, (user_id, locale, ts(now)))
 
+    async def locale_of(self, user_id: str) -> str | None:
+        rows = await self._db.read("SELECT locale FROM locales WHERE user_id = ?", (user_id,))
+        return str(rows[0]["locale"]) if rows else None
+
     async def remember_locales(self, locales: Sequence[tuple[str, str]], now: datetime
                                ) -> set[str]:
         """Those of a users.list page Slack answered at ``now``; the people whose locale the

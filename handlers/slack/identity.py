@@ -247,6 +247,21 @@ class Identity:
         while len(self._stored) > SIZE:
             self._stored.pop(next(iter(self._stored)))
 
+    async def _book_lacks(self, user_id: str, locale: str) -> bool:
+        """Whether a users.info answer's locale must be written: unless this Identity wrote
+        that one before and the book still holds it. Another worker may have written another
+        one since (the person changed it and changed it back), which the book would keep;
+        asked by a read, not a write, since most answers change nothing, and a write beside
+        the acks would take the write lock they wait for (SQLite)."""
+        if self._book is None:
+            return False
+        if self._stored.get(user_id) != locale:
+            return True
+        try:
+            return await self._book.locale_of(user_id) != locale
+        except Exception:  # noqa: BLE001 - the write then says whether the book is there
+            return True
+
     async def _tell_book(self, user_id: str, locale: str) -> None:
         """Store a member's locale for the fronts (a failure is tried again at the person's
         next lookup)."""
@@ -311,10 +326,7 @@ class Identity:
             # Slack did not answer this time (a fresh look at a decision): what it said of this
             # member minutes ago stands; only an answer, deleted or guest, takes it back.
             return known
-        if person is not None and locale:
-            # Written even when this Identity wrote the same before: another worker may have
-            # written another one since (the person changed it and changed it back), and the
-            # book would keep that one. Unchanged, the upsert changes nothing (and no stamp).
+        if person is not None and locale and await self._book_lacks(user_id, locale):
             await self._tell_book(user_id, locale)
         ttl = self._ttl if person is not None else self._refused_ttl
         entry = _Entry(time.monotonic() + ttl, person, why, locale)
