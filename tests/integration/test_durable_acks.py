@@ -281,6 +281,19 @@ async def test_a_worker_claims_no_more_items_than_it_runs_at_once(
         assert p.count("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL") == 0
 
 
+async def a_slow_command_running_in_a(p: Pair) -> None:
+    """A status command acked by B, which A's worker claims and runs, waiting on a users.info
+    that Slack answers slowly: within the client's 10 s, but after A's first renewal."""
+    p.emu.fail_next("users.info", error=None, delay=INBOX_LEASE_S / 3 + 2.5)
+    assert (await p.to_b.command("UALICE", "status")).status == 200
+    running = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND lease_until IS NOT NULL"
+    for _ in range(100):  # A's worker claims it (wait up to 5 s)
+        if p.count(running) == 1:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("A's worker did not claim the command")
+
+
 async def test_a_worker_whose_item_was_claimed_by_another_stops_and_marks_nothing_done(
         tmp_path: Path, secret: str, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -293,16 +306,9 @@ async def test_a_worker_whose_item_was_claimed_by_another_stops_and_marks_nothin
              " WHERE done_at IS NULL AND here = 0")
     far = "2999-01-01T00:00:00.000000+00:00"
     async with pair(tmp_path, secret, database_url) as p:
-        # slow, but answered within the client's 10 s: past A's renewal, not past its timeout
-        p.emu.fail_next("users.info", error=None, delay=INBOX_LEASE_S / 3 + 2.5)
-        assert (await p.to_b.command("UALICE", "status")).status == 200
-        running = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND lease_until IS NOT NULL"
-        for _ in range(100):  # A's worker claims it (wait up to 5 s)
-            if p.count(running) == 1:
-                break
-            await asyncio.sleep(0.05)
-        await databases.run_sql_beside(database_url, [(taken, (far,))])
         caplog.set_level("WARNING", logger="handlers.runtime.inbox")
+        await a_slow_command_running_in_a(p)
+        await databases.run_sql_beside(database_url, [(taken, (far,))])
         await asyncio.sleep(INBOX_LEASE_S / 3 + 5)  # A's renewal, and the slow answer's end
         await p.settle()
         assert not p.emu.calls_to("response_url")  # nothing said: the run stopped
@@ -321,14 +327,8 @@ async def test_a_worker_that_claims_again_what_it_runs_keeps_running_it(
     expired = "UPDATE inbox SET lease_until = '2000-01-01T00:00:00.000000+00:00'" \
               " WHERE done_at IS NULL"
     async with pair(tmp_path, secret, database_url) as p:
-        p.emu.fail_next("users.info", error=None, delay=INBOX_LEASE_S / 3 + 2.5)
         caplog.set_level("WARNING", logger="handlers.runtime.inbox")
-        assert (await p.to_b.command("UALICE", "status")).status == 200
-        running = "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND lease_until IS NOT NULL"
-        for _ in range(100):  # A's worker claims it (wait up to 5 s)
-            if p.count(running) == 1:
-                break
-            await asyncio.sleep(0.05)
+        await a_slow_command_running_in_a(p)
         await databases.run_sql_beside(database_url, [(expired, ())])
         assert (await p.to_b.command("UHELEN", "status")).status == 200  # A claims again
         await asyncio.sleep(INBOX_LEASE_S / 3 + 4)  # A's renewal, and the slow answer's end
