@@ -196,6 +196,9 @@ class SlackNotifier:
         email = cards.owner_email(r)
         try:
             answer = (await self.client.users_lookupByEmail(email=email)).get("user")
+            # the rule a requester meets: of this workspace (or organisation), no guest, bot
+            # or stranger, and a confirmed email (an unconfirmed one could be anyone's)
+            member = await self.identity.why_not_member(answer) is None
         except SlackApiError as exc:
             if exc.response.get("error") not in _OWNER_UNREACHABLE:
                 if must:
@@ -203,13 +206,12 @@ class SlackNotifier:
                 log.warning("request %s: could not look the device's owner up in Slack (%s)",
                             r.id, exc.response.get("error"))
                 return None
-            answer = None
+            answer, member = None, False
         user = answer if isinstance(answer, dict) else {}
-        profile = user.get("profile") or {}
-        member = not any(user.get(flag) for flag in (
-            "deleted", "is_bot", "is_restricted", "is_ultra_restricted", "is_stranger"))
+        profile = user.get("profile")
         found = ""
-        if user.get("id") and member and same_email(str(profile.get("email") or ""), email):
+        if member and same_email(str(profile.get("email") or "") if isinstance(
+                profile, dict) else "", email):
             found = str(user["id"])
         else:
             log.info("request %s: the device's owner is not a member of this Slack workspace; "

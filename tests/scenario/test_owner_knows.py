@@ -198,3 +198,25 @@ async def test_a_userless_device_is_said_to_have_no_primary_user(stack: Stack) -
     await request_and_approve(stack, "UHELEN", "KIOSK-LOBBY-01")
     assert "no primary user" in header(stack) and "on behalf" not in header(stack)
     assert stack.emu.calls_to("users.lookupByEmail") == []
+
+
+@pytest.mark.parametrize("account", [
+    {"is_email_confirmed": False},  # anyone may have typed that address
+    {"team_id": "T0OTHER"},  # another workspace's account with her address
+    {"is_restricted": True},  # a guest
+    {"is_stranger": True},
+])
+async def test_an_owner_account_that_is_no_member_by_the_requesters_rule_gets_no_dm(
+    stack: Stack, account: dict[str, Any],
+) -> None:
+    """The Slack account users.lookupByEmail gives for the owner's address is taken for the
+    owner only if it meets the rule every requester meets (policy.membership): of this
+    workspace, no guest or stranger, its email confirmed. Otherwise the owner is named by
+    email and nobody is told about the device."""
+    stack.emu.add_user("UALICE", name="alice", email="alice@example.com", **account)
+    request_id = await request_and_approve(stack, "UHELEN", "PIXEL8-ALICE")
+    assert (await stack.store.get(request_id)).state is State.COMPLETED
+    assert "on behalf of `alice@example.com`" in header(stack)
+    assert "<@UALICE>" not in header(stack)
+    assert dm_channel(stack, "UALICE") is None
+    assert await stack.store.pending_jobs(request_id) == []
