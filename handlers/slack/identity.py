@@ -273,14 +273,6 @@ class Identity:
         except Exception:  # noqa: BLE001 - it stands here; the fronts ask again next help
             log.warning("a locale could not be stored")
 
-    async def why_not_member(self, user: Any) -> NotMember | None:
-        """Why a user object Slack sent (users.lookupByEmail's, users.info's) is not a member
-        of this workspace, by the rule every person the bot acts for meets
-        (policy.membership): None when they are one."""
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
-            return NotMember.UNKNOWN
-        return not_member(_facts(user["id"], user), await self.home())
-
     async def home(self) -> Workspace:
         """The bot's own workspace, from auth.test (asked once; again after a failure)."""
         async with self._home_lock:

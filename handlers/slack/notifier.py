@@ -19,11 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import ResetRequest, State
 from bot.ports import NotifyEvent
 from bot.storage import Store
-from handlers.slack.identity import Identity
+from handlers.slack.identity import Identity, NotAMember
 from handlers.slack.pacing import ChannelPacer
 from handlers.views import blocks, cards, dms
 from handlers.views.i18n import t
 from policy.approval import same_email
+from policy.membership import NotMember
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +197,13 @@ class SlackNotifier:
         email = cards.owner_email(r)
         try:
             answer = (await self.client.users_lookupByEmail(email=email)).get("user")
-            # the rule a requester meets: of this workspace (or organisation), no guest, bot
-            # or stranger, and a confirmed email (an unconfirmed one could be anyone's)
-            member = await self.identity.why_not_member(answer) is None
+            user_id = answer.get("id") if isinstance(answer, dict) else None
+            # The account is the owner's only if it meets the rule a requester meets, asked
+            # the same way (users.info, policy.membership): of this workspace (or
+            # organisation), no guest, bot or stranger, and a confirmed email (an
+            # unconfirmed one could be anyone's).
+            person = await self.identity.person(user_id) if isinstance(user_id, str) and (
+                user_id) else None
         except SlackApiError as exc:
             if exc.response.get("error") not in _OWNER_UNREACHABLE:
                 if must:
@@ -206,13 +211,17 @@ class SlackNotifier:
                 log.warning("request %s: could not look the device's owner up in Slack (%s)",
                             r.id, exc.response.get("error"))
                 return None
-            answer, member = None, False
-        user = answer if isinstance(answer, dict) else {}
-        profile = user.get("profile")
+            person = None
+        except NotAMember as exc:
+            if exc.why is NotMember.UNKNOWN:  # Slack did not say just now: not a "no"
+                if must:
+                    raise
+                log.warning("request %s: could not look the device's owner up in Slack", r.id)
+                return None
+            person = None
         found = ""
-        if member and same_email(str(profile.get("email") or "") if isinstance(
-                profile, dict) else "", email):
-            found = str(user["id"])
+        if person is not None and same_email(person.email, email):
+            found = person.user_id
         else:
             log.info("request %s: the device's owner is not a member of this Slack workspace; "
                      "they get no message", r.id)
