@@ -237,7 +237,7 @@ class Identity:
         held after the page's write. A person users.info told of since (here, or another
         worker) may hold a newer locale there than the page's (the book keeps the newer):
         forgotten, so the next walk writes that person's again. (A users.info answer is
-        always written, ``_look_up``.)"""
+        written unless the book holds it already, ``_book_lacks``.)"""
         for user_id, locale in locales:
             if known is None or (user_id in (held or ()) and
                                  self._stored.get(user_id) == known.get(user_id)):
