@@ -204,19 +204,13 @@ class SlackNotifier:
             # unconfirmed one could be anyone's).
             person = await self.identity.person(user_id) if isinstance(user_id, str) and (
                 user_id) else None
-        except SlackApiError as exc:
-            if exc.response.get("error") not in _OWNER_UNREACHABLE:
+        except (SlackApiError, NotAMember) as exc:
+            if not _no_such_member(exc):  # Slack did not say just now: not a "no"
                 if must:
                     raise
                 log.warning("request %s: could not look the device's owner up in Slack (%s)",
-                            r.id, exc.response.get("error"))
-                return None
-            person = None
-        except NotAMember as exc:
-            if exc.why is NotMember.UNKNOWN:  # Slack did not say just now: not a "no"
-                if must:
-                    raise
-                log.warning("request %s: could not look the device's owner up in Slack", r.id)
+                            r.id, exc.why.value if isinstance(exc, NotAMember)
+                            else exc.response.get("error"))
                 return None
             person = None
         found = ""
@@ -251,6 +245,14 @@ class SlackNotifier:
             done = _SKIPPED
         await self.store.save_surface(r.id, {key: done})
         r.surface[key] = done
+
+
+def _no_such_member(exc: SlackApiError | NotAMember) -> bool:
+    """Whether a failed owner lookup says there is no such member (an answer), rather than
+    that Slack could not say just now (then it is asked again)."""
+    if isinstance(exc, NotAMember):
+        return exc.why is not NotMember.UNKNOWN
+    return exc.response.get("error") in _OWNER_UNREACHABLE
 
 
 def posted_as(r: ResetRequest, key: str) -> dict[str, str]:
