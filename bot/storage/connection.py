@@ -466,9 +466,7 @@ class SqliteDatabase(ShieldedWrites):
         with the worker stopped: p99 1.56 ms with the copy at normal priority, 0.77 with no
         checkpoints at all, bare Bolt 0.64). A passive checkpoint holds no lock a writer or
         a reader waits for, so preempted it holds nobody up; it only ends later, when the CPU
-        has time for it. (Nor the GIL, but for the few Python lines around its one statement:
-        sqlite3 lets the GIL go while SQLite works.) The restart does hold the write lock:
-        never at idle priority."""
+        has time for it. The restart does hold the write lock: never at idle priority."""
         loop = asyncio.get_running_loop()
         if self._copier is None:
             self._copier = ThreadPoolExecutor(1, "sqlite-checkpoint", _to_idle_priority)
