@@ -13,7 +13,6 @@ import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,7 +216,7 @@ class ShieldedWrites:
 # How many commits on the quick connection between two checkpoints off the loop (SQLite's own
 # automatic one comes at 1,000 pages of WAL: a commit of ours is a few pages).
 CHECKPOINT_EVERY = 200
-# The WAL is started over (``_start_over``) once it holds this many frames (4 MB of 4 KB
+# The WAL is started over (``_checkpoint_now``) once it holds this many frames (4 MB of 4 KB
 # pages; an insert's cost grew with the WAL by about 2 us a thousand frames), and while a
 # reader or a writer is in the way, tried again after these pauses: a worker's reads leave it
 # gaps of a millisecond or so.
@@ -240,14 +239,6 @@ QUICK_PAUSES_S = (0.001, 0.001, 0.002, 0.002, *(0.005,) * 8)
 def _idle_priority() -> bool:
     """Whether this thread runs at idle CPU priority (the worker beside the acks)."""
     return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) == os.SCHED_IDLE
-
-
-def _to_idle_priority() -> None:
-    """Run this thread at idle CPU priority where the platform has it (on Linux the policy is
-    a thread's own: the others keep theirs)."""
-    if hasattr(os, "SCHED_IDLE"):
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _quick(path: str) -> sqlite3.Connection:
@@ -319,7 +310,6 @@ class SqliteDatabase(ShieldedWrites):
         self._quick_commits = 0
         self._checkpointing: asyncio.Future[None] | None = None
         self._checkpointer: sqlite3.Connection | None = None  # opened on its thread, kept
-        self._copier: ThreadPoolExecutor | None = None  # the passive copy's thread, at idle
         super().__init__()
 
     @classmethod
@@ -363,8 +353,6 @@ class SqliteDatabase(ShieldedWrites):
         await self._writes_done()
         if self._checkpointing is not None:
             await self._checkpointing
-        if self._copier is not None:
-            self._copier.shutdown()
         if self._checkpointer is not None:
             self._checkpointer.close()
         if self._quick is not None:
@@ -448,62 +436,41 @@ class SqliteDatabase(ShieldedWrites):
 
     def _wrote(self) -> None:
         """A commit on the quick connection, which never checkpoints (copying the WAL into
-        the database would block the loop): every CHECKPOINT_EVERY of them, a checkpoint off
-        the loop (``_checkpoint_off_loop``)."""
+        the database would block the loop): every CHECKPOINT_EVERY of them, a connection of
+        its own on a thread checkpoints (``_checkpoint_now``; on the reader's thread, reads
+        would queue behind it)."""
         self._quick_commits += 1
         if self._quick_commits % CHECKPOINT_EVERY == 0 and (
                 self._checkpointing is None or self._checkpointing.done()):
             self._checkpointing = asyncio.ensure_future(self._checkpoint_off_loop())
 
     async def _checkpoint_off_loop(self) -> None:
-        """Copy the WAL back into the database on a thread of its own at idle CPU priority
-        (``_copy_back``); then, once the WAL holds RESTART_AFTER_FRAMES, start it over from a
-        thread at this process's priority (``_start_over``). One checkpoint at a time
-        (``_checkpointing``).
-
-        Why idle: the copy is a few milliseconds of CPU every CHECKPOINT_EVERY commits, and on
-        the acks' CPU it took them from the acks it overlapped (the reset benchmark at c=1
-        with the worker stopped: p99 1.56 ms with the copy at normal priority, 0.77 with no
-        checkpoints at all, bare Bolt 0.64). A passive checkpoint holds no lock a writer or
-        a reader waits for, so preempted it holds nobody up; it only ends later, when the CPU
-        has time for it. The restart does hold the write lock: never at idle priority."""
-        loop = asyncio.get_running_loop()
-        if self._copier is None:
-            self._copier = ThreadPoolExecutor(1, "sqlite-checkpoint", _to_idle_priority)
         with contextlib.suppress(sqlite3.Error):  # (the WAL still copied next time)
-            frames = await loop.run_in_executor(self._copier, self._copy_back)
-            if frames >= RESTART_AFTER_FRAMES and not _idle_priority():  # (not the worker)
-                await asyncio.to_thread(self._start_over)
+            await asyncio.to_thread(self._checkpoint_now)  # (one at a time: _checkpointing)
 
-    def _checkpoint_connection(self) -> sqlite3.Connection:
-        """The checkpoints' own connection (on the reader's, reads would queue behind them),
-        used by one thread at a time."""
+    def _checkpoint_now(self) -> None:
+        """Copy the WAL into the database, then let the next writer start it again from its
+        first frame. First PASSIVE, which copies what it can and waits for nobody. Then
+        RESTART, which copies the few frames committed meanwhile and resets the WAL if no
+        reader is still reading it; it holds the write lock for that short while and, with
+        a busy timeout of 0, waits for nothing: a reader or a writer in the way, it tries
+        again after each of RESTART_PAUSES_S, and then next time. Only once the WAL holds
+        RESTART_AFTER_FRAMES, and never at idle priority: the worker's thread, preempted by
+        the acks while it held the write lock, held their inserts up with it (in the reset
+        benchmark at c=50, 18 of the worker's 40 restarts took 5 to 23 ms).
+
+        Without RESTART the WAL grew without end beside a worker: a writer starts the WAL
+        again only if it found it wholly copied with nobody reading it, and with acks and
+        a worker writing and reading all the time that moment hardly ever came. An ack's
+        insert then cost more the longer the WAL was (measured in the reset benchmark: the
+        WAL at 35,000 frames after 2,000 resets, the insert's p50 131 us; with RESTART
+        under 4,000 frames and 68 us)."""
         if self._checkpointer is None:
             self._checkpointer = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
-        return self._checkpointer
-
-    def _copy_back(self) -> int:
-        """PASSIVE: copy what it can of the WAL into the database, waiting for nobody. The
-        frames the WAL holds."""
-        row = self._checkpoint_connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return int(row[1])
-
-    def _start_over(self) -> None:
-        """Let the next writer start the WAL again from its first frame: RESTART copies the
-        few frames committed since the passive copy and resets the WAL if no reader is still
-        reading it. It holds the write lock for that short while and, with a busy timeout of
-        0, waits for nothing: a reader or a writer in the way, it tries again after each of
-        RESTART_PAUSES_S, and then next time. Never at idle priority: the worker's thread,
-        preempted by the acks while it held the write lock, held their inserts up with it
-        (in the reset benchmark at c=50, 18 of the worker's 40 restarts took 5 to 23 ms).
-
-        Without it the WAL grew without end beside a worker: a writer starts the WAL again
-        only if it found it wholly copied with nobody reading it, and with acks and a worker
-        writing and reading all the time that moment hardly ever came. An ack's insert then
-        cost more the longer the WAL was (measured in the reset benchmark: the WAL at 35,000
-        frames after 2,000 resets, the insert's p50 131 us; with RESTART under 4,000 frames
-        and 68 us)."""
-        checkpointer = self._checkpoint_connection()
+        checkpointer = self._checkpointer
+        _, frames, _ = checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < RESTART_AFTER_FRAMES or _idle_priority():
+            return
         for pause in RESTART_PAUSES_S:  # (on this thread: the loop waits for none of them)
             busy, *_ = checkpointer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             if not busy:

@@ -8,16 +8,12 @@ connection as plain sqlite3."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
-
-import pytest
 
 from bot.storage.connection import CHECKPOINT_EVERY, RESTART_AFTER_FRAMES, SqliteDatabase, Tx
 
@@ -158,44 +154,6 @@ async def test_commits_at_once_keep_the_wal_small(tmp_path: Path) -> None:
         assert wal < 4 * CHECKPOINT_EVERY * 4096, wal  # without: 15x that and more
     finally:
         await db.close()
-
-
-def threads_at_idle_priority() -> set[int]:
-    """This process's threads the kernel runs at SCHED_IDLE (/proc: the policy is field 41
-    of a thread's stat)."""
-    found = set()
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):  # (a thread that ended meanwhile)
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[38]) == os.SCHED_IDLE:
-                found.add(int(task.name))
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or not hasattr(os, "SCHED_IDLE"),
-                    reason="needs Linux's /proc and SCHED_IDLE")
-async def test_the_wal_is_copied_back_at_idle_priority_and_the_loop_keeps_its_own(
-        tmp_path: Path) -> None:
-    """The passive copy of the WAL into the database is a few milliseconds of CPU that the
-    acks beside it need more: it runs on a thread of its own at idle priority. The event
-    loop's thread, and so the acks, keep the priority they had (that the copy happens:
-    test_commits_at_once_keep_the_wal_small)."""
-    path = tmp_path / "bot.db"
-    before = threads_at_idle_priority()
-    db = await SqliteDatabase.open(str(path))
-    try:
-        for i in range(CHECKPOINT_EVERY):
-            await db.statement(INSERT + " RETURNING bucket", ("b", f"{i:06d}"))
-        for _ in range(100):  # (it runs when this CPU has time: at once here)
-            if threads_at_idle_priority() - before:
-                break
-            await asyncio.sleep(0.01)
-        assert threads_at_idle_priority() - before, "no thread at idle priority"
-        assert threading.get_native_id() not in threads_at_idle_priority()
-        assert os.sched_getscheduler(0) != os.SCHED_IDLE
-    finally:
-        await db.close()
-    assert not threads_at_idle_priority() - before, "the copying thread outlived the database"
 
 
 async def test_the_wal_starts_over_while_another_connection_keeps_reading(
